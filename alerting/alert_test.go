@@ -1,0 +1,110 @@
+package alerting_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+func report(id string, observed time.Time, mods ...func(*alerting.Report)) *alerting.Report {
+	r := &alerting.Report{ID: id, Zone: "aleppo", Category: alerting.CategoryShelling, ObservedAt: observed, ReportedBy: "test"}
+	for _, m := range mods {
+		m(r)
+	}
+	return r
+}
+
+func TestGroupingWindowSlidesOnObservedTime(t *testing.T) {
+	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: 10 * time.Minute}
+	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow), testNow)
+	tests := []struct {
+		name     string
+		observed time.Time
+		want     bool
+	}{
+		{"same time", testNow, true},
+		{"just inside after", testNow.Add(10 * time.Minute), true},
+		{"just outside after", testNow.Add(10*time.Minute + time.Second), false},
+		{"just inside before", testNow.Add(-10 * time.Minute), true},
+		{"outside before", testNow.Add(-11 * time.Minute), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := g.Admits(a, report("r2", tt.observed)); got != tt.want {
+				t.Errorf("Admits = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// The window slides: after a report 9 minutes later, 18 minutes is in.
+	b, _ := a.AddReport(report("r2", testNow.Add(9*time.Minute)), testNow)
+	if !g.Admits(b, report("r3", testNow.Add(18*time.Minute))) {
+		t.Error("window did not slide with the last report")
+	}
+	if g.Key(report("x", testNow)) != g.Key(report("y", testNow.Add(time.Hour))) {
+		t.Error("reports of one zone and category must share a group key")
+	}
+}
+
+func TestAlertLifecycle(t *testing.T) {
+	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: 10 * time.Minute}
+	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow, func(r *alerting.Report) { r.Severity = alerting.SeverityMinor }), testNow)
+	if a.State != alerting.StateOpen || a.Version != 1 || a.Title != "Shelling in Aleppo" || a.Severity != alerting.SeverityMinor {
+		t.Fatalf("opened alert = %+v", a)
+	}
+	b, ev := a.AddReport(report("r2", testNow.Add(time.Minute), func(r *alerting.Report) {
+		r.Casualties = &alerting.Casualties{Killed: 1, Injured: 2}
+	}), testNow)
+	if ev != alerting.EventUpdated || b.ReportCount != 2 || b.Severity != alerting.SeveritySevere || b.Casualties.Killed != 1 || b.Version != 2 {
+		t.Fatalf("after a second report: event %s, alert %+v", ev, b)
+	}
+	if a.ReportCount != 1 || len(a.ReportIDs) != 1 {
+		t.Fatal("AddReport changed the original alert")
+	}
+	c, err := b.Acknowledge(alerting.Actor{Name: "officer", Party: "party-a"}, "on it", testNow)
+	if err != nil || c.State != alerting.StateAcknowledged || len(c.Acks) != 1 {
+		t.Fatalf("acknowledge: %v, %+v", err, c)
+	}
+	if _, err := c.Acknowledge(alerting.Actor{Name: "officer", Party: "party-a"}, "", testNow); alerting.ErrorCode(err) != alerting.ECONFLICT {
+		t.Errorf("acknowledging twice: %v, want a conflict", err)
+	}
+	d, err := c.Resolve(alerting.Actor{Name: "officer"}, "done", testNow)
+	if err != nil || d.State != alerting.StateResolved || d.Active() || d.ResolvedAt == nil {
+		t.Fatalf("resolve: %v, %+v", err, d)
+	}
+	if _, err := d.Resolve(alerting.Actor{Name: "officer"}, "", testNow); alerting.ErrorCode(err) != alerting.ECONFLICT {
+		t.Errorf("resolving twice: %v, want a conflict", err)
+	}
+	if _, err := d.Acknowledge(alerting.Actor{Name: "x"}, "", testNow); alerting.ErrorCode(err) != alerting.ECONFLICT {
+		t.Errorf("acknowledging a resolved alert: %v, want a conflict", err)
+	}
+	e, ev := d.AddReport(report("r3", testNow.Add(2*time.Minute)), testNow)
+	if ev != alerting.EventReopened || e.State != alerting.StateOpen || len(e.Acks) != 0 || e.ResolvedAt != nil {
+		t.Fatalf("a report on a resolved alert: event %s, alert %+v", ev, e)
+	}
+	wantActions := []alerting.Event{alerting.EventOpened, alerting.EventUpdated, alerting.EventAcknowledged, alerting.EventResolved, alerting.EventReopened}
+	if len(e.Timeline) != len(wantActions) {
+		t.Fatalf("timeline has %d entries, want %d", len(e.Timeline), len(wantActions))
+	}
+	for i, want := range wantActions {
+		if e.Timeline[i].Action != want {
+			t.Errorf("timeline[%d] = %s, want %s", i, e.Timeline[i].Action, want)
+		}
+	}
+}
+
+func TestChangeFrameRoundTrip(t *testing.T) {
+	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Minute}
+	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow), testNow)
+	body, err := alerting.EncodeChangeBody(alerting.EventOpened, "r1", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := alerting.DecodeChange(alerting.ChangeFrame("aleppo", 42, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Zone != "aleppo" || c.Seq != 42 || c.Event != alerting.EventOpened || c.ReportID != "r1" || c.Alert.ID != "al-1" {
+		t.Errorf("decoded %+v", c)
+	}
+}

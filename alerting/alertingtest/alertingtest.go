@@ -1,0 +1,40 @@
+// Package alertingtest has helpers for truceline's tests: waiting for a
+// condition with a deadline instead of sleeping, and a quiet logger.
+package alertingtest
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// Eventually polls cond every few milliseconds until it is true, and fails
+// the test with what when it is still false after timeout.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// Logger returns a logger that writes into the test's log, shown only when
+// the test fails or runs with -v.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p[:len(p)-1]))
+	return len(p), nil
+}

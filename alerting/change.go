@@ -1,0 +1,76 @@
+package alerting
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Change is one committed alert change: the zone's sequence number it got,
+// what happened, and the alert as it is after it.
+//
+// Frame is the change encoded once, in the form every consumer receives it:
+// the WebSocket frame of protocol truceline.v1 and the body of the NATS
+// message on alerts.<zone>.<event> are the same bytes.
+type Change struct {
+	Zone     string
+	Seq      int64
+	Event    Event
+	ReportID string
+	Alert    *Alert
+	Frame    []byte
+}
+
+// frame is the JSON shape of an alert change.
+type frame struct {
+	Type     string `json:"type"`
+	Zone     string `json:"zone"`
+	Seq      int64  `json:"seq"`
+	Event    Event  `json:"event"`
+	ReportID string `json:"report_id,omitempty"`
+	Alert    *Alert `json:"alert"`
+}
+
+// EncodeChangeBody encodes everything of a change frame but its head
+// ({"type":"alert","zone":...,"seq":...,), which only the store can write
+// because it assigns the sequence number in the same transaction.
+func EncodeChangeBody(event Event, reportID string, a *Alert) ([]byte, error) {
+	alert, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
+	}
+	body := make([]byte, 0, len(alert)+64)
+	body = append(body, `"event":`...)
+	body = strconv.AppendQuote(body, string(event))
+	if reportID != "" {
+		body = append(body, `,"report_id":`...)
+		body = strconv.AppendQuote(body, reportID)
+	}
+	body = append(body, `,"alert":`...)
+	body = append(body, alert...)
+	return append(body, '}'), nil
+}
+
+// ChangeFrame joins a change's head and body into its frame. Zone ids are
+// restricted to [a-z0-9-], so they need no escaping.
+func ChangeFrame(zone string, seq int64, body []byte) []byte {
+	out := make([]byte, 0, len(body)+len(zone)+48)
+	out = append(out, `{"type":"alert","zone":"`...)
+	out = append(out, zone...)
+	out = append(out, `","seq":`...)
+	out = strconv.AppendInt(out, seq, 10)
+	out = append(out, ',')
+	return append(out, body...)
+}
+
+// DecodeChange parses a change frame.
+func DecodeChange(data []byte) (Change, error) {
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return Change{}, fmt.Errorf("decode change: %w", err)
+	}
+	if f.Type != "alert" || f.Alert == nil || f.Seq <= 0 || !ValidZoneID(f.Zone) {
+		return Change{}, fmt.Errorf("decode change: not an alert change frame")
+	}
+	return Change{Zone: f.Zone, Seq: f.Seq, Event: f.Event, ReportID: f.ReportID, Alert: f.Alert, Frame: data}, nil
+}

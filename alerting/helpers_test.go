@@ -1,0 +1,27 @@
+package alerting_test
+
+import (
+	"context"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// nopStore and nopPublisher stand in where a test exercises only Admit,
+// which never touches them; behaviour with a store is tested in redisstore
+// against a real Redis.
+type nopStore struct{}
+
+func (nopStore) ReportFrames(context.Context, string) ([][]byte, bool, error) { return nil, false, nil }
+func (nopStore) GroupAlert(context.Context, string) (*alerting.Alert, error)  { return nil, nil }
+func (nopStore) Alert(context.Context, string) (*alerting.Alert, error)       { return nil, nil }
+func (nopStore) Commit(context.Context, alerting.Commit) (alerting.Change, error) {
+	return alerting.Change{}, nil
+}
+
+type nopPublisher struct{}
+
+func (nopPublisher) PublishChange(context.Context, alerting.Change) error { return nil }
+
+type staticCatalog struct{ c *alerting.Catalog }
+
+func (s staticCatalog) Catalog() *alerting.Catalog { return s.c }

@@ -1,0 +1,90 @@
+// Package redistest runs real redis-server processes for tests: each on a
+// free port with its own data directory and append-only file, so tests never
+// touch a system Redis and can kill and restart theirs.
+package redistest
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/truceline/truceline/alerting/redisstore"
+)
+
+// Server is a redis-server child owned by one test.
+type Server struct {
+	Addr string // host:port
+	dir  string
+	emb  *redisstore.Embedded
+}
+
+// Start runs a redis-server for the test and stops it when the test ends.
+// The test fails with install advice when redis-server is not on PATH.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{Addr: FreeAddr(t), dir: t.TempDir()}
+	s.start(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.emb.Shutdown(ctx)
+	})
+	return s
+}
+
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	emb, err := redisstore.StartEmbedded(ctx, redisstore.EmbeddedOptions{Dir: s.dir, Addr: s.Addr, NoFallback: true})
+	if errors.Is(err, redisstore.ErrNoRedisServer) {
+		t.Fatalf("these tests need a real Redis: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	s.emb = emb
+}
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return "redis://" + s.Addr }
+
+// Client returns a client of the server, closed when the test ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Kill ends the server with SIGKILL, as a crash would.
+func (s *Server) Kill(t testing.TB) {
+	t.Helper()
+	s.emb.Kill()
+}
+
+// Restart stops the server (gracefully unless it was killed) and starts it
+// again on the same address and data, which it reloads from its
+// append-only file.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.emb.Shutdown(ctx)
+	s.start(t)
+}
+
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -1,0 +1,327 @@
+package alerting
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of report schema v1.
+const (
+	MaxReportBytes      = 16 << 10 // a whole encoded report
+	MaxDescriptionBytes = 4 << 10
+	MaxFutureSkew       = 5 * time.Minute
+	maxShortText        = 256
+	maxReferences       = 32
+	maxCount            = 100_000
+)
+
+var reportIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// ValidReportID reports whether id may name a report.
+func ValidReportID(id string) bool { return reportIDPattern.MatchString(id) }
+
+// Report is one violation report (schema v1). Reports are immutable: a
+// correction is a new report that lists the original in References.
+type Report struct {
+	ID           string      `json:"id,omitempty"`
+	Zone         string      `json:"zone"`
+	Category     Category    `json:"category"`
+	ObservedAt   time.Time   `json:"observed_at"`
+	ReportedBy   string      `json:"reported_by"`
+	SourceType   string      `json:"source_type,omitempty"`
+	Location     *Location   `json:"location,omitempty"`
+	Severity     Severity    `json:"severity,omitempty"`
+	Certainty    string      `json:"certainty,omitempty"`
+	Count        int         `json:"count,omitempty"`
+	Weapon       string      `json:"weapon,omitempty"`
+	AttributedTo string      `json:"attributed_to,omitempty"`
+	Target       string      `json:"target,omitempty"`
+	Casualties   *Casualties `json:"casualties,omitempty"`
+	Description  string      `json:"description,omitempty"`
+	References   []string    `json:"references,omitempty"`
+	// Exercise marks drill and demo reports; alerts built from them are
+	// exercises too (CAP status Exercise).
+	Exercise bool `json:"exercise,omitempty"`
+}
+
+// Location is where a violation was observed, in WGS 84.
+type Location struct {
+	Lat        float64 `json:"lat"`
+	Lon        float64 `json:"lon"`
+	PrecisionM float64 `json:"precision_m,omitempty"`
+}
+
+// Casualties are best estimates of harm.
+type Casualties struct {
+	Killed  int `json:"killed"`
+	Injured int `json:"injured"`
+}
+
+// EffectiveSeverity is the report's severity, or the category's usual
+// severity when the reporter gave none; any death makes it at least severe.
+func (r *Report) EffectiveSeverity() Severity {
+	s := r.Severity
+	if !s.Valid() {
+		s = categoryInfo[r.Category].severity
+	}
+	if r.Casualties != nil && r.Casualties.Killed > 0 {
+		s = s.Max(SeveritySevere)
+	}
+	return s
+}
+
+// reportFields maps each JSON field of schema v1 to a decoder into a Report.
+// Decoding field by field lets DecodeReport name every problem at once instead
+// of stopping at the first, as encoding/json does.
+var reportFields = map[string]func(r *Report, raw json.RawMessage) string{
+	"id":            func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.ID) },
+	"zone":          func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Zone) },
+	"category":      func(r *Report, raw json.RawMessage) string { return decodeString(raw, (*string)(&r.Category)) },
+	"observed_at":   decodeObservedAt,
+	"reported_by":   func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.ReportedBy) },
+	"source_type":   func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.SourceType) },
+	"location":      func(r *Report, raw json.RawMessage) string { return decodeObject(raw, &r.Location) },
+	"severity":      func(r *Report, raw json.RawMessage) string { return decodeString(raw, (*string)(&r.Severity)) },
+	"certainty":     func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Certainty) },
+	"count":         func(r *Report, raw json.RawMessage) string { return decodeInt(raw, &r.Count) },
+	"weapon":        func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Weapon) },
+	"attributed_to": func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.AttributedTo) },
+	"target":        func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Target) },
+	"casualties":    func(r *Report, raw json.RawMessage) string { return decodeObject(raw, &r.Casualties) },
+	"description":   func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Description) },
+	"references":    func(r *Report, raw json.RawMessage) string { return decodeStrings(raw, &r.References) },
+	"exercise":      func(r *Report, raw json.RawMessage) string { return decodeBool(raw, &r.Exercise) },
+}
+
+// DecodeReport parses a report in schema v1 without judging its content:
+// it rejects what is not a JSON object, unknown fields and fields of the wrong
+// type, naming each. Call Validate next.
+func DecodeReport(data []byte) (Report, error) {
+	var r Report
+	if len(data) > MaxReportBytes {
+		return r, &Error{Code: ETOOLARGE, Message: fmt.Sprintf("report is %d bytes; the limit is %d", len(data), MaxReportBytes)}
+	}
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return r, &Error{Code: EINVALID, Message: "report is not a JSON object", Fields: []FieldProblem{{Field: "(body)", Problem: jsonProblem(err)}}}
+	}
+	if dec.More() {
+		return r, &Error{Code: EINVALID, Message: "report is not a single JSON object", Fields: []FieldProblem{{Field: "(body)", Problem: "has data after the object"}}}
+	}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var p problems
+	for _, name := range names {
+		decode, known := reportFields[name]
+		if !known {
+			p.add(name, "unknown field")
+			continue
+		}
+		if problem := decode(&r, fields[name]); problem != "" {
+			p.add(name, "%s", problem)
+		}
+	}
+	return r, p.err("report")
+}
+
+// Validate judges a decoded report against schema v1 and the catalog: every
+// problem is listed, with the field it concerns.
+func (r *Report) Validate(c *Catalog, now time.Time) error {
+	var p problems
+	if r.ID != "" && !ValidReportID(r.ID) {
+		p.add("id", "must match [A-Za-z0-9._:-]{1,128}")
+	}
+	switch {
+	case r.Zone == "":
+		p.add("zone", "is required")
+	case !ValidZoneID(r.Zone):
+		p.add("zone", "must match [a-z0-9-]{1,64}")
+	default:
+		if _, ok := c.Zone(r.Zone); !ok {
+			p.add("zone", "unknown zone %q", r.Zone)
+		}
+	}
+	switch {
+	case r.Category == "":
+		p.add("category", "is required")
+	case !r.Category.Valid():
+		p.add("category", "unknown category %q", r.Category)
+	}
+	switch {
+	case r.ObservedAt.IsZero():
+		p.add("observed_at", "is required (RFC 3339 time)")
+	case r.ObservedAt.After(now.Add(MaxFutureSkew)):
+		p.add("observed_at", "is more than %s in the future", MaxFutureSkew)
+	}
+	checkText(&p, "reported_by", r.ReportedBy, true)
+	if r.SourceType != "" && !sourceTypes[r.SourceType] {
+		p.add("source_type", "must be one of own_monitor, party_allegation, ngo, media, public, sensor")
+	}
+	if l := r.Location; l != nil {
+		if l.Lat < -90 || l.Lat > 90 {
+			p.add("location.lat", "must be between -90 and 90")
+		}
+		if l.Lon < -180 || l.Lon > 180 {
+			p.add("location.lon", "must be between -180 and 180")
+		}
+		if l.PrecisionM < 0 || l.PrecisionM > 1e6 {
+			p.add("location.precision_m", "must be between 0 and 1000000")
+		}
+	}
+	if r.Severity != "" && !r.Severity.Valid() {
+		p.add("severity", "must be one of minor, moderate, severe, extreme")
+	}
+	if r.Certainty != "" && !certainties[r.Certainty] {
+		p.add("certainty", "must be one of observed, likely, possible, unlikely, unknown")
+	}
+	if r.Count < 0 || r.Count > maxCount {
+		p.add("count", "must be between 1 and %d", maxCount)
+	}
+	checkText(&p, "weapon", r.Weapon, false)
+	if r.AttributedTo != "" {
+		if _, ok := c.Party(r.AttributedTo); !ok {
+			p.add("attributed_to", "unknown party %q", r.AttributedTo)
+		}
+	}
+	if r.Target != "" && !nonPartyTargets[r.Target] {
+		if _, ok := c.Party(r.Target); !ok {
+			p.add("target", "must be a party id or one of civilian, infrastructure, humanitarian; %q is neither", r.Target)
+		}
+	}
+	if cs := r.Casualties; cs != nil {
+		if cs.Killed < 0 || cs.Killed > maxCount {
+			p.add("casualties.killed", "must be between 0 and %d", maxCount)
+		}
+		if cs.Injured < 0 || cs.Injured > maxCount {
+			p.add("casualties.injured", "must be between 0 and %d", maxCount)
+		}
+	}
+	if len(r.Description) > MaxDescriptionBytes {
+		p.add("description", "is %d bytes; the limit is %d", len(r.Description), MaxDescriptionBytes)
+	}
+	if len(r.References) > maxReferences {
+		p.add("references", "lists %d reports; the limit is %d", len(r.References), maxReferences)
+	}
+	for i, ref := range r.References {
+		if !ValidReportID(ref) {
+			p.add(fmt.Sprintf("references[%d]", i), "must match [A-Za-z0-9._:-]{1,128}")
+		}
+	}
+	return p.err("report")
+}
+
+func checkText(p *problems, field, s string, required bool) {
+	switch {
+	case s == "" && required:
+		p.add(field, "is required")
+	case len(s) > maxShortText:
+		p.add(field, "is %d bytes; the limit is %d", len(s), maxShortText)
+	}
+}
+
+func decodeString(raw json.RawMessage, dst *string) string {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return "must be a string"
+	}
+	if !utf8.ValidString(*dst) {
+		return "must be valid UTF-8"
+	}
+	return ""
+}
+
+func decodeStrings(raw json.RawMessage, dst *[]string) string {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return "must be an array of strings"
+	}
+	return ""
+}
+
+func decodeInt(raw json.RawMessage, dst *int) string {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return "must be an integer"
+	}
+	return ""
+}
+
+func decodeBool(raw json.RawMessage, dst *bool) string {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return "must be true or false"
+	}
+	return ""
+}
+
+// decodeObject decodes a nested object strictly: unknown or mistyped members
+// are reported as the field's problem.
+func decodeObject[T any](raw json.RawMessage, dst **T) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	v := new(T)
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(err)
+	}
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return "must be an object"
+	}
+	*dst = v
+	return ""
+}
+
+func decodeObservedAt(r *Report, raw json.RawMessage) string {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "must be an RFC 3339 time string"
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Sprintf("%q is not an RFC 3339 time (like 2016-05-04T10:30:00Z)", s)
+	}
+	r.ObservedAt = t
+	return ""
+}
+
+// jsonProblem turns an encoding/json error into words for a field problem.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return "must be a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "malformed JSON: the input ends too soon"
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return fmt.Sprintf("%s must be %s", typ.Field, jsonKind(typ.Type.Kind().String()))
+		}
+		return "must be a JSON object"
+	default:
+		return err.Error()
+	}
+}
+
+func jsonKind(kind string) string {
+	switch kind {
+	case "float64", "float32":
+		return "a number"
+	case "int", "int64":
+		return "an integer"
+	case "string":
+		return "a string"
+	case "struct", "ptr", "map":
+		return "an object"
+	default:
+		return "a " + kind
+	}
+}

@@ -1,0 +1,186 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// Stream and consumer names.
+const (
+	StreamViolations = "VIOLATIONS"
+	StreamAlerts     = "ALERTS"
+	StreamRejected   = "REJECTED"
+	EngineConsumer   = "engine"
+)
+
+// Headers on messages of rejected.violations.
+const (
+	HeaderError    = "Truceline-Error"    // what was wrong, for people
+	HeaderProblems = "Truceline-Problems" // JSON array of {field, problem}
+	HeaderSubject  = "Truceline-Subject"  // the subject the input arrived on
+)
+
+// Options configures a Broker.
+type Options struct {
+	// Conn is a connected NATS connection. Required. The Broker does not
+	// close it.
+	Conn *nats.Conn
+	// Prefix stands before every subject ("" or "centre1." for
+	// "centre1.violations.aleppo.shelling").
+	Prefix string
+	// Replicas is the JetStream replica count of the streams; 0 means 1.
+	Replicas int
+	Logger   *slog.Logger
+}
+
+// Broker publishes and consumes truceline's NATS subjects.
+type Broker struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	prefix string
+	logger *slog.Logger
+}
+
+// New sets up the streams (creating or updating them) and returns a Broker.
+func New(ctx context.Context, o Options) (*Broker, error) {
+	if o.Conn == nil {
+		return nil, errors.New("broker: Options.Conn is required")
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(o.Conn)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker")}
+	streams := []jetstream.StreamConfig{{
+		Name:        StreamViolations,
+		Description: "truceline violation reports, as accepted; the durable record of every report",
+		Subjects:    []string{b.prefix + "violations.>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		Duplicates:  10 * time.Minute,
+	}, {
+		Name:        StreamAlerts,
+		Description: "truceline alert changes, for consumers that replay from a sequence",
+		Subjects:    []string{b.prefix + "alerts.>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		MaxAge:      7 * 24 * time.Hour,
+		Duplicates:  2 * time.Minute,
+	}, {
+		Name:        StreamRejected,
+		Description: "input truceline could not accept, with the reason and the original bytes",
+		Subjects:    []string{b.prefix + "rejected.>"},
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		MaxAge:      7 * 24 * time.Hour,
+		MaxBytes:    256 << 20,
+	}}
+	for _, cfg := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("broker: set up stream %s: %w", cfg.Name, err)
+		}
+	}
+	return b, nil
+}
+
+// ReportSubject is the subject a report is published on.
+func (b *Broker) ReportSubject(zone string, c alerting.Category) string {
+	return b.prefix + "violations." + zone + "." + string(c)
+}
+
+// PublishReport stores an admitted report in VIOLATIONS and returns once
+// JetStream has acknowledged it; duplicate is true when a report with the
+// same id was stored already within the deduplication window.
+func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplicate bool, err error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return false, fmt.Errorf("encode report %s: %w", r.ID, err)
+	}
+	ack, err := b.js.Publish(ctx, b.ReportSubject(r.Zone, r.Category), data, jetstream.WithMsgID(r.ID))
+	if err != nil {
+		return false, &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the report store (NATS JetStream) did not confirm the report; it may not be stored, send it again (it will not be counted twice)"}
+	}
+	return ack.Duplicate, nil
+}
+
+// PublishChange implements alerting.Publisher: it stores the change in ALERTS
+// on alerts.<zone>.<event>. The message id names the exact change, so a
+// change published again after a crash is stored once.
+func (b *Broker) PublishChange(ctx context.Context, c alerting.Change) error {
+	id := c.Zone + ":" + strconv.FormatInt(c.Seq, 10) + ":" + c.Alert.ID + ":" + strconv.FormatInt(c.Alert.Version, 10)
+	_, err := b.js.Publish(ctx, b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(id))
+	return err
+}
+
+var _ alerting.Publisher = (*Broker)(nil)
+
+// SubscribeChanges calls fn with every change frame of a zone as it is
+// published, until the returned function is called.
+func (b *Broker) SubscribeChanges(zone string, fn func(frame []byte)) (unsubscribe func(), err error) {
+	sub, err := b.nc.Subscribe(b.prefix+"alerts."+zone+".*", func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to changes of %s: %w", zone, err)
+	}
+	// A gateway must never be cut off for being slow: it detects gaps and
+	// fills them from Redis, but let it hold a generous backlog first.
+	_ = sub.SetPendingLimits(1<<20, 256<<20)
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// Reject publishes input that could not be accepted on rejected.violations,
+// with the reason in headers and the original bytes as the body.
+func (b *Broker) Reject(ctx context.Context, subject string, data []byte, reason error) error {
+	m := nats.NewMsg(b.prefix + "rejected.violations")
+	m.Data = data
+	m.Header.Set(HeaderError, alerting.ErrorMessage(reason))
+	m.Header.Set(HeaderSubject, subject)
+	if fields := alerting.ErrorFields(reason); len(fields) > 0 {
+		problems, _ := json.Marshal(fields)
+		m.Header.Set(HeaderProblems, string(problems))
+	}
+	if _, err := b.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("publish rejection: %w", err)
+	}
+	return nil
+}
+
+// Ready checks that NATS is connected and JetStream answers.
+func (b *Broker) Ready(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("nats: %s", b.nc.Status())
+	}
+	if _, err := b.js.Stream(ctx, StreamViolations); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return nil
+}
+
+// subjectTokens splits violations.<zone>.<category> (after the prefix).
+func (b *Broker) subjectTokens(subject string) (zone, category string, ok bool) {
+	rest, found := strings.CutPrefix(subject, b.prefix+"violations.")
+	if !found {
+		return "", "", false
+	}
+	zone, category, found = strings.Cut(rest, ".")
+	if !found || zone == "" || category == "" || strings.Contains(category, ".") {
+		return "", "", false
+	}
+	return zone, category, true
+}

@@ -1,0 +1,188 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// ReportHandler judges and processes reports; alerting.Engine is one.
+type ReportHandler interface {
+	Admit(data []byte, zone, category, id string) (alerting.Report, error)
+	HandleReport(ctx context.Context, r *alerting.Report, receivedAt time.Time) error
+}
+
+// ConsumerOptions configures the engine's consumer of VIOLATIONS.
+type ConsumerOptions struct {
+	Handler ReportHandler // required
+	// Batch is how many messages are pulled ahead; 0 means 256.
+	Batch int
+	// Timeout bounds the handling of one report; 0 means 10 s, the
+	// consumer's ack wait.
+	Timeout time.Duration
+	// Registerer receives the consumer's metrics; nil registers none.
+	Registerer prometheus.Registerer
+}
+
+// Consumer feeds reports from the durable consumer "engine" to a handler.
+// Every replica runs one; JetStream spreads the messages among them. A report
+// is acknowledged only after the handler returns, that is after its alert
+// change is committed in Redis and published, so a crash at any point leads
+// to redelivery, which the handler makes harmless.
+type Consumer struct {
+	b       *Broker
+	h       ReportHandler
+	timeout time.Duration
+	iter    jetstream.MessagesContext
+	done    chan struct{}
+	once    sync.Once
+	logger  *slog.Logger
+
+	handled  *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+// Outcomes counted by truceline_engine_reports_total.
+const (
+	outcomeProcessed = "processed"
+	outcomeRejected  = "rejected"
+	outcomeRetried   = "retried"
+)
+
+// StartConsumer creates or updates the durable consumer and starts
+// processing.
+func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consumer, error) {
+	if o.Handler == nil {
+		return nil, errors.New("broker: ConsumerOptions.Handler is required")
+	}
+	if o.Batch <= 0 {
+		o.Batch = 256
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, StreamViolations, jetstream.ConsumerConfig{
+		Durable:       EngineConsumer,
+		Description:   "truceline alert engine; shared by every replica",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.Timeout,
+		MaxAckPending: 4 * o.Batch,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: b.prefix + "violations.>",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: create consumer %s: %w", EngineConsumer, err)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(o.Batch))
+	if err != nil {
+		return nil, fmt.Errorf("broker: consume %s: %w", StreamViolations, err)
+	}
+	c := &Consumer{b: b, h: o.Handler, timeout: o.Timeout, iter: iter, done: make(chan struct{}),
+		logger: b.logger.With("component", "engine-consumer"),
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "truceline_engine_reports_total",
+			Help: "Reports taken from VIOLATIONS by outcome: processed, rejected (invalid), retried (failed, redelivered later).",
+		}, []string{"outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "truceline_engine_report_seconds",
+			Help:    "Time to process one report: validate, commit the alert change in Redis, publish it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(c.handled, c.duration)
+	}
+	go c.run()
+	return c, nil
+}
+
+func (c *Consumer) run() {
+	defer close(c.done)
+	for {
+		msg, err := c.iter.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return
+		}
+		if err != nil {
+			c.logger.Warn("pull from VIOLATIONS failed; retrying", "err", err)
+			continue
+		}
+		start := time.Now()
+		c.handle(msg)
+		c.duration.Observe(time.Since(start).Seconds())
+	}
+}
+
+func (c *Consumer) handle(msg jetstream.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	meta, err := msg.Metadata()
+	if err != nil {
+		c.logger.Error("message without JetStream metadata", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	zone, category, ok := c.b.subjectTokens(msg.Subject())
+	if !ok {
+		c.reject(ctx, msg, alerting.Errorf(alerting.EINVALID, "subject %q is not violations.<zone>.<category>", msg.Subject()))
+		return
+	}
+	id := msg.Headers().Get(jetstream.MsgIDHeader)
+	if !alerting.ValidReportID(id) {
+		id = fmt.Sprintf("js-%d", meta.Sequence.Stream)
+	}
+	r, err := c.h.Admit(msg.Data(), zone, category, id)
+	if err != nil {
+		c.reject(ctx, msg, err)
+		return
+	}
+	if err := c.h.HandleReport(ctx, &r, meta.Timestamp); err != nil {
+		if code := alerting.ErrorCode(err); code == alerting.EINVALID {
+			c.reject(ctx, msg, err)
+			return
+		}
+		delay := min(time.Duration(meta.NumDelivered)*time.Second, 30*time.Second)
+		c.logger.Warn("report not processed; it will be redelivered", "report", r.ID, "delivery", meta.NumDelivered, "retry_in", delay, "err", err)
+		c.handled.WithLabelValues(outcomeRetried).Inc()
+		_ = msg.NakWithDelay(delay)
+		return
+	}
+	c.handled.WithLabelValues(outcomeProcessed).Inc()
+	if err := msg.Ack(); err != nil {
+		// The change is committed; a redelivery will find the report
+		// processed and change nothing.
+		c.logger.Warn("ack failed; the report will be redelivered and recognised", "report", r.ID, "err", err)
+	}
+}
+
+func (c *Consumer) reject(ctx context.Context, msg jetstream.Msg, reason error) {
+	if err := c.b.Reject(ctx, msg.Subject(), msg.Data(), reason); err != nil {
+		c.logger.Warn("could not publish a rejection; will retry", "subject", msg.Subject(), "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	c.logger.Info("report rejected", "subject", msg.Subject(), "reason", alerting.ErrorMessage(reason), "problems", len(alerting.ErrorFields(reason)))
+	c.handled.WithLabelValues(outcomeRejected).Inc()
+	_ = msg.Term()
+}
+
+// Shutdown stops pulling, finishes the reports already pulled and returns
+// when the last one is acknowledged or ctx ends. Idempotent.
+func (c *Consumer) Shutdown(ctx context.Context) error {
+	c.once.Do(c.iter.Drain)
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		c.iter.Stop()
+		return fmt.Errorf("engine consumer: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,316 @@
+// Package app is the truceline server as one value: it starts the embedded
+// or external NATS and Redis, the alert engine, the WebSocket gateway, the
+// HTTP API and board, and the demo feed, and stops them in order. main parses
+// the command line and handles signals; tests start an App directly on :0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/broker"
+	"github.com/truceline/truceline/configs"
+	"github.com/truceline/truceline/web"
+	"github.com/truceline/truceline/web/gateway"
+)
+
+// App is a running truceline server.
+type App struct {
+	cfg      Config
+	logger   *slog.Logger
+	registry *prometheus.Registry
+
+	embRedis *redisstore.Embedded
+	rdb      *redis.Client
+	embNATS  *broker.Embedded
+	nc       *nats.Conn
+
+	Store    *redisstore.Store
+	Broker   *broker.Broker
+	Engine   *alerting.Engine
+	catalog  *redisstore.CatalogWatcher
+	consumer *broker.Consumer
+	gateway  *gateway.Gateway
+	httpSrv  *http.Server
+	listener net.Listener
+	demo     *demoFeed
+
+	httpDone     chan struct{}
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Start starts every part of the server and returns once it serves. On error
+// it stops whatever it had started.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, logger: logger, registry: prometheus.NewRegistry(), httpDone: make(chan struct{})}
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.Shutdown(sctx)
+		}
+	}()
+	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.startEngine, a.startHTTP, a.startDemo}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	logger.Info("truceline is serving", "board", "http://"+a.HTTPAddr()+"/", "nats", a.NATSURL())
+	return a, nil
+}
+
+func (a *App) startRedis(ctx context.Context) error {
+	url := a.cfg.RedisURL
+	if url == Embedded {
+		emb, err := redisstore.StartEmbedded(ctx, redisstore.EmbeddedOptions{Dir: filepath.Join(a.cfg.DataDir, "redis"), Logger: a.logger})
+		if err != nil {
+			return err
+		}
+		a.embRedis = emb
+		url = emb.URL()
+		if !emb.Persistent() {
+			a.logger.Warn("**********************************************************************")
+			a.logger.Warn("redis-server is not installed: using an IN-MEMORY Redis. NOTHING IS KEPT:")
+			a.logger.Warn("alerts, configuration and history are lost when truceline stops.")
+			a.logger.Warn("Install redis-server (apt-get install redis-server) or set --redis-url.")
+			a.logger.Warn("**********************************************************************")
+		}
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("--redis-url: %w", err)
+	}
+	opts.ClientName = "truceline"
+	a.rdb = redis.NewClient(opts)
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s does not answer: %w", opts.Addr, err)
+	}
+	a.Store, err = redisstore.New(redisstore.Options{Client: a.rdb, Prefix: a.cfg.RedisPrefix})
+	return err
+}
+
+func (a *App) startNATS(ctx context.Context) error {
+	url := a.cfg.NATSURL
+	opts := []nats.Option{nats.Name("truceline"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				a.logger.Warn("NATS connection lost; reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { a.logger.Info("NATS connection restored") }),
+	}
+	if url == Embedded {
+		emb, err := broker.StartEmbedded(broker.EmbeddedOptions{
+			Listen:    a.cfg.NATSListen,
+			StoreDir:  filepath.Join(a.cfg.DataDir, "nats"),
+			MaxMemory: a.cfg.NATSMaxMemoryMB << 20,
+			MaxStore:  a.cfg.NATSMaxStoreMB << 20,
+			Logger:    a.logger,
+		})
+		if err != nil {
+			return err
+		}
+		a.embNATS = emb
+		url = emb.ClientURL()
+		opts = append(opts, nats.InProcessServer(emb.Server()))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS at %s: %w", redact(url), err)
+	}
+	a.nc = nc
+	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Logger: a.logger})
+	return err
+}
+
+func (a *App) startEngine(ctx context.Context) error {
+	if a.cfg.Demo {
+		demo, err := configs.Demo()
+		if err != nil {
+			return fmt.Errorf("demo configuration: %w", err)
+		}
+		if err := a.Store.PutCatalog(ctx, demo.Zones, demo.Parties); err != nil {
+			return err
+		}
+	}
+	var err error
+	if a.catalog, err = redisstore.WatchCatalog(ctx, a.Store, 0, a.logger); err != nil {
+		return err
+	}
+	if len(a.catalog.Catalog().Zones()) == 0 {
+		a.logger.Warn("no zones are configured: every report will be rejected; start with --demo for the demo zones")
+	}
+	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
+		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Window: a.cfg.GroupWindow, Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	a.consumer, err = a.Broker.StartConsumer(ctx, broker.ConsumerOptions{Handler: a.Engine, Registerer: a.registry})
+	return err
+}
+
+func (a *App) startHTTP(context.Context) error {
+	var err error
+	a.gateway, err = gateway.New(gateway.Options{
+		Feed: a.Broker, History: a.Store, Zones: a.catalog, AllowedOrigins: a.cfg.AllowedOrigins,
+		Logger: a.logger, Registerer: a.registry,
+	})
+	if err != nil {
+		return err
+	}
+	handler, err := web.NewHandler(web.Options{
+		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
+		Ready: []web.Check{
+			{Name: "nats", Check: a.Broker.Ready},
+			{Name: "redis", Check: a.Store.Ping},
+		},
+		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (%v): another program holds it; stop it or choose another address with --http-addr HOST:PORT (TRUCELINE_HTTP_ADDR)", a.cfg.HTTPAddr, err)
+	}
+	a.listener = l
+	a.httpSrv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		defer close(a.httpDone)
+		if err := a.httpSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.logger.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (a *App) startDemo(ctx context.Context) error {
+	if !a.cfg.Demo || a.cfg.DemoRate == 0 {
+		return nil
+	}
+	a.demo = startDemoFeed(a.Broker, a.catalog, a.cfg.DemoRate, a.logger)
+	a.logger.Info("demo feed running: EXERCISE reports", "per_second", a.cfg.DemoRate)
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (a *App) HTTPAddr() string { return a.listener.Addr().String() }
+
+// NATSURL is the URL NATS clients (liaison systems, trucectl) connect to.
+func (a *App) NATSURL() string {
+	if a.embNATS != nil {
+		return a.embNATS.ClientURL()
+	}
+	return redact(a.cfg.NATSURL)
+}
+
+// Registry is the server's metric registry.
+func (a *App) Registry() *prometheus.Registry { return a.registry }
+
+// Shutdown stops the server, ingress first: the demo feed and the HTTP
+// server stop taking reports, WebSocket clients are told to reconnect
+// elsewhere, the engine finishes and acknowledges the reports it holds, and
+// only then are NATS and Redis closed (and stopped, when embedded). It is
+// safe to call more than once.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() {
+		var errs []error
+		if a.demo != nil {
+			a.demo.stop()
+		}
+		if a.httpSrv != nil {
+			errs = append(errs, a.httpSrv.Shutdown(ctx))
+		}
+		if a.gateway != nil {
+			errs = append(errs, a.gateway.Shutdown(ctx))
+		}
+		if a.consumer != nil {
+			errs = append(errs, a.consumer.Shutdown(ctx))
+		}
+		if a.catalog != nil {
+			errs = append(errs, a.catalog.Shutdown(ctx))
+		}
+		if a.nc != nil {
+			_ = a.nc.Flush()
+			a.nc.Close()
+		}
+		if a.embNATS != nil {
+			a.embNATS.Shutdown()
+		}
+		if a.rdb != nil {
+			errs = append(errs, a.rdb.Close())
+		}
+		if a.embRedis != nil {
+			errs = append(errs, a.embRedis.Shutdown(ctx))
+		}
+		a.shutdownErr = errors.Join(errs...)
+	})
+	return a.shutdownErr
+}
+
+// Kill stops the server abruptly, as a crash would, for tests: nothing is
+// drained or acknowledged; the embedded servers keep what they stored.
+func (a *App) Kill() {
+	a.shutdownOnce.Do(func() {
+		if a.demo != nil {
+			a.demo.stop()
+		}
+		if a.listener != nil {
+			_ = a.httpSrv.Close()
+		}
+		if a.nc != nil {
+			a.nc.Close()
+		}
+		if a.gateway != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = a.gateway.Shutdown(ctx)
+			cancel()
+		}
+		if a.consumer != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = a.consumer.Shutdown(ctx)
+		}
+		if a.catalog != nil {
+			_ = a.catalog.Shutdown(context.Background())
+		}
+		if a.embNATS != nil {
+			a.embNATS.Shutdown()
+		}
+		if a.rdb != nil {
+			_ = a.rdb.Close()
+		}
+		if a.embRedis != nil {
+			a.embRedis.Kill()
+		}
+	})
+}

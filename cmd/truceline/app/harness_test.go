@@ -1,0 +1,209 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker/natstest"
+	"github.com/truceline/truceline/cmd/truceline/app"
+)
+
+// deps are the NATS and Redis servers a test's truceline instances share.
+type deps struct {
+	nats  *natstest.Server
+	redis *redistest.Server
+}
+
+func startDeps(t *testing.T) *deps {
+	t.Helper()
+	return &deps{nats: natstest.Start(t), redis: redistest.Start(t)}
+}
+
+// config is truceline on free ports against the test's servers, with the
+// demo zones and parties loaded and no demo feed.
+func (d *deps) config(t *testing.T) app.Config {
+	cfg := app.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.NATSURL = d.nats.URL()
+	cfg.RedisURL = d.redis.URL()
+	cfg.Demo = true
+	cfg.DemoRate = 0
+	return cfg
+}
+
+func start(t *testing.T, cfg app.Config) *app.App {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.Start(ctx, cfg, alertingtest.Logger(t))
+	if err != nil {
+		t.Fatalf("start truceline: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Shutdown(ctx)
+	})
+	return a
+}
+
+func reportJSON(id, zone, category string) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"zone":%q,"category":%q,"observed_at":%q,"reported_by":"test monitor"}`,
+		id, zone, category, time.Now().UTC().Add(-time.Minute).Format(time.RFC3339))
+}
+
+// post sends a JSON body and decodes the JSON answer.
+func post(t *testing.T, a *app.App, path string, body []byte) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post("http://"+a.HTTPAddr()+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, decode(t, resp.Body)
+}
+
+func get(t *testing.T, a *app.App, path string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get("http://" + a.HTTPAddr() + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, decode(t, resp.Body)
+}
+
+func decode(t *testing.T, r io.Reader) map[string]any {
+	t.Helper()
+	var v map[string]any
+	data, _ := io.ReadAll(r)
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, data)
+	}
+	return v
+}
+
+// alerts lists every alert of a zone.
+func alerts(t *testing.T, a *app.App, zone string) []alerting.Alert {
+	t.Helper()
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/alerts?limit=5000&zone=" + zone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Alerts []alerting.Alert }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Alerts
+}
+
+// frame is any server→client WebSocket message.
+type frame struct {
+	Type     string           `json:"type"`
+	Zone     string           `json:"zone"`
+	Seq      int64            `json:"seq"`
+	From     int64            `json:"from"`
+	Event    string           `json:"event"`
+	ReportID string           `json:"report_id"`
+	Alert    *alerting.Alert  `json:"alert"`
+	Alerts   []alerting.Alert `json:"alerts"`
+	Reason   string           `json:"reason"`
+	Code     string           `json:"code"`
+}
+
+// wsClient is a board's connection, read by a goroutine into a channel.
+type wsClient struct {
+	conn   *websocket.Conn
+	frames chan frame
+}
+
+func dial(t *testing.T, a *app.App) *wsClient {
+	t.Helper()
+	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}}
+	conn, resp, err := d.Dial("ws://"+a.HTTPAddr()+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial /ws: %v", err)
+	}
+	if resp.Header.Get("Sec-WebSocket-Protocol") != "truceline.v1" {
+		t.Fatalf("server chose subprotocol %q", resp.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	c := &wsClient{conn: conn, frames: make(chan frame, 4096)}
+	go func() {
+		defer close(c.frames)
+		for {
+			var f frame
+			if err := conn.ReadJSON(&f); err != nil {
+				return
+			}
+			c.frames <- f
+		}
+	}()
+	t.Cleanup(func() { _ = conn.Close() })
+	return c
+}
+
+func (c *wsClient) subscribe(t *testing.T, zones []string, resume map[string]int64) {
+	t.Helper()
+	if err := c.conn.WriteJSON(map[string]any{"type": "subscribe", "zones": zones, "resume": resume}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// next returns the next frame, failing after a deadline.
+func (c *wsClient) next(t *testing.T) frame {
+	t.Helper()
+	select {
+	case f, ok := <-c.frames:
+		if !ok {
+			t.Fatal("the WebSocket closed")
+		}
+		return f
+	case <-time.After(10 * time.Second):
+		t.Fatal("no WebSocket frame within 10s")
+	}
+	return frame{}
+}
+
+// until reads frames until one satisfies match, and returns it.
+func (c *wsClient) until(t *testing.T, what string, match func(frame) bool) frame {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				t.Fatalf("the WebSocket closed while waiting for %s", what)
+			}
+			if match(f) {
+				return f
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func hasReport(f frame, id string) bool {
+	if f.Alert == nil {
+		return false
+	}
+	for _, r := range f.Alert.ReportIDs {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/truceline/truceline/cmd/truceline/app"
+)
+
+// option binds one configuration field to a flag and a TRUCELINE_…
+// environment variable.
+type option struct {
+	flag  cli.Flag
+	apply func(c *app.Config, cmd *cli.Command)
+}
+
+func env(name string) cli.ValueSourceChain {
+	return cli.EnvVars("TRUCELINE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")))
+}
+
+func stringOption(name, usage string, def string, field func(*app.Config) *string) option {
+	return option{
+		flag:  &cli.StringFlag{Name: name, Usage: usage, Value: def, Sources: env(name)},
+		apply: func(c *app.Config, cmd *cli.Command) { *field(c) = cmd.String(name) },
+	}
+}
+
+func options() []option {
+	d := app.DefaultConfig()
+	return []option{
+		stringOption("data-dir", "directory of the embedded NATS and Redis data", d.DataDir, func(c *app.Config) *string { return &c.DataDir }),
+		stringOption("http-addr", "address of the HTTP API, WebSocket gateway and board", d.HTTPAddr, func(c *app.Config) *string { return &c.HTTPAddr }),
+		stringOption("nats-url", `NATS server URL, or "embedded"`, d.NATSURL, func(c *app.Config) *string { return &c.NATSURL }),
+		stringOption("nats-listen", "client address of the embedded NATS server", d.NATSListen, func(c *app.Config) *string { return &c.NATSListen }),
+		stringOption("nats-prefix", `prefix before every NATS subject (ends with ".")`, d.NATSPrefix, func(c *app.Config) *string { return &c.NATSPrefix }),
+		{
+			flag:  &cli.Int64Flag{Name: "nats-max-memory-mb", Usage: "memory limit of the embedded JetStream, MiB", Value: d.NATSMaxMemoryMB, Sources: env("nats-max-memory-mb")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.NATSMaxMemoryMB = cmd.Int64("nats-max-memory-mb") },
+		},
+		{
+			flag:  &cli.Int64Flag{Name: "nats-max-store-mb", Usage: "file store limit of the embedded JetStream, MiB", Value: d.NATSMaxStoreMB, Sources: env("nats-max-store-mb")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.NATSMaxStoreMB = cmd.Int64("nats-max-store-mb") },
+		},
+		stringOption("redis-url", `Redis URL, or "embedded"`, d.RedisURL, func(c *app.Config) *string { return &c.RedisURL }),
+		stringOption("redis-prefix", "prefix before every Redis key", d.RedisPrefix, func(c *app.Config) *string { return &c.RedisPrefix }),
+		{
+			flag:  &cli.DurationFlag{Name: "group-window", Usage: "reports of a zone and category this close in time share an alert", Value: d.GroupWindow, Sources: env("group-window")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.GroupWindow = cmd.Duration("group-window") },
+		},
+		{
+			flag:  &cli.BoolFlag{Name: "demo", Usage: "load the demo zones and parties and run a simulated EXERCISE feed", Sources: env("demo")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.Demo = cmd.Bool("demo") },
+		},
+		{
+			flag:  &cli.FloatFlag{Name: "demo-rate", Usage: "reports per second of the demo feed (0 = none)", Value: d.DemoRate, Sources: env("demo-rate")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.DemoRate = cmd.Float("demo-rate") },
+		},
+		{
+			flag:  &cli.StringSliceFlag{Name: "allowed-origins", Usage: "other origins whose pages may open the WebSocket", Sources: env("allowed-origins")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.AllowedOrigins = cmd.StringSlice("allowed-origins") },
+		},
+		stringOption("log-format", "text or json", d.LogFormat, func(c *app.Config) *string { return &c.LogFormat }),
+		stringOption("log-level", "debug, info, warn or error", d.LogLevel, func(c *app.Config) *string { return &c.LogLevel }),
+	}
+}
+
+func serveCommand(stderr io.Writer) *cli.Command {
+	opts := options()
+	flags := []cli.Flag{&cli.StringFlag{Name: "config", Usage: "YAML configuration file (see configs/truceline.yaml)", Sources: env("config")}}
+	for _, o := range opts {
+		flags = append(flags, o.flag)
+	}
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the server (with no options: embedded NATS and Redis, board on http://127.0.0.1:8080)",
+		Flags: flags,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			cfg, err := loadConfig(cmd, opts)
+			if err != nil {
+				return err
+			}
+			logger := newLogger(stderr, cfg)
+			a, err := app.Start(ctx, cfg, logger)
+			if err != nil {
+				return err
+			}
+			<-ctx.Done()
+			logger.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return a.Shutdown(sctx)
+		},
+	}
+}
+
+// loadConfig layers the configuration: defaults, then the file, then the
+// environment and flags.
+func loadConfig(cmd *cli.Command, opts []option) (app.Config, error) {
+	cfg := app.DefaultConfig()
+	if path := cmd.String("config"); path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("--config: %w", err)
+		}
+		if err := cfg.LoadFile(path, data); err != nil {
+			return cfg, err
+		}
+	}
+	for _, o := range opts {
+		if cmd.IsSet(o.flag.Names()[0]) {
+			o.apply(&cfg, cmd)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(w io.Writer, cfg app.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,219 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// maxActionBytes bounds the body of an alert action (ack, resolve).
+const maxActionBytes = 8 << 10
+
+// postReport admits a report and answers 202 once JetStream has stored it.
+func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
+	data, err := readBody(w, r, alerting.MaxReportBytes)
+	if err != nil {
+		h.metrics.reports.WithLabelValues("rejected").Inc()
+		h.writeError(w, r, err)
+		return
+	}
+	report, err := h.opts.Intake.Admit(data, "", "", h.opts.NewReportID())
+	if err != nil {
+		h.metrics.reports.WithLabelValues("rejected").Inc()
+		h.writeError(w, r, err)
+		return
+	}
+	duplicate, err := h.opts.Reports.PublishReport(r.Context(), &report)
+	if err != nil {
+		h.metrics.reports.WithLabelValues("unavailable").Inc()
+		h.writeError(w, r, err)
+		return
+	}
+	h.metrics.reports.WithLabelValues("accepted").Inc()
+	writeJSON(w, http.StatusAccepted, struct {
+		ID        string `json:"id"`
+		Duplicate bool   `json:"duplicate,omitempty"`
+	}{report.ID, duplicate})
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return nil, alerting.Errorf(alerting.EINVALID, "Content-Type must be application/json, not %q", ct)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, alerting.Errorf(alerting.ETOOLARGE, "request body exceeds %d bytes", limit)
+	case err != nil:
+		return nil, alerting.Errorf(alerting.EINVALID, "cannot read request body: %v", err)
+	}
+	return data, nil
+}
+
+func (h *Handler) getReport(w http.ResponseWriter, r *http.Request) {
+	report, received, err := h.opts.Alerts.Report(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		*alerting.Report
+		ReceivedAt time.Time `json:"received_at"`
+	}{report, received})
+}
+
+func (h *Handler) listAlerts(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f alerting.AlertFilter
+	catalog := h.opts.Catalog.Catalog()
+	var problems []alerting.FieldProblem
+	if zones := q.Get("zone"); zones != "" {
+		for zone := range strings.SplitSeq(zones, ",") {
+			if _, ok := catalog.Zone(zone); !ok {
+				problems = append(problems, alerting.FieldProblem{Field: "zone", Problem: "unknown zone " + strconv.Quote(zone)})
+			}
+			f.Zones = append(f.Zones, zone)
+		}
+	} else {
+		for _, z := range catalog.Zones() {
+			f.Zones = append(f.Zones, z.ID)
+		}
+	}
+	switch state := alerting.State(q.Get("state")); state {
+	case "", alerting.StateOpen, alerting.StateAcknowledged, alerting.StateResolved:
+		f.State = state
+	default:
+		problems = append(problems, alerting.FieldProblem{Field: "state", Problem: "must be open, acknowledged or resolved"})
+	}
+	if limit := q.Get("limit"); limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 1 || n > 5000 {
+			problems = append(problems, alerting.FieldProblem{Field: "limit", Problem: "must be an integer from 1 to 5000"})
+		}
+		f.Limit = n
+	}
+	if len(problems) > 0 {
+		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
+		return
+	}
+	alerts, err := h.opts.Alerts.Alerts(r.Context(), f)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Alerts []*alerting.Alert `json:"alerts"`
+	}{alerts})
+}
+
+func (h *Handler) getAlert(w http.ResponseWriter, r *http.Request) {
+	a, err := h.opts.Alerts.Alert(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// actionBody is what an alert action may carry. Until sign-in exists the
+// actor names itself; the timeline records it.
+type actionBody struct {
+	By    string `json:"by"`
+	Party string `json:"party"`
+	Note  string `json:"note"`
+}
+
+func (h *Handler) ackAlert(w http.ResponseWriter, r *http.Request) {
+	h.alertAction(w, r, h.opts.Actions.Acknowledge)
+}
+
+func (h *Handler) resolveAlert(w http.ResponseWriter, r *http.Request) {
+	h.alertAction(w, r, h.opts.Actions.Resolve)
+}
+
+func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request,
+	act func(context.Context, string, alerting.Actor, string) (*alerting.Alert, error)) {
+	data, err := readBody(w, r, maxActionBytes)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var body actionBody
+	if len(strings.TrimSpace(string(data))) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad action body",
+				Fields: []alerting.FieldProblem{{Field: "(body)", Problem: err.Error()}}})
+			return
+		}
+	}
+	var problems []alerting.FieldProblem
+	if len(body.By) > 128 {
+		problems = append(problems, alerting.FieldProblem{Field: "by", Problem: "is longer than 128 bytes"})
+	}
+	if len(body.Note) > 2048 {
+		problems = append(problems, alerting.FieldProblem{Field: "note", Problem: "is longer than 2048 bytes"})
+	}
+	if body.Party != "" {
+		if _, ok := h.opts.Catalog.Catalog().Party(body.Party); !ok {
+			problems = append(problems, alerting.FieldProblem{Field: "party", Problem: "unknown party " + strconv.Quote(body.Party)})
+		}
+	}
+	if len(problems) > 0 {
+		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad action body", Fields: problems})
+		return
+	}
+	if body.By == "" {
+		body.By = "anonymous"
+	}
+	a, err := act(r.Context(), r.PathValue("id"), alerting.Actor{Name: body.By, Party: body.Party}, body.Note)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (h *Handler) listZones(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Zones []alerting.Zone `json:"zones"`
+	}{h.opts.Catalog.Catalog().Zones()})
+}
+
+func (h *Handler) listParties(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Parties []alerting.Party `json:"parties"`
+	}{h.opts.Catalog.Catalog().Parties()})
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when every dependency answers, and names those
+// that do not.
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := make(map[string]string, len(h.opts.Ready))
+	status := http.StatusOK
+	for _, c := range h.opts.Ready {
+		if err := c.Check(ctx); err != nil {
+			checks[c.Name] = err.Error()
+			status = http.StatusServiceUnavailable
+		} else {
+			checks[c.Name] = "ok"
+		}
+	}
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+}

@@ -1,0 +1,339 @@
+// Package gateway is truceline's WebSocket gateway (protocol truceline.v1,
+// documented in docs/WEBSOCKET.md): clients subscribe to zones and get a
+// snapshot of each zone's active alerts or the changes they missed, then
+// every change live, each with the zone's sequence number, and never a gap
+// without being told.
+//
+// The gateway subscribes to a zone's changes on NATS only while some local
+// client wants the zone. Each change arrives already encoded as its frame and
+// is shared, not copied, among the subscribers' queues. Sequence numbers are
+// checked per zone: a missing change is fetched from the zone's history in
+// Redis before anything later is delivered, and a periodic check catches a
+// change whose publication was lost.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// Subprotocol is the WebSocket subprotocol the gateway speaks.
+const Subprotocol = "truceline.v1"
+
+// Feed delivers the change frames of a zone as they are published.
+type Feed interface {
+	SubscribeChanges(zone string, fn func(frame []byte)) (unsubscribe func(), err error)
+}
+
+// History is the durable record of each zone's changes.
+type History interface {
+	Seq(ctx context.Context, zone string) (int64, error)
+	Snapshot(ctx context.Context, zone string) (int64, []*alerting.Alert, error)
+	ChangesSince(ctx context.Context, zone string, after int64) (frames [][]byte, seq int64, ok bool, err error)
+}
+
+// Options configures a Gateway. Feed, History and Zones are required; the
+// other fields have working zero values.
+type Options struct {
+	Feed    Feed
+	History History
+	Zones   alerting.CatalogSource
+	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages
+	// may connect besides the gateway's own host. Requests without an
+	// Origin header (non-browser clients) are allowed.
+	AllowedOrigins []string
+	// MaxQueueBytes bounds what may wait to be written to one client
+	// before it is disconnected as slow; 0 means 1 MiB.
+	MaxQueueBytes int
+	// WriteTimeout bounds each write; 0 means 10 s.
+	WriteTimeout time.Duration
+	// PingInterval is how often the server pings; a client silent for
+	// two intervals is dropped. 0 means 25 s.
+	PingInterval time.Duration
+	// CheckInterval is how often each zone's sequence is compared with
+	// Redis to catch a change whose publication was lost; 0 means 2 s.
+	CheckInterval time.Duration
+	// Compression enables permessage-deflate when the client offers it.
+	Compression bool
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+}
+
+// Gateway serves WebSocket clients.
+type Gateway struct {
+	opts     Options
+	upgrader websocket.Upgrader
+	logger   *slog.Logger
+	metrics  metrics
+
+	mu      sync.Mutex
+	feeds   map[string]*zoneFeed
+	clients map[*client]struct{}
+	closed  bool
+
+	stopCheck chan struct{}
+	wg        sync.WaitGroup // readers, writers and the checker
+	shutdown  sync.Once
+}
+
+// maxMessageBytes bounds a client's message; a subscribe naming a thousand
+// zones with resume points fits.
+const maxMessageBytes = 64 << 10
+
+// New returns a Gateway and starts its sequence checker.
+func New(o Options) (*Gateway, error) {
+	if o.Feed == nil || o.History == nil || o.Zones == nil {
+		return nil, errors.New("gateway: Feed, History and Zones are required")
+	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = 1 << 20
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.CheckInterval <= 0 {
+		o.CheckInterval = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{
+		opts:      o,
+		logger:    o.Logger.With("component", "gateway"),
+		metrics:   newMetrics(o.Registerer),
+		feeds:     make(map[string]*zoneFeed),
+		clients:   make(map[*client]struct{}),
+		stopCheck: make(chan struct{}),
+	}
+	g.upgrader = websocket.Upgrader{
+		ReadBufferSize:    1024,
+		WriteBufferSize:   4096,
+		WriteBufferPool:   &sync.Pool{}, // idle connections hold no write buffer
+		Subprotocols:      []string{Subprotocol},
+		CheckOrigin:       g.checkOrigin,
+		EnableCompression: o.Compression,
+		HandshakeTimeout:  10 * time.Second,
+	}
+	g.wg.Add(1)
+	go g.checkLoop()
+	return g, nil
+}
+
+func (g *Gateway) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, allowed := range g.opts.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(allowed, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP upgrades the request and serves the connection until it closes.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !slices.Contains(websocket.Subprotocols(r), Subprotocol) {
+		http.Error(w, `WebSocket subprotocol "truceline.v1" is required`, http.StatusBadRequest)
+		return
+	}
+	conn, err := g.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	c := newClient(g, conn)
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		_ = conn.Close()
+		return
+	}
+	g.clients[c] = struct{}{}
+	g.wg.Add(2)
+	g.mu.Unlock()
+	g.metrics.clients.Inc()
+	go func() { defer g.wg.Done(); c.writeLoop() }()
+	go func() { defer g.wg.Done(); g.readLoop(c) }()
+}
+
+// inbound is a client message.
+type inbound struct {
+	Type   string           `json:"type"`
+	Zones  []string         `json:"zones"`
+	Resume map[string]int64 `json:"resume"`
+}
+
+func (g *Gateway) readLoop(c *client) {
+	subscribed := make(map[string]bool)
+	defer func() {
+		for zone := range subscribed {
+			g.unsubscribe(c, zone)
+		}
+		c.close(websocket.CloseNormalClosure, "")
+		<-c.done
+		g.mu.Lock()
+		delete(g.clients, c)
+		g.mu.Unlock()
+		g.metrics.clients.Dec()
+	}()
+	c.conn.SetReadLimit(maxMessageBytes)
+	deadline := func() { _ = c.conn.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval)) }
+	deadline()
+	c.conn.SetPongHandler(func(string) error { deadline(); return nil })
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		deadline()
+		var m inbound
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.enqueue(errorFrame("bad_message", "messages must be JSON objects: "+err.Error()))
+			continue
+		}
+		switch m.Type {
+		case "subscribe":
+			for _, zone := range g.expand(c, m.Zones) {
+				if subscribed[zone] {
+					continue
+				}
+				var resume *int64
+				if seq, ok := m.Resume[zone]; ok {
+					resume = &seq
+				}
+				if err := g.subscribe(c, zone, resume); err != nil {
+					g.logger.Warn("subscribe failed", "zone", zone, "err", err)
+					c.enqueue(errorFrame("unavailable", fmt.Sprintf("cannot subscribe to %s now; try again", zone)))
+					continue
+				}
+				subscribed[zone] = true
+			}
+		case "unsubscribe":
+			for _, zone := range m.Zones {
+				if subscribed[zone] {
+					g.unsubscribe(c, zone)
+					delete(subscribed, zone)
+				}
+			}
+		default:
+			c.enqueue(errorFrame("bad_message", fmt.Sprintf("unknown message type %q", m.Type)))
+		}
+	}
+}
+
+// expand resolves "*" to every zone and drops unknown zones with an error.
+func (g *Gateway) expand(c *client, zones []string) []string {
+	catalog := g.opts.Zones.Catalog()
+	var out []string
+	for _, zone := range zones {
+		if zone == "*" {
+			for _, z := range catalog.Zones() {
+				out = append(out, z.ID)
+			}
+			continue
+		}
+		if _, ok := catalog.Zone(zone); !ok {
+			c.enqueue(errorFrame("unknown_zone", fmt.Sprintf("no zone %q", zone)))
+			continue
+		}
+		out = append(out, zone)
+	}
+	return out
+}
+
+// Shutdown closes every connection with "going away", stops the zone
+// subscriptions and waits for the connections' goroutines. Idempotent.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.shutdown.Do(func() {
+		g.mu.Lock()
+		g.closed = true
+		for c := range g.clients {
+			c.close(websocket.CloseGoingAway, "server shutting down; reconnect and resume")
+		}
+		g.mu.Unlock()
+		close(g.stopCheck)
+	})
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("gateway: %w", ctx.Err())
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for zone, f := range g.feeds {
+		f.stop()
+		delete(g.feeds, zone)
+	}
+	return nil
+}
+
+// Clients returns the number of connected clients.
+func (g *Gateway) Clients() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.clients)
+}
+
+func errorFrame(code, message string) []byte {
+	data, _ := json.Marshal(struct {
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}{"error", code, message})
+	return data
+}
+
+type metrics struct {
+	clients         prometheus.Gauge
+	framesSent      prometheus.Counter
+	slowDisconnects prometheus.Counter
+	gapFills        prometheus.Counter
+	snapshots       *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	m := metrics{
+		clients: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "truceline_ws_clients", Help: "Connected WebSocket clients."}),
+		framesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_ws_frames_sent_total", Help: "Frames written to WebSocket clients."}),
+		slowDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_ws_slow_disconnects_total", Help: "Clients disconnected because their send queue was full."}),
+		gapFills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_ws_gap_fills_total", Help: "Changes fetched from Redis because their NATS publication was missing or late."}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "truceline_ws_subscriptions_total", Help: "Zone subscriptions by how they started: snapshot, resumed, resume_failed."}, []string{"start"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.clients, m.framesSent, m.slowDisconnects, m.gapFills, m.snapshots)
+	}
+	return m
+}

@@ -1,0 +1,156 @@
+// Package web is truceline's HTTP face: the JSON API under /api/v1
+// (documented in docs/API.md), health and readiness, Prometheus metrics, the
+// WebSocket gateway at /ws and the embedded live alert board at /.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// Intake admits reports and stores them durably.
+type Intake interface {
+	Admit(data []byte, zone, category, id string) (alerting.Report, error)
+}
+
+// ReportStore stores an admitted report in the report stream.
+type ReportStore interface {
+	PublishReport(ctx context.Context, r *alerting.Report) (duplicate bool, err error)
+}
+
+// Alerts reads alerts and reports.
+type Alerts interface {
+	Alert(ctx context.Context, id string) (*alerting.Alert, error)
+	Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting.Alert, error)
+	Report(ctx context.Context, id string) (*alerting.Report, time.Time, error)
+}
+
+// Actions changes alerts on people's behalf.
+type Actions interface {
+	Acknowledge(ctx context.Context, id string, actor alerting.Actor, note string) (*alerting.Alert, error)
+	Resolve(ctx context.Context, id string, actor alerting.Actor, note string) (*alerting.Alert, error)
+}
+
+// Check is one readiness check: a dependency that must answer.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Options configures the HTTP handler. Every interface is required.
+type Options struct {
+	Intake  Intake
+	Reports ReportStore
+	Alerts  Alerts
+	Actions Actions
+	Catalog alerting.CatalogSource
+	Gateway http.Handler
+	Ready   []Check
+	// Gatherer serves /metrics; Registerer takes the HTTP metrics.
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// NewReportID names reports that arrive without an id.
+	NewReportID func() string
+}
+
+// Handler serves truceline's HTTP endpoints.
+type Handler struct {
+	opts    Options
+	mux     *http.ServeMux
+	logger  *slog.Logger
+	metrics httpMetrics
+}
+
+// NewHandler returns the handler with every route registered.
+func NewHandler(o Options) (*Handler, error) {
+	if o.Intake == nil || o.Reports == nil || o.Alerts == nil || o.Actions == nil || o.Catalog == nil || o.Gateway == nil {
+		return nil, errors.New("web: Intake, Reports, Alerts, Actions, Catalog and Gateway are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.NewReportID == nil {
+		o.NewReportID = alerting.NewReportID
+	}
+	if o.Gatherer == nil {
+		o.Gatherer = prometheus.NewRegistry()
+	}
+	h := &Handler{opts: o, mux: http.NewServeMux(), logger: o.Logger.With("component", "http"), metrics: newHTTPMetrics(o.Registerer)}
+	h.route("POST /api/v1/reports", h.postReport)
+	h.route("GET /api/v1/reports/{id}", h.getReport)
+	h.route("GET /api/v1/alerts", h.listAlerts)
+	h.route("GET /api/v1/alerts/{id}", h.getAlert)
+	h.route("POST /api/v1/alerts/{id}/ack", h.ackAlert)
+	h.route("POST /api/v1/alerts/{id}/resolve", h.resolveAlert)
+	h.route("GET /api/v1/zones", h.listZones)
+	h.route("GET /api/v1/parties", h.listParties)
+	h.route("GET /healthz", h.healthz)
+	h.route("GET /readyz", h.readyz)
+	h.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+	h.mux.Handle("GET /ws", o.Gateway)
+	registerBoard(h.mux)
+	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, alerting.Errorf(alerting.ENOTFOUND, "no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return h, nil
+}
+
+// route registers an API handler with its metrics and logging.
+func (h *Handler) route(pattern string, fn http.HandlerFunc) {
+	h.mux.Handle(pattern, h.instrument(pattern, fn))
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// errorBody is the JSON error contract of the API.
+type errorBody struct {
+	Error struct {
+		Code    string                  `json:"code"`
+		Message string                  `json:"message"`
+		Fields  []alerting.FieldProblem `json:"fields,omitempty"`
+	} `json:"error"`
+}
+
+// statuses maps application error codes to HTTP statuses, here at the edge
+// and nowhere else.
+var statuses = map[string]int{
+	alerting.EINVALID:     http.StatusBadRequest,
+	alerting.ENOTFOUND:    http.StatusNotFound,
+	alerting.ECONFLICT:    http.StatusConflict,
+	alerting.ETOOLARGE:    http.StatusRequestEntityTooLarge,
+	alerting.EUNAVAILABLE: http.StatusServiceUnavailable,
+	alerting.EFORBIDDEN:   http.StatusForbidden,
+	alerting.ERATELIMITED: http.StatusTooManyRequests,
+	alerting.EINTERNAL:    http.StatusInternalServerError,
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := alerting.ErrorCode(err)
+	status, ok := statuses[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		h.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message, body.Error.Fields = code, alerting.ErrorMessage(err), alerting.ErrorFields(err)
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
