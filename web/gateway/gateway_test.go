@@ -1,0 +1,323 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker"
+	"github.com/truceline/truceline/broker/natstest"
+	"github.com/truceline/truceline/web/gateway"
+)
+
+type fixture struct {
+	store  *redisstore.Store
+	broker *broker.Broker
+	// engine publishes its changes; silent commits them without
+	// publishing, as a truceline that crashed in between would.
+	engine, silent *alerting.Engine
+	srv            *httptest.Server
+	redis          *redistest.Server
+}
+
+type staticCatalog struct{ c *alerting.Catalog }
+
+func (s staticCatalog) Catalog() *alerting.Catalog { return s.c }
+
+type dropPublisher struct{}
+
+func (dropPublisher) PublishChange(context.Context, alerting.Change) error { return nil }
+
+func setup(t *testing.T, o gateway.Options) *fixture {
+	t.Helper()
+	rs := redistest.Start(t)
+	store, err := redisstore.New(redisstore.Options{Client: rs.Client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.New(context.Background(), broker.Options{Conn: natstest.Start(t).Connect(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog := staticCatalog{alerting.NewCatalog(1, []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}, {ID: "daraa", Name: "Daraa"}}, nil)}
+	f := &fixture{store: store, broker: b, redis: rs}
+	if f.engine, err = alerting.NewEngine(alerting.EngineOptions{Store: store, Publisher: b, Catalog: catalog}); err != nil {
+		t.Fatal(err)
+	}
+	if f.silent, err = alerting.NewEngine(alerting.EngineOptions{Store: store, Publisher: dropPublisher{}, Catalog: catalog}); err != nil {
+		t.Fatal(err)
+	}
+	o.Feed, o.History, o.Zones, o.Logger = b, store, catalog, alertingtest.Logger(t)
+	g, err := gateway.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Small kernel send buffers make a client that stops reading back up
+	// into the gateway's queue after a few frames rather than megabytes.
+	f.srv = httptest.NewUnstartedServer(g)
+	f.srv.Listener = smallBuffers{f.srv.Listener}
+	f.srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.Shutdown(ctx)
+		f.srv.Close()
+	})
+	return f
+}
+
+var reportSeq int
+
+// report makes a change in zone through e.
+func (f *fixture) report(t *testing.T, e *alerting.Engine, zone string) {
+	t.Helper()
+	reportSeq++
+	r := &alerting.Report{ID: fmt.Sprintf("r%d", reportSeq), Zone: zone, Category: alerting.CategoryShelling, ObservedAt: time.Now(), ReportedBy: "test"}
+	if err := e.HandleReport(context.Background(), r, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type frame struct {
+	Type   string `json:"type"`
+	Zone   string `json:"zone"`
+	Seq    int64  `json:"seq"`
+	Reason string `json:"reason"`
+	Code   string `json:"code"`
+}
+
+type client struct {
+	conn   *websocket.Conn
+	frames chan frame
+	closed chan error
+}
+
+func (f *fixture) dial(t *testing.T, d *websocket.Dialer) *client {
+	t.Helper()
+	if d == nil {
+		d = &websocket.Dialer{}
+	}
+	d.Subprotocols = []string{gateway.Subprotocol}
+	conn, _, err := d.Dial("ws"+strings.TrimPrefix(f.srv.URL, "http")+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &client{conn: conn, frames: make(chan frame, 100_000), closed: make(chan error, 1)}
+}
+
+func (c *client) read() {
+	go func() {
+		for {
+			_, data, err := c.conn.ReadMessage()
+			if err != nil {
+				c.closed <- err
+				close(c.frames)
+				return
+			}
+			var fr frame
+			_ = json.Unmarshal(data, &fr)
+			c.frames <- fr
+		}
+	}()
+}
+
+func (c *client) subscribe(t *testing.T, zones ...string) {
+	t.Helper()
+	if err := c.conn.WriteJSON(map[string]any{"type": "subscribe", "zones": zones}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *client) next(t *testing.T) frame {
+	t.Helper()
+	select {
+	case fr, ok := <-c.frames:
+		if !ok {
+			t.Fatal("connection closed")
+		}
+		return fr
+	case <-time.After(10 * time.Second):
+		t.Fatal("no frame within 10s")
+	}
+	return frame{}
+}
+
+func TestAGapIsFilledFromHistoryInOrder(t *testing.T) {
+	f := setup(t, gateway.Options{CheckInterval: time.Hour}) // only the next frame reveals the gap
+	c := f.dial(t, nil)
+	c.read()
+	c.subscribe(t, "aleppo")
+	if fr := c.next(t); fr.Type != "snapshot" || fr.Seq != 0 {
+		t.Fatalf("first frame %+v", fr)
+	}
+	f.report(t, f.engine, "aleppo")
+	f.report(t, f.silent, "aleppo") // committed, never published
+	f.report(t, f.silent, "aleppo")
+	f.report(t, f.engine, "aleppo")
+	for want := int64(1); want <= 4; want++ {
+		if fr := c.next(t); fr.Type != "alert" || fr.Seq != want {
+			t.Fatalf("want change %d, got %+v", want, fr)
+		}
+	}
+}
+
+func TestALostPublicationIsFoundByTheCheck(t *testing.T) {
+	f := setup(t, gateway.Options{CheckInterval: 20 * time.Millisecond})
+	c := f.dial(t, nil)
+	c.read()
+	c.subscribe(t, "aleppo")
+	c.next(t)
+	f.report(t, f.silent, "aleppo") // no later change will reveal this one
+	if fr := c.next(t); fr.Type != "alert" || fr.Seq != 1 {
+		t.Fatalf("want change 1 from the periodic check, got %+v", fr)
+	}
+}
+
+func TestLostRedisDataGivesFreshSnapshots(t *testing.T) {
+	f := setup(t, gateway.Options{CheckInterval: 20 * time.Millisecond})
+	c := f.dial(t, nil)
+	c.read()
+	c.subscribe(t, "aleppo")
+	c.next(t)
+	f.report(t, f.engine, "aleppo")
+	f.report(t, f.engine, "aleppo")
+	c.next(t)
+	c.next(t)
+	if err := f.redis.Client(t).FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if fr := c.next(t); fr.Type != "snapshot" || fr.Seq != 0 || fr.Reason != "history_unavailable" {
+		t.Fatalf("after Redis lost its data, want a snapshot at 0 saying why, got %+v", fr)
+	}
+	f.report(t, f.engine, "aleppo")
+	if fr := c.next(t); fr.Type != "alert" || fr.Seq != 1 {
+		t.Fatalf("after the snapshot, want the new change 1, got %+v", fr)
+	}
+}
+
+// TestASlowClientIsCutOffWithoutDelayingOthers makes a client that reads
+// nothing, through a tiny socket buffer, and checks that it is disconnected
+// with the slow-client code while a reading client gets every change.
+func TestASlowClientIsCutOffWithoutDelayingOthers(t *testing.T) {
+	f := setup(t, gateway.Options{MaxQueueBytes: 64 << 10, CheckInterval: time.Hour})
+	slow := f.dial(t, &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
+		conn, err := net.Dial(network, addr)
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			_ = tcp.SetReadBuffer(4096)
+		}
+		return conn, err
+	}})
+	slow.subscribe(t, "aleppo")
+	fast := f.dial(t, nil)
+	fast.read()
+	fast.subscribe(t, "aleppo")
+	fast.next(t)
+	const n = 400
+	for range n {
+		f.report(t, f.engine, "aleppo")
+	}
+	for want := int64(1); want <= n; want++ {
+		if fr := fast.next(t); fr.Seq != want {
+			t.Fatalf("the fast client got seq %d, want %d", fr.Seq, want)
+		}
+	}
+	// Now read the slow client: it gets what was buffered, then the close.
+	slow.read()
+	var err error
+	alertingtest.Eventually(t, 10*time.Second, "the slow client to be closed", func() bool {
+		select {
+		case err = <-slow.closed:
+			return true
+		case <-slow.frames:
+			return false
+		default:
+			return false
+		}
+	})
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != gateway.CloseSlowClient {
+		t.Fatalf("slow client closed with %v, want close code %d", err, gateway.CloseSlowClient)
+	}
+}
+
+func TestUpgradeChecks(t *testing.T) {
+	f := setup(t, gateway.Options{AllowedOrigins: []string{"https://board.example.org"}})
+	url := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/"
+	tests := []struct {
+		name     string
+		protos   []string
+		origin   string
+		wantCode int
+	}{
+		{"no subprotocol", nil, "", http.StatusBadRequest},
+		{"foreign origin", []string{gateway.Subprotocol}, "https://evil.example.com", http.StatusForbidden},
+		{"allowed origin", []string{gateway.Subprotocol}, "https://board.example.org", http.StatusSwitchingProtocols},
+		{"same origin", []string{gateway.Subprotocol}, f.srv.URL, http.StatusSwitchingProtocols},
+		{"no origin (not a browser)", []string{gateway.Subprotocol}, "", http.StatusSwitchingProtocols},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			if tt.origin != "" {
+				h.Set("Origin", tt.origin)
+			}
+			d := websocket.Dialer{Subprotocols: tt.protos}
+			conn, resp, err := d.Dial(url, h)
+			if conn != nil {
+				conn.Close()
+			}
+			if resp == nil {
+				t.Fatalf("no response: %v", err)
+			}
+			if resp.StatusCode != tt.wantCode {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestBadMessagesGetErrors(t *testing.T) {
+	f := setup(t, gateway.Options{})
+	c := f.dial(t, nil)
+	c.read()
+	for _, msg := range []string{`nonsense`, `{"type":"dance"}`, `{"type":"subscribe","zones":["atlantis"]}`} {
+		if err := c.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"bad_message", "bad_message", "unknown_zone"} {
+		if fr := c.next(t); fr.Type != "error" || fr.Code != want {
+			t.Errorf("want error %s, got %+v", want, fr)
+		}
+	}
+	// The connection still works.
+	c.subscribe(t, "*")
+	zones := map[string]bool{c.next(t).Zone: true, c.next(t).Zone: true}
+	if !zones["aleppo"] || !zones["daraa"] {
+		t.Errorf(`"*" gave snapshots of %v`, zones)
+	}
+}
+
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(4096)
+	}
+	return conn, err
+}
