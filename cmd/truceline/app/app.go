@@ -103,7 +103,7 @@ func (a *App) startRedis(ctx context.Context) error {
 	opts.ClientName = "truceline"
 	a.rdb = redis.NewClient(opts)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s does not answer: %w", opts.Addr, err)
+		return fmt.Errorf("redis at %s does not answer (%w): start it, or check --redis-url (TRUCELINE_REDIS_URL)", opts.Addr, err)
 	}
 	a.Store, err = redisstore.New(redisstore.Options{Client: a.rdb, Prefix: a.cfg.RedisPrefix})
 	return err

@@ -52,6 +52,7 @@ func DefaultConfig() Config {
 		RedisPrefix:     "tl:",
 		GroupWindow:     10 * time.Minute,
 		DemoRate:        1,
+		AllowedOrigins:  []string{},
 		LogFormat:       "text",
 		LogLevel:        "info",
 	}
