@@ -353,3 +353,21 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("healthz while redis is down: %d, want 200 (the process is alive)", status)
 	}
 }
+
+// TestInMemoryModeServes runs truceline where no redis-server is installed:
+// the in-memory fallback must run the whole path.
+func TestInMemoryModeServes(t *testing.T) {
+	cfg := startDeps(t).config(t)
+	cfg.RedisURL = "embedded"
+	t.Setenv("PATH", t.TempDir())
+	a := start(t, cfg)
+	ws := dial(t, a)
+	ws.subscribe(t, []string{"daraa"}, nil)
+	ws.next(t)
+	post(t, a, "/api/v1/reports", reportJSON("m1", "daraa", "shelling"))
+	post(t, a, "/api/v1/reports", reportJSON("m2", "daraa", "shelling"))
+	f := ws.until(t, "both reports", func(f frame) bool { return hasReport(f, "m2") })
+	if f.Seq != 2 || f.Alert.ReportCount != 2 {
+		t.Errorf("in memory: %+v", f)
+	}
+}
