@@ -157,18 +157,25 @@ func (a *Alert) AddReport(r *Report, now time.Time) (*Alert, Event) {
 	if r.ObservedAt.After(b.LastSeen) {
 		b.LastSeen = r.ObservedAt
 	}
+	before := b.Severity
 	b.Severity = b.Severity.Max(r.EffectiveSeverity())
 	b.Exercise = b.Exercise && r.Exercise
 	b.addCasualties(r)
-	event := EventUpdated
-	if b.State == StateResolved {
-		event = EventReopened
+	b.UpdatedAt = now
+	b.Version++
+	// The timeline records what changes the alert's handling; a report
+	// that only adds to the count is in ReportIDs, not on the timeline.
+	switch {
+	case b.State == StateResolved:
 		b.State = StateOpen
 		b.ResolvedAt = nil
 		b.Acks = []Ack{}
+		b.record(now, Entry{By: engineActor, Action: EventReopened, Note: reportNote(r)})
+		return b, EventReopened
+	case b.Severity != before:
+		b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: fmt.Sprintf("severity raised to %s by %s", b.Severity, reportNote(r))})
 	}
-	b.touch(now, Entry{By: engineActor, Action: event, Note: reportNote(r)})
-	return b, event
+	return b, EventUpdated
 }
 
 // Acknowledge records that actor has seen the alert and is handling it.
@@ -203,11 +210,16 @@ func (a *Alert) Resolve(actor Actor, note string, now time.Time) (*Alert, error)
 // Active reports whether the alert still needs handling (not resolved).
 func (a *Alert) Active() bool { return a.State != StateResolved }
 
+// touch records a change made by a person or the engine.
 func (a *Alert) touch(now time.Time, e Entry) {
-	e.At = now
-	a.Timeline = append(a.Timeline, e)
+	a.record(now, e)
 	a.UpdatedAt = now
 	a.Version++
+}
+
+func (a *Alert) record(now time.Time, e Entry) {
+	e.At = now
+	a.Timeline = append(a.Timeline, e)
 }
 
 func (a *Alert) addCasualties(r *Report) {

@@ -1,6 +1,7 @@
 package alerting_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,6 +83,7 @@ func TestAlertLifecycle(t *testing.T) {
 	if ev != alerting.EventReopened || e.State != alerting.StateOpen || len(e.Acks) != 0 || e.ResolvedAt != nil {
 		t.Fatalf("a report on a resolved alert: event %s, alert %+v", ev, e)
 	}
+	// The second report raised the severity, so it is on the timeline.
 	wantActions := []alerting.Event{alerting.EventOpened, alerting.EventUpdated, alerting.EventAcknowledged, alerting.EventResolved, alerting.EventReopened}
 	if len(e.Timeline) != len(wantActions) {
 		t.Fatalf("timeline has %d entries, want %d", len(e.Timeline), len(wantActions))
@@ -106,5 +108,16 @@ func TestChangeFrameRoundTrip(t *testing.T) {
 	}
 	if c.Zone != "aleppo" || c.Seq != 42 || c.Event != alerting.EventOpened || c.ReportID != "r1" || c.Alert.ID != "al-1" {
 		t.Errorf("decoded %+v", c)
+	}
+}
+
+func TestReportsThatChangeNothingStayOffTheTimeline(t *testing.T) {
+	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Hour}
+	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow), testNow)
+	for i := range 50 {
+		a, _ = a.AddReport(report(fmt.Sprint(i), testNow), testNow)
+	}
+	if len(a.Timeline) != 1 || a.ReportCount != 51 || a.Version != 51 {
+		t.Errorf("timeline %d entries, count %d, version %d; want 1, 51, 51", len(a.Timeline), a.ReportCount, a.Version)
 	}
 }

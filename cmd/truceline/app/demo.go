@@ -46,6 +46,12 @@ var demoCategories = []demoCategory{
 	{alerting.CategoryOther, 2, []string{""}},
 }
 
+// kinetic categories are those that can cause casualties.
+var kinetic = map[alerting.Category]bool{
+	alerting.CategoryShelling: true, alerting.CategoryAirstrike: true, alerting.CategoryDroneStrike: true,
+	alerting.CategorySmallArms: true, alerting.CategoryGroundAssault: true, alerting.CategoryExplosion: true,
+}
+
 var (
 	demoReporters = []string{"UN monitoring team north", "UN monitoring team south", "party-a liaison", "party-b liaison", "OP Sierra-3", "NGO field office"}
 	demoSources   = []string{"own_monitor", "own_monitor", "party_allegation", "ngo", "media", "sensor"}
@@ -119,7 +125,7 @@ func demoReport(c *alerting.Catalog, now time.Time) *alerting.Report {
 			r.Target = target
 		}
 	}
-	if rand.IntN(6) == 0 {
+	if kinetic[cat.category] && rand.IntN(6) == 0 {
 		r.Casualties = &alerting.Casualties{Killed: rand.IntN(3), Injured: rand.IntN(8)}
 	}
 	if rand.IntN(25) == 0 {
