@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -28,6 +29,10 @@ type ConsumerOptions struct {
 	// Timeout bounds the handling of one report; 0 means 10 s, the
 	// consumer's ack wait.
 	Timeout time.Duration
+	// Workers is how many reports are handled at once; 0 means 32.
+	// Reports of one subject (zone and category) always go to the same
+	// worker, so they are handled in the order they were stored.
+	Workers int
 	// Registerer receives the consumer's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -42,6 +47,7 @@ type Consumer struct {
 	h       ReportHandler
 	timeout time.Duration
 	iter    jetstream.MessagesContext
+	workers []chan jetstream.Msg
 	done    chan struct{}
 	once    sync.Once
 	logger  *slog.Logger
@@ -68,6 +74,9 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = 32
 	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, StreamViolations, jetstream.ConsumerConfig{
 		Durable:       EngineConsumer,
@@ -100,12 +109,35 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(c.handled, c.duration)
 	}
-	go c.run()
+	var wg sync.WaitGroup
+	for range o.Workers {
+		ch := make(chan jetstream.Msg, 16)
+		c.workers = append(c.workers, ch)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msg := range ch {
+				start := time.Now()
+				c.handle(msg)
+				c.duration.Observe(time.Since(start).Seconds())
+			}
+		}()
+	}
+	go func() {
+		c.run()
+		for _, ch := range c.workers {
+			close(ch)
+		}
+		wg.Wait()
+		close(c.done)
+	}()
 	return c, nil
 }
 
+// run pulls messages and hands each to the worker of its subject: reports
+// of different zones and categories are handled in parallel, overlapping
+// their Redis and NATS round trips, while one subject's stay in order.
 func (c *Consumer) run() {
-	defer close(c.done)
 	for {
 		msg, err := c.iter.Next()
 		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
@@ -115,9 +147,9 @@ func (c *Consumer) run() {
 			c.logger.Warn("pull from VIOLATIONS failed; retrying", "err", err)
 			continue
 		}
-		start := time.Now()
-		c.handle(msg)
-		c.duration.Observe(time.Since(start).Seconds())
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(msg.Subject()))
+		c.workers[h.Sum32()%uint32(len(c.workers))] <- msg
 	}
 }
 

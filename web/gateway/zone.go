@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -140,20 +141,18 @@ func (f *zoneFeed) stop() {
 
 // receive takes a frame from NATS.
 func (f *zoneFeed) receive(frame []byte) {
-	var head struct {
-		Seq int64 `json:"seq"`
-	}
-	if err := json.Unmarshal(frame, &head); err != nil || head.Seq <= 0 {
+	seq := frameSeq(frame)
+	if seq <= 0 {
 		f.g.logger.Warn("dropping a malformed change frame", "zone", f.zone)
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
-	case f.stopped || head.Seq <= f.last:
+	case f.stopped || seq <= f.last:
 		// Already delivered (a republication, or filled from history).
-	case head.Seq == f.last+1:
-		f.deliver(frame, head.Seq)
+	case seq == f.last+1:
+		f.deliver(frame, seq)
 	default:
 		f.catchUp()
 	}
@@ -176,12 +175,9 @@ func (f *zoneFeed) catchUp() {
 		return
 	}
 	for _, frame := range frames {
-		var head struct {
-			Seq int64 `json:"seq"`
-		}
-		if json.Unmarshal(frame, &head) == nil && head.Seq > f.last {
+		if seq := frameSeq(frame); seq > f.last {
 			f.g.metrics.gapFills.Inc()
-			f.deliver(frame, head.Seq)
+			f.deliver(frame, seq)
 		}
 	}
 }
@@ -278,4 +274,24 @@ func resumedFrame(zone string, from, seq int64) []byte {
 		Seq  int64  `json:"seq"`
 	}{"resumed", zone, from, seq})
 	return data
+}
+
+// frameSeq reads the sequence number from the head of a change frame, which
+// alerting.ChangeFrame writes as {"type":"alert","zone":"…","seq":N,…},
+// without parsing the alert behind it. It returns 0 for anything else.
+func frameSeq(frame []byte) int64 {
+	const key = `"seq":`
+	head := frame[:min(len(frame), 128)]
+	i := bytes.Index(head, []byte(key))
+	if i < 0 || !bytes.HasPrefix(frame, []byte(`{"type":"alert",`)) {
+		return 0
+	}
+	var seq int64
+	for _, b := range head[i+len(key):] {
+		if b < '0' || b > '9' {
+			return seq
+		}
+		seq = seq*10 + int64(b-'0')
+	}
+	return 0
 }
