@@ -42,6 +42,9 @@ const (
 	EventReopened     Event = "reopened"
 )
 
+// RecentReports is how many report ids an alert carries itself.
+const RecentReports = 50
+
 // DefaultRule names the built-in grouping that every report passes through
 // until rules are configured: same zone and category within a window.
 const DefaultRule = "default"
@@ -58,7 +61,11 @@ type Alert struct {
 	State        State        `json:"state"`
 	Verification Verification `json:"verification"`
 	ReportCount  int          `json:"report_count"`
-	ReportIDs    []string     `json:"report_ids"`
+	// ReportIDs are the ids of the most recent reports, at most
+	// RecentReports of them, so that an alert and every change frame stay
+	// small however many reports an alert gathers; the store keeps the
+	// complete list.
+	ReportIDs []string `json:"report_ids"`
 	// FirstSeen and LastSeen bound the observed_at times of the reports.
 	FirstSeen  time.Time  `json:"first_seen"`
 	LastSeen   time.Time  `json:"last_seen"`
@@ -151,6 +158,9 @@ func (a *Alert) AddReport(r *Report, now time.Time) (*Alert, Event) {
 	b := a.clone()
 	b.ReportCount++
 	b.ReportIDs = append(b.ReportIDs, r.ID)
+	if n := len(b.ReportIDs); n > RecentReports {
+		b.ReportIDs = b.ReportIDs[n-RecentReports:]
+	}
 	if r.ObservedAt.Before(b.FirstSeen) {
 		b.FirstSeen = r.ObservedAt
 	}
@@ -164,7 +174,7 @@ func (a *Alert) AddReport(r *Report, now time.Time) (*Alert, Event) {
 	b.UpdatedAt = now
 	b.Version++
 	// The timeline records what changes the alert's handling; a report
-	// that only adds to the count is in ReportIDs, not on the timeline.
+	// that only adds to the count is counted, not on the timeline.
 	switch {
 	case b.State == StateResolved:
 		b.State = StateOpen

@@ -124,6 +124,41 @@ func (h *Handler) getAlert(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
+// alertReports lists every report id of an alert, a page at a time.
+func (h *Handler) alertReports(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	offset, limit := 0, 1000
+	var problems []alerting.FieldProblem
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			problems = append(problems, alerting.FieldProblem{Field: "offset", Problem: "must be a non-negative integer"})
+		}
+		offset = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			problems = append(problems, alerting.FieldProblem{Field: "limit", Problem: "must be an integer from 1 to 10000"})
+		}
+		limit = n
+	}
+	if len(problems) > 0 {
+		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
+		return
+	}
+	ids, total, err := h.opts.Alerts.AlertReports(r.Context(), r.PathValue("id"), offset, limit)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		ReportIDs []string `json:"report_ids"`
+		Total     int      `json:"total"`
+		Offset    int      `json:"offset"`
+	}{ids, total, offset})
+}
+
 // actionBody is what an alert action may carry. Until sign-in exists the
 // actor names itself; the timeline records it.
 type actionBody struct {

@@ -31,6 +31,7 @@ type ReportStore interface {
 type Alerts interface {
 	Alert(ctx context.Context, id string) (*alerting.Alert, error)
 	Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting.Alert, error)
+	AlertReports(ctx context.Context, id string, offset, limit int) ([]string, int, error)
 	Report(ctx context.Context, id string) (*alerting.Report, time.Time, error)
 }
 
@@ -90,6 +91,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("GET /api/v1/reports/{id}", h.getReport)
 	h.route("GET /api/v1/alerts", h.listAlerts)
 	h.route("GET /api/v1/alerts/{id}", h.getAlert)
+	h.route("GET /api/v1/alerts/{id}/reports", h.alertReports)
 	h.route("POST /api/v1/alerts/{id}/ack", h.ackAlert)
 	h.route("POST /api/v1/alerts/{id}/resolve", h.resolveAlert)
 	h.route("GET /api/v1/zones", h.listZones)

@@ -5,11 +5,12 @@ import "github.com/redis/go-redis/v9"
 // commitScript applies one alert change atomically (see Store.Commit).
 //
 // KEYS: 1 alert hash, 2 zone seq, 3 zone history zset, 4 zone active set,
-// 5 zone alert index zset, 6 report hash, 7 group key.
+// 5 zone alert index zset, 6 report hash, 7 group key, 8 the alert's report
+// id list.
 // ARGV: 1 alert id, 2 new version, 3 alert JSON, 4 frame body, 5 zone,
 // 6 active "1"/"0", 7 updated-at ms, 8 history cap, 9 report JSON or "",
 // 10 expected group binding or "", 11 group TTL ms, 12 bind group "1"/"0",
-// 13 received-at (RFC 3339).
+// 13 received-at (RFC 3339), 14 report id.
 //
 // It returns {1, seq, frame} on success, {0, "dup"} when the report was
 // processed already and {0, "stale"} when the alert's version or the group's
@@ -43,6 +44,7 @@ if ARGV[12] == '1' then
 end
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[6], 'report', ARGV[9], 'received_at', ARGV[13], 'frames', frame)
+  redis.call('RPUSH', KEYS[8], ARGV[14])
 end
 return {1, seq, frame}
 `)

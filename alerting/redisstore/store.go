@@ -59,10 +59,11 @@ func New(o Options) (*Store, error) {
 
 // Keys. Zone ids are [a-z0-9-], report and alert ids [A-Za-z0-9._:-], so
 // none can forge another key's shape.
-func (s *Store) alertKey(id string) string     { return s.prefix + "alert:" + id }
-func (s *Store) reportKey(id string) string    { return s.prefix + "report:" + id }
-func (s *Store) groupKey(key string) string    { return s.prefix + "group:" + key }
-func (s *Store) zoneKey(zone, k string) string { return s.prefix + "zone:" + zone + ":" + k }
+func (s *Store) alertKey(id string) string        { return s.prefix + "alert:" + id }
+func (s *Store) alertReportsKey(id string) string { return s.prefix + "alert:" + id + ":reports" }
+func (s *Store) reportKey(id string) string       { return s.prefix + "report:" + id }
+func (s *Store) groupKey(key string) string       { return s.prefix + "group:" + key }
+func (s *Store) zoneKey(zone, k string) string    { return s.prefix + "zone:" + zone + ":" + k }
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -169,11 +170,11 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) (alerting.Change,
 	}
 	keys := []string{
 		s.alertKey(a.ID), s.zoneKey(a.Zone, "seq"), s.zoneKey(a.Zone, "changes"), s.zoneKey(a.Zone, "active"),
-		s.zoneKey(a.Zone, "alerts"), reportKey, groupKey,
+		s.zoneKey(a.Zone, "alerts"), reportKey, groupKey, s.alertReportsKey(a.ID),
 	}
 	res, err := commitScript.Run(ctx, s.rdb, keys,
 		a.ID, a.Version, alertJSON, body, a.Zone, active, a.UpdatedAt.UnixMilli(), s.historyLimit,
-		reportJSON, c.PrevGroupAlert, c.GroupTTL.Milliseconds(), bindGroup, c.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		reportJSON, c.PrevGroupAlert, c.GroupTTL.Milliseconds(), bindGroup, c.ReceivedAt.UTC().Format(time.RFC3339Nano), reportID,
 	).Slice()
 	if err != nil {
 		return alerting.Change{}, fmt.Errorf("commit alert %s: %w", a.ID, err)
@@ -187,6 +188,22 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) (alerting.Change,
 	seq, _ := res[1].(int64)
 	frame, _ := res[2].(string)
 	return alerting.Change{Zone: a.Zone, Seq: seq, Event: c.Event, ReportID: reportID, Alert: a, Frame: []byte(frame)}, nil
+}
+
+// AlertReports returns the ids of every report of an alert, oldest first,
+// from offset, at most limit of them, and how many there are in all.
+func (s *Store) AlertReports(ctx context.Context, id string, offset, limit int) ([]string, int, error) {
+	pipe := s.rdb.Pipeline()
+	exists := pipe.Exists(ctx, s.alertKey(id))
+	total := pipe.LLen(ctx, s.alertReportsKey(id))
+	ids := pipe.LRange(ctx, s.alertReportsKey(id), int64(offset), int64(offset+limit-1))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, 0, fmt.Errorf("read reports of alert %s: %w", id, err)
+	}
+	if exists.Val() == 0 {
+		return nil, 0, alerting.Errorf(alerting.ENOTFOUND, "alert %s not found", id)
+	}
+	return ids.Val(), int(total.Val()), nil
 }
 
 // Seq returns the zone's current sequence number.

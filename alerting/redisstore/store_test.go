@@ -179,8 +179,12 @@ func TestConcurrentEnginesCountEachReportOnce(t *testing.T) {
 	if err != nil || len(alerts) != 1 {
 		t.Fatalf("alerts = %d, %v; want exactly one", len(alerts), err)
 	}
-	if alerts[0].ReportCount != n || len(alerts[0].ReportIDs) != n {
-		t.Errorf("report count = %d (%d ids), want %d", alerts[0].ReportCount, len(alerts[0].ReportIDs), n)
+	ids, total, err := f.store.AlertReports(context.Background(), alerts[0].ID, 0, 1000)
+	if alerts[0].ReportCount != n || total != n || len(ids) != n || err != nil {
+		t.Errorf("report count = %d, %d ids of %d (%v), want %d", alerts[0].ReportCount, len(ids), total, err, n)
+	}
+	if len(alerts[0].ReportIDs) != alerting.RecentReports {
+		t.Errorf("the alert carries %d report ids, want the %d most recent", len(alerts[0].ReportIDs), alerting.RecentReports)
 	}
 	if seq, _ := f.store.Seq(context.Background(), "aleppo"); seq != n {
 		t.Errorf("zone seq = %d, want %d: one change per report", seq, n)

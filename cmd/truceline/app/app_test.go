@@ -296,7 +296,7 @@ func TestRestartLosesNoReport(t *testing.T) {
 		clear(seen)
 		for _, zone := range zones {
 			for _, al := range alerts(t, second, zone) {
-				for _, id := range al.ReportIDs {
+				for _, id := range reportIDs(t, second, al.ID) {
 					seen[id]++
 				}
 			}

@@ -207,3 +207,21 @@ func hasReport(f frame, id string) bool {
 	}
 	return false
 }
+
+// reportIDs lists every report id of an alert.
+func reportIDs(t *testing.T, a *app.App, alertID string) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/alerts/" + alertID + "/reports?limit=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		ReportIDs []string `json:"report_ids"`
+		Total     int      `json:"total"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.ReportIDs) != body.Total {
+		t.Fatalf("reports of %s: %v, %d of %d", alertID, err, len(body.ReportIDs), body.Total)
+	}
+	return body.ReportIDs
+}
