@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/urfave/cli/v3"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+func alertsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "alerts",
+		Usage: "list, follow and act on alerts",
+		Commands: []*cli.Command{
+			{
+				Name:  "list",
+				Usage: "list alerts, most urgent first",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "zone", Usage: "zone ids, comma-separated (default: all)"},
+					&cli.StringFlag{Name: "state", Usage: "open, acknowledged or resolved (default: all)"},
+					&cli.IntFlag{Name: "limit", Value: 100},
+				},
+				Action: listAlerts,
+			},
+			{
+				Name:      "show",
+				Usage:     "show one alert with its timeline",
+				ArgsUsage: "ALERT-ID",
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					id, err := oneArg(cmd)
+					if err != nil {
+						return err
+					}
+					var a alerting.Alert
+					if err := newClient(cmd).do(ctx, "GET", "/api/v1/alerts/"+url.PathEscape(id), nil, &a); err != nil {
+						return err
+					}
+					return printJSON(cmd.Root().Writer, a)
+				},
+			},
+			actionCommand("ack", "acknowledge an alert", "ack"),
+			actionCommand("resolve", "resolve an alert", "resolve"),
+			{
+				Name:  "tail",
+				Usage: "follow alert changes live (over the WebSocket), resuming after disconnects",
+				Flags: []cli.Flag{&cli.StringSliceFlag{Name: "zone", Usage: "zones to follow (default: all)"}},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					zones := cmd.StringSlice("zone")
+					if len(zones) == 0 {
+						zones = []string{"*"}
+					}
+					return tail(ctx, cmd.Root().String("server"), zones, cmd.Root().String("output") == "json", cmd.Root().Writer, cmd.Root().ErrWriter)
+				},
+			},
+		},
+	}
+}
+
+func oneArg(cmd *cli.Command) (string, error) {
+	if cmd.Args().Len() != 1 {
+		return "", usageError{fmt.Errorf("%s takes exactly one alert id", cmd.Name)}
+	}
+	return cmd.Args().First(), nil
+}
+
+func actionCommand(name, usage, path string) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "ALERT-ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "by", Usage: "who acts (recorded on the timeline)", Value: "trucectl"},
+			&cli.StringFlag{Name: "party", Usage: "the party acting, if any"},
+			&cli.StringFlag{Name: "note", Usage: "why"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			id, err := oneArg(cmd)
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(map[string]string{"by": cmd.String("by"), "party": cmd.String("party"), "note": cmd.String("note")})
+			var a alerting.Alert
+			if err := newClient(cmd).do(ctx, "POST", "/api/v1/alerts/"+url.PathEscape(id)+"/"+path, body, &a); err != nil {
+				return err
+			}
+			if cmd.Root().String("output") == "json" {
+				return printJSON(cmd.Root().Writer, a)
+			}
+			_, err = fmt.Fprintf(cmd.Root().Writer, "%s is now %s\n", a.ID, a.State)
+			return err
+		},
+	}
+}
+
+func listAlerts(ctx context.Context, cmd *cli.Command) error {
+	q := url.Values{}
+	for _, k := range []string{"zone", "state"} {
+		if v := cmd.String(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("limit", fmt.Sprint(cmd.Int("limit")))
+	var out struct {
+		Alerts []alerting.Alert `json:"alerts"`
+	}
+	if err := newClient(cmd).do(ctx, "GET", "/api/v1/alerts?"+q.Encode(), nil, &out); err != nil {
+		return err
+	}
+	w := cmd.Root().Writer
+	if cmd.Root().String("output") == "json" {
+		return printJSON(w, out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tSTATE\tZONE\tREPORTS\tLAST SEEN\tTITLE")
+	for _, a := range out.Alerts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.ID, a.Severity, a.State, a.Zone, a.ReportCount, a.LastSeen.Format(time.RFC3339), a.Title)
+	}
+	return tw.Flush()
+}
+
+// tail follows the WebSocket, reconnecting with resume points so nothing is
+// missed and nothing repeated.
+func tail(ctx context.Context, server string, zones []string, asJSON bool, out, errw io.Writer) error {
+	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(server, "/"), "http") + "/ws"
+	resume := map[string]int64{}
+	backoff := 250 * time.Millisecond
+	for {
+		err := tailOnce(ctx, wsURL, zones, resume, asJSON, out)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fmt.Fprintf(errw, "trucectl: connection lost (%v); reconnecting\n", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff + rand.N(backoff)):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func tailOnce(ctx context.Context, wsURL string, zones []string, resume map[string]int64, asJSON bool, out io.Writer) error {
+	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}, HandshakeTimeout: 10 * time.Second}
+	conn, _, err := d.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	go func() { <-ctx.Done(); conn.Close() }()
+	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "zones": zones, "resume": resume}); err != nil {
+		return err
+	}
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return err
+		}
+		var f struct {
+			Type     string           `json:"type"`
+			Zone     string           `json:"zone"`
+			Seq      int64            `json:"seq"`
+			Event    string           `json:"event"`
+			Alert    *alerting.Alert  `json:"alert"`
+			Alerts   []alerting.Alert `json:"alerts"`
+			Reason   string           `json:"reason"`
+			Message  string           `json:"message"`
+			ReportID string           `json:"report_id"`
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			return fmt.Errorf("bad frame: %w", err)
+		}
+		if f.Zone != "" && f.Seq > 0 {
+			resume[f.Zone] = f.Seq
+		}
+		if asJSON {
+			fmt.Fprintln(out, string(data))
+			continue
+		}
+		switch f.Type {
+		case "snapshot":
+			note := ""
+			if f.Reason != "" {
+				note = " (could not resume: " + f.Reason + ")"
+			}
+			fmt.Fprintf(out, "%s  snapshot  %-16s seq %d, %d active alerts%s\n", time.Now().Format("15:04:05"), f.Zone, f.Seq, len(f.Alerts), note)
+		case "alert":
+			fmt.Fprintf(out, "%s  %-12s %-16s #%-5d %-8s %-12s %3d reports  %s\n", time.Now().Format("15:04:05"), f.Event, f.Zone, f.Seq,
+				f.Alert.Severity, f.Alert.State, f.Alert.ReportCount, f.Alert.Title)
+		case "error":
+			fmt.Fprintf(out, "error: %s\n", f.Message)
+		}
+	}
+}
