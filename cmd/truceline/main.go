@@ -24,7 +24,7 @@ func run(args []string, stderr io.Writer) int {
 		Usage:     "real-time rapid-response alerting for ceasefire monitoring",
 		Writer:    os.Stdout,
 		ErrWriter: stderr,
-		Commands:  []*cli.Command{serveCommand(stderr)},
+		Commands:  []*cli.Command{serveCommand(stderr), healthCommand()},
 	}
 	if err := cmd.Run(ctx, args); err != nil {
 		fmt.Fprintln(stderr, "truceline:", err)
