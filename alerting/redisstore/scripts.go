@@ -43,7 +43,7 @@ if ARGV[12] == '1' then
   redis.call('SET', KEYS[7], ARGV[1], 'PX', ARGV[11])
 end
 if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[6], 'report', ARGV[9], 'received_at', ARGV[13], 'frames', frame)
+  redis.call('HSET', KEYS[6], 'report', ARGV[9], 'received_at', ARGV[13], 'changes', ARGV[5] .. ' ' .. string.format('%d', seq))
   redis.call('RPUSH', KEYS[8], ARGV[14])
 end
 return {1, seq, frame}

@@ -73,19 +73,30 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// ReportFrames implements alerting.Store.
+// ReportFrames implements alerting.Store. A report's hash names the changes
+// it made ("zone seq" pairs); their frames come from the zone's history, so
+// each frame is stored once. A change already trimmed from the history is
+// long delivered and is not sent again.
 func (s *Store) ReportFrames(ctx context.Context, reportID string) ([][]byte, bool, error) {
-	vals, err := s.rdb.HMGet(ctx, s.reportKey(reportID), "report", "frames").Result()
+	vals, err := s.rdb.HMGet(ctx, s.reportKey(reportID), "report", "changes").Result()
 	if err != nil {
 		return nil, false, fmt.Errorf("read report %s: %w", reportID, err)
 	}
 	if vals[0] == nil {
 		return nil, false, nil
 	}
-	framesText, _ := vals[1].(string)
+	changes, _ := vals[1].(string)
 	var frames [][]byte
-	for f := range strings.SplitSeq(framesText, "\n") {
-		if f != "" {
+	for ref := range strings.SplitSeq(changes, ",") {
+		zone, seq, ok := strings.Cut(ref, " ")
+		if !ok {
+			continue
+		}
+		found, err := s.rdb.ZRangeByScore(ctx, s.zoneKey(zone, "changes"), &redis.ZRangeBy{Min: seq, Max: seq}).Result()
+		if err != nil {
+			return nil, true, fmt.Errorf("read change %s of report %s: %w", ref, reportID, err)
+		}
+		for _, f := range found {
 			frames = append(frames, []byte(f))
 		}
 	}

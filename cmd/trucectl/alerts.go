@@ -128,14 +128,53 @@ func listAlerts(ctx context.Context, cmd *cli.Command) error {
 	return tw.Flush()
 }
 
-// tail follows the WebSocket, reconnecting with resume points so nothing is
-// missed and nothing repeated.
+// tail prints alert changes as they happen.
 func tail(ctx context.Context, server string, zones []string, asJSON bool, out, errw io.Writer) error {
+	return follow(ctx, server, zones, errw, func(data []byte) error {
+		if asJSON {
+			_, err := fmt.Fprintln(out, string(data))
+			return err
+		}
+		var f struct {
+			Type    string           `json:"type"`
+			Zone    string           `json:"zone"`
+			Seq     int64            `json:"seq"`
+			Event   string           `json:"event"`
+			Alert   *alerting.Alert  `json:"alert"`
+			Alerts  []alerting.Alert `json:"alerts"`
+			Reason  string           `json:"reason"`
+			Message string           `json:"message"`
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			return fmt.Errorf("bad frame: %w", err)
+		}
+		now := time.Now().Format("15:04:05")
+		switch f.Type {
+		case "snapshot":
+			note := ""
+			if f.Reason != "" {
+				note = " (could not resume: " + f.Reason + ")"
+			}
+			fmt.Fprintf(out, "%s  snapshot     %-16s seq %d, %d active alerts%s\n", now, f.Zone, f.Seq, len(f.Alerts), note)
+		case "alert":
+			fmt.Fprintf(out, "%s  %-12s %-16s #%-5d %-8s %-12s %3d reports  %s\n", now, f.Event, f.Zone, f.Seq,
+				f.Alert.Severity, f.Alert.State, f.Alert.ReportCount, f.Alert.Title)
+		case "error":
+			fmt.Fprintf(out, "%s  error: %s\n", now, f.Message)
+		}
+		return nil
+	})
+}
+
+// follow subscribes to zones over the WebSocket and calls fn with every
+// frame until ctx ends, reconnecting with the last sequence seen per zone,
+// so nothing is missed and nothing repeated across disconnects.
+func follow(ctx context.Context, server string, zones []string, errw io.Writer, fn func([]byte) error) error {
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(server, "/"), "http") + "/ws"
 	resume := map[string]int64{}
 	backoff := 250 * time.Millisecond
 	for {
-		err := tailOnce(ctx, wsURL, zones, resume, asJSON, out)
+		err := followOnce(ctx, wsURL, zones, resume, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -149,14 +188,15 @@ func tail(ctx context.Context, server string, zones []string, asJSON bool, out, 
 	}
 }
 
-func tailOnce(ctx context.Context, wsURL string, zones []string, resume map[string]int64, asJSON bool, out io.Writer) error {
+func followOnce(ctx context.Context, wsURL string, zones []string, resume map[string]int64, fn func([]byte) error) error {
 	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}, HandshakeTimeout: 10 * time.Second}
 	conn, _, err := d.DialContext(ctx, wsURL, nil)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	go func() { <-ctx.Done(); conn.Close() }()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "zones": zones, "resume": resume}); err != nil {
 		return err
 	}
@@ -165,39 +205,15 @@ func tailOnce(ctx context.Context, wsURL string, zones []string, resume map[stri
 		if err != nil {
 			return err
 		}
-		var f struct {
-			Type     string           `json:"type"`
-			Zone     string           `json:"zone"`
-			Seq      int64            `json:"seq"`
-			Event    string           `json:"event"`
-			Alert    *alerting.Alert  `json:"alert"`
-			Alerts   []alerting.Alert `json:"alerts"`
-			Reason   string           `json:"reason"`
-			Message  string           `json:"message"`
-			ReportID string           `json:"report_id"`
+		var head struct {
+			Zone string `json:"zone"`
+			Seq  int64  `json:"seq"`
 		}
-		if err := json.Unmarshal(data, &f); err != nil {
-			return fmt.Errorf("bad frame: %w", err)
+		if json.Unmarshal(data, &head) == nil && head.Zone != "" && head.Seq > 0 {
+			resume[head.Zone] = head.Seq
 		}
-		if f.Zone != "" && f.Seq > 0 {
-			resume[f.Zone] = f.Seq
-		}
-		if asJSON {
-			fmt.Fprintln(out, string(data))
-			continue
-		}
-		switch f.Type {
-		case "snapshot":
-			note := ""
-			if f.Reason != "" {
-				note = " (could not resume: " + f.Reason + ")"
-			}
-			fmt.Fprintf(out, "%s  snapshot  %-16s seq %d, %d active alerts%s\n", time.Now().Format("15:04:05"), f.Zone, f.Seq, len(f.Alerts), note)
-		case "alert":
-			fmt.Fprintf(out, "%s  %-12s %-16s #%-5d %-8s %-12s %3d reports  %s\n", time.Now().Format("15:04:05"), f.Event, f.Zone, f.Seq,
-				f.Alert.Severity, f.Alert.State, f.Alert.ReportCount, f.Alert.Title)
-		case "error":
-			fmt.Fprintf(out, "error: %s\n", f.Message)
+		if err := fn(data); err != nil {
+			return err
 		}
 	}
 }

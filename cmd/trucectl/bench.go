@@ -1,18 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v3"
@@ -55,6 +55,7 @@ type benchResult struct {
 	P999        time.Duration `json:"p999_ns"`
 	Max         time.Duration `json:"max_ns"`
 	Zones       int           `json:"zones"`
+	Reconnects  int           `json:"websocket_reconnects"`
 	ClientCPUs  int           `json:"client_cpus"`
 	GeneratedAt time.Time     `json:"generated_at"`
 }
@@ -80,51 +81,46 @@ func runBench(ctx context.Context, cmd *cli.Command) error {
 		return err
 	}
 
-	// The WebSocket client: subscribe to everything, wait for the snapshots.
-	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(root.String("server"), "/"), "http") + "/ws"
-	conn, _, err := (&websocket.Dialer{Subprotocols: []string{"truceline.v1"}}).DialContext(ctx, wsURL, nil)
-	if err != nil {
-		return fmt.Errorf("WebSocket: %w", err)
-	}
-	defer conn.Close()
-	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "zones": []string{"*"}}); err != nil {
-		return err
-	}
-	for range zl.Zones {
-		var f struct{ Type string }
-		if err := conn.ReadJSON(&f); err != nil || f.Type != "snapshot" {
-			return fmt.Errorf("expected a snapshot per zone, got %q (%v)", f.Type, err)
-		}
-	}
-
+	// The WebSocket client follows every zone, resuming after a disconnect
+	// (a client too slow for the gateway is cut off, and that is counted).
 	var sent sync.Map // report id → time.Time of publish
-	var received atomic.Int64
+	var received, snapshots, frames atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
 	var lastFrame atomic.Int64
+	var reconnects bytes.Buffer
+	wsCtx, stopWS := context.WithCancel(ctx)
+	defer stopWS()
 	go func() {
-		for {
-			_, data, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
+		_ = follow(wsCtx, root.String("server"), []string{"*"}, &syncWriter{w: &reconnects}, func(data []byte) error {
 			now := time.Now()
+			frames.Add(1)
 			var f struct {
 				Type     string `json:"type"`
 				ReportID string `json:"report_id"`
 			}
-			if json.Unmarshal(data, &f) != nil || f.Type != "alert" {
-				continue
+			if json.Unmarshal(data, &f) != nil {
+				return nil
 			}
-			if t, ok := sent.LoadAndDelete(f.ReportID); ok {
+			if f.Type == "snapshot" {
+				snapshots.Add(1)
+			}
+			if t, ok := sent.LoadAndDelete(f.ReportID); ok && f.Type == "alert" {
 				mu.Lock()
 				latencies = append(latencies, now.Sub(t.(time.Time)))
 				mu.Unlock()
 				received.Add(1)
 				lastFrame.Store(now.UnixNano())
 			}
-		}
+			return nil
+		})
 	}()
+	for snapshots.Load() < int64(len(zl.Zones)) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(10 * time.Millisecond) // a CLI waiting for the server, not a test
+	}
 
 	rate := cmd.Float64("rate")
 	total := cmd.Int("count")
@@ -174,6 +170,7 @@ func runBench(ctx context.Context, cmd *cli.Command) error {
 	res := benchResult{Rate: rate, Published: total, Acked: acked.Load(), Received: received.Load(), Zones: len(zl.Zones),
 		ClientCPUs: runtime.NumCPU(), GeneratedAt: time.Now().UTC()}
 	res.Lost = res.Acked - res.Received
+	res.Reconnects = bytes.Count(reconnects.Bytes(), []byte("\n"))
 	if last := lastFrame.Load(); last > 0 {
 		res.Elapsed = time.Unix(0, last).Sub(start)
 		res.Throughput = float64(res.Received) / res.Elapsed.Seconds()
@@ -194,6 +191,7 @@ func runBench(ctx context.Context, cmd *cli.Command) error {
 	fmt.Fprintf(tw, "target\t%s over %d zones\n", target, res.Zones)
 	fmt.Fprintf(tw, "published / acked / on the WebSocket\t%d / %d / %d (lost %d)\n", res.Published, res.Acked, res.Received, res.Lost)
 	fmt.Fprintf(tw, "throughput\t%.0f reports/s over %s\n", res.Throughput, res.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(tw, "WebSocket reconnects\t%d\n", res.Reconnects)
 	fmt.Fprintf(tw, "publish → frame latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
 		res.P50.Round(10*time.Microsecond), res.P90.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond),
 		res.P999.Round(10*time.Microsecond), res.Max.Round(10*time.Microsecond))
@@ -204,4 +202,16 @@ func runBench(ctx context.Context, cmd *cli.Command) error {
 		return fmt.Errorf("%d acknowledged reports never reached the WebSocket", res.Lost)
 	}
 	return nil
+}
+
+// syncWriter serialises writes from the WebSocket goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

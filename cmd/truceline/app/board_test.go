@@ -1,0 +1,651 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/cmd/truceline/app"
+)
+
+// The board tests drive the real board (web/static) in headless Chromium
+// against a real truceline on a real NATS and Redis.
+
+const (
+	chromiumPath = "/usr/bin/chromium"
+	// browserTimeout bounds every chromedp context: a browser test that
+	// hangs fails instead of blocking CI.
+	browserTimeout = 60 * time.Second
+	// boardWait is how long the board gets to show a change.
+	boardWait = 10 * time.Second
+)
+
+// needChromium skips the test when Chromium is not installed, except in CI
+// (CI=true), where that fails the test.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the board tests need Chromium at %s (%v): install chromium (apt-get install chromium)", chromiumPath, err)
+		}
+		t.Skipf("skipping the board test: no Chromium at %s; install chromium (apt-get install chromium) to run it (with CI=true this is a failure)", chromiumPath)
+	}
+}
+
+// startBrowser starts headless Chromium for the test and returns the context
+// of its first tab; newTab opens more tabs in the same browser. The browser
+// is closed when the test ends.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	needChromium(t)
+	profile := t.TempDir() // created first, so it is removed after the browser stops
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 720),
+	)
+	tab, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		// Closing the browser, rather than killing it, lets it remove what
+		// it keeps in the temporary directory.
+		if err := chromedp.Cancel(tab); err != nil {
+			t.Logf("close chromium: %v", err)
+		}
+		cancelTab()
+		cancelAlloc() // waits for the browser to exit
+		cancelTimeout()
+	})
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	keepConsole(t, tab, "tab 1")
+	return tab
+}
+
+// newTab opens another tab, in its own window, in the browser of tab.
+func newTab(t *testing.T, tab context.Context, name string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(tab)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	keepConsole(t, ctx, name)
+	return ctx
+}
+
+// keepConsole collects what the page writes to its console and logs it when
+// the test fails.
+func keepConsole(t *testing.T, tab context.Context, name string) {
+	var mu sync.Mutex
+	var lines []string
+	messages := chromedp.Console(tab)
+	go func() { // ends with the tab
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			lines = append(lines, m.String())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, l := range lines {
+			t.Logf("%s console: %s", name, l)
+		}
+	})
+}
+
+// board is the board page open in one tab.
+type board struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// boardRow is what a row of the board shows.
+type boardRow struct {
+	ID       string `json:"id"`
+	State    string `json:"state"`
+	Severity string `json:"severity"`
+	Zone     string `json:"zone"`
+	Text     string `json:"text"`
+}
+
+const rowsJS = `Array.from(document.querySelectorAll('[data-testid=alert]'), (r) => ({
+	id: r.dataset.alertId || '',
+	state: r.dataset.state || '',
+	severity: r.dataset.severity || '',
+	zone: r.querySelector('.cell-zone')?.textContent || '',
+	text: r.innerText,
+}))`
+
+// openBoard loads the board of a (with query, e.g. "?zone=daraa") and waits
+// until it is live and holds the snapshots.
+func openBoard(t *testing.T, tab context.Context, a *app.App, query string) *board {
+	t.Helper()
+	url := "http://" + a.HTTPAddr() + "/" + query
+	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open the board at %s: %v", url, err)
+	}
+	b := &board{t: t, ctx: tab}
+	b.waitLive()
+	// Once a snapshot is in, the board shows rows or says it has none
+	// instead of "Waiting for data…".
+	alertingtest.Eventually(t, boardWait, "the board to apply the snapshots", func() bool {
+		return evaluate[bool](t, tab, `document.querySelector('[data-testid=alert]') !== null ||
+			!document.querySelector('[data-testid=empty]').textContent.includes('Waiting')`)
+	})
+	return b
+}
+
+func evaluate[T any](t *testing.T, tab context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(tab, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %.60q in the board: %v", expr, err)
+	}
+	return v
+}
+
+// text is the text content of the first element that matches sel, or "".
+func (b *board) text(sel string) string {
+	b.t.Helper()
+	return evaluate[string](b.t, b.ctx, fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ''`, sel))
+}
+
+func (b *board) rows() []boardRow {
+	b.t.Helper()
+	return evaluate[[]boardRow](b.t, b.ctx, rowsJS)
+}
+
+func (b *board) live() bool {
+	b.t.Helper()
+	return strings.Contains(b.text("[data-testid=conn]"), "live")
+}
+
+func (b *board) waitLive() {
+	b.t.Helper()
+	alertingtest.Eventually(b.t, boardWait, `the connection indicator to say "live"`, b.live)
+}
+
+// waitRows polls the rows until cond holds, and returns them; when it times
+// out, the test fails and logs what the board showed last.
+func (b *board) waitRows(timeout time.Duration, what string, cond func([]boardRow) bool) []boardRow {
+	b.t.Helper()
+	var rows []boardRow
+	ok := false
+	defer func() {
+		if !ok { // Eventually failed the test
+			b.t.Logf("the board showed %d rows: %+v", len(rows), rows)
+		}
+	}()
+	alertingtest.Eventually(b.t, timeout, what, func() bool {
+		rows = b.rows()
+		return cond(rows)
+	})
+	ok = true
+	return rows
+}
+
+func rowByID(rows []boardRow, id string) (boardRow, bool) {
+	for _, r := range rows {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return boardRow{}, false
+}
+
+func hasRow(id string) func([]boardRow) bool {
+	return func(rows []boardRow) bool { _, ok := rowByID(rows, id); return ok }
+}
+
+// onlyAlert waits until zone has exactly one alert and returns its id.
+func onlyAlert(t *testing.T, a *app.App, zone string) string {
+	t.Helper()
+	var id string
+	alertingtest.Eventually(t, boardWait, "the alert in "+zone, func() bool {
+		if as := alerts(t, a, zone); len(as) == 1 {
+			id = as[0].ID
+		}
+		return id != ""
+	})
+	return id
+}
+
+// report is a report in schema v1 with the fields the board tests vary.
+type report struct {
+	ID           string         `json:"id"`
+	Zone         string         `json:"zone"`
+	Category     string         `json:"category"`
+	ObservedAt   string         `json:"observed_at"`
+	ReportedBy   string         `json:"reported_by"`
+	SourceType   string         `json:"source_type,omitempty"`
+	Severity     string         `json:"severity,omitempty"`
+	Certainty    string         `json:"certainty,omitempty"`
+	Count        int            `json:"count,omitempty"`
+	Weapon       string         `json:"weapon,omitempty"`
+	AttributedTo string         `json:"attributed_to,omitempty"`
+	Target       string         `json:"target,omitempty"`
+	Casualties   map[string]int `json:"casualties,omitempty"`
+	Description  string         `json:"description,omitempty"`
+}
+
+// postReport posts r, observed ago before now, and fails unless truceline
+// accepts it.
+func postReport(t *testing.T, a *app.App, r report, ago time.Duration) {
+	t.Helper()
+	r.ObservedAt = time.Now().UTC().Add(-ago).Format(time.RFC3339)
+	if r.ReportedBy == "" {
+		r.ReportedBy = "test monitor"
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, resp := post(t, a, "/api/v1/reports", body); status != http.StatusAccepted {
+		t.Fatalf("POST report %s: %d %v", r.ID, status, resp)
+	}
+}
+
+// TestBoardShowsReportsLive opens the board and sees a report published on
+// NATS, then one posted over HTTP, appear as rows without a reload.
+func TestBoardShowsReportsLive(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	b := openBoard(t, startBrowser(t), a, "")
+	if rows := b.rows(); len(rows) != 0 {
+		t.Fatalf("a new board shows %d rows: %+v", len(rows), rows)
+	}
+	if got := b.text("[data-testid=open-count]"); got != "0" {
+		t.Errorf("open count %q on an empty board, want 0", got)
+	}
+
+	nc := d.nats.Connect(t)
+	if err := nc.Publish("violations.aleppo.shelling", reportJSON("nats-1", "aleppo", "shelling")); err != nil {
+		t.Fatal(err)
+	}
+	aleppo := onlyAlert(t, a, "aleppo")
+	rows := b.waitRows(boardWait, "the row of the NATS report", hasRow(aleppo))
+	row, _ := rowByID(rows, aleppo)
+	if len(rows) != 1 || row.Severity != "severe" || row.State != "open" {
+		t.Errorf("after one shelling report the board shows %+v, want one open severe row", rows)
+	}
+	if row.Zone != "Aleppo" || !strings.Contains(row.Text, "Shelling in Aleppo") {
+		t.Errorf("the row does not name Aleppo: zone %q, text %q", row.Zone, row.Text)
+	}
+	alertingtest.Eventually(t, boardWait, "the open count to say 1", func() bool { return b.text("[data-testid=open-count]") == "1" })
+
+	post(t, a, "/api/v1/reports", reportJSON("http-1", "daraa", "small_arms"))
+	daraa := onlyAlert(t, a, "daraa")
+	rows = b.waitRows(boardWait, "the row of the HTTP report", hasRow(daraa))
+	if len(rows) != 2 {
+		t.Fatalf("after two reports in two zones the board shows %d rows: %+v", len(rows), rows)
+	}
+	// Most severe first: the severe shelling above the moderate small-arms fire.
+	if rows[0].ID != aleppo || rows[1].ID != daraa || rows[1].Severity != "moderate" || rows[1].Zone != "Daraa" {
+		t.Errorf("rows %+v, want Aleppo (severe) then Daraa (moderate)", rows)
+	}
+	alertingtest.Eventually(t, boardWait, "the open count to say 2", func() bool { return b.text("[data-testid=open-count]") == "2" })
+	if !b.live() {
+		t.Errorf("the board is no longer live: %q", b.text("[data-testid=conn]"))
+	}
+}
+
+// TestAcknowledgeInOneBoardUpdatesAnother acknowledges an alert in one tab
+// and sees it acknowledged in another.
+func TestAcknowledgeInOneBoardUpdatesAnother(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	postReport(t, a, report{ID: "ack-1", Zone: "idlib", Category: "airstrike"}, time.Minute)
+	postReport(t, a, report{ID: "ack-2", Zone: "latakia", Category: "explosion"}, time.Minute)
+	idlib, latakia := onlyAlert(t, a, "idlib"), onlyAlert(t, a, "latakia")
+
+	tab1 := startBrowser(t)
+	tab2 := newTab(t, tab1, "tab 2")
+	first, second := openBoard(t, tab1, a, ""), openBoard(t, tab2, a, "")
+	bothOpen := func(rows []boardRow) bool {
+		r1, ok1 := rowByID(rows, idlib)
+		r2, ok2 := rowByID(rows, latakia)
+		return ok1 && ok2 && r1.State == "open" && r2.State == "open"
+	}
+	first.waitRows(boardWait, "both alerts open in tab 1", bothOpen)
+	second.waitRows(boardWait, "both alerts open in tab 2", bothOpen)
+
+	ack := fmt.Sprintf(`[data-testid=alert][data-alert-id=%q] [data-testid=ack]`, idlib)
+	if err := chromedp.Do(tab1, chromedp.Click(chromedp.CSS(ack))); err != nil {
+		t.Fatalf("click Acknowledge in tab 1: %v", err)
+	}
+	acked := func(rows []boardRow) bool { r, _ := rowByID(rows, idlib); return r.State == "acknowledged" }
+	rows := second.waitRows(5*time.Second, "tab 2 to show the acknowledgement made in tab 1", acked)
+	if r, _ := rowByID(rows, latakia); r.State != "open" {
+		t.Errorf("the other alert is %q in tab 2, want open", r.State)
+	}
+	first.waitRows(5*time.Second, "tab 1 to show its own acknowledgement", acked)
+	alertingtest.Eventually(t, boardWait, "tab 2's counts to say 1 open", func() bool {
+		return second.text("[data-testid=open-count]") == "1"
+	})
+	// An acknowledged alert offers no Acknowledge button any more.
+	hidden := evaluate[bool](t, tab2, fmt.Sprintf(`document.querySelector(%q).hidden`, ack))
+	if !hidden {
+		t.Errorf("tab 2 still offers Acknowledge on the acknowledged alert")
+	}
+
+	status, body := get(t, a, "/api/v1/alerts/"+idlib)
+	acks, _ := body["acks"].([]any)
+	if status != 200 || body["state"] != "acknowledged" || len(acks) != 1 || !strings.Contains(fmt.Sprint(acks[0]), "by:duty officer") {
+		t.Errorf("after the click the API has %d %v", status, body)
+	}
+}
+
+// TestBoardCatchesUpAfterServerRestart stops truceline under an open board,
+// stores a report while it is down, starts it again on the same address, and
+// checks that the board reconnects by itself and shows what it missed.
+func TestBoardCatchesUpAfterServerRestart(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	cfg := d.config(t)
+	cfg.HTTPAddr = redistest.FreeAddr(t) // the board reconnects to the same address
+	first := start(t, cfg)
+	postReport(t, first, report{ID: "before", Zone: "aleppo", Category: "shelling"}, time.Minute)
+	aleppo := onlyAlert(t, first, "aleppo")
+
+	tab := startBrowser(t)
+	b := openBoard(t, tab, first, "")
+	b.waitRows(boardWait, "the alert from before the restart", hasRow(aleppo))
+	// A page reload would lose this.
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatalf("shut down truceline: %v", err)
+	}
+	alertingtest.Eventually(t, boardWait, "the board to notice the server is gone", func() bool {
+		return !b.live() && evaluate[bool](t, tab, `!document.querySelector('[data-testid=offline-bar]').hidden`)
+	})
+	if rows := b.rows(); len(rows) != 1 || rows[0].ID != aleppo {
+		t.Errorf("while the server is down the board shows %+v, want the last known alert", rows)
+	}
+
+	js, err := jetstream.New(d.nats.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "violations.idlib.shelling", reportJSON("while-down", "idlib", "shelling")); err != nil {
+		t.Fatalf("publish while truceline is down: %v", err)
+	}
+
+	second := start(t, cfg)
+	idlib := onlyAlert(t, second, "idlib")
+	rows := b.waitRows(20*time.Second, "the board to show the alert stored while the server was down", hasRow(idlib))
+	if len(rows) != 2 || !slices.ContainsFunc(rows, func(r boardRow) bool { return r.ID == aleppo }) {
+		t.Errorf("after the restart the board shows %+v, want the Aleppo and the Idlib alert", rows)
+	}
+	b.waitLive()
+	alertingtest.Eventually(t, boardWait, "the offline bar to go away", func() bool {
+		return evaluate[bool](t, tab, `document.querySelector('[data-testid=offline-bar]').hidden`)
+	})
+	if !evaluate[bool](t, tab, `window.notReloaded === true`) {
+		t.Errorf("the page was reloaded; the board must catch up by itself")
+	}
+	if got := b.text("[data-testid=open-count]"); got != "2" {
+		t.Errorf("open count %q after the restart, want 2", got)
+	}
+}
+
+// TestZoneFilter filters the board by zone, keeps the filter in the URL, and
+// applies it to alerts that arrive later.
+func TestZoneFilter(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	postReport(t, a, report{ID: "z1", Zone: "aleppo", Category: "shelling"}, time.Minute)
+	postReport(t, a, report{ID: "z2", Zone: "aleppo", Category: "small_arms"}, time.Minute)
+	postReport(t, a, report{ID: "z3", Zone: "latakia", Category: "airstrike"}, time.Minute)
+	latakia := onlyAlert(t, a, "latakia")
+	alertingtest.Eventually(t, boardWait, "the two Aleppo alerts", func() bool { return len(alerts(t, a, "aleppo")) == 2 })
+
+	tab := startBrowser(t)
+	b := openBoard(t, tab, a, "")
+	b.waitRows(boardWait, "three rows", func(rows []boardRow) bool { return len(rows) == 3 })
+
+	// Choose Latakia as a person would: the select changes and says so.
+	alertingtest.Eventually(t, boardWait, "the zone filter to offer Latakia", func() bool {
+		return evaluate[bool](t, tab, `[...document.querySelector('[data-testid=zone-filter]').options].some((o) => o.value === 'latakia' && o.text === 'Latakia')`)
+	})
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`(() => {
+		const s = document.querySelector('[data-testid=zone-filter]');
+		s.value = 'latakia';
+		s.dispatchEvent(new Event('change', { bubbles: true }));
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	onlyLatakia := func(n int) func([]boardRow) bool {
+		return func(rows []boardRow) bool {
+			for _, r := range rows {
+				if r.Zone != "Latakia" {
+					return false
+				}
+			}
+			return len(rows) == n
+		}
+	}
+	rows := b.waitRows(boardWait, "only the Latakia row", onlyLatakia(1))
+	if rows[0].ID != latakia {
+		t.Errorf("the filtered board shows %+v, want alert %s", rows, latakia)
+	}
+	loc, err := chromedp.Run(tab, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(loc, "zone=latakia") {
+		t.Errorf("the URL %s does not keep the filter (zone=latakia)", loc)
+	}
+
+	// Alerts that arrive later are filtered too; the counts cover all zones.
+	postReport(t, a, report{ID: "z4", Zone: "aleppo", Category: "drone_strike"}, time.Minute)
+	postReport(t, a, report{ID: "z5", Zone: "latakia", Category: "ground_assault"}, time.Minute)
+	alertingtest.Eventually(t, boardWait, "the open count to cover the new alerts in both zones", func() bool {
+		return b.text("[data-testid=open-count]") == "5"
+	})
+	b.waitRows(boardWait, "the two Latakia rows and no Aleppo row", onlyLatakia(2))
+
+	// The URL brings the filter back.
+	if err := chromedp.Do(tab, chromedp.Navigate("http://"+a.HTTPAddr()+"/?zone=aleppo")); err != nil {
+		t.Fatal(err)
+	}
+	b.waitRows(boardWait, "only the three Aleppo rows after opening ?zone=aleppo", func(rows []boardRow) bool {
+		for _, r := range rows {
+			if r.Zone != "Aleppo" {
+				return false
+			}
+		}
+		return len(rows) == 3
+	})
+	if v := evaluate[string](t, tab, `document.querySelector('[data-testid=zone-filter]').value`); v != "aleppo" {
+		t.Errorf("opened with ?zone=aleppo, the zone filter shows %q", v)
+	}
+}
+
+// TestBoardSortsBySeverity shows alerts of every severity, most severe
+// first, and saves a full-page screenshot of the board as a test artifact.
+func TestBoardSortsBySeverity(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	tab := startBrowser(t)
+	b := openBoard(t, tab, a, "")
+	// Posted least severe first, and the most severe long ago, so that
+	// neither arrival nor time gives the severity order.
+	postReport(t, a, report{ID: "s1", Zone: "homs-north", Category: "movement_of_forces"}, 2*time.Minute)
+	postReport(t, a, report{ID: "s2", Zone: "daraa", Category: "small_arms"}, 3*time.Minute)
+	postReport(t, a, report{ID: "s3", Zone: "idlib", Category: "shelling"}, 4*time.Minute)
+	postReport(t, a, report{ID: "s4", Zone: "damascus-ghouta", Category: "airstrike", Severity: "extreme"}, 30*time.Minute)
+	rows := b.waitRows(boardWait, "four rows", func(rows []boardRow) bool { return len(rows) == 4 })
+	var severities []string
+	for _, r := range rows {
+		severities = append(severities, r.Severity)
+	}
+	if want := []string{"extreme", "severe", "moderate", "minor"}; !slices.Equal(severities, want) {
+		t.Errorf("rows by severity %v, want %v", severities, want)
+	}
+	if rows[0].Zone != "Eastern Ghouta (Damascus suburbs)" {
+		t.Errorf("the first row is in %q, want Eastern Ghouta", rows[0].Zone)
+	}
+
+	dir := os.Getenv("TRUCELINE_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	checkPNG(t, shot, 0, 0)
+	path := filepath.Join(dir, "board-severities.png")
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the board: %s", path)
+}
+
+// checkPNG fails unless data is a PNG image, of width×height when those are
+// not 0.
+func checkPNG(t *testing.T, data []byte, width, height int) {
+	t.Helper()
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("the screenshot is not a PNG: %v", err)
+	}
+	if cfg.Width == 0 || cfg.Height == 0 || (width != 0 && (cfg.Width != width || cfg.Height != height)) {
+		t.Fatalf("the screenshot is %dx%d, want %dx%d", cfg.Width, cfg.Height, width, height)
+	}
+}
+
+// TestBoardReadmeScreenshot writes the board picture of the README,
+// docs/board.png: a 1280x720 screenshot of a board with a realistic mix of
+// alerts. It runs only when TRUCELINE_README_SHOT names the file to write:
+//
+//	TRUCELINE_README_SHOT=$PWD/docs/board.png go test -run TestBoardReadmeScreenshot ./cmd/truceline/app/
+func TestBoardReadmeScreenshot(t *testing.T) {
+	path := os.Getenv("TRUCELINE_README_SHOT")
+	if path == "" {
+		t.Skip("set TRUCELINE_README_SHOT to a file path to write the README's board screenshot")
+	}
+	needChromium(t)
+	writeReadmeShot(t, path)
+}
+
+func writeReadmeShot(t *testing.T, path string) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	reports := []struct {
+		r   report
+		ago time.Duration
+	}{
+		{report{ID: "rd-01", Zone: "aleppo", Category: "shelling", ReportedBy: "UN monitoring team north", SourceType: "own_monitor",
+			Severity: "extreme", Certainty: "observed", Count: 14, Weapon: "122mm howitzer", AttributedTo: "gov-forces", Target: "civilian",
+			Casualties: map[string]int{"killed": 2, "injured": 7}, Description: "Impacts in a residential block east of the citadel."}, 9 * time.Minute},
+		{report{ID: "rd-02", Zone: "aleppo", Category: "shelling", ReportedBy: "party-b liaison", SourceType: "party_allegation",
+			Certainty: "likely", Count: 6, Weapon: "120mm mortar", AttributedTo: "gov-forces"}, 3 * time.Minute},
+		{report{ID: "rd-03", Zone: "damascus-ghouta", Category: "airstrike", ReportedBy: "NGO field office", SourceType: "ngo",
+			Certainty: "likely", Weapon: "fixed-wing aircraft", Target: "infrastructure", Description: "Strike near a water pumping station."}, 22 * time.Minute},
+		{report{ID: "rd-04", Zone: "idlib", Category: "drone_strike", ReportedBy: "OP Sierra-3", SourceType: "own_monitor",
+			Certainty: "observed", Weapon: "loitering munition", Target: "northern-front"}, 6 * time.Minute},
+		{report{ID: "rd-05", Zone: "idlib", Category: "small_arms", ReportedBy: "OP Sierra-3", SourceType: "own_monitor",
+			Certainty: "observed", Weapon: "heavy machine gun", AttributedTo: "northern-front"}, 14 * time.Minute},
+		{report{ID: "rd-06", Zone: "idlib", Category: "small_arms", ReportedBy: "UN monitoring team north", SourceType: "own_monitor",
+			Certainty: "observed", Weapon: "small arms"}, 11 * time.Minute},
+		{report{ID: "rd-07", Zone: "daraa", Category: "explosion", ReportedBy: "UN monitoring team south", SourceType: "own_monitor",
+			Certainty: "possible", Weapon: "IED", Casualties: map[string]int{"killed": 0, "injured": 3}}, 37 * time.Minute},
+		{report{ID: "rd-08", Zone: "daraa", Category: "small_arms", ReportedBy: "party-a liaison", SourceType: "party_allegation",
+			Certainty: "possible", Weapon: "sniper rifle", AttributedTo: "southern-front"}, 52 * time.Minute},
+		{report{ID: "rd-09", Zone: "latakia", Category: "heavy_weapons_in_restricted_area", ReportedBy: "UN monitoring team north",
+			SourceType: "sensor", Certainty: "observed", Weapon: "T-72 tanks", AttributedTo: "coastal-brigades"}, 71 * time.Minute},
+		{report{ID: "rd-10", Zone: "daraa", Category: "movement_of_forces", ReportedBy: "local media", SourceType: "media",
+			Certainty: "unknown", Weapon: "armoured vehicles"}, 18 * time.Minute},
+		{report{ID: "rd-11", Zone: "homs-north", Category: "access_denial", ReportedBy: "NGO field office", SourceType: "ngo",
+			Certainty: "observed", Target: "humanitarian", Description: "Aid convoy turned back at a checkpoint."}, 95 * time.Minute},
+		{report{ID: "rd-12", Zone: "latakia", Category: "ground_assault", ReportedBy: "UN monitoring team north", SourceType: "own_monitor",
+			Certainty: "likely", Weapon: "infantry with armour support", AttributedTo: "gov-forces", Target: "coastal-brigades"}, 2 * time.Minute},
+	}
+	for _, r := range reports {
+		postReport(t, a, r.r, r.ago)
+	}
+	const wantAlerts = 10 // rd-02 joins rd-01, rd-06 joins rd-05
+	var daraaSmallArms string
+	alertingtest.Eventually(t, boardWait, "every report in an alert", func() bool {
+		n, reps := 0, 0
+		for _, z := range []string{"aleppo", "damascus-ghouta", "idlib", "daraa", "latakia", "homs-north"} {
+			for _, al := range alerts(t, a, z) {
+				n++
+				reps += al.ReportCount
+				if z == "daraa" && al.Category == "small_arms" {
+					daraaSmallArms = al.ID
+				}
+			}
+		}
+		return n == wantAlerts && reps == len(reports)
+	})
+	if status, body := post(t, a, "/api/v1/alerts/"+daraaSmallArms+"/ack", []byte(`{"by":"duty officer","party":"un-monitor"}`)); status != 200 {
+		t.Fatalf("ack: %d %v", status, body)
+	}
+
+	tab := startBrowser(t)
+	// The window is 1280x720, but headless Chromium keeps some of it for
+	// its (invisible) window frame: make the page itself 1280x720.
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(1280, 720)); err != nil {
+		t.Fatal(err)
+	}
+	b := openBoard(t, tab, a, "")
+	b.waitRows(boardWait, "every alert on the board", func(rows []boardRow) bool {
+		r, _ := rowByID(rows, daraaSmallArms)
+		return len(rows) == wantAlerts && r.State == "acknowledged"
+	})
+	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	checkPNG(t, shot, 1280, 720)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("README screenshot: %s", path)
+}
