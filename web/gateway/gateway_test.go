@@ -321,3 +321,29 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 	}
 	return conn, err
 }
+
+// TestChecksDuringTrafficCauseNoSnapshots runs the sequence check all the
+// time while changes stream: a check must never mistake frames delivered
+// meanwhile for Redis going backwards.
+func TestChecksDuringTrafficCauseNoSnapshots(t *testing.T) {
+	f := setup(t, gateway.Options{CheckInterval: time.Millisecond})
+	c := f.dial(t, nil)
+	c.read()
+	c.subscribe(t, "aleppo")
+	c.next(t)
+	const n = 300
+	go func() {
+		for i := range n {
+			r := &alerting.Report{ID: fmt.Sprintf("traffic-%d", i), Zone: "aleppo", Category: alerting.CategoryShelling, ObservedAt: time.Now(), ReportedBy: "test"}
+			if err := f.engine.HandleReport(context.Background(), r, time.Now()); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for want := int64(1); want <= n; want++ {
+		if fr := c.next(t); fr.Type != "alert" || fr.Seq != want {
+			t.Fatalf("want change %d, got %+v", want, fr)
+		}
+	}
+}

@@ -237,12 +237,14 @@ func (g *Gateway) checkLoop() {
 func (f *zoneFeed) check() {
 	ctx, cancel := context.WithTimeout(context.Background(), historyTimeout)
 	defer cancel()
+	// Read under the lock: a sequence read before frames delivered
+	// meanwhile would look like Redis going backwards.
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	seq, err := f.g.opts.History.Seq(ctx, f.zone)
 	if err != nil {
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	switch {
 	case f.stopped || seq == f.last:
 	case seq > f.last:
