@@ -130,6 +130,7 @@ func runBench(ctx context.Context, cmd *cli.Command) error {
 	run := fmt.Sprintf("%x", time.Now().UnixNano())
 	categories := []alerting.Category{alerting.CategoryShelling, alerting.CategorySmallArms, alerting.CategoryExplosion, alerting.CategoryAirstrike}
 	var acked atomic.Int64
+	futures := make([]jetstream.PubAckFuture, 0, total)
 	start := time.Now()
 	for i := range total {
 		if rate > 0 { // keep to the schedule; catch up in bursts if behind
@@ -147,17 +148,18 @@ func runBench(ctx context.Context, cmd *cli.Command) error {
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
-		go func() {
-			select {
-			case <-fut.Ok():
-				acked.Add(1)
-			case <-fut.Err():
-			}
-		}()
+		futures = append(futures, fut)
 	}
 	select {
 	case <-js.PublishAsyncComplete():
 	case <-time.After(cmd.Duration("grace")):
+	}
+	for _, fut := range futures {
+		select {
+		case <-fut.Ok():
+			acked.Add(1)
+		default: // failed, or not acknowledged within the grace period
+		}
 	}
 	deadline := time.Now().Add(cmd.Duration("grace"))
 	for received.Load() < acked.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
