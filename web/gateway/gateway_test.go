@@ -332,7 +332,10 @@ func TestChecksDuringTrafficCauseNoSnapshots(t *testing.T) {
 	c.subscribe(t, "aleppo")
 	c.next(t)
 	const n = 300
+	done := make(chan struct{})
+	defer func() { <-done }() // the commits outlive the frames the check finds early
 	go func() {
+		defer close(done)
 		for i := range n {
 			r := &alerting.Report{ID: fmt.Sprintf("traffic-%d", i), Zone: "aleppo", Category: alerting.CategoryShelling, ObservedAt: time.Now(), ReportedBy: "test"}
 			if err := f.engine.HandleReport(context.Background(), r, time.Now()); err != nil {
