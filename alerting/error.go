@@ -31,9 +31,14 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldProblem
+	// Cause is the underlying failure, for logs; callers see only Message.
+	Cause error
 }
 
 func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
 	if len(e.Fields) == 0 {
 		return fmt.Sprintf("%s: %s", e.Code, e.Message)
 	}
@@ -43,6 +48,9 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, strings.Join(parts, "; "))
 }
+
+// Unwrap gives errors.Is and errors.As the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code, format string, args ...any) *Error {

@@ -87,10 +87,10 @@ var reportFields = map[string]func(r *Report, raw json.RawMessage) string{
 	"observed_at":   decodeObservedAt,
 	"reported_by":   func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.ReportedBy) },
 	"source_type":   func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.SourceType) },
-	"location":      func(r *Report, raw json.RawMessage) string { return decodeObject(raw, &r.Location) },
+	"location":      decodeLocation,
 	"severity":      func(r *Report, raw json.RawMessage) string { return decodeString(raw, (*string)(&r.Severity)) },
 	"certainty":     func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Certainty) },
-	"count":         func(r *Report, raw json.RawMessage) string { return decodeInt(raw, &r.Count) },
+	"count":         decodeCount,
 	"weapon":        func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Weapon) },
 	"attributed_to": func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.AttributedTo) },
 	"target":        func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Target) },
@@ -274,6 +274,41 @@ func decodeObject[T any](raw json.RawMessage, dst **T) string {
 		return "must be an object"
 	}
 	*dst = v
+	return ""
+}
+
+// decodeCount rejects an explicit 0 too, which the struct cannot tell from
+// an absent count.
+func decodeCount(r *Report, raw json.RawMessage) string {
+	if p := decodeInt(raw, &r.Count); p != "" {
+		return p
+	}
+	if r.Count < 1 || r.Count > maxCount {
+		return fmt.Sprintf("must be between 1 and %d", maxCount)
+	}
+	return ""
+}
+
+// decodeLocation requires lat and lon: a location without them would
+// silently mean the Gulf of Guinea.
+func decodeLocation(r *Report, raw json.RawMessage) string {
+	var l *struct {
+		Lat        *float64 `json:"lat"`
+		Lon        *float64 `json:"lon"`
+		PrecisionM float64  `json:"precision_m"`
+	}
+	if p := decodeObject(raw, &l); p != "" {
+		return p
+	}
+	switch {
+	case l.Lat == nil && l.Lon == nil:
+		return "needs lat and lon"
+	case l.Lat == nil:
+		return "needs lat"
+	case l.Lon == nil:
+		return "needs lon"
+	}
+	r.Location = &Location{Lat: *l.Lat, Lon: *l.Lon, PrecisionM: l.PrecisionM}
 	return ""
 }
 

@@ -84,7 +84,9 @@ func TestAdmitNamesEveryProblem(t *testing.T) {
 		{name: "wrong types", body: `{"zone":1,"category":true,"observed_at":5,"reported_by":[],"count":"many","exercise":"yes"}`, want: map[string]string{
 			"zone": "must be a string", "category": "must be a string", "observed_at": "RFC 3339", "reported_by": "must be a string", "count": "integer", "exercise": "true or false"}},
 		{name: "bad vocabulary", body: strings.Replace(validReport, `}`, `,"severity":"awful","certainty":"sure","source_type":"rumour","count":0,"target":"nobody","attributed_to":"party-z"}`, 1), want: map[string]string{
-			"severity": "minor, moderate", "certainty": "observed, likely", "source_type": "own_monitor", "target": "neither", "attributed_to": "unknown party"}},
+			"severity": "minor, moderate", "certainty": "observed, likely", "source_type": "own_monitor", "target": "neither", "attributed_to": "unknown party", "count": "between 1"}},
+		{name: "zero count and a location without lon", body: strings.Replace(validReport, `}`, `,"count":0,"location":{"lat":36.2}}`, 1), want: map[string]string{"count": "between 1", "location": "needs lon"}},
+		{name: "empty location", body: strings.Replace(validReport, `}`, `,"location":{}}`, 1), want: map[string]string{"location": "needs lat and lon"}},
 		{name: "negative count", body: strings.Replace(validReport, `}`, `,"count":-2,"casualties":{"killed":-1,"injured":0}}`, 1), want: map[string]string{"count": "between 1", "casualties.killed": "between 0"}},
 		{name: "description too long", body: strings.Replace(validReport, `}`, `,"description":"`+strings.Repeat("x", 4097)+`"}`, 1), want: map[string]string{"description": "limit is 4096"}},
 		{name: "bad id and references", body: strings.Replace(validReport, `}`, `,"id":"has space","references":["ok","bad/ref"]}`, 1), want: map[string]string{"id": "must match", "references[1]": "must match"}},

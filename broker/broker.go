@@ -49,7 +49,8 @@ type Broker struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	prefix string
-	logger *slog.Logger
+	logger *slog.Logger // scoped to the broker
+	root   *slog.Logger // for the broker's parts to scope themselves
 }
 
 // New sets up the streams (creating or updating them) and returns a Broker.
@@ -67,7 +68,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker")}
+	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger}
 	streams := []jetstream.StreamConfig{{
 		Name:        StreamViolations,
 		Description: "truceline violation reports, as accepted; the durable record of every report",

@@ -95,7 +95,7 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 		return nil, fmt.Errorf("broker: consume %s: %w", StreamViolations, err)
 	}
 	c := &Consumer{b: b, h: o.Handler, timeout: o.Timeout, iter: iter, done: make(chan struct{}),
-		logger: b.logger.With("component", "engine-consumer"),
+		logger: b.root.With("component", "engine-consumer"),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_engine_reports_total",
 			Help: "Reports taken from VIOLATIONS by outcome: processed, rejected (invalid), retried (failed, redelivered later).",

@@ -40,7 +40,7 @@ func (s *Store) PutCatalog(ctx context.Context, zones []alerting.Zone, parties [
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store catalog: %w", err)
+		return unavailable("store catalog", err)
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read config version: %w", err)
+		return 0, unavailable("read config version", err)
 	}
 	return v, nil
 }
@@ -68,7 +68,7 @@ func (s *Store) LoadCatalog(ctx context.Context) (*alerting.Catalog, error) {
 		return nil
 	})
 	if err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("load catalog: %w", err)
+		return nil, unavailable("load catalog", err)
 	}
 	v, _ := version.Int64()
 	zs, err := decodeAll[alerting.Zone](zones.Val())

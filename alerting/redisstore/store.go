@@ -65,10 +65,16 @@ func (s *Store) reportKey(id string) string       { return s.prefix + "report:" 
 func (s *Store) groupKey(key string) string       { return s.prefix + "group:" + key }
 func (s *Store) zoneKey(zone, k string) string    { return s.prefix + "zone:" + zone + ":" + k }
 
+// unavailable reports a failed Redis call as the application error
+// "unavailable" (HTTP 503, a NATS redelivery), keeping the cause for logs.
+func unavailable(op string, err error) error {
+	return &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the state store (Redis) is unavailable; try again", Cause: fmt.Errorf("%s: %w", op, err)}
+}
+
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis ping: %w", err)
+		return unavailable("redis ping", err)
 	}
 	return nil
 }
@@ -80,7 +86,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) ReportFrames(ctx context.Context, reportID string) ([][]byte, bool, error) {
 	vals, err := s.rdb.HMGet(ctx, s.reportKey(reportID), "report", "changes").Result()
 	if err != nil {
-		return nil, false, fmt.Errorf("read report %s: %w", reportID, err)
+		return nil, false, unavailable(fmt.Sprintf("read report %s", reportID), err)
 	}
 	if vals[0] == nil {
 		return nil, false, nil
@@ -94,7 +100,7 @@ func (s *Store) ReportFrames(ctx context.Context, reportID string) ([][]byte, bo
 		}
 		found, err := s.rdb.ZRangeByScore(ctx, s.zoneKey(zone, "changes"), &redis.ZRangeBy{Min: seq, Max: seq}).Result()
 		if err != nil {
-			return nil, true, fmt.Errorf("read change %s of report %s: %w", ref, reportID, err)
+			return nil, true, unavailable(fmt.Sprintf("read change %s of report %s", ref, reportID), err)
 		}
 		for _, f := range found {
 			frames = append(frames, []byte(f))
@@ -107,7 +113,7 @@ func (s *Store) ReportFrames(ctx context.Context, reportID string) ([][]byte, bo
 func (s *Store) Report(ctx context.Context, id string) (*alerting.Report, time.Time, error) {
 	vals, err := s.rdb.HMGet(ctx, s.reportKey(id), "report", "received_at").Result()
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("read report %s: %w", id, err)
+		return nil, time.Time{}, unavailable(fmt.Sprintf("read report %s", id), err)
 	}
 	text, ok := vals[0].(string)
 	if !ok {
@@ -128,7 +134,7 @@ func (s *Store) GroupAlert(ctx context.Context, key string) (*alerting.Alert, er
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read group %s: %w", key, err)
+		return nil, unavailable(fmt.Sprintf("read group %s", key), err)
 	}
 	return s.Alert(ctx, id)
 }
@@ -140,7 +146,7 @@ func (s *Store) Alert(ctx context.Context, id string) (*alerting.Alert, error) {
 		return nil, alerting.Errorf(alerting.ENOTFOUND, "alert %s not found", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read alert %s: %w", id, err)
+		return nil, unavailable(fmt.Sprintf("read alert %s", id), err)
 	}
 	return decodeAlert(text)
 }
@@ -188,7 +194,7 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) (alerting.Change,
 		reportJSON, c.PrevGroupAlert, c.GroupTTL.Milliseconds(), bindGroup, c.ReceivedAt.UTC().Format(time.RFC3339Nano), reportID,
 	).Slice()
 	if err != nil {
-		return alerting.Change{}, fmt.Errorf("commit alert %s: %w", a.ID, err)
+		return alerting.Change{}, unavailable(fmt.Sprintf("commit alert %s", a.ID), err)
 	}
 	if ok, _ := res[0].(int64); ok != 1 {
 		if res[1] == "dup" {
@@ -209,7 +215,7 @@ func (s *Store) AlertReports(ctx context.Context, id string, offset, limit int) 
 	total := pipe.LLen(ctx, s.alertReportsKey(id))
 	ids := pipe.LRange(ctx, s.alertReportsKey(id), int64(offset), int64(offset+limit-1))
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, 0, fmt.Errorf("read reports of alert %s: %w", id, err)
+		return nil, 0, unavailable(fmt.Sprintf("read reports of alert %s", id), err)
 	}
 	if exists.Val() == 0 {
 		return nil, 0, alerting.Errorf(alerting.ENOTFOUND, "alert %s not found", id)
@@ -224,7 +230,7 @@ func (s *Store) Seq(ctx context.Context, zone string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read seq of %s: %w", zone, err)
+		return 0, unavailable(fmt.Sprintf("read seq of %s", zone), err)
 	}
 	return n, nil
 }
@@ -234,7 +240,7 @@ func (s *Store) Seq(ctx context.Context, zone string) (int64, error) {
 func (s *Store) Snapshot(ctx context.Context, zone string) (int64, []*alerting.Alert, error) {
 	res, err := snapshotScript.Run(ctx, s.rdb, []string{s.zoneKey(zone, "seq"), s.zoneKey(zone, "active")}, s.alertKey("")).StringSlice()
 	if err != nil {
-		return 0, nil, fmt.Errorf("snapshot of %s: %w", zone, err)
+		return 0, nil, unavailable(fmt.Sprintf("snapshot of %s", zone), err)
 	}
 	seq, err := strconv.ParseInt(res[0], 10, 64)
 	if err != nil {
@@ -258,7 +264,7 @@ func (s *Store) Snapshot(ctx context.Context, zone string) (int64, []*alerting.A
 func (s *Store) ChangesSince(ctx context.Context, zone string, after int64) (frames [][]byte, seq int64, ok bool, err error) {
 	res, err := sinceScript.Run(ctx, s.rdb, []string{s.zoneKey(zone, "seq"), s.zoneKey(zone, "changes")}, after, s.maxResume).Slice()
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("changes of %s since %d: %w", zone, after, err)
+		return nil, 0, false, unavailable(fmt.Sprintf("changes of %s since %d", zone, after), err)
 	}
 	seq, _ = res[0].(int64)
 	if seq < 0 {
@@ -288,7 +294,7 @@ func (s *Store) Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting
 			zoneIDs, err = s.rdb.ZRevRange(ctx, s.zoneKey(zone, "alerts"), 0, int64(limit)*4-1).Result()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list alerts of %s: %w", zone, err)
+			return nil, unavailable(fmt.Sprintf("list alerts of %s", zone), err)
 		}
 		ids = append(ids, zoneIDs...)
 	}
@@ -301,7 +307,7 @@ func (s *Store) Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting
 		cmds[i] = pipe.HGet(ctx, s.alertKey(id), "json")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("list alerts: %w", err)
+		return nil, unavailable("list alerts", err)
 	}
 	out := make([]*alerting.Alert, 0, len(ids))
 	for _, cmd := range cmds {

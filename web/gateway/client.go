@@ -43,7 +43,9 @@ func (c *client) enqueue(frame []byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if c.queued+len(frame) > c.g.opts.MaxQueueBytes {
+	// A frame larger than the limit (a big snapshot) still goes out when
+	// nothing waits before it: the limit is on falling behind, not on size.
+	if c.queued > 0 && c.queued+len(frame) > c.g.opts.MaxQueueBytes {
 		c.closing = true
 		c.closeMsg = websocket.FormatCloseMessage(CloseSlowClient, "slow client: send queue full; reconnect and resume")
 		c.queue, c.queued = nil, 0

@@ -236,9 +236,11 @@ func (g *Gateway) readLoop(c *client) {
 			}
 		case "unsubscribe":
 			for _, zone := range m.Zones {
-				if subscribed[zone] {
-					g.unsubscribe(c, zone)
-					delete(subscribed, zone)
+				for z := range subscribed {
+					if z == zone || zone == "*" {
+						g.unsubscribe(c, z)
+						delete(subscribed, z)
+					}
 				}
 			}
 		default:

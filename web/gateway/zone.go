@@ -73,6 +73,9 @@ func (g *Gateway) subscribe(c *client, zone string, resume *int64) error {
 		}
 		err = f.start(c, resume)
 		f.mu.Unlock()
+		if err != nil {
+			g.unsubscribe(c, zone) // stop the feed if this client started it
+		}
 		return err
 	}
 }

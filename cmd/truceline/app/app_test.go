@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -337,7 +338,10 @@ func TestEmbeddedModeKeepsStateAcrossRestarts(t *testing.T) {
 	}
 }
 
-func TestReadiness(t *testing.T) {
+// TestRedisOutage kills Redis under a running truceline: readiness and
+// reads say so with 503, reports are still accepted into JetStream, and
+// they become alerts once Redis is back.
+func TestRedisOutage(t *testing.T) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	if status, body := get(t, a, "/readyz"); status != 200 || body["ready"] != true {
@@ -352,6 +356,22 @@ func TestReadiness(t *testing.T) {
 	if status, _ := get(t, a, "/healthz"); status != 200 {
 		t.Errorf("healthz while redis is down: %d, want 200 (the process is alive)", status)
 	}
+	status, body := get(t, a, "/api/v1/alerts")
+	if errBody, _ := body["error"].(map[string]any); status != http.StatusServiceUnavailable || errBody["code"] != "unavailable" {
+		t.Errorf("listing alerts while redis is down: %d %v, want 503 unavailable", status, body)
+	}
+	if status, body := post(t, a, "/api/v1/reports", reportJSON("during-outage", "aleppo", "shelling")); status != http.StatusAccepted {
+		t.Fatalf("a report while redis is down: %d %v; JetStream still takes it", status, body)
+	}
+	d.redis.Restart(t)
+	alertingtest.Eventually(t, 30*time.Second, "the report to become an alert after redis is back", func() bool {
+		for _, al := range alerts(t, a, "aleppo") {
+			if slices.Contains(al.ReportIDs, "during-outage") {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestInMemoryModeServes runs truceline where no redis-server is installed:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,7 +110,9 @@ func (c *Config) Validate() error {
 	if c.DemoRate < 0 || c.DemoRate > 10000 {
 		bad("demo-rate", "%g is outside 0 to 10000 reports per second", c.DemoRate)
 	}
-	for _, o := range c.AllowedOrigins {
+	for i, o := range c.AllowedOrigins {
+		o = strings.TrimRight(o, "/")
+		c.AllowedOrigins[i] = o
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			bad("allowed-origins", "%q is not an origin like https://board.example.org", o)
 		}
@@ -133,8 +136,8 @@ func checkHostPort(addr string) error {
 	if err != nil {
 		return fmt.Errorf("is not HOST:PORT")
 	}
-	if port == "" {
-		return fmt.Errorf("has no port")
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("has no port from 0 to 65535")
 	}
 	return nil
 }
