@@ -37,16 +37,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "table or json", Value: "table", Sources: cli.EnvVars("TRUCECTL_OUTPUT"),
 				Validator: func(s string) error {
 					if s != "table" && s != "json" {
-						return fmt.Errorf("--output must be table or json, not %q", s)
+						return usageError{fmt.Errorf("--output must be table or json, not %q", s)}
 					}
 					return nil
 				}},
 		},
 		Commands: []*cli.Command{reportCommand(), alertsCommand(), benchCommand()},
-		OnUsageError: func(_ context.Context, _ *cli.Command, err error, _ bool) error {
-			return usageError{err}
-		},
 	}
+	markUsageErrors(cmd)
 	err := cmd.Run(ctx, args)
 	var ue usageError
 	switch {
@@ -58,5 +56,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintln(stderr, "trucectl:", err)
 		return 1
+	}
+}
+
+// markUsageErrors makes every command's flag and argument errors exit 2.
+func markUsageErrors(cmd *cli.Command) {
+	cmd.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error { return usageError{err} }
+	for _, sub := range cmd.Commands {
+		markUsageErrors(sub)
 	}
 }

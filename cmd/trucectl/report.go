@@ -28,7 +28,7 @@ func reportCommand() *cli.Command {
 			&cli.StringFlag{Name: "via", Value: "http", Usage: "http or nats",
 				Validator: func(s string) error {
 					if s != "http" && s != "nats" {
-						return fmt.Errorf("--via must be http or nats")
+						return usageError{fmt.Errorf("--via must be http or nats")}
 					}
 					return nil
 				}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -86,6 +87,18 @@ func TestReportsReachTheBoard(t *testing.T) {
 	status, body = get(t, a, "/api/v1/alerts/"+alertID)
 	if status != 200 || body["state"] != "resolved" {
 		t.Errorf("GET alert: %d %v", status, body)
+	}
+	// Prometheus sees the work done.
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`truceline_engine_reports_total{outcome="processed"} 3`, `truceline_http_reports_total{outcome="accepted"} 2`, "truceline_ws_clients 1"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	// The change is also on alerts.<zone>.<event> in stream ALERTS.
 	js, _ := jetstream.New(nc)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker/natstest"
+	"github.com/truceline/truceline/cmd/truceline/app"
+)
+
+func startServer(t *testing.T) (server, natsURL string) {
+	t.Helper()
+	n := natstest.Start(t)
+	cfg := app.DefaultConfig()
+	cfg.DataDir, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
+	cfg.NATSURL, cfg.RedisURL = n.URL(), redistest.Start(t).URL()
+	cfg.Demo, cfg.DemoRate = true, 0
+	a, err := app.Start(context.Background(), cfg, alertingtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	return "http://" + a.HTTPAddr(), n.URL()
+}
+
+// trucectl runs the CLI and returns its exit code and output.
+func trucectl(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(append([]string{"trucectl"}, args...), strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestReportListAckResolve(t *testing.T) {
+	server, natsURL := startServer(t)
+	g := []string{"--server", server, "--nats", natsURL}
+	if code, out, errOut := trucectl(t, "", append(g, "report", "--id", "cli-1", "--zone", "aleppo", "--category", "shelling", "--reported-by", "OP 3", "--count", "4")...); code != 0 || strings.TrimSpace(out) != "cli-1" {
+		t.Fatalf("report over HTTP: exit %d, %q %q", code, out, errOut)
+	}
+	stdin := `{"id":"cli-2","zone":"aleppo","category":"shelling","observed_at":"` + time.Now().UTC().Format(time.RFC3339) + `","reported_by":"OP 3"}`
+	if code, out, errOut := trucectl(t, stdin, append(g, "report", "--via", "nats", "-f", "-")...); code != 0 || strings.TrimSpace(out) != "cli-2" {
+		t.Fatalf("report over NATS: exit %d, %q %q", code, out, errOut)
+	}
+	var list struct {
+		Alerts []struct {
+			ID          string `json:"id"`
+			ReportCount int    `json:"report_count"`
+		} `json:"alerts"`
+	}
+	alertingtest.Eventually(t, 10*time.Second, "one alert with both reports", func() bool {
+		code, out, _ := trucectl(t, "", append(g, "--output", "json", "alerts", "list", "--zone", "aleppo")...)
+		return code == 0 && json.Unmarshal([]byte(out), &list) == nil && len(list.Alerts) == 1 && list.Alerts[0].ReportCount == 2
+	})
+	id := list.Alerts[0].ID
+	if code, out, _ := trucectl(t, "", append(g, "alerts", "ack", id, "--by", "officer")...); code != 0 || !strings.Contains(out, "acknowledged") {
+		t.Errorf("ack: exit %d, %q", code, out)
+	}
+	if code, out, _ := trucectl(t, "", append(g, "alerts", "resolve", id)...); code != 0 || !strings.Contains(out, "resolved") {
+		t.Errorf("resolve: exit %d, %q", code, out)
+	}
+	if code, _, errOut := trucectl(t, "", append(g, "alerts", "resolve", id)...); code != 1 || !strings.Contains(errOut, "409 conflict") {
+		t.Errorf("resolving twice: exit %d, %q; want 1 and the server's reason", code, errOut)
+	}
+	code, _, errOut := trucectl(t, "", append(g, "report", "--zone", "atlantis", "--category", "rumour", "--reported-by", "x")...)
+	if code != 1 || !strings.Contains(errOut, "zone: unknown zone") || !strings.Contains(errOut, "category: unknown category") {
+		t.Errorf("a bad report: exit %d, %q; want 1 and every problem", code, errOut)
+	}
+}
+
+func TestUsageErrorsExitWith2(t *testing.T) {
+	for _, args := range [][]string{{"report"}, {"alerts", "ack"}, {"--output", "xml", "alerts", "list"}, {"report", "--via", "pigeon", "-f", "x"}} {
+		if code, _, _ := trucectl(t, "", args...); code != 2 {
+			t.Errorf("trucectl %v: exit %d, want 2", args, code)
+		}
+	}
+}
