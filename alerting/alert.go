@@ -51,12 +51,16 @@ const DefaultRule = "default"
 
 // Alert is what the centre must act on: one or more reports grouped by a rule.
 type Alert struct {
-	ID           string       `json:"id"`
-	Zone         string       `json:"zone"`
-	Category     Category     `json:"category"`
-	Title        string       `json:"title"`
-	Rule         string       `json:"rule"`
-	GroupKey     string       `json:"group_key"`
+	ID       string   `json:"id"`
+	Zone     string   `json:"zone"`
+	Category Category `json:"category"`
+	Title    string   `json:"title"`
+	Rule     string   `json:"rule"`
+	GroupKey string   `json:"group_key"`
+	// Policy is the escalation policy, when the rule has one.
+	Policy string `json:"policy,omitempty"`
+	// Regime is the regime in force when the alert opened, if any.
+	Regime       string       `json:"regime,omitempty"`
 	Severity     Severity     `json:"severity"`
 	State        State        `json:"state"`
 	Verification Verification `json:"verification"`
@@ -105,16 +109,10 @@ type Actor struct {
 // engineActor is the name the engine writes on the timeline.
 const engineActor = "engine"
 
-// Grouping says which reports belong in the same alert.
+// Grouping says how far apart the reports of one alert may be.
 type Grouping struct {
 	Rule   string
 	Window time.Duration
-}
-
-// Key is the group a report falls into: the rule and the report's zone and
-// category.
-func (g Grouping) Key(r *Report) string {
-	return g.Rule + ":" + r.Zone + ":" + string(r.Category)
 }
 
 // Admits reports whether r falls within a's window: its observed time is no
@@ -124,21 +122,57 @@ func (g Grouping) Admits(a *Alert, r *Report) bool {
 	return !r.ObservedAt.Before(a.FirstSeen.Add(-g.Window)) && !r.ObservedAt.After(a.LastSeen.Add(g.Window))
 }
 
-// OpenAlert starts a new alert from its first report; zoneName is the
-// zone's name as people read it, for the title.
-func OpenAlert(id, zoneName string, g Grouping, r *Report, now time.Time) *Alert {
+// Opening says what an alert opens from.
+type Opening struct {
+	ID       string
+	ZoneName string // the zone as people read it, for the title
+	Rule     string
+	GroupKey string
+	Policy   string
+	// Severity, when set, is the alert's severity whatever its reports say.
+	Severity       Severity
+	Classification Classification
+	// Earlier are reports that matched before the rule's threshold was
+	// reached; they count in the alert from its opening.
+	Earlier []PendingReport
+}
+
+// PendingReport is what an alert needs of a report that matched a rule
+// before the rule's threshold was reached.
+type PendingReport struct {
+	ID         string
+	ObservedAt time.Time
+	Severity   Severity
+	Killed     int
+	Injured    int
+	Exercise   bool
+}
+
+// Pending summarises a report for a rule's threshold count.
+func (r *Report) Pending() PendingReport {
+	p := PendingReport{ID: r.ID, ObservedAt: r.ObservedAt, Severity: r.EffectiveSeverity(), Exercise: r.Exercise}
+	if r.Casualties != nil {
+		p.Killed, p.Injured = r.Casualties.Killed, r.Casualties.Injured
+	}
+	return p
+}
+
+// OpenAlert starts a new alert from the report that opens it (and those
+// that matched before, when a threshold held it back).
+func OpenAlert(o Opening, r *Report, now time.Time) *Alert {
 	a := &Alert{
-		ID:           id,
+		ID:           o.ID,
 		Zone:         r.Zone,
 		Category:     r.Category,
-		Title:        r.Category.Label() + " in " + zoneName,
-		Rule:         g.Rule,
-		GroupKey:     g.Key(r),
+		Title:        r.Category.Label() + " in " + o.ZoneName,
+		Rule:         o.Rule,
+		GroupKey:     o.GroupKey,
+		Policy:       o.Policy,
+		Regime:       o.Classification.Regime,
 		Severity:     r.EffectiveSeverity(),
 		State:        StateOpen,
 		Verification: Unverified,
 		ReportCount:  1,
-		ReportIDs:    []string{r.ID},
 		FirstSeen:    r.ObservedAt,
 		LastSeen:     r.ObservedAt,
 		OpenedAt:     now,
@@ -147,14 +181,46 @@ func OpenAlert(id, zoneName string, g Grouping, r *Report, now time.Time) *Alert
 		Acks:         []Ack{},
 		Version:      1,
 	}
+	if o.Classification.NotApplicable {
+		a.Verification = NotApplicable
+	}
+	for _, p := range o.Earlier {
+		a.ReportIDs = append(a.ReportIDs, p.ID)
+		a.ReportCount++
+		if p.ObservedAt.Before(a.FirstSeen) {
+			a.FirstSeen = p.ObservedAt
+		}
+		if p.ObservedAt.After(a.LastSeen) {
+			a.LastSeen = p.ObservedAt
+		}
+		a.Severity = a.Severity.Max(p.Severity)
+		a.Exercise = a.Exercise && p.Exercise
+		a.Casualties.Killed += p.Killed
+		a.Casualties.Injured += p.Injured
+	}
+	a.ReportIDs = append(a.ReportIDs, r.ID)
+	if n := len(a.ReportIDs); n > RecentReports {
+		a.ReportIDs = a.ReportIDs[n-RecentReports:]
+	}
 	a.addCasualties(r)
-	a.Timeline = []Entry{{At: now, By: engineActor, Action: EventOpened, Note: reportNote(r)}}
+	if o.Severity != "" {
+		a.Severity = o.Severity
+	}
+	note := reportNote(r)
+	if len(o.Earlier) > 0 {
+		note = fmt.Sprintf("%d matching reports within the window, the last %s", a.ReportCount, note)
+	}
+	if o.Classification.NotApplicable {
+		note += "; the target is an excluded party (not applicable)"
+	}
+	a.Timeline = []Entry{{At: now, By: engineActor, Action: EventOpened, Note: note}}
 	return a
 }
 
 // AddReport folds another report into a copy of the alert and says which
 // event that is: updated, or reopened when the alert had been resolved.
-func (a *Alert) AddReport(r *Report, now time.Time) (*Alert, Event) {
+// fixed, when set, is the rule's severity, which reports do not change.
+func (a *Alert) AddReport(r *Report, fixed Severity, now time.Time) (*Alert, Event) {
 	b := a.clone()
 	b.ReportCount++
 	b.ReportIDs = append(b.ReportIDs, r.ID)
@@ -168,7 +234,9 @@ func (a *Alert) AddReport(r *Report, now time.Time) (*Alert, Event) {
 		b.LastSeen = r.ObservedAt
 	}
 	before := b.Severity
-	b.Severity = b.Severity.Max(r.EffectiveSeverity())
+	if fixed == "" {
+		b.Severity = b.Severity.Max(r.EffectiveSeverity())
+	}
 	b.Exercise = b.Exercise && r.Exercise
 	b.addCasualties(r)
 	b.UpdatedAt = now

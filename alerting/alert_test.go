@@ -18,7 +18,7 @@ func report(id string, observed time.Time, mods ...func(*alerting.Report)) *aler
 
 func TestGroupingWindowSlidesOnObservedTime(t *testing.T) {
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: 10 * time.Minute}
-	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow), testNow)
+	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
 	tests := []struct {
 		name     string
 		observed time.Time
@@ -38,24 +38,21 @@ func TestGroupingWindowSlidesOnObservedTime(t *testing.T) {
 		})
 	}
 	// The window slides: after a report 9 minutes later, 18 minutes is in.
-	b, _ := a.AddReport(report("r2", testNow.Add(9*time.Minute)), testNow)
+	b, _ := a.AddReport(report("r2", testNow.Add(9*time.Minute)), "", testNow)
 	if !g.Admits(b, report("r3", testNow.Add(18*time.Minute))) {
 		t.Error("window did not slide with the last report")
-	}
-	if g.Key(report("x", testNow)) != g.Key(report("y", testNow.Add(time.Hour))) {
-		t.Error("reports of one zone and category must share a group key")
 	}
 }
 
 func TestAlertLifecycle(t *testing.T) {
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: 10 * time.Minute}
-	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow, func(r *alerting.Report) { r.Severity = alerting.SeverityMinor }), testNow)
+	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow, func(r *alerting.Report) { r.Severity = alerting.SeverityMinor }), testNow)
 	if a.State != alerting.StateOpen || a.Version != 1 || a.Title != "Shelling in Aleppo" || a.Severity != alerting.SeverityMinor {
 		t.Fatalf("opened alert = %+v", a)
 	}
 	b, ev := a.AddReport(report("r2", testNow.Add(time.Minute), func(r *alerting.Report) {
 		r.Casualties = &alerting.Casualties{Killed: 1, Injured: 2}
-	}), testNow)
+	}), "", testNow)
 	if ev != alerting.EventUpdated || b.ReportCount != 2 || b.Severity != alerting.SeveritySevere || b.Casualties.Killed != 1 || b.Version != 2 {
 		t.Fatalf("after a second report: event %s, alert %+v", ev, b)
 	}
@@ -79,7 +76,7 @@ func TestAlertLifecycle(t *testing.T) {
 	if _, err := d.Acknowledge(alerting.Actor{Name: "x"}, "", testNow); alerting.ErrorCode(err) != alerting.ECONFLICT {
 		t.Errorf("acknowledging a resolved alert: %v, want a conflict", err)
 	}
-	e, ev := d.AddReport(report("r3", testNow.Add(2*time.Minute)), testNow)
+	e, ev := d.AddReport(report("r3", testNow.Add(2*time.Minute)), "", testNow)
 	if ev != alerting.EventReopened || e.State != alerting.StateOpen || len(e.Acks) != 0 || e.ResolvedAt != nil {
 		t.Fatalf("a report on a resolved alert: event %s, alert %+v", ev, e)
 	}
@@ -97,7 +94,7 @@ func TestAlertLifecycle(t *testing.T) {
 
 func TestChangeFrameRoundTrip(t *testing.T) {
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Minute}
-	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow), testNow)
+	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
 	body, err := alerting.EncodeChangeBody(alerting.EventOpened, "r1", a)
 	if err != nil {
 		t.Fatal(err)
@@ -113,9 +110,9 @@ func TestChangeFrameRoundTrip(t *testing.T) {
 
 func TestReportsThatChangeNothingStayOffTheTimeline(t *testing.T) {
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Hour}
-	a := alerting.OpenAlert("al-1", "Aleppo", g, report("r1", testNow), testNow)
+	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
 	for i := range 50 {
-		a, _ = a.AddReport(report(fmt.Sprint(i), testNow), testNow)
+		a, _ = a.AddReport(report(fmt.Sprint(i), testNow), "", testNow)
 	}
 	if len(a.Timeline) != 1 || a.ReportCount != 51 || a.Version != 51 {
 		t.Errorf("timeline %d entries, count %d, version %d; want 1, 51, 51", len(a.Timeline), a.ReportCount, a.Version)

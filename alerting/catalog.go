@@ -2,8 +2,11 @@ package alerting
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sort"
+	"strings"
+	"time"
 )
 
 var zoneIDPattern = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
@@ -40,31 +43,84 @@ type Party struct {
 }
 
 // Catalog is an immutable snapshot of the configuration the engine judges
-// reports against. Version increases with every change in the store, so a
-// cached Catalog is replaced only when the version moves.
+// reports against, with its rules compiled and indexed. Version increases
+// with every change in the store, so a cached Catalog is replaced only when
+// the version moves.
 type Catalog struct {
-	Version int64
-	zones   map[string]Zone
-	parties map[string]Party
+	Version  int64
+	config   Config
+	zones    map[string]Zone
+	parties  map[string]Party
+	policies map[string]Policy
+	rules    []*compiledRule
+	index    ruleIndex
 }
 
-// NewCatalog builds a catalog from zones and parties.
-func NewCatalog(version int64, zones []Zone, parties []Party) *Catalog {
-	c := &Catalog{Version: version, zones: make(map[string]Zone, len(zones)), parties: make(map[string]Party, len(parties))}
-	for _, z := range zones {
-		c.zones[z.ID] = z
+// NewCatalog validates and compiles a configuration. Without any rule, the
+// built-in rule "default" groups every report by zone and category within
+// defaultWindow (0 means DefaultWindow), so a fresh installation alerts.
+func NewCatalog(version int64, c Config, defaultWindow time.Duration) (*Catalog, error) {
+	if ps := c.Validate(); len(ps) > 0 {
+		return nil, &ConfigError{Problems: ps}
 	}
-	for _, p := range parties {
-		c.parties[p.ID] = p
+	cat := &Catalog{Version: version, config: c, zones: make(map[string]Zone, len(c.Zones)),
+		parties: make(map[string]Party, len(c.Parties)), policies: make(map[string]Policy, len(c.Policies))}
+	for _, z := range c.Zones {
+		cat.zones[z.ID] = z
 	}
-	return c
+	for _, p := range c.Parties {
+		cat.parties[p.ID] = p
+	}
+	for _, p := range c.Policies {
+		cat.policies[p.ID] = p
+	}
+	rules := c.Rules
+	if len(rules) == 0 {
+		rules = []Rule{{ID: DefaultRule, Name: "Every report, grouped by zone and category", Window: Duration(defaultWindow)}}
+	}
+	for _, r := range sortedRules(rules) {
+		program, err := compileCondition(r.Condition)
+		if err != nil { // Validate compiled it already
+			return nil, err
+		}
+		cat.rules = append(cat.rules, &compiledRule{Rule: r, program: program})
+	}
+	cat.index = newRuleIndex(cat.rules, c.Zones)
+	return cat, nil
 }
+
+// MustCatalog is NewCatalog for configurations known to be valid, such as
+// those written inline in tests.
+func MustCatalog(version int64, c Config) *Catalog {
+	cat, err := NewCatalog(version, c, 0)
+	if err != nil {
+		panic(err)
+	}
+	return cat
+}
+
+// ConfigError lists every problem of a configuration.
+type ConfigError struct{ Problems []Problem }
+
+func (e *ConfigError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	return "invalid configuration: " + strings.Join(parts, "; ")
+}
+
+// Config returns the configuration the catalog was built from.
+func (c *Catalog) Config() Config { return c.config }
 
 // Zone returns the zone with the given id.
 func (c *Catalog) Zone(id string) (Zone, bool) { z, ok := c.zones[id]; return z, ok }
 
 // Party returns the party with the given id.
 func (c *Catalog) Party(id string) (Party, bool) { p, ok := c.parties[id]; return p, ok }
+
+// Policy returns the policy with the given id.
+func (c *Catalog) Policy(id string) (Policy, bool) { p, ok := c.policies[id]; return p, ok }
 
 // Zones returns every zone, ordered by id.
 func (c *Catalog) Zones() []Zone {
@@ -84,6 +140,77 @@ func (c *Catalog) Parties() []Party {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// RegimeAt returns the regime in force over zone at t: of those in force,
+// the most recently started (a regime of silence agreed within a wider
+// cessation of hostilities), or nil.
+func (c *Catalog) RegimeAt(zone string, t time.Time) *Regime {
+	var best *Regime
+	for i := range c.config.Regimes {
+		r := &c.config.Regimes[i]
+		if r.Covers(zone) && r.InForce(t) && (best == nil || r.StartsAt.After(best.StartsAt)) {
+			best = r
+		}
+	}
+	return best
+}
+
+// Classify establishes what the engine knows of a report before matching
+// rules, and the environment rule conditions see.
+func (c *Catalog) Classify(r *Report) (Classification, *Env) {
+	var cl Classification
+	env := &Env{Report: ReportEnv{
+		ID: r.ID, Zone: r.Zone, Category: string(r.Category), Severity: string(r.EffectiveSeverity()),
+		Certainty: r.Certainty, SourceType: r.SourceType, ReportedBy: r.ReportedBy, Weapon: r.Weapon,
+		AttributedTo: r.AttributedTo, Target: r.Target, Count: r.Count, Exercise: r.Exercise,
+	}}
+	if r.Casualties != nil {
+		env.Report.Killed, env.Report.Injured = r.Casualties.Killed, r.Casualties.Injured
+	}
+	if r.Location != nil {
+		env.Report.HasLocation, env.Report.Lat, env.Report.Lon = true, r.Location.Lat, r.Location.Lon
+	}
+	if z, ok := c.zones[r.Zone]; ok {
+		env.Zone = ZoneEnv{ID: z.ID, Name: z.Name, Tags: z.Tags}
+	}
+	if p, ok := c.parties[r.AttributedTo]; ok {
+		env.AttributedTo = PartyEnv{ID: p.ID, Name: p.Name, Status: string(p.Status)}
+	}
+	if p, ok := c.parties[r.Target]; ok {
+		env.Target = PartyEnv{ID: p.ID, Name: p.Name, Status: string(p.Status)}
+		cl.NotApplicable = p.Status == PartyExcluded
+	}
+	if reg := c.RegimeAt(r.Zone, r.ObservedAt); reg != nil {
+		cl.Regime = reg.ID
+		env.Regime = RegimeEnv{ID: reg.ID, Kind: string(reg.Kind), HoursLeft: -1}
+		if end := reg.End(); end != nil {
+			env.Regime.HoursLeft = end.Sub(r.ObservedAt).Hours()
+		}
+	} else {
+		cl.OutsideRegime = len(c.config.Regimes) > 0
+	}
+	env.NotApplicable, env.OutsideRegime = cl.NotApplicable, cl.OutsideRegime
+	return cl, env
+}
+
+// Match returns the rules a classified report matches, in id order. A
+// report against an excluded party matches only rules that opt in.
+func (c *Catalog) Match(r *Report, cl Classification, env *Env) ([]*compiledRule, error) {
+	var out []*compiledRule
+	for _, rule := range c.index.candidates(r.Zone, r.Category) {
+		if cl.NotApplicable && !rule.IncludeNotApplicable {
+			continue
+		}
+		ok, err := rule.eval(env)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", rule.ID, err)
+		}
+		if ok {
+			out = append(out, rule)
+		}
+	}
+	return out, nil
 }
 
 // Validate checks a zone definition.

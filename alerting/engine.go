@@ -17,36 +17,56 @@ var (
 	ErrDuplicate = errors.New("alerting: report already processed")
 )
 
-// Store holds alert state. Commit must apply a change atomically: either the
-// new alert, the zone's next sequence number, the change in the zone's
-// history and (when given) the report and its processed mark are all written,
-// or nothing is.
+// Store holds alert state. Commit must apply a change atomically: every
+// alert change with the zone's next sequence number and its history entry,
+// the threshold counts, and the report with its processed mark, or nothing.
 type Store interface {
 	// ReportFrames returns the change frames a report produced when it was
 	// processed, and whether it was processed at all.
 	ReportFrames(ctx context.Context, reportID string) ([][]byte, bool, error)
 	// GroupAlert returns the alert the group key is bound to, or nil.
 	GroupAlert(ctx context.Context, groupKey string) (*Alert, error)
+	// Pending returns the reports counted towards a group's threshold.
+	Pending(ctx context.Context, groupKey string) ([]PendingReport, error)
 	// Alert returns an alert by id; an *Error with ENOTFOUND when absent.
 	Alert(ctx context.Context, id string) (*Alert, error)
 	// Commit applies c; ErrStale or ErrDuplicate when its premises no
-	// longer hold.
-	Commit(ctx context.Context, c Commit) (Change, error)
+	// longer hold. It returns the alert changes in the order given.
+	Commit(ctx context.Context, c Commit) ([]Change, error)
 }
 
-// Commit is one atomic change of alert state.
+// Commit is one atomic change of state: what one report or one action does.
 type Commit struct {
-	Alert *Alert // the alert after the change; Version one past the stored one (1 when new)
+	// Report, when set, is stored with ReceivedAt and its classification
+	// and marked processed, so a redelivery of it changes nothing.
+	Report         *Report
+	ReceivedAt     time.Time
+	Classification Classification
+	Alerts         []AlertChange
+	Pending        []PendingChange
+}
+
+// AlertChange is one alert's new state in a Commit.
+type AlertChange struct {
+	Alert *Alert // Version one past the stored one (1 when new)
 	Event Event
-	// Report, when set, is stored with ReceivedAt and marked processed with
-	// the change's frame, so a redelivery of it changes nothing.
-	Report     *Report
-	ReceivedAt time.Time
+	// ReportIDs are appended to the alert's complete list of reports.
+	ReportIDs []string
 	// GroupKey, when set, is bound to Alert.ID for GroupTTL, provided it
 	// is still bound to PrevGroupAlert ("" for unbound).
 	GroupKey       string
 	PrevGroupAlert string
 	GroupTTL       time.Duration
+}
+
+// PendingChange updates the reports counted towards a rule's threshold,
+// provided the group still holds Expect of them.
+type PendingChange struct {
+	GroupKey string
+	Expect   int
+	Add      *PendingReport // count this report
+	Clear    bool           // the alert opened: start counting afresh
+	TTL      time.Duration
 }
 
 // Publisher sends committed changes to everyone who follows alerts. Publishing
@@ -66,9 +86,6 @@ type EngineOptions struct {
 	Store     Store
 	Publisher Publisher
 	Catalog   CatalogSource
-	// Window is how far apart in observed time reports of one zone and
-	// category may be and still share an alert. Zero means 10 minutes.
-	Window time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// NewID makes alert ids; nil means NewAlertID.
@@ -83,13 +100,12 @@ type Engine struct {
 	store     Store
 	publisher Publisher
 	catalog   CatalogSource
-	grouping  Grouping
 	now       func() time.Time
 	newID     func() string
 	logger    *slog.Logger
 }
 
-// DefaultWindow is the grouping window when none is configured.
+// DefaultWindow is the grouping window of a rule that sets none.
 const DefaultWindow = 10 * time.Minute
 
 // maxAttempts bounds retries after concurrent writers moved an alert.
@@ -100,14 +116,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	if o.Window < 0 {
-		return nil, fmt.Errorf("alerting: negative grouping window %s", o.Window)
-	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog,
-		grouping: Grouping{Rule: DefaultRule, Window: o.Window}, now: o.Now, newID: o.NewID, logger: o.Logger}
-	if e.grouping.Window == 0 {
-		e.grouping.Window = DefaultWindow
-	}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, logger: o.Logger}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -156,16 +165,25 @@ func (e *Engine) Admit(data []byte, subjectZone, subjectCategory, id string) (Re
 	return r, nil
 }
 
-// HandleReport folds an admitted report into its alert and publishes the
-// change. Handling the same report again publishes the change it made the
-// first time and changes nothing, so redelivery is safe. It returns only
-// after the change is committed and published.
+// HandleReport classifies an admitted report, matches it against the
+// rules, and commits what it does to every matching rule's alert in one
+// step, then publishes the changes. Handling the same report again
+// publishes the changes it made the first time and changes nothing, so
+// redelivery is safe. A report that matches no rule is still stored.
 func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Time) error {
-	zone, ok := e.catalog.Catalog().Zone(r.Zone)
+	catalog := e.catalog.Catalog()
+	zone, ok := catalog.Zone(r.Zone)
 	if !ok {
 		return Errorf(EINVALID, "unknown zone %q", r.Zone)
 	}
-	key := e.grouping.Key(r)
+	cl, env := catalog.Classify(r)
+	rules, err := catalog.Match(r, cl, env)
+	if err != nil {
+		return Errorf(EINVALID, "a rule failed on this report: %v", err)
+	}
+	for _, rule := range rules {
+		cl.Rules = append(cl.Rules, rule.ID)
+	}
 	for range maxAttempts {
 		frames, seen, err := e.store.ReportFrames(ctx, r.ID)
 		if err != nil {
@@ -174,32 +192,77 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 		if seen {
 			return e.republish(ctx, frames)
 		}
-		current, err := e.store.GroupAlert(ctx, key)
-		if err != nil {
-			return fmt.Errorf("handle report %s: %w", r.ID, err)
-		}
-		now := e.now()
-		c := Commit{Report: r, ReceivedAt: receivedAt, GroupKey: key, GroupTTL: e.grouping.Window + 24*time.Hour}
-		switch {
-		case current != nil && e.grouping.Admits(current, r):
-			c.Alert, c.Event = current.AddReport(r, now)
-			c.PrevGroupAlert = current.ID
-		default:
-			c.Alert, c.Event = OpenAlert(e.newID(), zone.Name, e.grouping, r, now), EventOpened
-			if current != nil {
-				c.PrevGroupAlert = current.ID
+		c := Commit{Report: r, ReceivedAt: receivedAt, Classification: cl}
+		for _, rule := range rules {
+			if err := e.plan(ctx, &c, rule, zone, r); err != nil {
+				return fmt.Errorf("handle report %s: %w", r.ID, err)
 			}
 		}
-		change, err := e.store.Commit(ctx, c)
+		changes, err := e.store.Commit(ctx, c)
 		switch {
 		case errors.Is(err, ErrStale), errors.Is(err, ErrDuplicate):
 			continue
 		case err != nil:
 			return fmt.Errorf("handle report %s: %w", r.ID, err)
 		}
-		return e.publish(ctx, change)
+		for _, ch := range changes {
+			if err := e.publish(ctx, ch); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("handle report %s: gave up after %d concurrent changes", r.ID, maxAttempts)
+}
+
+// plan adds to c what r does to rule's alert: update it, open it, or count
+// towards the rule's threshold.
+func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Zone, r *Report) error {
+	key := rule.groupKey(r)
+	window := rule.window()
+	ttl := window + 24*time.Hour
+	current, err := e.store.GroupAlert(ctx, key)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	if current != nil && (Grouping{Rule: rule.ID, Window: window}).Admits(current, r) {
+		next, event := current.AddReport(r, rule.Severity, now)
+		c.Alerts = append(c.Alerts, AlertChange{Alert: next, Event: event, ReportIDs: []string{r.ID},
+			GroupKey: key, PrevGroupAlert: current.ID, GroupTTL: ttl})
+		return nil
+	}
+	var earlier []PendingReport
+	if rule.threshold() > 1 {
+		pending, err := e.store.Pending(ctx, key)
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			if d := p.ObservedAt.Sub(r.ObservedAt); d <= window && d >= -window && p.ID != r.ID {
+				earlier = append(earlier, p)
+			}
+		}
+		if len(earlier)+1 < rule.threshold() {
+			add := r.Pending()
+			c.Pending = append(c.Pending, PendingChange{GroupKey: key, Expect: len(pending), Add: &add, TTL: 2 * window})
+			return nil
+		}
+		c.Pending = append(c.Pending, PendingChange{GroupKey: key, Expect: len(pending), Clear: true})
+	}
+	prev := ""
+	if current != nil {
+		prev = current.ID
+	}
+	a := OpenAlert(Opening{ID: e.newID(), ZoneName: zone.Name, Rule: rule.ID, GroupKey: key, Policy: rule.Policy,
+		Severity: rule.Severity, Classification: c.Classification, Earlier: earlier}, r, now)
+	ids := make([]string, 0, len(earlier)+1)
+	for _, p := range earlier {
+		ids = append(ids, p.ID)
+	}
+	c.Alerts = append(c.Alerts, AlertChange{Alert: a, Event: EventOpened, ReportIDs: append(ids, r.ID),
+		GroupKey: key, PrevGroupAlert: prev, GroupTTL: ttl})
+	return nil
 }
 
 // Acknowledge records actor's acknowledgement of an alert.
@@ -227,13 +290,14 @@ func (e *Engine) act(ctx context.Context, id string, event Event, apply func(*Al
 		if err != nil {
 			return nil, err
 		}
-		change, err := e.store.Commit(ctx, Commit{Alert: next, Event: event})
+		changes, err := e.store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: event}}})
 		switch {
 		case errors.Is(err, ErrStale):
 			continue
 		case err != nil:
 			return nil, fmt.Errorf("%s alert %s: %w", event, id, err)
 		}
+		change := changes[0]
 		if err := e.publish(ctx, change); err != nil {
 			// The change is committed and in the zone's history, where
 			// gateways find it when they notice the gap; say so, but the

@@ -12,9 +12,9 @@ import (
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func testCatalog() *alerting.Catalog {
-	return alerting.NewCatalog(1,
-		[]alerting.Zone{{ID: "aleppo", Name: "Aleppo"}, {ID: "latakia", Name: "Latakia"}},
-		[]alerting.Party{{ID: "party-a", Name: "A", Status: alerting.PartyAdherent}, {ID: "isil", Name: "ISIL", Status: alerting.PartyExcluded}})
+	return alerting.MustCatalog(1, alerting.Config{
+		Zones:   []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}, {ID: "latakia", Name: "Latakia"}},
+		Parties: []alerting.Party{{ID: "party-a", Name: "A", Status: alerting.PartyAdherent}, {ID: "isil", Name: "ISIL", Status: alerting.PartyExcluded}}})
 }
 
 // testEngine admits reports without a store: Admit needs only the catalog.

@@ -1,17 +1,23 @@
-// Package configs holds truceline's shipped configuration: the documented
-// default server configuration (truceline.yaml) and the demo zones and
-// parties (demo/), embedded so that `truceline serve --demo` needs no files,
-// and the parser for configuration bundles in YAML.
+// Package configs holds truceline's shipped configuration, the documented
+// default server configuration (truceline.yaml) and the demo zones, parties,
+// regimes, policies and rules (demo/), embedded so that `truceline serve
+// --demo` needs no files; and it reads configuration files in YAML, pointing
+// every problem at its file, line and column.
 package configs
 
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/truceline/truceline/alerting"
 )
@@ -25,76 +31,132 @@ func DefaultServerConfig() []byte {
 	return data
 }
 
-// Bundle is a set of configuration objects, as one or more YAML files hold
-// them.
-type Bundle struct {
-	Zones   []alerting.Zone
-	Parties []alerting.Party
+// File is one parsed configuration file: a YAML mapping with any of the
+// keys zones, parties, regimes, policies and rules, each a list of objects.
+type File struct {
+	Name   string
+	Config alerting.Config
+	ast    *ast.File
 }
 
-// file is the YAML shape of a configuration file.
-type file struct {
-	Zones   []zoneYAML       `yaml:"zones"`
-	Parties []alerting.Party `yaml:"parties"`
+// ParseError is a file that is not valid YAML or does not fit the schema.
+type ParseError struct {
+	Problem alerting.Problem
 }
 
-type zoneYAML struct {
-	ID       string         `yaml:"id"`
-	Name     string         `yaml:"name"`
-	Tags     []string       `yaml:"tags"`
-	Geometry map[string]any `yaml:"geometry"`
+func (e *ParseError) Error() string { return e.Problem.String() }
+
+// geometry decodes a zone's GeoJSON geometry, written as YAML, into JSON.
+var geometry = yaml.CustomUnmarshaler(func(dst *json.RawMessage, b []byte) error {
+	j, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		return err
+	}
+	*dst = json.RawMessage(strings.TrimSpace(string(j)))
+	return nil
+})
+
+// Parse reads one configuration file; name is used in problems. Unknown
+// fields and values of the wrong type are errors with their position.
+// Parse does not judge the objects: Validate does, with Locate.
+func Parse(name string, data []byte) (*File, error) {
+	f := &File{Name: name}
+	tree, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, parseError(name, err)
+	}
+	f.ast = tree
+	if err := yaml.UnmarshalWithOptions(data, &f.Config, yaml.DisallowUnknownField(), yaml.Strict(), geometry); err != nil {
+		return nil, parseError(name, err)
+	}
+	return f, nil
 }
 
-// Parse reads one YAML configuration file; name is used in error messages.
-// Unknown fields are errors, with their line and column.
-func Parse(name string, data []byte) (*Bundle, error) {
-	var f file
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, yaml.FormatError(err, false, false))
-	}
-	b := &Bundle{Parties: f.Parties}
-	for _, z := range f.Zones {
-		zone := alerting.Zone{ID: z.ID, Name: z.Name, Tags: z.Tags}
-		if z.Geometry != nil {
-			geo, err := json.Marshal(z.Geometry)
-			if err != nil {
-				return nil, fmt.Errorf("%s: zone %s: geometry: %w", name, z.ID, err)
-			}
-			zone.Geometry = geo
-		}
-		b.Zones = append(b.Zones, zone)
-	}
-	for _, z := range b.Zones {
-		if err := z.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+// parseError turns a go-yaml error into a located problem.
+func parseError(name string, err error) error {
+	p := alerting.Problem{File: name, Message: err.Error()}
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		p.Message = ye.GetMessage()
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			p.Line, p.Column = tk.Position.Line, tk.Position.Column
 		}
 	}
-	for _, p := range b.Parties {
-		if err := p.Validate(); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
+	return &ParseError{Problem: p}
+}
+
+// Validate judges the file's objects on their own and returns every problem
+// with its line and column.
+func (f *File) Validate() []alerting.Problem {
+	ps := f.Config.Validate()
+	for i := range ps {
+		ps[i] = f.Locate(ps[i])
 	}
-	return b, nil
+	return ps
+}
+
+// Locate fills a problem's file, line and column from its path.
+func (f *File) Locate(p alerting.Problem) alerting.Problem {
+	p.File = f.Name
+	yp, err := yaml.PathString(p.Path)
+	if err != nil || f.ast == nil {
+		return p
+	}
+	node, err := yp.FilterFile(f.ast)
+	if err != nil || node == nil {
+		// The path names a field the file leaves out: point at its object.
+		if i := strings.LastIndex(p.Path, "."); i > 0 {
+			parent := p
+			parent.Path = p.Path[:i]
+			located := f.Locate(parent)
+			p.Line, p.Column = located.Line, located.Column
+		}
+		return p
+	}
+	tk := node.GetToken()
+	if tk == nil || tk.Position == nil {
+		return p
+	}
+	p.Line, p.Column = tk.Position.Line, tk.Position.Column
+	if p.Offset > 0 {
+		quote := 0
+		if tk.Type == token.SingleQuoteType || tk.Type == token.DoubleQuoteType {
+			quote = 1
+		}
+		p.Column += quote + p.Offset - 1
+	}
+	return p
 }
 
 // Demo returns the demo configuration of configs/demo/.
-func Demo() (*Bundle, error) {
+func Demo() (alerting.Config, error) {
 	entries, err := fs.Glob(files, "demo/*.yaml")
 	if err != nil {
-		return nil, err
+		return alerting.Config{}, err
 	}
-	all := &Bundle{}
+	var all alerting.Config
 	for _, name := range entries {
 		data, err := files.ReadFile(name)
 		if err != nil {
-			return nil, err
+			return all, err
 		}
-		b, err := Parse(path.Join("configs", name), data)
+		f, err := Parse(path.Join("configs", name), data)
 		if err != nil {
-			return nil, err
+			return all, err
 		}
-		all.Zones = append(all.Zones, b.Zones...)
-		all.Parties = append(all.Parties, b.Parties...)
+		Merge(&all, f.Config)
+	}
+	if ps := all.Validate(); len(ps) > 0 {
+		return all, fmt.Errorf("demo configuration: %w", &alerting.ConfigError{Problems: ps})
 	}
 	return all, nil
+}
+
+// Merge appends src's objects to dst.
+func Merge(dst *alerting.Config, src alerting.Config) {
+	dst.Zones = append(dst.Zones, src.Zones...)
+	dst.Parties = append(dst.Parties, src.Parties...)
+	dst.Regimes = append(dst.Regimes, src.Regimes...)
+	dst.Policies = append(dst.Policies, src.Policies...)
+	dst.Rules = append(dst.Rules, src.Rules...)
 }

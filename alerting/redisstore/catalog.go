@@ -3,8 +3,12 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,41 +18,13 @@ import (
 	"github.com/truceline/truceline/alerting"
 )
 
-func (s *Store) versionKey() string { return s.prefix + "config:version" }
-func (s *Store) zonesKey() string   { return s.prefix + "config:zones" }
-func (s *Store) partiesKey() string { return s.prefix + "config:parties" }
-
-// PutCatalog stores zones and parties (adding or replacing by id) and bumps
-// the configuration version in one transaction, so every replica reloads.
-func (s *Store) PutCatalog(ctx context.Context, zones []alerting.Zone, parties []alerting.Party) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, z := range zones {
-			data, err := json.Marshal(z)
-			if err != nil {
-				return fmt.Errorf("encode zone %s: %w", z.ID, err)
-			}
-			p.HSet(ctx, s.zonesKey(), z.ID, data)
-		}
-		for _, pt := range parties {
-			data, err := json.Marshal(pt)
-			if err != nil {
-				return fmt.Errorf("encode party %s: %w", pt.ID, err)
-			}
-			p.HSet(ctx, s.partiesKey(), pt.ID, data)
-		}
-		p.Incr(ctx, s.versionKey())
-		return nil
-	})
-	if err != nil {
-		return unavailable("store catalog", err)
-	}
-	return nil
-}
+func (s *Store) versionKey() string         { return s.prefix + "config:version" }
+func (s *Store) kindKey(kind string) string { return s.prefix + "config:" + kind }
 
 // CatalogVersion returns the configuration version.
 func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
 	v, err := s.rdb.Get(ctx, s.versionKey()).Int64()
-	if err == redis.Nil {
+	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
 	if err != nil {
@@ -57,41 +33,221 @@ func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// LoadCatalog reads the whole configuration at one version.
-func (s *Store) LoadCatalog(ctx context.Context) (*alerting.Catalog, error) {
+// LoadConfig reads every configuration object at one version.
+func (s *Store) LoadConfig(ctx context.Context) (alerting.Config, int64, error) {
+	var cfg alerting.Config
 	var version *redis.StringCmd
-	var zones, parties *redis.MapStringStringCmd
+	kinds := make(map[string]*redis.MapStringStringCmd, len(alerting.Kinds))
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		version = p.Get(ctx, s.versionKey())
-		zones = p.HGetAll(ctx, s.zonesKey())
-		parties = p.HGetAll(ctx, s.partiesKey())
+		for _, k := range alerting.Kinds {
+			kinds[k] = p.HGetAll(ctx, s.kindKey(k))
+		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
-		return nil, unavailable("load catalog", err)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return cfg, 0, unavailable("load configuration", err)
 	}
 	v, _ := version.Int64()
-	zs, err := decodeAll[alerting.Zone](zones.Val())
-	if err != nil {
-		return nil, err
+	if err := errors.Join(
+		decodeAll(kinds[alerting.KindZones].Val(), &cfg.Zones),
+		decodeAll(kinds[alerting.KindParties].Val(), &cfg.Parties),
+		decodeAll(kinds[alerting.KindRegimes].Val(), &cfg.Regimes),
+		decodeAll(kinds[alerting.KindPolicies].Val(), &cfg.Policies),
+		decodeAll(kinds[alerting.KindRules].Val(), &cfg.Rules),
+	); err != nil {
+		return cfg, 0, err
 	}
-	ps, err := decodeAll[alerting.Party](parties.Val())
-	if err != nil {
-		return nil, err
-	}
-	return alerting.NewCatalog(v, zs, ps), nil
+	return cfg, v, nil
 }
 
-func decodeAll[T any](m map[string]string) ([]T, error) {
-	out := make([]T, 0, len(m))
-	for id, text := range m {
-		var v T
-		if err := json.Unmarshal([]byte(text), &v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", id, err)
-		}
-		out = append(out, v)
+// LoadCatalog reads the configuration and compiles it; defaultWindow is the
+// window of the built-in rule used when no rule is configured.
+func (s *Store) LoadCatalog(ctx context.Context, defaultWindow time.Duration) (*alerting.Catalog, error) {
+	cfg, v, err := s.LoadConfig(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return alerting.NewCatalog(v, cfg, defaultWindow)
+}
+
+// decodeAll decodes a hash of id → JSON into a slice ordered by id.
+func decodeAll[T any](m map[string]string, out *[]T) error {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		var v T
+		if err := json.Unmarshal([]byte(m[id]), &v); err != nil {
+			return fmt.Errorf("decode configuration object %s: %w", id, err)
+		}
+		*out = append(*out, v)
+	}
+	return nil
+}
+
+// ApplyConfig adds or replaces (by id) the objects of cfg, provided the
+// whole configuration is valid afterwards, and bumps the version so every
+// replica reloads. Problems name paths into cfg, so a caller can point at the
+// line of the file cfg came from. With dryRun nothing is written.
+func (s *Store) ApplyConfig(ctx context.Context, cfg alerting.Config, dryRun bool) (int64, []alerting.Problem, error) {
+	return s.changeConfig(ctx, dryRun, func(current alerting.Config) (alerting.Config, map[string]int) {
+		return mergeConfig(current, cfg)
+	}, func(p redis.Pipeliner) error {
+		return errors.Join(
+			putAll(ctx, p, s.kindKey(alerting.KindZones), cfg.Zones, func(z alerting.Zone) string { return z.ID }),
+			putAll(ctx, p, s.kindKey(alerting.KindParties), cfg.Parties, func(x alerting.Party) string { return x.ID }),
+			putAll(ctx, p, s.kindKey(alerting.KindRegimes), cfg.Regimes, func(x alerting.Regime) string { return x.ID }),
+			putAll(ctx, p, s.kindKey(alerting.KindPolicies), cfg.Policies, func(x alerting.Policy) string { return x.ID }),
+			putAll(ctx, p, s.kindKey(alerting.KindRules), cfg.Rules, func(x alerting.Rule) string { return x.ID }),
+		)
+	})
+}
+
+// DeleteConfig removes one object, provided nothing else refers to it.
+func (s *Store) DeleteConfig(ctx context.Context, kind, id string) (int64, []alerting.Problem, error) {
+	if !slices.Contains(alerting.Kinds, kind) {
+		return 0, nil, alerting.Errorf(alerting.ENOTFOUND, "no configuration kind %q", kind)
+	}
+	exists, err := s.rdb.HExists(ctx, s.kindKey(kind), id).Result()
+	if err != nil {
+		return 0, nil, unavailable("read configuration", err)
+	}
+	if !exists {
+		return 0, nil, alerting.Errorf(alerting.ENOTFOUND, "no %s %q", strings.TrimSuffix(kind, "s"), id)
+	}
+	return s.changeConfig(ctx, false, func(current alerting.Config) (alerting.Config, map[string]int) {
+		return removeObject(current, kind, id), nil
+	}, func(p redis.Pipeliner) error {
+		p.HDel(ctx, s.kindKey(kind), id)
+		return nil
+	})
+}
+
+// changeConfig validates the configuration change would make and writes it
+// in a transaction that fails if the version moved meanwhile (then it
+// tries again).
+func (s *Store) changeConfig(ctx context.Context, dryRun bool, change func(alerting.Config) (alerting.Config, map[string]int),
+	write func(redis.Pipeliner) error) (int64, []alerting.Problem, error) {
+	for range 10 {
+		var version int64
+		var problems []alerting.Problem
+		err := s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			current, v, err := s.LoadConfig(ctx)
+			if err != nil {
+				return err
+			}
+			next, offsets := change(current)
+			if problems = relocate(next.Validate(), offsets); len(problems) > 0 || dryRun {
+				version = v
+				return nil
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				if err := write(p); err != nil {
+					return err
+				}
+				p.Incr(ctx, s.versionKey())
+				return nil
+			})
+			version = v + 1
+			return err
+		}, s.versionKey())
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			var ae *alerting.Error
+			if errors.As(err, &ae) {
+				return 0, nil, err
+			}
+			return 0, nil, unavailable("change configuration", err)
+		}
+		return version, problems, nil
+	}
+	return 0, nil, alerting.Errorf(alerting.ECONFLICT, "the configuration is changing too fast; try again")
+}
+
+func putAll[T any](ctx context.Context, p redis.Pipeliner, key string, items []T, id func(T) string) error {
+	for _, it := range items {
+		data, err := json.Marshal(it)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", id(it), err)
+		}
+		p.HSet(ctx, key, id(it), data)
+	}
+	return nil
+}
+
+// mergeConfig replaces current objects by id with those of add, keeping
+// the others first; offsets says, per kind, how many kept objects precede
+// add's, so problems can be pointed back at add.
+func mergeConfig(current, add alerting.Config) (alerting.Config, map[string]int) {
+	offsets := map[string]int{}
+	var out alerting.Config
+	out.Zones, offsets[alerting.KindZones] = merge(current.Zones, add.Zones, func(x alerting.Zone) string { return x.ID })
+	out.Parties, offsets[alerting.KindParties] = merge(current.Parties, add.Parties, func(x alerting.Party) string { return x.ID })
+	out.Regimes, offsets[alerting.KindRegimes] = merge(current.Regimes, add.Regimes, func(x alerting.Regime) string { return x.ID })
+	out.Policies, offsets[alerting.KindPolicies] = merge(current.Policies, add.Policies, func(x alerting.Policy) string { return x.ID })
+	out.Rules, offsets[alerting.KindRules] = merge(current.Rules, add.Rules, func(x alerting.Rule) string { return x.ID })
+	return out, offsets
+}
+
+func merge[T any](current, add []T, id func(T) string) ([]T, int) {
+	replaced := make(map[string]bool, len(add))
+	for _, a := range add {
+		replaced[id(a)] = true
+	}
+	var out []T
+	for _, c := range current {
+		if !replaced[id(c)] {
+			out = append(out, c)
+		}
+	}
+	return append(out, add...), len(out)
+}
+
+func removeObject(c alerting.Config, kind, id string) alerting.Config {
+	drop := func(s string) bool { return s == id }
+	switch kind {
+	case alerting.KindZones:
+		c.Zones = slices.DeleteFunc(slices.Clone(c.Zones), func(x alerting.Zone) bool { return drop(x.ID) })
+	case alerting.KindParties:
+		c.Parties = slices.DeleteFunc(slices.Clone(c.Parties), func(x alerting.Party) bool { return drop(x.ID) })
+	case alerting.KindRegimes:
+		c.Regimes = slices.DeleteFunc(slices.Clone(c.Regimes), func(x alerting.Regime) bool { return drop(x.ID) })
+	case alerting.KindPolicies:
+		c.Policies = slices.DeleteFunc(slices.Clone(c.Policies), func(x alerting.Policy) bool { return drop(x.ID) })
+	case alerting.KindRules:
+		c.Rules = slices.DeleteFunc(slices.Clone(c.Rules), func(x alerting.Rule) bool { return drop(x.ID) })
+	}
+	return c
+}
+
+// relocate rewrites problem paths from the merged configuration's indexes
+// to the applied file's ($.rules[5] → $.rules[1] when four rules were kept
+// before it). Problems in kept objects keep their path, marked as stored.
+func relocate(ps []alerting.Problem, offsets map[string]int) []alerting.Problem {
+	if offsets == nil {
+		return ps
+	}
+	for i, p := range ps {
+		var kind string
+		var idx int
+		rest := ""
+		if n, _ := fmt.Sscanf(p.Path, "$.%[a-z][%d]", &kind, &idx); n != 2 {
+			continue
+		}
+		head := fmt.Sprintf("$.%s[%d]", kind, idx)
+		rest = strings.TrimPrefix(p.Path, head)
+		if off := offsets[kind]; idx >= off {
+			ps[i].Path = fmt.Sprintf("$.%s[%d]%s", kind, idx-off, rest)
+		} else {
+			ps[i].Path = "stored " + head + rest
+		}
+	}
+	return ps
 }
 
 // CatalogWatcher keeps the current catalog in memory and reloads it when the
@@ -99,6 +255,7 @@ func decodeAll[T any](m map[string]string) ([]T, error) {
 type CatalogWatcher struct {
 	store    *Store
 	interval time.Duration
+	window   time.Duration
 	logger   *slog.Logger
 	current  atomic.Pointer[alerting.Catalog]
 
@@ -110,16 +267,17 @@ type CatalogWatcher struct {
 var _ alerting.CatalogSource = (*CatalogWatcher)(nil)
 
 // WatchCatalog loads the catalog and starts polling its version every
-// interval (0 means 500 ms) until Shutdown.
-func WatchCatalog(ctx context.Context, s *Store, interval time.Duration, logger *slog.Logger) (*CatalogWatcher, error) {
+// interval (0 means 500 ms) until Shutdown. defaultWindow is the window of
+// the built-in rule used while no rule is configured.
+func WatchCatalog(ctx context.Context, s *Store, interval, defaultWindow time.Duration, logger *slog.Logger) (*CatalogWatcher, error) {
 	if interval <= 0 {
 		interval = 500 * time.Millisecond
 	}
-	c, err := s.LoadCatalog(ctx)
+	c, err := s.LoadCatalog(ctx, defaultWindow)
 	if err != nil {
 		return nil, err
 	}
-	w := &CatalogWatcher{store: s, interval: interval, logger: logger.With("component", "catalog"),
+	w := &CatalogWatcher{store: s, interval: interval, window: defaultWindow, logger: logger.With("component", "catalog"),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	w.current.Store(c)
 	go w.run()
@@ -138,7 +296,7 @@ func (w *CatalogWatcher) Refresh(ctx context.Context) error {
 	if v == w.current.Load().Version {
 		return nil
 	}
-	c, err := w.store.LoadCatalog(ctx)
+	c, err := w.store.LoadCatalog(ctx, w.window)
 	if err != nil {
 		return err
 	}

@@ -2,51 +2,72 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
-// commitScript applies one alert change atomically (see Store.Commit).
+// commitScript applies one Commit atomically. ARGV[1] is the plan as JSON
+// (see plan in store.go); ARGV[2] is the history limit per zone.
 //
-// KEYS: 1 alert hash, 2 zone seq, 3 zone history zset, 4 zone active set,
-// 5 zone alert index zset, 6 report hash, 7 group key, 8 the alert's report
-// id list.
-// ARGV: 1 alert id, 2 new version, 3 alert JSON, 4 frame body, 5 zone,
-// 6 active "1"/"0", 7 updated-at ms, 8 history cap, 9 report JSON or "",
-// 10 expected group binding or "", 11 group TTL ms, 12 bind group "1"/"0",
-// 13 received-at (RFC 3339), 14 report id.
-//
-// It returns {1, seq, frame} on success, {0, "dup"} when the report was
-// processed already and {0, "stale"} when the alert's version or the group's
-// binding moved since they were read.
+// It checks every premise first: the report is not processed yet, each
+// alert is at the version before the new one, each group key is bound as
+// expected, each threshold count holds as many reports as read. Then it
+// writes everything. It returns {1, seq, frame, seq, frame, ...} in the
+// plan's order, or {0, "dup"} or {0, "stale"}.
 var commitScript = redis.NewScript(`
-if ARGV[9] ~= '' and redis.call('EXISTS', KEYS[6]) == 1 then
+local plan = cjson.decode(ARGV[1])
+local cap = tonumber(ARGV[2])
+local report = plan.report
+if report and redis.call('EXISTS', report.key) == 1 then
   return {0, 'dup'}
 end
-if ARGV[12] == '1' then
-  local bound = redis.call('GET', KEYS[7]) or ''
-  if bound ~= ARGV[10] then return {0, 'stale'} end
+for _, a in ipairs(plan.alerts) do
+  local version = tonumber(redis.call('HGET', a.key, 'v') or '0')
+  if version + 1 ~= a.version then return {0, 'stale'} end
+  if a.group_key ~= '' then
+    local bound = redis.call('GET', a.group_key) or ''
+    if bound ~= a.group_expect then return {0, 'stale'} end
+  end
 end
-local version = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if version + 1 ~= tonumber(ARGV[2]) then return {0, 'stale'} end
-local seq = redis.call('INCR', KEYS[2])
-local frame = '{"type":"alert","zone":"' .. ARGV[5] .. '","seq":' .. string.format('%d', seq) .. ',' .. ARGV[4]
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'json', ARGV[3], 'zone', ARGV[5])
-redis.call('ZADD', KEYS[3], seq, frame)
-local cap = tonumber(ARGV[8])
-if redis.call('ZCARD', KEYS[3]) > cap then
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -cap - 1)
+for _, p in ipairs(plan.pending) do
+  if redis.call('ZCARD', p.key) ~= p.expect then return {0, 'stale'} end
 end
-if ARGV[6] == '1' then
-  redis.call('SADD', KEYS[4], ARGV[1])
-else
-  redis.call('SREM', KEYS[4], ARGV[1])
+local out = {1}
+local refs = {}
+for _, a in ipairs(plan.alerts) do
+  local seq = redis.call('INCR', a.seq_key)
+  local s = string.format('%d', seq)
+  local frame = '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body
+  redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', a.json, 'zone', a.zone)
+  redis.call('ZADD', a.history_key, seq, frame)
+  if redis.call('ZCARD', a.history_key) > cap then
+    redis.call('ZREMRANGEBYRANK', a.history_key, 0, -cap - 1)
+  end
+  if a.active then
+    redis.call('SADD', a.active_key, a.id)
+  else
+    redis.call('SREM', a.active_key, a.id)
+  end
+  redis.call('ZADD', a.index_key, string.format('%d', a.score), a.id)
+  if a.group_key ~= '' then
+    redis.call('SET', a.group_key, a.id, 'PX', string.format('%d', a.group_ttl))
+  end
+  for _, id in ipairs(a.report_ids) do
+    redis.call('RPUSH', a.reports_key, id)
+  end
+  refs[#refs + 1] = a.zone .. ' ' .. s
+  out[#out + 1] = seq
+  out[#out + 1] = frame
 end
-redis.call('ZADD', KEYS[5], ARGV[7], ARGV[1])
-if ARGV[12] == '1' then
-  redis.call('SET', KEYS[7], ARGV[1], 'PX', ARGV[11])
+for _, p in ipairs(plan.pending) do
+  if p.clear then
+    redis.call('DEL', p.key)
+  else
+    redis.call('ZADD', p.key, string.format('%d', p.score), p.member)
+    redis.call('PEXPIRE', p.key, string.format('%d', p.ttl))
+  end
 end
-if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[6], 'report', ARGV[9], 'received_at', ARGV[13], 'changes', ARGV[5] .. ' ' .. string.format('%d', seq))
-  redis.call('RPUSH', KEYS[8], ARGV[14])
+if report then
+  redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
+    'classification', report.classification, 'changes', table.concat(refs, ','))
 end
-return {1, seq, frame}
+return out
 `)
 
 // snapshotScript reads a zone's sequence and its active alerts at that

@@ -62,6 +62,7 @@ func New(o Options) (*Store, error) {
 func (s *Store) alertKey(id string) string        { return s.prefix + "alert:" + id }
 func (s *Store) alertReportsKey(id string) string { return s.prefix + "alert:" + id + ":reports" }
 func (s *Store) reportKey(id string) string       { return s.prefix + "report:" + id }
+func (s *Store) pendingKey(key string) string     { return s.prefix + "pending:" + key }
 func (s *Store) groupKey(key string) string       { return s.prefix + "group:" + key }
 func (s *Store) zoneKey(zone, k string) string    { return s.prefix + "zone:" + zone + ":" + k }
 
@@ -159,52 +160,155 @@ func decodeAlert(text string) (*alerting.Alert, error) {
 	return &a, nil
 }
 
-// Commit implements alerting.Store with one Lua script.
-func (s *Store) Commit(ctx context.Context, c alerting.Commit) (alerting.Change, error) {
-	a := c.Alert
-	alertJSON, err := json.Marshal(a)
-	if err != nil {
-		return alerting.Change{}, fmt.Errorf("encode alert %s: %w", a.ID, err)
+// plan is a Commit as the commit script reads it.
+type plan struct {
+	Report  *planReport   `json:"report,omitempty"`
+	Alerts  []planAlert   `json:"alerts"`
+	Pending []planPending `json:"pending"`
+}
+
+type planReport struct {
+	Key            string `json:"key"`
+	JSON           string `json:"json"`
+	ReceivedAt     string `json:"received_at"`
+	Classification string `json:"classification"`
+}
+
+type planAlert struct {
+	ID          string   `json:"id"`
+	Key         string   `json:"key"`
+	Version     int64    `json:"version"`
+	JSON        string   `json:"json"`
+	Body        string   `json:"body"`
+	Zone        string   `json:"zone"`
+	Active      bool     `json:"active"`
+	Score       int64    `json:"score"`
+	SeqKey      string   `json:"seq_key"`
+	HistoryKey  string   `json:"history_key"`
+	ActiveKey   string   `json:"active_key"`
+	IndexKey    string   `json:"index_key"`
+	ReportsKey  string   `json:"reports_key"`
+	ReportIDs   []string `json:"report_ids"`
+	GroupKey    string   `json:"group_key"`
+	GroupExpect string   `json:"group_expect"`
+	GroupTTL    int64    `json:"group_ttl"`
+}
+
+type planPending struct {
+	Key    string `json:"key"`
+	Expect int    `json:"expect"`
+	Clear  bool   `json:"clear"`
+	Member string `json:"member,omitempty"`
+	Score  int64  `json:"score,omitempty"`
+	TTL    int64  `json:"ttl,omitempty"`
+}
+
+// pendingMember encodes a report counted towards a threshold as a sorted
+// set member: what the alert needs of it when it opens.
+func pendingMember(p alerting.PendingReport) string {
+	exercise := 0
+	if p.Exercise {
+		exercise = 1
 	}
-	reportID, reportJSON, reportKey := "", []byte(nil), s.prefix+"report:-"
-	if c.Report != nil {
-		reportID, reportKey = c.Report.ID, s.reportKey(c.Report.ID)
-		if reportJSON, err = json.Marshal(c.Report); err != nil {
-			return alerting.Change{}, fmt.Errorf("encode report %s: %w", reportID, err)
+	return fmt.Sprintf("%s %s %d %d %d %d", p.ID, p.Severity, p.Killed, p.Injured, exercise, p.ObservedAt.UnixNano())
+}
+
+func parsePending(member string) (alerting.PendingReport, error) {
+	var p alerting.PendingReport
+	var exercise int
+	var observed int64
+	var sev string
+	if _, err := fmt.Sscanf(member, "%s %s %d %d %d %d", &p.ID, &sev, &p.Killed, &p.Injured, &exercise, &observed); err != nil {
+		return p, fmt.Errorf("bad pending member %q: %w", member, err)
+	}
+	p.Severity, p.Exercise, p.ObservedAt = alerting.Severity(sev), exercise == 1, time.Unix(0, observed).UTC()
+	return p, nil
+}
+
+// Pending implements alerting.Store.
+func (s *Store) Pending(ctx context.Context, groupKey string) ([]alerting.PendingReport, error) {
+	members, err := s.rdb.ZRange(ctx, s.pendingKey(groupKey), 0, -1).Result()
+	if err != nil {
+		return nil, unavailable("read threshold count "+groupKey, err)
+	}
+	out := make([]alerting.PendingReport, 0, len(members))
+	for _, m := range members {
+		p, err := parsePending(m)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, p)
 	}
-	body, err := alerting.EncodeChangeBody(c.Event, reportID, a)
+	return out, nil
+}
+
+// Commit implements alerting.Store with one Lua script.
+func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Change, error) {
+	p := plan{Alerts: make([]planAlert, 0, len(c.Alerts)), Pending: make([]planPending, 0, len(c.Pending))}
+	reportID := ""
+	if c.Report != nil {
+		reportID = c.Report.ID
+		reportJSON, err := json.Marshal(c.Report)
+		if err != nil {
+			return nil, fmt.Errorf("encode report %s: %w", reportID, err)
+		}
+		class, err := json.Marshal(c.Classification)
+		if err != nil {
+			return nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
+		}
+		p.Report = &planReport{Key: s.reportKey(reportID), JSON: string(reportJSON),
+			ReceivedAt: c.ReceivedAt.UTC().Format(time.RFC3339Nano), Classification: string(class)}
+	}
+	for _, ac := range c.Alerts {
+		a := ac.Alert
+		alertJSON, err := json.Marshal(a)
+		if err != nil {
+			return nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
+		}
+		body, err := alerting.EncodeChangeBody(ac.Event, reportID, a)
+		if err != nil {
+			return nil, err
+		}
+		pa := planAlert{ID: a.ID, Key: s.alertKey(a.ID), Version: a.Version, JSON: string(alertJSON), Body: string(body),
+			Zone: a.Zone, Active: a.Active(), Score: a.UpdatedAt.UnixMilli(),
+			SeqKey: s.zoneKey(a.Zone, "seq"), HistoryKey: s.zoneKey(a.Zone, "changes"), ActiveKey: s.zoneKey(a.Zone, "active"),
+			IndexKey: s.zoneKey(a.Zone, "alerts"), ReportsKey: s.alertReportsKey(a.ID), ReportIDs: ac.ReportIDs}
+		if pa.ReportIDs == nil {
+			pa.ReportIDs = []string{}
+		}
+		if ac.GroupKey != "" {
+			pa.GroupKey, pa.GroupExpect, pa.GroupTTL = s.groupKey(ac.GroupKey), ac.PrevGroupAlert, ac.GroupTTL.Milliseconds()
+		}
+		p.Alerts = append(p.Alerts, pa)
+	}
+	for _, pc := range c.Pending {
+		pp := planPending{Key: s.pendingKey(pc.GroupKey), Expect: pc.Expect, Clear: pc.Clear, TTL: pc.TTL.Milliseconds()}
+		if pc.Add != nil {
+			pp.Member, pp.Score = pendingMember(*pc.Add), pc.Add.ObservedAt.UnixMilli()
+		}
+		p.Pending = append(p.Pending, pp)
+	}
+	data, err := json.Marshal(p)
 	if err != nil {
-		return alerting.Change{}, err
+		return nil, fmt.Errorf("encode commit: %w", err)
 	}
-	bindGroup, groupKey := "0", s.prefix+"group:-"
-	if c.GroupKey != "" {
-		bindGroup, groupKey = "1", s.groupKey(c.GroupKey)
-	}
-	active := "0"
-	if a.Active() {
-		active = "1"
-	}
-	keys := []string{
-		s.alertKey(a.ID), s.zoneKey(a.Zone, "seq"), s.zoneKey(a.Zone, "changes"), s.zoneKey(a.Zone, "active"),
-		s.zoneKey(a.Zone, "alerts"), reportKey, groupKey, s.alertReportsKey(a.ID),
-	}
-	res, err := commitScript.Run(ctx, s.rdb, keys,
-		a.ID, a.Version, alertJSON, body, a.Zone, active, a.UpdatedAt.UnixMilli(), s.historyLimit,
-		reportJSON, c.PrevGroupAlert, c.GroupTTL.Milliseconds(), bindGroup, c.ReceivedAt.UTC().Format(time.RFC3339Nano), reportID,
-	).Slice()
+	res, err := commitScript.Run(ctx, s.rdb, nil, data, s.historyLimit).Slice()
 	if err != nil {
-		return alerting.Change{}, unavailable(fmt.Sprintf("commit alert %s", a.ID), err)
+		return nil, unavailable("commit", err)
 	}
 	if ok, _ := res[0].(int64); ok != 1 {
 		if res[1] == "dup" {
-			return alerting.Change{}, alerting.ErrDuplicate
+			return nil, alerting.ErrDuplicate
 		}
-		return alerting.Change{}, alerting.ErrStale
+		return nil, alerting.ErrStale
 	}
-	seq, _ := res[1].(int64)
-	frame, _ := res[2].(string)
-	return alerting.Change{Zone: a.Zone, Seq: seq, Event: c.Event, ReportID: reportID, Alert: a, Frame: []byte(frame)}, nil
+	changes := make([]alerting.Change, len(c.Alerts))
+	for i, ac := range c.Alerts {
+		seq, _ := res[1+2*i].(int64)
+		frame, _ := res[2+2*i].(string)
+		changes[i] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert, Frame: []byte(frame)}
+	}
+	return changes, nil
 }
 
 // AlertReports returns the ids of every report of an alert, oldest first,

@@ -51,8 +51,8 @@ func setup(t *testing.T, o redisstore.Options) *fixture {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := store.PutCatalog(ctx, []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}, {ID: "latakia", Name: "Latakia"}}, nil); err != nil {
-		t.Fatal(err)
+	if _, ps, err := store.ApplyConfig(ctx, alerting.Config{Zones: []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}, {ID: "latakia", Name: "Latakia"}}}, false); err != nil || len(ps) > 0 {
+		t.Fatal(err, ps)
 	}
 	f := &fixture{redis: srv, store: store, pub: &recorder{}}
 	f.eng = newEngine(t, store, f.pub)
@@ -61,7 +61,7 @@ func setup(t *testing.T, o redisstore.Options) *fixture {
 
 func newEngine(t *testing.T, store *redisstore.Store, pub alerting.Publisher) *alerting.Engine {
 	t.Helper()
-	catalog, err := store.LoadCatalog(context.Background())
+	catalog, err := store.LoadCatalog(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestStateSurvivesARedisCrash(t *testing.T) {
 func TestCatalogWatcherPicksUpChanges(t *testing.T) {
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
-	w, err := redisstore.WatchCatalog(ctx, f.store, 10*time.Millisecond, alertingtest.Logger(t))
+	w, err := redisstore.WatchCatalog(ctx, f.store, 10*time.Millisecond, 0, alertingtest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,8 +291,8 @@ func TestCatalogWatcherPicksUpChanges(t *testing.T) {
 	if _, ok := w.Catalog().Zone("idlib"); ok {
 		t.Fatal("idlib exists before it was added")
 	}
-	if err := f.store.PutCatalog(ctx, []alerting.Zone{{ID: "idlib", Name: "Idlib"}}, []alerting.Party{{ID: "isil", Name: "ISIL", Status: alerting.PartyExcluded}}); err != nil {
-		t.Fatal(err)
+	if _, ps, err := f.store.ApplyConfig(ctx, alerting.Config{Zones: []alerting.Zone{{ID: "idlib", Name: "Idlib"}}, Parties: []alerting.Party{{ID: "isil", Name: "ISIL", Status: alerting.PartyExcluded}}}, false); err != nil || len(ps) > 0 {
+		t.Fatal(err, ps)
 	}
 	alertingtest.Eventually(t, 5*time.Second, "the watcher to pick up the new zone and party", func() bool {
 		_, zoneOK := w.Catalog().Zone("idlib")

@@ -8,7 +8,7 @@ import (
 )
 
 func TestFrameSeqReadsWhatChangeFrameWrites(t *testing.T) {
-	a := alerting.OpenAlert("al-1", "Aleppo", alerting.Grouping{Rule: "default", Window: time.Minute},
+	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: "default"},
 		&alerting.Report{ID: "r1", Zone: "aleppo", Category: alerting.CategoryShelling}, time.Now())
 	body, err := alerting.EncodeChangeBody(alerting.EventOpened, "r1", a)
 	if err != nil {

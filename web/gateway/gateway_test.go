@@ -52,7 +52,7 @@ func setup(t *testing.T, o gateway.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	catalog := staticCatalog{alerting.NewCatalog(1, []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}, {ID: "daraa", Name: "Daraa"}}, nil)}
+	catalog := staticCatalog{alerting.MustCatalog(1, alerting.Config{Zones: []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}, {ID: "daraa", Name: "Daraa"}}})}
 	f := &fixture{store: store, broker: b, redis: rs}
 	if f.engine, err = alerting.NewEngine(alerting.EngineOptions{Store: store, Publisher: b, Catalog: catalog}); err != nil {
 		t.Fatal(err)

@@ -149,19 +149,23 @@ func (a *App) startEngine(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("demo configuration: %w", err)
 		}
-		if err := a.Store.PutCatalog(ctx, demo.Zones, demo.Parties); err != nil {
-			return err
+		_, problems, err := a.Store.ApplyConfig(ctx, demo, false)
+		if err != nil {
+			return fmt.Errorf("load the demo configuration: %w", err)
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("the demo configuration does not fit the stored one: %w", &alerting.ConfigError{Problems: problems})
 		}
 	}
 	var err error
-	if a.catalog, err = redisstore.WatchCatalog(ctx, a.Store, 0, a.logger); err != nil {
+	if a.catalog, err = redisstore.WatchCatalog(ctx, a.Store, 0, a.cfg.GroupWindow, a.logger); err != nil {
 		return err
 	}
 	if len(a.catalog.Catalog().Zones()) == 0 {
 		a.logger.Warn("no zones are configured: every report will be rejected; start with --demo for the demo zones")
 	}
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
-		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Window: a.cfg.GroupWindow, Logger: a.logger,
+		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Logger: a.logger,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,213 @@
+package alerting
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Env is what a rule's condition sees: plain data about the report and its
+// context, named as docs/RULES.md documents them.
+type Env struct {
+	Report        ReportEnv `expr:"report"`
+	Zone          ZoneEnv   `expr:"zone"`
+	Regime        RegimeEnv `expr:"regime"`
+	AttributedTo  PartyEnv  `expr:"attributed_to"`
+	Target        PartyEnv  `expr:"target"`
+	NotApplicable bool      `expr:"not_applicable"`
+	OutsideRegime bool      `expr:"outside_regime"`
+}
+
+// ReportEnv is a report as conditions see it.
+type ReportEnv struct {
+	ID           string  `expr:"id"`
+	Zone         string  `expr:"zone"`
+	Category     string  `expr:"category"`
+	Severity     string  `expr:"severity"`
+	Certainty    string  `expr:"certainty"`
+	SourceType   string  `expr:"source_type"`
+	ReportedBy   string  `expr:"reported_by"`
+	Weapon       string  `expr:"weapon"`
+	AttributedTo string  `expr:"attributed_to"`
+	Target       string  `expr:"target"`
+	Count        int     `expr:"count"`
+	Killed       int     `expr:"killed"`
+	Injured      int     `expr:"injured"`
+	Exercise     bool    `expr:"exercise"`
+	HasLocation  bool    `expr:"has_location"`
+	Lat          float64 `expr:"lat"`
+	Lon          float64 `expr:"lon"`
+}
+
+// ZoneEnv is the report's zone.
+type ZoneEnv struct {
+	ID   string   `expr:"id"`
+	Name string   `expr:"name"`
+	Tags []string `expr:"tags"`
+}
+
+// RegimeEnv is the regime in force at the report's observed time; empty
+// fields when none is.
+type RegimeEnv struct {
+	ID   string `expr:"id"`
+	Kind string `expr:"kind"`
+	// HoursLeft is how long the regime still runs after the report, -1
+	// when it has no end.
+	HoursLeft float64 `expr:"hours_left"`
+}
+
+// PartyEnv is a party named by the report; empty fields when it names none.
+type PartyEnv struct {
+	ID     string `expr:"id"`
+	Name   string `expr:"name"`
+	Status string `expr:"status"`
+}
+
+// compileCondition compiles a rule condition against Env; "" is true.
+func compileCondition(condition string) (*vm.Program, error) {
+	if strings.TrimSpace(condition) == "" {
+		condition = "true"
+	}
+	return expr.Compile(condition, expr.Env(Env{}), expr.AsBool())
+}
+
+// conditionProblem turns a compile error into a Problem pointing into the
+// condition.
+func conditionProblem(path string, err error) Problem {
+	p := Problem{Path: path, Message: "condition does not compile: " + err.Error()}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		p.Message = "condition does not compile: " + fe.Message
+		p.Offset = fe.Column + 1
+	}
+	return p
+}
+
+// Classification is what the engine establishes about a report before
+// matching rules.
+type Classification struct {
+	// NotApplicable: the report's target is an excluded party; the
+	// ceasefire does not cover acts against it.
+	NotApplicable bool `json:"not_applicable,omitempty"`
+	// OutsideRegime: no regime covered the zone at the observed time.
+	OutsideRegime bool `json:"outside_regime,omitempty"`
+	// Regime is the regime in force, when one was.
+	Regime string `json:"regime,omitempty"`
+	// Rules are the rules the report matched; Suppressed those whose
+	// alerts a suppression window held back.
+	Rules []string `json:"rules,omitempty"`
+}
+
+// compiledRule is a rule ready to evaluate.
+type compiledRule struct {
+	Rule
+	program *vm.Program
+}
+
+// window is the rule's grouping window, with the default applied.
+func (r *compiledRule) window() time.Duration {
+	if r.Window == 0 {
+		return DefaultWindow
+	}
+	return time.Duration(r.Window)
+}
+
+func (r *compiledRule) threshold() int { return max(1, r.Threshold) }
+
+// groupKey names the group a report falls in for this rule: the rule and
+// the values of its grouping fields.
+func (r *compiledRule) groupKey(rep *Report) string {
+	keys := r.GroupBy
+	if len(keys) == 0 {
+		keys = defaultGroupBy
+	}
+	var b strings.Builder
+	b.WriteString(r.ID)
+	for _, k := range keys {
+		b.WriteByte(':')
+		b.WriteString(groupValue(rep, k))
+	}
+	return b.String()
+}
+
+var defaultGroupBy = []string{"zone", "category"}
+
+func groupValue(r *Report, key string) string {
+	switch key {
+	case "zone":
+		return r.Zone
+	case "category":
+		return string(r.Category)
+	case "attributed_to":
+		return r.AttributedTo
+	case "target":
+		return r.Target
+	case "weapon":
+		return r.Weapon
+	case "reported_by":
+		return r.ReportedBy
+	case "source_type":
+		return r.SourceType
+	case "severity":
+		return string(r.EffectiveSeverity())
+	}
+	return ""
+}
+
+// ruleIndex finds the rules that may match a report by its zone and
+// category without looking at the others.
+type ruleIndex struct {
+	byZone map[string]map[Category][]*compiledRule
+}
+
+func newRuleIndex(rules []*compiledRule, zones []Zone) ruleIndex {
+	idx := ruleIndex{byZone: make(map[string]map[Category][]*compiledRule, len(zones))}
+	for _, z := range zones {
+		byCat := make(map[Category][]*compiledRule)
+		for _, r := range rules {
+			if r.Disabled || !matchAny(r.Zones, z.ID) {
+				continue
+			}
+			cats := r.Categories
+			if len(cats) == 0 {
+				cats = Categories
+			}
+			for _, c := range cats {
+				byCat[c] = append(byCat[c], r)
+			}
+		}
+		idx.byZone[z.ID] = byCat
+	}
+	return idx
+}
+
+func (idx ruleIndex) candidates(zone string, c Category) []*compiledRule {
+	return idx.byZone[zone][c]
+}
+
+var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// eval runs a compiled condition on env with a pooled VM.
+func (r *compiledRule) eval(env *Env) (bool, error) {
+	v := vmPool.Get().(*vm.VM)
+	defer vmPool.Put(v)
+	out, err := v.Run(r.program, env)
+	if err != nil {
+		return false, err
+	}
+	ok, _ := out.(bool)
+	return ok, nil
+}
+
+// sortedRules orders rules by id, so matching is deterministic.
+func sortedRules(rules []Rule) []Rule {
+	out := append([]Rule(nil), rules...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
