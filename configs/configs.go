@@ -59,7 +59,14 @@ var geometry = yaml.CustomUnmarshaler(func(dst *json.RawMessage, b []byte) error
 // Parse reads one configuration file; name is used in problems. Unknown
 // fields and values of the wrong type are errors with their position.
 // Parse does not judge the objects: Validate does, with Locate.
-func Parse(name string, data []byte) (*File, error) {
+func Parse(name string, data []byte) (_ *File, err error) {
+	// go-yaml v1.19.2 panics on some malformed input (see the fuzz corpus
+	// in testdata); a bad file must be an error, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = &ParseError{Problem: alerting.Problem{File: name, Message: "the file is not valid YAML"}}
+		}
+	}()
 	f := &File{Name: name}
 	tree, err := parser.ParseBytes(data, 0)
 	if err != nil {

@@ -1,0 +1,120 @@
+package configs_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/configs"
+)
+
+func TestDemoConfigurationIsValid(t *testing.T) {
+	demo, err := configs.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alerting.NewCatalog(1, demo, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, z := range []string{"aleppo", "damascus-ghouta", "latakia", "idlib", "homs-north", "daraa"} {
+		found := false
+		for _, zone := range demo.Zones {
+			found = found || zone.ID == z
+		}
+		if !found {
+			t.Errorf("demo zone %s is missing", z)
+		}
+	}
+}
+
+// TestProblemsPointAtTheirLine checks that every kind of mistake is reported
+// with the file, line and column where it stands.
+func TestProblemsPointAtTheirLine(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // "line:column: message part"
+	}{
+		{"unknown field", "zones:\n  - id: a\n    name: A\n    colour: red\n", []string{`4:5: unknown field "colour"`}},
+		{"wrong type", "rules:\n  - id: r\n    threshold: many\n", []string{"3:16: cannot unmarshal string"}},
+		{"bad syntax", "zones:\n  - id: a\n   name: A\n", []string{"t.yaml:"}},
+		{"unknown references", `
+zones:
+  - {id: aleppo, name: Aleppo}
+rules:
+  - id: r
+    zones: [aleppo, atlantis]
+    policy: nowhere
+    categories: [rumour]
+    group_by: [colour]
+`, []string{`6:21: unknown zone "atlantis"`, `7:13: unknown policy "nowhere"`, `8:18: unknown category "rumour"`, `9:16: cannot group by "colour"`}},
+		{"condition does not compile", `
+rules:
+  - id: r
+    condition: 'report.count > "x"'
+`, []string{"4:30: condition does not compile"}},
+		{"unknown variable in a condition", `
+rules:
+  - id: r
+    condition: report.colour == "red"
+`, []string{"4:23: condition does not compile", "has no field colour"}},
+		{"policy needs an unknown party", `
+policies:
+  - id: p
+    steps: [{after: 5m, notify: [board]}, {after: 1m, notify: []}]
+    require_ack_from: [party-z]
+`, []string{"4:51: must not be earlier", "4:63: must name at least one target", `5:24: unknown party "party-z"`}},
+		{"regime ends before it starts", `
+zones:
+  - {id: a, name: A}
+regimes:
+  - {id: g, zones: [a], kind: truce, starts_at: 2016-05-04T00:00:00Z, ends_at: 2016-05-01T00:00:00Z}
+`, []string{"5:31: must be cessation_of_hostilities", "5:80: must be after starts_at"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			f, err := configs.Parse("t.yaml", []byte(tt.yaml))
+			var pe *configs.ParseError
+			switch {
+			case errors.As(err, &pe):
+				got = append(got, pe.Error())
+			case err != nil:
+				t.Fatal(err)
+			default:
+				for _, p := range f.Validate() {
+					got = append(got, p.String())
+				}
+			}
+			all := strings.Join(got, "\n")
+			for _, want := range tt.want {
+				if !strings.Contains(all, want) {
+					t.Errorf("problems do not mention %q:\n%s", want, all)
+				}
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{"zones: []", "rules:\n  - {id: r, condition: 'report.count > 2'}", "regimes:\n  - {id: g}", "policies: [{id: p, steps: [{after: 1m}]}]", "{", ""} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := configs.Parse("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		for _, p := range file.Validate() {
+			if p.Message == "" {
+				t.Fatalf("a problem without a message: %+v", p)
+			}
+		}
+		if len(file.Validate()) == 0 {
+			if _, err := alerting.NewCatalog(1, file.Config, 0); err != nil {
+				t.Fatalf("valid configuration does not compile: %v", err)
+			}
+		}
+	})
+}
