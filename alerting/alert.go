@@ -56,6 +56,7 @@ type Alert struct {
 	Category Category `json:"category"`
 	Title    string   `json:"title"`
 	Rule     string   `json:"rule"`
+	RuleName string   `json:"rule_name,omitempty"`
 	GroupKey string   `json:"group_key"`
 	// Policy is the escalation policy, when the rule has one.
 	Policy string `json:"policy,omitempty"`
@@ -126,7 +127,10 @@ func (g Grouping) Admits(a *Alert, r *Report) bool {
 type Opening struct {
 	ID       string
 	ZoneName string // the zone as people read it, for the title
+	// Title, when set, replaces the default "<category> in <zone>".
+	Title    string
 	Rule     string
+	RuleName string
 	GroupKey string
 	Policy   string
 	// Severity, when set, is the alert's severity whatever its reports say.
@@ -166,6 +170,7 @@ func OpenAlert(o Opening, r *Report, now time.Time) *Alert {
 		Category:     r.Category,
 		Title:        r.Category.Label() + " in " + o.ZoneName,
 		Rule:         o.Rule,
+		RuleName:     o.RuleName,
 		GroupKey:     o.GroupKey,
 		Policy:       o.Policy,
 		Regime:       o.Classification.Regime,
@@ -180,6 +185,9 @@ func OpenAlert(o Opening, r *Report, now time.Time) *Alert {
 		Exercise:     r.Exercise,
 		Acks:         []Ack{},
 		Version:      1,
+	}
+	if o.Title != "" {
+		a.Title = o.Title
 	}
 	if o.Classification.NotApplicable {
 		a.Verification = NotApplicable

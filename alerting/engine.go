@@ -254,7 +254,7 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	if current != nil {
 		prev = current.ID
 	}
-	a := OpenAlert(Opening{ID: e.newID(), ZoneName: zone.Name, Rule: rule.ID, GroupKey: key, Policy: rule.Policy,
+	a := OpenAlert(Opening{ID: e.newID(), ZoneName: zone.Name, Title: rule.title(zone), Rule: rule.ID, RuleName: rule.Name, GroupKey: key, Policy: rule.Policy,
 		Severity: rule.Severity, Classification: c.Classification, Earlier: earlier}, r, now)
 	ids := make([]string, 0, len(earlier)+1)
 	for _, p := range earlier {

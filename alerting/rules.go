@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -137,6 +138,16 @@ func (r *compiledRule) groupKey(rep *Report) string {
 }
 
 var defaultGroupBy = []string{"zone", "category"}
+
+// title is the title of the rule's alerts in zone: "" (the report's
+// category in the zone) when the rule groups by category, else the rule's
+// name and the zone.
+func (r *compiledRule) title(zone Zone) string {
+	if len(r.GroupBy) == 0 || slices.Contains(r.GroupBy, "category") || r.Name == "" {
+		return ""
+	}
+	return r.Name + " · " + zone.Name
+}
 
 func groupValue(r *Report, key string) string {
 	switch key {

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -135,8 +136,12 @@ func (f *File) Locate(p alerting.Problem) alerting.Problem {
 	return p
 }
 
-// Demo returns the demo configuration of configs/demo/.
-func Demo() (alerting.Config, error) {
+// demoEpoch is the day the demo regimes are written around.
+var demoEpoch = time.Date(2016, 5, 1, 0, 0, 0, 0, time.UTC)
+
+// Demo returns the demo configuration of configs/demo/, its regimes moved
+// so that demoEpoch falls on the day of now (UTC).
+func Demo(now time.Time) (alerting.Config, error) {
 	entries, err := fs.Glob(files, "demo/*.yaml")
 	if err != nil {
 		return alerting.Config{}, err
@@ -152,6 +157,18 @@ func Demo() (alerting.Config, error) {
 			return all, err
 		}
 		Merge(&all, f.Config)
+	}
+	shift := now.UTC().Truncate(24 * time.Hour).Sub(demoEpoch)
+	for i := range all.Regimes {
+		r := &all.Regimes[i]
+		r.StartsAt = r.StartsAt.Add(shift)
+		if r.EndsAt != nil {
+			end := r.EndsAt.Add(shift)
+			r.EndsAt = &end
+		}
+		for j := range r.Extensions {
+			r.Extensions[j].Until = r.Extensions[j].Until.Add(shift)
+		}
 	}
 	if ps := all.Validate(); len(ps) > 0 {
 		return all, fmt.Errorf("demo configuration: %w", &alerting.ConfigError{Problems: ps})

@@ -4,18 +4,33 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/configs"
 )
 
 func TestDemoConfigurationIsValid(t *testing.T) {
-	demo, err := configs.Demo()
+	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	demo, err := configs.Demo(now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := alerting.NewCatalog(1, demo, 0); err != nil {
+	cat, err := alerting.NewCatalog(1, demo, 0)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The regimes are moved to the day of now, keeping their shape.
+	for zone, want := range map[string]string{"latakia": "silence-latakia", "damascus-ghouta": "silence-ghouta", "aleppo": "aleppo-ceasefire", "daraa": "coh-all"} {
+		if r := cat.RegimeAt(zone, now); r == nil || r.ID != want {
+			t.Errorf("regime in %s at %s = %v, want %s", zone, now, r, want)
+		}
+	}
+	if r := cat.RegimeAt("aleppo", now.Truncate(24*time.Hour).Add(11*time.Hour)); r == nil || r.ID != "coh-all" {
+		t.Errorf("before noon Aleppo is under %v, want coh-all", r)
+	}
+	if r := cat.RegimeAt("damascus-ghouta", now.Add(30*time.Hour)); r == nil || r.ID != "silence-ghouta" {
+		t.Errorf("the Ghouta extension is not applied: %v", r)
 	}
 	for _, z := range []string{"aleppo", "damascus-ghouta", "latakia", "idlib", "homs-north", "daraa"} {
 		found := false

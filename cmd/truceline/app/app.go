@@ -145,7 +145,7 @@ func (a *App) startNATS(ctx context.Context) error {
 
 func (a *App) startEngine(ctx context.Context) error {
 	if a.cfg.Demo {
-		demo, err := configs.Demo()
+		demo, err := configs.Demo(time.Now())
 		if err != nil {
 			return fmt.Errorf("demo configuration: %w", err)
 		}
@@ -224,6 +224,20 @@ func (a *App) startDemo(ctx context.Context) error {
 	a.demo = startDemoFeed(a.Broker, a.catalog, a.cfg.DemoRate, a.logger)
 	a.logger.Info("demo feed running: EXERCISE reports", "per_second", a.cfg.DemoRate)
 	return nil
+}
+
+// ApplyConfig stores configuration objects (adding or replacing them by id)
+// and makes this instance use them at once; other replicas follow within a
+// second.
+func (a *App) ApplyConfig(ctx context.Context, cfg alerting.Config) error {
+	_, problems, err := a.Store.ApplyConfig(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return &alerting.ConfigError{Problems: problems}
+	}
+	return a.catalog.Refresh(ctx)
 }
 
 // HTTPAddr is the address the HTTP server listens on.

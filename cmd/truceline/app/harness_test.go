@@ -17,6 +17,7 @@ import (
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/broker/natstest"
 	"github.com/truceline/truceline/cmd/truceline/app"
+	"github.com/truceline/truceline/configs"
 )
 
 // deps are the NATS and Redis servers a test's truceline instances share.
@@ -30,16 +31,15 @@ func startDeps(t *testing.T) *deps {
 	return &deps{nats: natstest.Start(t), redis: redistest.Start(t)}
 }
 
-// config is truceline on free ports against the test's servers, with the
-// demo zones and parties loaded and no demo feed.
+// config is truceline on free ports against the test's servers; start loads
+// the demo zones and parties, without the demo's regimes and rules, so that
+// every report opens or updates one alert of the default rule.
 func (d *deps) config(t *testing.T) app.Config {
 	cfg := app.DefaultConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.NATSURL = d.nats.URL()
 	cfg.RedisURL = d.redis.URL()
-	cfg.Demo = true
-	cfg.DemoRate = 0
 	return cfg
 }
 
@@ -50,6 +50,13 @@ func start(t *testing.T, cfg app.Config) *app.App {
 	a, err := app.Start(ctx, cfg, alertingtest.Logger(t))
 	if err != nil {
 		t.Fatalf("start truceline: %v", err)
+	}
+	demo, err := configs.Demo(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ApplyConfig(ctx, alerting.Config{Zones: demo.Zones, Parties: demo.Parties}); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
