@@ -56,7 +56,7 @@ var (
 	demoReporters = []string{"UN monitoring team north", "UN monitoring team south", "party-a liaison", "party-b liaison", "OP Sierra-3", "NGO field office"}
 	demoSources   = []string{"own_monitor", "own_monitor", "party_allegation", "ngo", "media", "sensor"}
 	demoCertainty = []string{"observed", "observed", "likely", "possible", "unknown"}
-	demoTargets   = []string{"civilian", "infrastructure", "humanitarian", "gov-forces", "northern-front", "southern-front", "isil", "al-nusra"}
+	demoTargets   = []string{"civilian", "civilian", "civilian", "infrastructure", "infrastructure", "humanitarian", "gov-forces", "gov-forces", "northern-front", "southern-front", "coastal-brigades", "isil", "al-nusra", ""}
 	demoActors    = []string{"gov-forces", "northern-front", "southern-front", "coastal-brigades", ""}
 )
 
