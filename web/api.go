@@ -222,18 +222,6 @@ func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request,
 	writeJSON(w, http.StatusOK, a)
 }
 
-func (h *Handler) listZones(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, struct {
-		Zones []alerting.Zone `json:"zones"`
-	}{h.opts.Catalog.Catalog().Zones()})
-}
-
-func (h *Handler) listParties(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, struct {
-		Parties []alerting.Party `json:"parties"`
-	}{h.opts.Catalog.Catalog().Parties()})
-}
-
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -253,5 +241,6 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 			checks[c.Name] = "ok"
 		}
 	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks,
+		"config_version": h.opts.Catalog.Catalog().Version})
 }

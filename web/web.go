@@ -54,6 +54,7 @@ type Options struct {
 	Alerts  Alerts
 	Actions Actions
 	Catalog alerting.CatalogSource
+	Config  ConfigStore
 	Gateway http.Handler
 	Ready   []Check
 	// Gatherer serves /metrics; Registerer takes the HTTP metrics.
@@ -74,8 +75,8 @@ type Handler struct {
 
 // NewHandler returns the handler with every route registered.
 func NewHandler(o Options) (*Handler, error) {
-	if o.Intake == nil || o.Reports == nil || o.Alerts == nil || o.Actions == nil || o.Catalog == nil || o.Gateway == nil {
-		return nil, errors.New("web: Intake, Reports, Alerts, Actions, Catalog and Gateway are required")
+	if o.Intake == nil || o.Reports == nil || o.Alerts == nil || o.Actions == nil || o.Catalog == nil || o.Config == nil || o.Gateway == nil {
+		return nil, errors.New("web: Intake, Reports, Alerts, Actions, Catalog, Config and Gateway are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -94,8 +95,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("GET /api/v1/alerts/{id}/reports", h.alertReports)
 	h.route("POST /api/v1/alerts/{id}/ack", h.ackAlert)
 	h.route("POST /api/v1/alerts/{id}/resolve", h.resolveAlert)
-	h.route("GET /api/v1/zones", h.listZones)
-	h.route("GET /api/v1/parties", h.listParties)
+	h.routeConfig()
 	h.route("GET /healthz", h.healthz)
 	h.route("GET /readyz", h.readyz)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
@@ -156,3 +156,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+var errTrailing = errors.New("data after the JSON value")

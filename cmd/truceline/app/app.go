@@ -185,6 +185,7 @@ func (a *App) startHTTP(context.Context) error {
 	}
 	handler, err := web.NewHandler(web.Options{
 		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
+		Config: liveConfig{a.Store, a.catalog},
 		Ready: []web.Check{
 			{Name: "nats", Check: a.Broker.Ready},
 			{Name: "redis", Check: a.Store.Ping},
@@ -230,14 +231,37 @@ func (a *App) startDemo(ctx context.Context) error {
 // and makes this instance use them at once; other replicas follow within a
 // second.
 func (a *App) ApplyConfig(ctx context.Context, cfg alerting.Config) error {
-	_, problems, err := a.Store.ApplyConfig(ctx, cfg, false)
+	_, problems, err := liveConfig{a.Store, a.catalog}.ApplyConfig(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
 	if len(problems) > 0 {
 		return &alerting.ConfigError{Problems: problems}
 	}
-	return a.catalog.Refresh(ctx)
+	return nil
+}
+
+// liveConfig changes the stored configuration and reloads this instance's
+// catalog at once, so a change made here is in force when the call returns.
+type liveConfig struct {
+	*redisstore.Store
+	catalog *redisstore.CatalogWatcher
+}
+
+func (l liveConfig) ApplyConfig(ctx context.Context, cfg alerting.Config, dryRun bool) (int64, []alerting.Problem, error) {
+	v, ps, err := l.Store.ApplyConfig(ctx, cfg, dryRun)
+	if err == nil && len(ps) == 0 && !dryRun {
+		err = l.catalog.Refresh(ctx)
+	}
+	return v, ps, err
+}
+
+func (l liveConfig) DeleteConfig(ctx context.Context, kind, id string) (int64, []alerting.Problem, error) {
+	v, ps, err := l.Store.DeleteConfig(ctx, kind, id)
+	if err == nil && len(ps) == 0 {
+		err = l.catalog.Refresh(ctx)
+	}
+	return v, ps, err
 }
 
 // HTTPAddr is the address the HTTP server listens on.
