@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,6 +227,8 @@ func removeObject(c alerting.Config, kind, id string) alerting.Config {
 	return c
 }
 
+var problemPath = regexp.MustCompile(`^\$\.([a-z]+)\[(\d+)\](.*)$`)
+
 // relocate rewrites problem paths from the merged configuration's indexes
 // to the applied file's ($.rules[5] → $.rules[1] when four rules were kept
 // before it). Problems in kept objects keep their path, marked as stored.
@@ -233,18 +237,16 @@ func relocate(ps []alerting.Problem, offsets map[string]int) []alerting.Problem 
 		return ps
 	}
 	for i, p := range ps {
-		var kind string
-		var idx int
-		rest := ""
-		if n, _ := fmt.Sscanf(p.Path, "$.%[a-z][%d]", &kind, &idx); n != 2 {
+		m := problemPath.FindStringSubmatch(p.Path)
+		if m == nil {
 			continue
 		}
-		head := fmt.Sprintf("$.%s[%d]", kind, idx)
-		rest = strings.TrimPrefix(p.Path, head)
+		kind, rest := m[1], m[3]
+		idx, _ := strconv.Atoi(m[2])
 		if off := offsets[kind]; idx >= off {
 			ps[i].Path = fmt.Sprintf("$.%s[%d]%s", kind, idx-off, rest)
 		} else {
-			ps[i].Path = "stored " + head + rest
+			ps[i].Path = "stored " + p.Path
 		}
 	}
 	return ps

@@ -42,7 +42,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					return nil
 				}},
 		},
-		Commands: []*cli.Command{reportCommand(), alertsCommand(), benchCommand()},
+		Commands: []*cli.Command{reportCommand(), alertsCommand(), applyCommand(), getCommand(), deleteCommand(), benchCommand()},
 	}
 	markUsageErrors(cmd)
 	err := cmd.Run(ctx, args)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +80,44 @@ func TestUsageErrorsExitWith2(t *testing.T) {
 		if code, _, _ := trucectl(t, "", args...); code != 2 {
 			t.Errorf("trucectl %v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+func TestApplyGetDelete(t *testing.T) {
+	server, _ := startServer(t)
+	g := []string{"--server", server}
+	code, out, errOut := trucectl(t, "", append(g, "apply", "-f", "../../configs/demo")...)
+	if code != 0 || !strings.Contains(out, "7 rules") || !strings.Contains(out, "6 zones") {
+		t.Fatalf("apply the demo: exit %d, %q %q", code, out, errOut)
+	}
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a-policies.yaml", "policies:\n  - id: quick\n    steps: [{after: 0s, notify: [board]}]\n")
+	write("b-rules.yaml", "rules:\n  - id: fine\n    policy: quick\n  - id: broken\n    zones: [atlantis]\n    policy: slow\n    condition: report.count >\n")
+	code, _, errOut = trucectl(t, "", append(g, "apply", "-f", dir, "--dry-run")...)
+	for _, want := range []string{"b-rules.yaml:5:13: unknown zone \"atlantis\"", "b-rules.yaml:6:13: unknown policy \"slow\"", "b-rules.yaml:7:", "condition does not compile", "3 problem(s); nothing was stored"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("apply --dry-run output lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code != 1 {
+		t.Errorf("apply of a bad file: exit %d, want 1", code)
+	}
+	write("b-rules.yaml", "rules:\n  - id: fine\n    policy: quick\n")
+	if code, out, errOut := trucectl(t, "", append(g, "apply", "-f", dir)...); code != 0 || !strings.Contains(out, "1 policies, 1 rules") {
+		t.Fatalf("apply: exit %d, %q %q", code, out, errOut)
+	}
+	if code, out, _ := trucectl(t, "", append(g, "get", "rules")...); code != 0 || !strings.Contains(out, "fine") || !strings.Contains(out, "aleppo-ceasefire") {
+		t.Errorf("get rules: exit %d, %q", code, out)
+	}
+	if code, _, errOut := trucectl(t, "", append(g, "delete", "policies", "quick")...); code != 1 || !strings.Contains(errOut, "409") {
+		t.Errorf("delete a policy in use: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := trucectl(t, "", append(g, "delete", "rules", "fine")...); code != 0 || !strings.Contains(out, "deleted rules fine") {
+		t.Errorf("delete rule: exit %d, %q", code, out)
 	}
 }
