@@ -2,7 +2,9 @@ package alerting
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -80,7 +82,14 @@ type Alert struct {
 	Casualties Casualties `json:"casualties"`
 	Exercise   bool       `json:"exercise,omitempty"`
 	Acks       []Ack      `json:"acks"`
-	Timeline   []Entry    `json:"timeline"`
+	// RequireAckFrom are the parties whose acknowledgements, all of them,
+	// complete the acknowledgement (the policy's joint acknowledgement).
+	RequireAckFrom []string       `json:"require_ack_from,omitempty"`
+	Verifications  []Verifying    `json:"verifications,omitempty"`
+	Escalation     *Escalation    `json:"escalation,omitempty"`
+	Notifications  []Notification `json:"notifications,omitempty"`
+	SnoozedUntil   *time.Time     `json:"snoozed_until,omitempty"`
+	Timeline       []Entry        `json:"timeline"`
 	// Version counts the alert's changes; the store refuses a change made
 	// from an older version, so concurrent writers cannot lose updates.
 	Version int64 `json:"version"`
@@ -271,14 +280,42 @@ func (a *Alert) Acknowledge(actor Actor, note string, now time.Time) (*Alert, er
 	}
 	b := a.clone()
 	for _, ack := range b.Acks {
-		if ack.Party == actor.Party && ack.By == actor.Name {
-			return nil, Errorf(ECONFLICT, "alert %s is already acknowledged by %s", a.ID, actor.Name)
+		if ack.Party == actor.Party && (actor.Party != "" || ack.By == actor.Name) {
+			who := actor.Name
+			if actor.Party != "" {
+				who = "party " + actor.Party
+			}
+			return nil, Errorf(ECONFLICT, "alert %s is already acknowledged by %s", a.ID, who)
 		}
 	}
 	b.Acks = append(b.Acks, Ack{Party: actor.Party, By: actor.Name, At: now})
-	b.State = StateAcknowledged
+	waiting := b.AwaitingAck()
+	if len(waiting) == 0 {
+		b.State = StateAcknowledged
+		b.stopEscalation("acknowledged")
+	} else {
+		note = strings.TrimSpace(note + " (still waiting for " + strings.Join(waiting, ", ") + ")")
+	}
 	b.touch(now, Entry{By: actor.Name, Action: EventAcknowledged, Note: note})
 	return b, nil
+}
+
+// AwaitingAck lists the parties of RequireAckFrom that have not yet
+// acknowledged; without RequireAckFrom, any acknowledgement is enough.
+func (a *Alert) AwaitingAck() []string {
+	if len(a.RequireAckFrom) == 0 {
+		if len(a.Acks) > 0 {
+			return nil
+		}
+		return []string{"anyone"}
+	}
+	var out []string
+	for _, p := range a.RequireAckFrom {
+		if !slices.ContainsFunc(a.Acks, func(ack Ack) bool { return ack.Party == p }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Resolve closes the alert.
@@ -289,6 +326,7 @@ func (a *Alert) Resolve(actor Actor, note string, now time.Time) (*Alert, error)
 	b := a.clone()
 	b.State = StateResolved
 	b.ResolvedAt = &now
+	b.stopEscalation("resolved")
 	b.touch(now, Entry{By: actor.Name, Action: EventResolved, Note: note})
 	return b, nil
 }
@@ -321,6 +359,12 @@ func (a *Alert) clone() *Alert {
 	b := *a
 	b.ReportIDs = append([]string(nil), a.ReportIDs...)
 	b.Acks = append([]Ack{}, a.Acks...)
+	b.Verifications = slices.Clone(a.Verifications)
+	b.Notifications = slices.Clone(a.Notifications)
+	if a.Escalation != nil {
+		e := *a.Escalation
+		b.Escalation = &e
+	}
 	b.Timeline = append([]Entry(nil), a.Timeline...)
 	return &b
 }

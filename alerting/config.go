@@ -124,9 +124,24 @@ type Policy struct {
 	Steps []Step `json:"steps"`
 	// Repeat is how many more times the steps run after the last one.
 	Repeat int `json:"repeat,omitempty"`
+	// RepeatAfter is how long after the last step a repeat's first step
+	// comes; zero means the last step's After, or 5 minutes when that is
+	// zero too.
+	RepeatAfter Duration `json:"repeat_after,omitempty"`
 	// RequireAckFrom are the parties whose acknowledgements, all of them,
 	// stop escalation; empty means any one acknowledgement does.
 	RequireAckFrom []string `json:"require_ack_from,omitempty"`
+}
+
+func (p Policy) repeatAfter() time.Duration {
+	switch {
+	case p.RepeatAfter > 0:
+		return time.Duration(p.RepeatAfter)
+	case len(p.Steps) > 0 && p.Steps[len(p.Steps)-1].After > 0:
+		return time.Duration(p.Steps[len(p.Steps)-1].After)
+	default:
+		return 5 * time.Minute
+	}
 }
 
 // Step is one escalation step: after a delay from the alert's opening (or
@@ -287,6 +302,9 @@ func (c *Config) Validate() []Problem {
 		}
 		if pol.Repeat < 0 || pol.Repeat > 100 {
 			add(p+".repeat", "must be between 0 and 100")
+		}
+		if pol.RepeatAfter < 0 {
+			add(p+".repeat_after", "must not be negative")
 		}
 		for j, party := range pol.RequireAckFrom {
 			if !parties[party] {

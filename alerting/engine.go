@@ -226,8 +226,12 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 		return err
 	}
 	now := e.now()
+	policy, hasPolicy := e.catalog.Catalog().Policy(rule.Policy)
 	if current != nil && (Grouping{Rule: rule.ID, Window: window}).Admits(current, r) {
 		next, event := current.AddReport(r, rule.Severity, now)
+		if event == EventReopened && hasPolicy {
+			next.restartEscalation(policy, now)
+		}
 		c.Alerts = append(c.Alerts, AlertChange{Alert: next, Event: event, ReportIDs: []string{r.ID},
 			GroupKey: key, PrevGroupAlert: current.ID, GroupTTL: ttl})
 		return nil
@@ -256,6 +260,9 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	}
 	a := OpenAlert(Opening{ID: e.newID(), ZoneName: zone.Name, Title: rule.title(zone), Rule: rule.ID, RuleName: rule.Name, GroupKey: key, Policy: rule.Policy,
 		Severity: rule.Severity, Classification: c.Classification, Earlier: earlier}, r, now)
+	if hasPolicy {
+		a.StartEscalation(policy, now)
+	}
 	ids := make([]string, 0, len(earlier)+1)
 	for _, p := range earlier {
 		ids = append(ids, p.ID)
@@ -276,6 +283,27 @@ func (e *Engine) Acknowledge(ctx context.Context, id string, actor Actor, note s
 func (e *Engine) Resolve(ctx context.Context, id string, actor Actor, note string) (*Alert, error) {
 	return e.act(ctx, id, EventResolved, func(a *Alert, now time.Time) (*Alert, error) {
 		return a.Resolve(actor, note, now)
+	})
+}
+
+// Verify records a party's verification of an alert.
+func (e *Engine) Verify(ctx context.Context, id string, actor Actor, status Verification, reason string) (*Alert, error) {
+	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
+		return a.Verify(actor, status, reason, now)
+	})
+}
+
+// Comment adds a comment to an alert's timeline.
+func (e *Engine) Comment(ctx context.Context, id string, actor Actor, text string) (*Alert, error) {
+	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
+		return a.Comment(actor, text, now)
+	})
+}
+
+// Snooze holds an alert's escalation until a time.
+func (e *Engine) Snooze(ctx context.Context, id string, actor Actor, until time.Time, note string) (*Alert, error) {
+	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
+		return a.Snooze(actor, until, note, now)
 	})
 }
 

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -163,23 +162,53 @@ func (h *Handler) alertReports(w http.ResponseWriter, r *http.Request) {
 }
 
 // actionBody is what an alert action may carry. Until sign-in exists the
-// actor names itself; the timeline records it.
+// actor names itself and its party; the timeline records both.
 type actionBody struct {
-	By    string `json:"by"`
-	Party string `json:"party"`
-	Note  string `json:"note"`
+	By     string                `json:"by"`
+	Party  string                `json:"party"`
+	Note   string                `json:"note"`
+	Status alerting.Verification `json:"status"` // verify
+	Until  *time.Time            `json:"until"`  // snooze
+	For    alerting.Duration     `json:"for"`    // snooze, instead of until
 }
 
+type action func(ctx context.Context, id string, actor alerting.Actor, body actionBody, now time.Time) (*alerting.Alert, error)
+
 func (h *Handler) ackAlert(w http.ResponseWriter, r *http.Request) {
-	h.alertAction(w, r, h.opts.Actions.Acknowledge)
+	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, _ time.Time) (*alerting.Alert, error) {
+		return h.opts.Actions.Acknowledge(ctx, id, actor, b.Note)
+	})
 }
 
 func (h *Handler) resolveAlert(w http.ResponseWriter, r *http.Request) {
-	h.alertAction(w, r, h.opts.Actions.Resolve)
+	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, _ time.Time) (*alerting.Alert, error) {
+		return h.opts.Actions.Resolve(ctx, id, actor, b.Note)
+	})
 }
 
-func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request,
-	act func(context.Context, string, alerting.Actor, string) (*alerting.Alert, error)) {
+func (h *Handler) verifyAlert(w http.ResponseWriter, r *http.Request) {
+	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, _ time.Time) (*alerting.Alert, error) {
+		return h.opts.Actions.Verify(ctx, id, actor, b.Status, b.Note)
+	})
+}
+
+func (h *Handler) commentAlert(w http.ResponseWriter, r *http.Request) {
+	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, _ time.Time) (*alerting.Alert, error) {
+		return h.opts.Actions.Comment(ctx, id, actor, b.Note)
+	})
+}
+
+func (h *Handler) snoozeAlert(w http.ResponseWriter, r *http.Request) {
+	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, now time.Time) (*alerting.Alert, error) {
+		until := now.Add(time.Duration(b.For))
+		if b.Until != nil {
+			until = *b.Until
+		}
+		return h.opts.Actions.Snooze(ctx, id, actor, until, b.Note)
+	})
+}
+
+func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request, act action) {
 	data, err := readBody(w, r, maxActionBytes)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -187,9 +216,7 @@ func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request,
 	}
 	var body actionBody
 	if len(strings.TrimSpace(string(data))) > 0 {
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
+		if err := decodeStrict(data, &body); err != nil {
 			h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad action body",
 				Fields: []alerting.FieldProblem{{Field: "(body)", Problem: err.Error()}}})
 			return
@@ -214,7 +241,7 @@ func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request,
 	if body.By == "" {
 		body.By = "anonymous"
 	}
-	a, err := act(r.Context(), r.PathValue("id"), alerting.Actor{Name: body.By, Party: body.Party}, body.Note)
+	a, err := act(r.Context(), r.PathValue("id"), alerting.Actor{Name: body.By, Party: body.Party}, body, time.Now())
 	if err != nil {
 		h.writeError(w, r, err)
 		return

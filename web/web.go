@@ -39,6 +39,9 @@ type Alerts interface {
 type Actions interface {
 	Acknowledge(ctx context.Context, id string, actor alerting.Actor, note string) (*alerting.Alert, error)
 	Resolve(ctx context.Context, id string, actor alerting.Actor, note string) (*alerting.Alert, error)
+	Verify(ctx context.Context, id string, actor alerting.Actor, status alerting.Verification, reason string) (*alerting.Alert, error)
+	Comment(ctx context.Context, id string, actor alerting.Actor, text string) (*alerting.Alert, error)
+	Snooze(ctx context.Context, id string, actor alerting.Actor, until time.Time, note string) (*alerting.Alert, error)
 }
 
 // Check is one readiness check: a dependency that must answer.
@@ -95,6 +98,9 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("GET /api/v1/alerts/{id}/reports", h.alertReports)
 	h.route("POST /api/v1/alerts/{id}/ack", h.ackAlert)
 	h.route("POST /api/v1/alerts/{id}/resolve", h.resolveAlert)
+	h.route("POST /api/v1/alerts/{id}/verify", h.verifyAlert)
+	h.route("POST /api/v1/alerts/{id}/comment", h.commentAlert)
+	h.route("POST /api/v1/alerts/{id}/snooze", h.snoozeAlert)
 	h.routeConfig()
 	h.route("GET /healthz", h.healthz)
 	h.route("GET /readyz", h.readyz)

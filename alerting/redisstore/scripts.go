@@ -51,6 +51,11 @@ for _, a in ipairs(plan.alerts) do
   for _, id in ipairs(a.report_ids) do
     redis.call('RPUSH', a.reports_key, id)
   end
+  if a.timer_at > 0 then
+    redis.call('ZADD', plan.timers_key, string.format('%d', a.timer_at), a.id)
+  else
+    redis.call('ZREM', plan.timers_key, a.id)
+  end
   refs[#refs + 1] = a.zone .. ' ' .. s
   out[#out + 1] = seq
   out[#out + 1] = frame
@@ -68,6 +73,19 @@ if report then
     'classification', report.classification, 'changes', table.concat(refs, ','))
 end
 return out
+`)
+
+// claimScript leases the due escalation timers: each due alert's timer is
+// moved lease into the future, so no other replica claims it meanwhile, and
+// it comes due again by itself if the claimer dies.
+//
+// KEYS: 1 timers zset. ARGV: 1 now ms, 2 limit, 3 lease ms.
+var claimScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(due) do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), id)
+end
+return due
 `)
 
 // snapshotScript reads a zone's sequence and its active alerts at that

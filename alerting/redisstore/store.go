@@ -37,7 +37,10 @@ type Store struct {
 	maxResume    int
 }
 
-var _ alerting.Store = (*Store)(nil)
+var (
+	_ alerting.Store  = (*Store)(nil)
+	_ alerting.Timers = (*Store)(nil)
+)
 
 // New returns a Store.
 func New(o Options) (*Store, error) {
@@ -162,9 +165,10 @@ func decodeAlert(text string) (*alerting.Alert, error) {
 
 // plan is a Commit as the commit script reads it.
 type plan struct {
-	Report  *planReport   `json:"report,omitempty"`
-	Alerts  []planAlert   `json:"alerts"`
-	Pending []planPending `json:"pending"`
+	TimersKey string        `json:"timers_key"`
+	Report    *planReport   `json:"report,omitempty"`
+	Alerts    []planAlert   `json:"alerts"`
+	Pending   []planPending `json:"pending"`
 }
 
 type planReport struct {
@@ -192,6 +196,7 @@ type planAlert struct {
 	GroupKey    string   `json:"group_key"`
 	GroupExpect string   `json:"group_expect"`
 	GroupTTL    int64    `json:"group_ttl"`
+	TimerAt     int64    `json:"timer_at"` // ms; 0 removes the alert's timer
 }
 
 type planPending struct {
@@ -244,7 +249,7 @@ func (s *Store) Pending(ctx context.Context, groupKey string) ([]alerting.Pendin
 
 // Commit implements alerting.Store with one Lua script.
 func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Change, error) {
-	p := plan{Alerts: make([]planAlert, 0, len(c.Alerts)), Pending: make([]planPending, 0, len(c.Pending))}
+	p := plan{TimersKey: s.timersKey(), Alerts: make([]planAlert, 0, len(c.Alerts)), Pending: make([]planPending, 0, len(c.Pending))}
 	reportID := ""
 	if c.Report != nil {
 		reportID = c.Report.ID
@@ -275,6 +280,9 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 			IndexKey: s.zoneKey(a.Zone, "alerts"), ReportsKey: s.alertReportsKey(a.ID), ReportIDs: ac.ReportIDs}
 		if pa.ReportIDs == nil {
 			pa.ReportIDs = []string{}
+		}
+		if at := timerAt(a); at != nil {
+			pa.TimerAt = at.UnixMilli()
 		}
 		if ac.GroupKey != "" {
 			pa.GroupKey, pa.GroupExpect, pa.GroupTTL = s.groupKey(ac.GroupKey), ac.PrevGroupAlert, ac.GroupTTL.Milliseconds()
@@ -309,6 +317,48 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 		changes[i] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert, Frame: []byte(frame)}
 	}
 	return changes, nil
+}
+
+// timerAt is when an alert's next escalation step is due, or nil.
+func timerAt(a *alerting.Alert) *time.Time {
+	if a.Active() && a.Escalation != nil {
+		return a.Escalation.NextAt
+	}
+	return nil
+}
+
+func (s *Store) timersKey() string { return s.prefix + "timers" }
+
+// ClaimDue implements alerting.Timers.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, error) {
+	ids, err := claimScript.Run(ctx, s.rdb, []string{s.timersKey()}, now.UnixMilli(), limit, lease.Milliseconds()).StringSlice()
+	if err != nil {
+		return nil, unavailable("claim timers", err)
+	}
+	return ids, nil
+}
+
+// SetTimer implements alerting.Timers: nil removes the alert's timer.
+func (s *Store) SetTimer(ctx context.Context, alertID string, at *time.Time) error {
+	var err error
+	if at == nil {
+		err = s.rdb.ZRem(ctx, s.timersKey(), alertID).Err()
+	} else {
+		err = s.rdb.ZAdd(ctx, s.timersKey(), redis.Z{Score: float64(at.UnixMilli()), Member: alertID}).Err()
+	}
+	if err != nil {
+		return unavailable("set timer", err)
+	}
+	return nil
+}
+
+// Timers returns how many escalation timers are pending.
+func (s *Store) Timers(ctx context.Context) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, s.timersKey()).Result()
+	if err != nil {
+		return 0, unavailable("count timers", err)
+	}
+	return n, nil
 }
 
 // AlertReports returns the ids of every report of an alert, oldest first,

@@ -96,6 +96,10 @@ func actionCommand(name, usage, path string) *cli.Command {
 			if cmd.Root().String("output") == "json" {
 				return printJSON(cmd.Root().Writer, a)
 			}
+			if path == "ack" && a.State != alerting.StateAcknowledged {
+				_, err = fmt.Fprintf(cmd.Root().Writer, "%s: acknowledgement recorded; still waiting for %s\n", a.ID, strings.Join(a.AwaitingAck(), ", "))
+				return err
+			}
 			_, err = fmt.Fprintf(cmd.Root().Writer, "%s is now %s\n", a.ID, a.State)
 			return err
 		},

@@ -60,8 +60,12 @@ func TestReportListAckResolve(t *testing.T) {
 		return code == 0 && json.Unmarshal([]byte(out), &list) == nil && len(list.Alerts) == 1 && list.Alerts[0].ReportCount == 2
 	})
 	id := list.Alerts[0].ID
-	if code, out, _ := trucectl(t, "", append(g, "alerts", "ack", id, "--by", "officer")...); code != 0 || !strings.Contains(out, "acknowledged") {
-		t.Errorf("ack: exit %d, %q", code, out)
+	// The demo's policies need both co-chairs' acknowledgement.
+	if code, out, _ := trucectl(t, "", append(g, "alerts", "ack", id, "--by", "liaison A", "--party", "party-a")...); code != 0 || !strings.Contains(out, "still waiting for party-b") {
+		t.Errorf("first ack: exit %d, %q", code, out)
+	}
+	if code, out, _ := trucectl(t, "", append(g, "alerts", "ack", id, "--by", "liaison B", "--party", "party-b")...); code != 0 || !strings.Contains(out, "is now acknowledged") {
+		t.Errorf("joint ack: exit %d, %q", code, out)
 	}
 	if code, out, _ := trucectl(t, "", append(g, "alerts", "resolve", id)...); code != 0 || !strings.Contains(out, "resolved") {
 		t.Errorf("resolve: exit %d, %q", code, out)

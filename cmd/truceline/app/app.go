@@ -44,6 +44,7 @@ type App struct {
 	Engine   *alerting.Engine
 	catalog  *redisstore.CatalogWatcher
 	consumer *broker.Consumer
+	escalate *alerting.Escalator
 	gateway  *gateway.Gateway
 	httpSrv  *http.Server
 	listener net.Listener
@@ -171,7 +172,17 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.consumer, err = a.Broker.StartConsumer(ctx, broker.ConsumerOptions{Handler: a.Engine, Registerer: a.registry})
-	return err
+	if err != nil {
+		return err
+	}
+	a.escalate, err = alerting.NewEscalator(alerting.EscalatorOptions{
+		Store: a.Store, Timers: a.Store, Publisher: a.Broker, Catalog: a.catalog, Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	go a.escalate.Run()
+	return nil
 }
 
 func (a *App) startHTTP(context.Context) error {
@@ -298,6 +309,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.consumer != nil {
 			errs = append(errs, a.consumer.Shutdown(ctx))
 		}
+		if a.escalate != nil {
+			errs = append(errs, a.escalate.Shutdown(ctx))
+		}
 		if a.catalog != nil {
 			errs = append(errs, a.catalog.Shutdown(ctx))
 		}
@@ -341,6 +355,9 @@ func (a *App) Kill() {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			_ = a.consumer.Shutdown(ctx)
+		}
+		if a.escalate != nil {
+			_ = a.escalate.Shutdown(context.Background())
 		}
 		if a.catalog != nil {
 			_ = a.catalog.Shutdown(context.Background())

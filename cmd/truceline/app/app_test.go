@@ -74,6 +74,19 @@ func TestReportsReachTheBoard(t *testing.T) {
 	if f.Alert.ID != alertID || f.Alert.Acks[0].Party != "party-a" || f.Alert.Acks[0].By != "duty officer" {
 		t.Errorf("acknowledged frame = %+v", f.Alert)
 	}
+	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/verify", []byte(`{"by":"liaison B","party":"party-b","status":"disputed","note":"cannot confirm"}`)); status != 200 || body["verification"] != "disputed" {
+		t.Fatalf("verify: %d %v", status, body)
+	}
+	ws.until(t, "the verification", func(f frame) bool { return f.Event == "updated" && f.Alert.Verification == "disputed" })
+	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/verify", []byte(`{"status":"maybe"}`)); status != 400 || !strings.Contains(fmt.Sprint(body), "field:status") {
+		t.Errorf("a bad verification: %d %v", status, body)
+	}
+	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/comment", []byte(`{"by":"duty officer","note":"imagery requested"}`)); status != 200 {
+		t.Fatalf("comment: %d %v", status, body)
+	}
+	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/snooze", []byte(`{"by":"duty officer","for":"30m"}`)); status != 200 || body["snoozed_until"] == nil {
+		t.Fatalf("snooze: %d %v", status, body)
+	}
 	if status, _ := post(t, a, "/api/v1/alerts/"+alertID+"/resolve", []byte(`{"by":"duty officer","note":"shelling stopped"}`)); status != 200 {
 		t.Fatalf("resolve: %d", status)
 	}

@@ -1,0 +1,206 @@
+package alerting
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Escalation is where an alert stands in its policy.
+type Escalation struct {
+	Step   int `json:"step"`   // the next step to fire, in the current pass
+	Repeat int `json:"repeat"` // the current pass over the steps, 0 first
+	Level  int `json:"level"`  // steps fired so far, over every pass
+	// PassStart is when the current pass began; each step's After counts
+	// from it.
+	PassStart time.Time `json:"pass_start"`
+	// NextAt is when the next step is due; nil once escalation stopped.
+	NextAt *time.Time `json:"next_at,omitempty"`
+	// Stopped says why escalation ended: acknowledged, resolved, or
+	// exhausted (every step of every pass fired).
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// Notification is one request to notify a target, made by an escalation
+// step. Key is its idempotency key: (alert, step, repeat, target).
+type Notification struct {
+	Key    string    `json:"key"`
+	Step   int       `json:"step"`
+	Repeat int       `json:"repeat"`
+	Target string    `json:"target"`
+	At     time.Time `json:"at"`
+	// State is requested until delivery (issue "notification delivery")
+	// records sent, failed or gave up.
+	State string `json:"state"`
+}
+
+// Verifying is one party's judgement of an alert's facts.
+type Verifying struct {
+	Party  string       `json:"party"`
+	Status Verification `json:"status"`
+	Reason string       `json:"reason,omitempty"`
+	By     string       `json:"by"`
+	At     time.Time    `json:"at"`
+}
+
+// StartEscalation begins the policy's first pass at now and fires the steps
+// already due (a step 0 with no delay notifies at once).
+func (a *Alert) StartEscalation(p Policy, now time.Time) {
+	if len(p.Steps) == 0 {
+		return
+	}
+	a.RequireAckFrom = p.RequireAckFrom
+	a.Escalation = &Escalation{PassStart: now}
+	a.Escalation.schedule(p)
+	a.fireDue(p, now)
+}
+
+// Escalate fires the steps of p that are due at now, on a copy of the
+// alert; ok is false when none is due (escalation stopped, snoozed, or the
+// next step lies ahead).
+func (a *Alert) Escalate(p Policy, now time.Time) (_ *Alert, ok bool) {
+	e := a.Escalation
+	if e == nil || e.NextAt == nil || now.Before(*e.NextAt) || !a.Active() || len(p.Steps) == 0 {
+		return a, false
+	}
+	b := a.clone()
+	b.fireDue(p, now)
+	b.UpdatedAt = now
+	b.Version++
+	return b, true
+}
+
+// fireDue fires every step due at now, in order.
+func (a *Alert) fireDue(p Policy, now time.Time) {
+	e := a.Escalation
+	for e.NextAt != nil && !now.Before(*e.NextAt) {
+		if a.SnoozedUntil != nil && now.Before(*a.SnoozedUntil) {
+			until := *a.SnoozedUntil
+			e.NextAt = &until
+			return
+		}
+		step := p.Steps[min(e.Step, len(p.Steps)-1)]
+		for _, target := range step.Notify {
+			a.Notifications = append(a.Notifications, Notification{
+				Key:  fmt.Sprintf("%s:%d:%d:%s", a.ID, e.Step, e.Repeat, target),
+				Step: e.Step, Repeat: e.Repeat, Target: target, At: now, State: "requested",
+			})
+		}
+		e.Level++
+		note := fmt.Sprintf("step %d notifies %s", e.Step+1, strings.Join(step.Notify, ", "))
+		if e.Repeat > 0 {
+			note += fmt.Sprintf(" (repeat %d of %d)", e.Repeat, p.Repeat)
+		}
+		a.record(now, Entry{By: engineActor, Action: EventEscalated, Note: note})
+		e.Step++
+		if e.Step == len(p.Steps) {
+			if e.Repeat >= p.Repeat {
+				e.NextAt, e.Stopped = nil, "exhausted"
+				return
+			}
+			// The next pass's first step comes RepeatAfter after this
+			// pass's last step was due.
+			e.Repeat++
+			e.Step = 0
+			e.PassStart = e.NextAt.Add(p.repeatAfter() - time.Duration(p.Steps[0].After))
+		}
+		e.schedule(p)
+	}
+}
+
+func (e *Escalation) schedule(p Policy) {
+	next := e.PassStart.Add(time.Duration(p.Steps[e.Step].After))
+	e.NextAt = &next
+}
+
+func (a *Alert) stopEscalation(why string) {
+	if a.Escalation != nil && a.Escalation.NextAt != nil {
+		a.Escalation.NextAt, a.Escalation.Stopped = nil, why
+	}
+}
+
+// restartEscalation starts a reopened alert's policy over.
+func (a *Alert) restartEscalation(p Policy, now time.Time) {
+	a.Acks = []Ack{}
+	a.SnoozedUntil = nil
+	a.StartEscalation(p, now)
+}
+
+// Snooze holds escalation until until: no step fires before then.
+func (a *Alert) Snooze(actor Actor, until time.Time, note string, now time.Time) (*Alert, error) {
+	if !a.Active() {
+		return nil, Errorf(ECONFLICT, "alert %s is resolved; there is nothing to snooze", a.ID)
+	}
+	if !until.After(now) {
+		return nil, &Error{Code: EINVALID, Message: "snooze must end in the future", Fields: []FieldProblem{{Field: "until", Problem: "is not in the future"}}}
+	}
+	if until.After(now.Add(7 * 24 * time.Hour)) {
+		return nil, &Error{Code: EINVALID, Message: "snooze is limited to 7 days", Fields: []FieldProblem{{Field: "until", Problem: "is more than 168h ahead"}}}
+	}
+	b := a.clone()
+	b.SnoozedUntil = &until
+	if e := b.Escalation; e != nil && e.NextAt != nil && e.NextAt.Before(until) {
+		e.NextAt = &until
+	}
+	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: strings.TrimSpace("snoozed until " + until.UTC().Format(time.RFC3339) + ". " + note)})
+	return b, nil
+}
+
+// Verify records a party's judgement: confirmed, disputed or
+// not_applicable, with its reason. The alert's verification sums them up:
+// disputed when any party disputes, not_applicable when any says so, and
+// confirmed when every party that judged confirmed.
+func (a *Alert) Verify(actor Actor, status Verification, reason string, now time.Time) (*Alert, error) {
+	var p problems
+	switch status {
+	case Confirmed, Disputed, NotApplicable:
+	default:
+		p.add("status", "must be confirmed, disputed or not_applicable")
+	}
+	if actor.Party == "" {
+		p.add("party", "is required: verification is per party")
+	}
+	if strings.TrimSpace(reason) == "" {
+		p.add("reason", "is required")
+	}
+	if err := p.err("verification"); err != nil {
+		return nil, err
+	}
+	b := a.clone()
+	v := Verifying{Party: actor.Party, Status: status, Reason: reason, By: actor.Name, At: now}
+	replaced := false
+	for i := range b.Verifications {
+		if b.Verifications[i].Party == actor.Party {
+			b.Verifications[i], replaced = v, true
+		}
+	}
+	if !replaced {
+		b.Verifications = append(b.Verifications, v)
+	}
+	b.Verification = summarise(b.Verifications)
+	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: fmt.Sprintf("%s: %s (%s)", actor.Party, status, reason)})
+	return b, nil
+}
+
+func summarise(vs []Verifying) Verification {
+	out := Confirmed
+	for _, v := range vs {
+		switch {
+		case v.Status == Disputed:
+			return Disputed
+		case v.Status == NotApplicable:
+			out = NotApplicable
+		}
+	}
+	return out
+}
+
+// Comment adds a note to the timeline.
+func (a *Alert) Comment(actor Actor, text string, now time.Time) (*Alert, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, &Error{Code: EINVALID, Message: "a comment needs text", Fields: []FieldProblem{{Field: "note", Problem: "is required"}}}
+	}
+	b := a.clone()
+	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: "comment: " + text})
+	return b, nil
+}

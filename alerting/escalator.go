@@ -1,0 +1,156 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Timers keeps when each alert's next escalation step is due. The store
+// sets an alert's timer with every commit of the alert; claiming a due timer
+// leases it, by moving it lease into the future, so that one replica works
+// on it at a time and another takes it over if that replica dies.
+type Timers interface {
+	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, error)
+	SetTimer(ctx context.Context, alertID string, at *time.Time) error
+}
+
+// EscalatorOptions configures an Escalator. Store, Timers, Publisher and
+// Catalog are required.
+type EscalatorOptions struct {
+	Store     Store
+	Timers    Timers
+	Publisher Publisher
+	Catalog   CatalogSource
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Interval is how often due timers are looked for; 0 means 50 ms.
+	Interval time.Duration
+	// Lease is how long a claimed timer is held; 0 means 30 s.
+	Lease  time.Duration
+	Logger *slog.Logger
+}
+
+// Escalator fires due escalation steps. Every replica runs one; a step fires
+// once because firing commits the alert at its version and moves its timer
+// in the same step.
+type Escalator struct {
+	o      EscalatorOptions
+	logger *slog.Logger
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// NewEscalator returns an escalator; Run starts it.
+func NewEscalator(o EscalatorOptions) (*Escalator, error) {
+	if o.Store == nil || o.Timers == nil || o.Publisher == nil || o.Catalog == nil {
+		return nil, errors.New("alerting: escalator needs a Store, Timers, a Publisher and a Catalog")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Interval <= 0 {
+		o.Interval = 50 * time.Millisecond
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Escalator{o: o, logger: o.Logger.With("component", "escalator"), stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Run fires due steps every interval until Shutdown.
+func (e *Escalator) Run() {
+	defer close(e.done)
+	t := time.NewTicker(e.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), e.o.Lease)
+		if _, err := e.Tick(ctx); err != nil {
+			e.logger.Warn("escalation tick failed; retrying", "err", err)
+		}
+		cancel()
+	}
+}
+
+// Tick fires every step due now and returns how many alerts it escalated.
+// Tests drive it with a fake clock.
+func (e *Escalator) Tick(ctx context.Context) (int, error) {
+	fired := 0
+	for {
+		ids, err := e.o.Timers.ClaimDue(ctx, e.o.Now(), 256, e.o.Lease)
+		if err != nil {
+			return fired, err
+		}
+		for _, id := range ids {
+			ok, err := e.fire(ctx, id)
+			if err != nil {
+				e.logger.Warn("escalation failed; the timer's lease will bring it back", "alert", id, "err", err)
+				continue
+			}
+			if ok {
+				fired++
+			}
+		}
+		if len(ids) < 256 {
+			return fired, nil
+		}
+	}
+}
+
+// fire escalates one alert if a step is due, and otherwise puts its timer
+// back where the alert says.
+func (e *Escalator) fire(ctx context.Context, id string) (bool, error) {
+	for range maxAttempts {
+		a, err := e.o.Store.Alert(ctx, id)
+		if ErrorCode(err) == ENOTFOUND {
+			return false, e.o.Timers.SetTimer(ctx, id, nil)
+		}
+		if err != nil {
+			return false, err
+		}
+		policy, ok := e.o.Catalog.Catalog().Policy(a.Policy)
+		next, due := a.Escalate(policy, e.o.Now())
+		if !ok || !due {
+			var at *time.Time
+			if ok && a.Active() && a.Escalation != nil {
+				at = a.Escalation.NextAt
+			}
+			return false, e.o.Timers.SetTimer(ctx, id, at)
+		}
+		changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: EventEscalated}}})
+		if errors.Is(err, ErrStale) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := e.o.Publisher.PublishChange(ctx, changes[0]); err != nil {
+			e.logger.Warn("escalation committed but not published", "alert", id, "err", err)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("alert %s is changing too fast", id)
+}
+
+// Shutdown stops the escalator after its current tick. Idempotent.
+func (e *Escalator) Shutdown(ctx context.Context) error {
+	e.once.Do(func() { close(e.stop) })
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("escalator: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,294 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/configs"
+)
+
+const escalationConfig = `
+zones:
+  - {id: aleppo, name: Aleppo}
+parties:
+  - {id: party-a, name: Co-chair A, status: adherent}
+  - {id: party-b, name: Co-chair B, status: adherent}
+policies:
+  - id: joint
+    steps:
+      - {after: 0s, notify: [board]}
+      - {after: 5m, notify: [duty-officers]}
+      - {after: 15m, notify: [co-chairs]}
+    repeat: 1
+    repeat_after: 10m
+    require_ack_from: [party-a, party-b]
+rules:
+  - {id: all, policy: joint}
+`
+
+// escalation is a Redis, an engine and an escalator on a hand-moved clock.
+type escalation struct {
+	*fixture
+	clock *alertingtest.Clock
+	esc   *alerting.Escalator
+	srv   *redistest.Server
+}
+
+func setupEscalation(t *testing.T) *escalation {
+	t.Helper()
+	file, err := configs.Parse("test.yaml", []byte(escalationConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := redistest.Start(t)
+	store, err := redisstore.New(redisstore.Options{Client: srv.Client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ps, err := store.ApplyConfig(context.Background(), file.Config, false); err != nil || len(ps) > 0 {
+		t.Fatal(err, ps)
+	}
+	e := &escalation{fixture: &fixture{redis: srv, store: store, pub: &recorder{}}, clock: alertingtest.NewClock(t0), srv: srv}
+	e.eng, e.esc = e.replica(t)
+	return e
+}
+
+// replica is one more engine and escalator on the same Redis and clock.
+func (e *escalation) replica(t *testing.T) (*alerting.Engine, *alerting.Escalator) {
+	t.Helper()
+	catalog, err := e.store.LoadCatalog(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := alerting.NewEngine(alerting.EngineOptions{Store: e.store, Publisher: e.pub, Catalog: staticCatalog{catalog}, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	esc, err := alerting.NewEscalator(alerting.EscalatorOptions{Store: e.store, Timers: e.store, Publisher: e.pub,
+		Catalog: staticCatalog{catalog}, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng, esc
+}
+
+// at moves the clock to t0+d and fires what is due, returning how many
+// alerts escalated.
+func (e *escalation) at(t *testing.T, d time.Duration) int {
+	t.Helper()
+	e.clock.Set(t0.Add(d))
+	n, err := e.esc.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (e *escalation) alert(t *testing.T, id string) *alerting.Alert {
+	t.Helper()
+	a, err := e.store.Alert(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func targets(a *alerting.Alert) string {
+	var out []string
+	for _, n := range a.Notifications {
+		out = append(out, fmt.Sprintf("%s@%d.%d", n.Target, n.Step, n.Repeat))
+	}
+	return strings.Join(out, " ")
+}
+
+func (e *escalation) open(t *testing.T) string {
+	t.Helper()
+	e.handle(t, rep("r1", "aleppo", alerting.CategoryShelling, t0))
+	return e.pub.all()[0].Alert.ID
+}
+
+func TestEscalationStepsFireOnTimeUntilJointAcknowledgement(t *testing.T) {
+	e := setupEscalation(t)
+	ctx := context.Background()
+	id := e.open(t)
+	if got := targets(e.alert(t, id)); got != "board@0.0" {
+		t.Fatalf("at opening: notifications %q, want the board at once", got)
+	}
+	if n := e.at(t, 5*time.Minute-time.Second); n != 0 {
+		t.Fatalf("a step fired %d early", n)
+	}
+	if n := e.at(t, 5*time.Minute); n != 1 || targets(e.alert(t, id)) != "board@0.0 duty-officers@1.0" {
+		t.Fatalf("at 5m: %d fired, notifications %q", n, targets(e.alert(t, id)))
+	}
+	e.clock.Set(t0.Add(6 * time.Minute))
+	a, err := e.eng.Acknowledge(ctx, id, alerting.Actor{Name: "liaison A", Party: "party-a"}, "")
+	if err != nil || a.State != alerting.StateOpen || len(a.AwaitingAck()) != 1 {
+		t.Fatalf("one party's ack: %v, state %s, awaiting %v", err, a.State, a.AwaitingAck())
+	}
+	if _, err := e.eng.Acknowledge(ctx, id, alerting.Actor{Name: "liaison A again", Party: "party-a"}, ""); alerting.ErrorCode(err) != alerting.ECONFLICT {
+		t.Errorf("the same party acknowledging twice: %v, want a conflict", err)
+	}
+	if n := e.at(t, 15*time.Minute); n != 1 {
+		t.Fatalf("at 15m the co-chairs' step must fire although party-a acknowledged; %d fired", n)
+	}
+	if n := e.at(t, 25*time.Minute); n != 1 || !strings.HasSuffix(targets(e.alert(t, id)), "board@0.1") {
+		t.Fatalf("at 25m the repeat must begin: %d fired, %q", n, targets(e.alert(t, id)))
+	}
+	e.clock.Set(t0.Add(26 * time.Minute))
+	a, err = e.eng.Acknowledge(ctx, id, alerting.Actor{Name: "liaison B", Party: "party-b"}, "")
+	if err != nil || a.State != alerting.StateAcknowledged || a.Escalation.NextAt != nil || a.Escalation.Stopped != "acknowledged" {
+		t.Fatalf("joint ack complete: %v, state %s, escalation %+v", err, a.State, a.Escalation)
+	}
+	if n := e.at(t, 2*time.Hour); n != 0 {
+		t.Errorf("%d steps fired after the joint acknowledgement", n)
+	}
+	if n, _ := e.store.Timers(ctx); n != 0 {
+		t.Errorf("%d timers pending after the joint acknowledgement", n)
+	}
+	a = e.alert(t, id)
+	if got := targets(a); got != "board@0.0 duty-officers@1.0 co-chairs@2.0 board@0.1" {
+		t.Errorf("notifications %q", got)
+	}
+	if a.Escalation.Level != 4 {
+		t.Errorf("escalation level %d, want 4", a.Escalation.Level)
+	}
+}
+
+func TestRepeatsRunOutThenEscalationStops(t *testing.T) {
+	e := setupEscalation(t)
+	id := e.open(t)
+	for _, d := range []time.Duration{5, 15, 25, 30, 40} {
+		if n := e.at(t, d*time.Minute); n != 1 {
+			t.Fatalf("at %dm: %d fired, want 1", d, n)
+		}
+	}
+	a := e.alert(t, id)
+	if a.Escalation.Stopped != "exhausted" || len(a.Notifications) != 6 {
+		t.Fatalf("after both passes: %+v, %d notifications", a.Escalation, len(a.Notifications))
+	}
+	if n := e.at(t, 10*time.Hour); n != 0 {
+		t.Errorf("%d fired after the last repeat", n)
+	}
+}
+
+func TestSnoozeResolveAndReopen(t *testing.T) {
+	e := setupEscalation(t)
+	ctx := context.Background()
+	id := e.open(t)
+	e.clock.Set(t0.Add(time.Minute))
+	if _, err := e.eng.Snooze(ctx, id, alerting.Actor{Name: "officer"}, t0.Add(20*time.Minute), "checking with the team"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.at(t, 15*time.Minute); n != 0 {
+		t.Fatalf("%d fired while snoozed", n)
+	}
+	if n := e.at(t, 20*time.Minute); n != 1 {
+		t.Fatalf("at the snooze's end: %d fired, want the step that was held", n)
+	}
+	if _, err := e.eng.Resolve(ctx, id, alerting.Actor{Name: "officer"}, "ended"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.at(t, time.Hour); n != 0 {
+		t.Fatalf("%d fired after resolve", n)
+	}
+	// A new report within the window reopens it and escalation starts over.
+	e.clock.Set(t0.Add(61 * time.Minute))
+	e.handle(t, rep("r2", "aleppo", alerting.CategoryShelling, t0.Add(9*time.Minute)))
+	a := e.alert(t, id)
+	if a.State != alerting.StateOpen || a.Escalation.Step != 1 || a.Escalation.NextAt == nil || !a.Escalation.NextAt.Equal(t0.Add(66*time.Minute)) {
+		t.Fatalf("reopened: state %s, escalation %+v", a.State, a.Escalation)
+	}
+	if n := e.at(t, 66*time.Minute); n != 1 {
+		t.Errorf("after reopening: %d fired at 5m, want 1", n)
+	}
+}
+
+// TestTwoReplicasFireEachStepOnce ticks two escalators at once over many
+// alerts: every step must fire exactly once.
+func TestTwoReplicasFireEachStepOnce(t *testing.T) {
+	e := setupEscalation(t)
+	_, second := e.replica(t)
+	const alerts = 40
+	for i := range alerts {
+		e.handle(t, rep(fmt.Sprint(i), "aleppo", alerting.CategoryShelling, t0.Add(time.Duration(i)*time.Hour)))
+	}
+	e.clock.Set(t0.Add(100 * time.Hour))
+	var wg sync.WaitGroup
+	var total [2]int
+	for i, esc := range []*alerting.Escalator{e.esc, second} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := esc.Tick(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			total[i] = n
+		}()
+	}
+	wg.Wait()
+	if total[0]+total[1] != alerts {
+		t.Errorf("replicas escalated %d and %d alerts, want %d in all", total[0], total[1], alerts)
+	}
+	as, _ := e.store.Alerts(context.Background(), alerting.AlertFilter{Zones: []string{"aleppo"}})
+	for _, a := range as {
+		seen := map[string]bool{}
+		for _, n := range a.Notifications {
+			if seen[n.Key] {
+				t.Errorf("alert %s: notification %s twice", a.ID, n.Key)
+			}
+			seen[n.Key] = true
+		}
+	}
+}
+
+// TestTimersSurviveARedisCrash kills Redis with a step pending and checks
+// that the step fires once, right after Redis and the escalator are back.
+func TestTimersSurviveARedisCrash(t *testing.T) {
+	e := setupEscalation(t)
+	id := e.open(t)
+	e.srv.Kill(t)
+	e.srv.Restart(t)
+	ctx := context.Background()
+	alertingtest.Eventually(t, 10*time.Second, "redis to come back", func() bool { return e.store.Ping(ctx) == nil })
+	_, restarted := e.replica(t) // a truceline started after the outage
+	e.clock.Set(t0.Add(7 * time.Minute))
+	n, err := restarted.Tick(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("after the restart: %d fired (%v), want the step due while down", n, err)
+	}
+	if got := targets(e.alert(t, id)); got != "board@0.0 duty-officers@1.0" {
+		t.Errorf("notifications %q", got)
+	}
+}
+
+func TestVerifyPerParty(t *testing.T) {
+	e := setupEscalation(t)
+	ctx := context.Background()
+	id := e.open(t)
+	a, err := e.eng.Verify(ctx, id, alerting.Actor{Name: "A", Party: "party-a"}, alerting.Confirmed, "own monitors saw it")
+	if err != nil || a.Verification != alerting.Confirmed {
+		t.Fatalf("A confirms: %v %s", err, a.Verification)
+	}
+	a, err = e.eng.Verify(ctx, id, alerting.Actor{Name: "B", Party: "party-b"}, alerting.Disputed, "cannot confirm")
+	if err != nil || a.Verification != alerting.Disputed || len(a.Verifications) != 2 {
+		t.Fatalf("B disputes: %v %s %v", err, a.Verification, a.Verifications)
+	}
+	if _, err := e.eng.Verify(ctx, id, alerting.Actor{Name: "X"}, "probably", ""); len(alerting.ErrorFields(err)) != 3 {
+		t.Errorf("a bad verification must name status, party and reason: %v", err)
+	}
+	if _, err := e.eng.Comment(ctx, id, alerting.Actor{Name: "officer"}, "asked party B for imagery"); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.alert(t, id); !strings.Contains(a.Timeline[len(a.Timeline)-1].Note, "imagery") {
+		t.Errorf("comment missing from the timeline: %+v", a.Timeline)
+	}
+}
