@@ -27,7 +27,7 @@ type EscalatorOptions struct {
 	Catalog   CatalogSource
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Interval is how often due timers are looked for; 0 means 50 ms.
+	// Interval is how often due timers are looked for; 0 means 20 ms.
 	Interval time.Duration
 	// Lease is how long a claimed timer is held; 0 means 30 s.
 	Lease  time.Duration
@@ -54,7 +54,7 @@ func NewEscalator(o EscalatorOptions) (*Escalator, error) {
 		o.Now = time.Now
 	}
 	if o.Interval <= 0 {
-		o.Interval = 50 * time.Millisecond
+		o.Interval = 20 * time.Millisecond
 	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
@@ -84,6 +84,9 @@ func (e *Escalator) Run() {
 	}
 }
 
+// escalationWorkers is how many alerts one tick escalates at once.
+const escalationWorkers = 16
+
 // Tick fires every step due now and returns how many alerts it escalated.
 // Tests drive it with a fake clock.
 func (e *Escalator) Tick(ctx context.Context) (int, error) {
@@ -93,16 +96,33 @@ func (e *Escalator) Tick(ctx context.Context) (int, error) {
 		if err != nil {
 			return fired, err
 		}
-		for _, id := range ids {
-			ok, err := e.fire(ctx, id)
-			if err != nil {
-				e.logger.Warn("escalation failed; the timer's lease will bring it back", "alert", id, "err", err)
-				continue
-			}
-			if ok {
-				fired++
-			}
+		// Alerts escalate independently: overlap their round trips.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		work := make(chan string)
+		for range min(len(ids), escalationWorkers) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := range work {
+					ok, err := e.fire(ctx, id)
+					if err != nil {
+						e.logger.Warn("escalation failed; the timer's lease will bring it back", "alert", id, "err", err)
+						continue
+					}
+					if ok {
+						mu.Lock()
+						fired++
+						mu.Unlock()
+					}
+				}
+			}()
 		}
+		for _, id := range ids {
+			work <- id
+		}
+		close(work)
+		wg.Wait()
 		if len(ids) < 256 {
 			return fired, nil
 		}
