@@ -156,7 +156,9 @@ func Demo(now time.Time) (alerting.Config, error) {
 		if err != nil {
 			return all, err
 		}
-		Merge(&all, f.Config)
+		if err := Merge(&all, f.Config); err != nil {
+			return all, err
+		}
 	}
 	shift := now.UTC().Truncate(24 * time.Hour).Sub(demoEpoch)
 	for i := range all.Regimes {
@@ -177,10 +179,19 @@ func Demo(now time.Time) (alerting.Config, error) {
 }
 
 // Merge appends src's objects to dst.
-func Merge(dst *alerting.Config, src alerting.Config) {
-	dst.Zones = append(dst.Zones, src.Zones...)
-	dst.Parties = append(dst.Parties, src.Parties...)
-	dst.Regimes = append(dst.Regimes, src.Regimes...)
-	dst.Policies = append(dst.Policies, src.Policies...)
-	dst.Rules = append(dst.Rules, src.Rules...)
+func Merge(dst *alerting.Config, src alerting.Config) error {
+	a, err := dst.Objects()
+	if err != nil {
+		return err
+	}
+	b, err := src.Objects()
+	if err != nil {
+		return err
+	}
+	merged, err := alerting.ConfigOf(append(a, b...))
+	if err != nil {
+		return err
+	}
+	*dst = merged
+	return nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -35,38 +35,19 @@ func (h *Handler) routeConfig() {
 	h.route("POST /api/v1/rules/validate", h.validateConfig)
 }
 
-// objects returns the objects of one kind as a slice of any, and the id of
-// each.
-func objects(c alerting.Config, kind string) ([]any, []string) {
-	var items []any
-	var ids []string
-	add := func(v any, id string) { items = append(items, v); ids = append(ids, id) }
-	switch kind {
-	case alerting.KindZones:
-		for _, x := range c.Zones {
-			add(x, x.ID)
-		}
-	case alerting.KindParties:
-		for _, x := range c.Parties {
-			add(x, x.ID)
-		}
-	case alerting.KindRegimes:
-		for _, x := range c.Regimes {
-			add(x, x.ID)
-		}
-	case alerting.KindPolicies:
-		for _, x := range c.Policies {
-			add(x, x.ID)
-		}
-	case alerting.KindRules:
-		for _, x := range c.Rules {
-			add(x, x.ID)
+// ofKind returns the configuration's objects of one kind.
+func ofKind(c alerting.Config, kind string) ([]alerting.Object, error) {
+	all, err := c.Objects()
+	if err != nil {
+		return nil, err
+	}
+	out := []alerting.Object{}
+	for _, o := range all {
+		if o.Kind == kind {
+			out = append(out, o)
 		}
 	}
-	if items == nil {
-		items = []any{}
-	}
-	return items, ids
+	return out, nil
 }
 
 func (h *Handler) listConfig(kind string) http.HandlerFunc {
@@ -76,7 +57,15 @@ func (h *Handler) listConfig(kind string) http.HandlerFunc {
 			h.writeError(w, r, err)
 			return
 		}
-		items, _ := objects(cfg, kind)
+		objs, err := ofKind(cfg, kind)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		items := make([]json.RawMessage, len(objs))
+		for i, o := range objs {
+			items[i] = o.JSON
+		}
 		writeJSON(w, http.StatusOK, map[string]any{kind: items, "version": version})
 	}
 }
@@ -88,10 +77,16 @@ func (h *Handler) getConfig(kind string) http.HandlerFunc {
 			h.writeError(w, r, err)
 			return
 		}
-		items, ids := objects(cfg, kind)
-		if i := slices.Index(ids, r.PathValue("id")); i >= 0 {
-			writeJSON(w, http.StatusOK, items[i])
+		objs, err := ofKind(cfg, kind)
+		if err != nil {
+			h.writeError(w, r, err)
 			return
+		}
+		for _, o := range objs {
+			if o.ID == r.PathValue("id") {
+				writeJSON(w, http.StatusOK, o.JSON)
+				return
+			}
 		}
 		h.writeError(w, r, alerting.Errorf(alerting.ENOTFOUND, "no %s %q", singular(kind), r.PathValue("id")))
 	}
@@ -105,22 +100,30 @@ func (h *Handler) putConfig(kind string) http.HandlerFunc {
 			h.writeError(w, r, err)
 			return
 		}
-		// Decode the object as the one element of its kind's list, so
-		// unknown fields and types are checked as for a whole file.
-		var cfg alerting.Config
-		wrapped := append(append([]byte(`{"`+kind+`":[`), data...), ']', '}')
-		if err := decodeStrict(wrapped, &cfg); err != nil {
-			h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad " + singular(kind),
-				Fields: []alerting.FieldProblem{{Field: "(body)", Problem: err.Error()}}})
-			return
-		}
-		items, ids := objects(cfg, kind)
 		id := r.PathValue("id")
-		if len(ids) != 1 || (ids[0] != "" && ids[0] != id) {
-			h.writeError(w, r, alerting.Errorf(alerting.EINVALID, "the body must be one %s whose id is %q (or has none)", singular(kind), id))
+		bad := func(problem string) {
+			h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad " + singular(kind),
+				Fields: []alerting.FieldProblem{{Field: "(body)", Problem: problem}}})
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
+			bad("must be a JSON object")
 			return
 		}
-		setID(&cfg, kind, id)
+		if raw, ok := fields["id"]; ok {
+			var bodyID string
+			if json.Unmarshal(raw, &bodyID) != nil || bodyID != id {
+				bad(fmt.Sprintf("id must be %q, as in the path, or absent", id))
+				return
+			}
+		}
+		fields["id"], _ = json.Marshal(id)
+		obj, _ := json.Marshal(fields)
+		cfg, err := alerting.ConfigOf([]alerting.Object{{Kind: kind, ID: id, JSON: obj}})
+		if err != nil {
+			bad(err.Error())
+			return
+		}
 		version, problems, err := h.opts.Config.ApplyConfig(r.Context(), cfg, false)
 		if err != nil {
 			h.writeError(w, r, err)
@@ -130,9 +133,9 @@ func (h *Handler) putConfig(kind string) http.HandlerFunc {
 			h.writeError(w, r, problemsError(alerting.EINVALID, singular(kind)+" "+id+" is invalid", problems, "$."+kind+"[0]."))
 			return
 		}
-		items, _ = objects(cfg, kind)
+		stored, _ := ofKind(cfg, kind)
 		w.Header().Set("Truceline-Config-Version", strconv.FormatInt(version, 10))
-		writeJSON(w, http.StatusOK, items[0])
+		writeJSON(w, http.StatusOK, stored[0].JSON)
 	}
 }
 
@@ -169,7 +172,7 @@ func (h *Handler) applyConfig(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, problemsError(alerting.EINVALID, "the configuration is invalid", problems, ""))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": version, "dry_run": dryRun, "applied": counts(cfg)})
+	writeJSON(w, http.StatusOK, map[string]any{"version": version, "dry_run": dryRun, "applied": cfg.Counts()})
 }
 
 // validateConfig judges a configuration (JSON, or one YAML file whose
@@ -261,26 +264,6 @@ func problemsError(code, message string, ps []alerting.Problem, prefix string) e
 		fields[i] = alerting.FieldProblem{Field: field, Problem: p.Message}
 	}
 	return &alerting.Error{Code: code, Message: message, Fields: fields}
-}
-
-func counts(c alerting.Config) map[string]int {
-	return map[string]int{alerting.KindZones: len(c.Zones), alerting.KindParties: len(c.Parties),
-		alerting.KindRegimes: len(c.Regimes), alerting.KindPolicies: len(c.Policies), alerting.KindRules: len(c.Rules)}
-}
-
-func setID(c *alerting.Config, kind, id string) {
-	switch kind {
-	case alerting.KindZones:
-		c.Zones[0].ID = id
-	case alerting.KindParties:
-		c.Parties[0].ID = id
-	case alerting.KindRegimes:
-		c.Regimes[0].ID = id
-	case alerting.KindPolicies:
-		c.Policies[0].ID = id
-	case alerting.KindRules:
-		c.Rules[0].ID = id
-	}
 }
 
 func singular(kind string) string {

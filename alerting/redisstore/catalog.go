@@ -37,7 +37,6 @@ func (s *Store) CatalogVersion(ctx context.Context) (int64, error) {
 
 // LoadConfig reads every configuration object at one version.
 func (s *Store) LoadConfig(ctx context.Context) (alerting.Config, int64, error) {
-	var cfg alerting.Config
 	var version *redis.StringCmd
 	kinds := make(map[string]*redis.MapStringStringCmd, len(alerting.Kinds))
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -48,17 +47,24 @@ func (s *Store) LoadConfig(ctx context.Context) (alerting.Config, int64, error) 
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return cfg, 0, unavailable("load configuration", err)
+		return alerting.Config{}, 0, unavailable("load configuration", err)
 	}
 	v, _ := version.Int64()
-	if err := errors.Join(
-		decodeAll(kinds[alerting.KindZones].Val(), &cfg.Zones),
-		decodeAll(kinds[alerting.KindParties].Val(), &cfg.Parties),
-		decodeAll(kinds[alerting.KindRegimes].Val(), &cfg.Regimes),
-		decodeAll(kinds[alerting.KindPolicies].Val(), &cfg.Policies),
-		decodeAll(kinds[alerting.KindRules].Val(), &cfg.Rules),
-	); err != nil {
-		return cfg, 0, err
+	var objects []alerting.Object
+	for _, k := range alerting.Kinds {
+		m := kinds[k].Val()
+		ids := make([]string, 0, len(m))
+		for id := range m {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			objects = append(objects, alerting.Object{Kind: k, ID: id, JSON: json.RawMessage(m[id])})
+		}
+	}
+	cfg, err := alerting.ConfigOf(objects)
+	if err != nil {
+		return cfg, 0, fmt.Errorf("decode stored configuration: %w", err)
 	}
 	return cfg, v, nil
 }
@@ -73,38 +79,21 @@ func (s *Store) LoadCatalog(ctx context.Context, defaultWindow time.Duration) (*
 	return alerting.NewCatalog(v, cfg, defaultWindow)
 }
 
-// decodeAll decodes a hash of id → JSON into a slice ordered by id.
-func decodeAll[T any](m map[string]string, out *[]T) error {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		var v T
-		if err := json.Unmarshal([]byte(m[id]), &v); err != nil {
-			return fmt.Errorf("decode configuration object %s: %w", id, err)
-		}
-		*out = append(*out, v)
-	}
-	return nil
-}
-
 // ApplyConfig adds or replaces (by id) the objects of cfg, provided the
 // whole configuration is valid afterwards, and bumps the version so every
 // replica reloads. Problems name paths into cfg, so a caller can point at the
 // line of the file cfg came from. With dryRun nothing is written.
 func (s *Store) ApplyConfig(ctx context.Context, cfg alerting.Config, dryRun bool) (int64, []alerting.Problem, error) {
-	return s.changeConfig(ctx, dryRun, func(current alerting.Config) (alerting.Config, map[string]int) {
-		return mergeConfig(current, cfg)
-	}, func(p redis.Pipeliner) error {
-		return errors.Join(
-			putAll(ctx, p, s.kindKey(alerting.KindZones), cfg.Zones, func(z alerting.Zone) string { return z.ID }),
-			putAll(ctx, p, s.kindKey(alerting.KindParties), cfg.Parties, func(x alerting.Party) string { return x.ID }),
-			putAll(ctx, p, s.kindKey(alerting.KindRegimes), cfg.Regimes, func(x alerting.Regime) string { return x.ID }),
-			putAll(ctx, p, s.kindKey(alerting.KindPolicies), cfg.Policies, func(x alerting.Policy) string { return x.ID }),
-			putAll(ctx, p, s.kindKey(alerting.KindRules), cfg.Rules, func(x alerting.Rule) string { return x.ID }),
-		)
+	objects, err := cfg.Objects()
+	if err != nil {
+		return 0, nil, err
+	}
+	return s.changeConfig(ctx, dryRun, func(current alerting.Config) (alerting.Config, map[string]int, error) {
+		return alerting.MergeConfig(current, cfg)
+	}, func(p redis.Pipeliner) {
+		for _, o := range objects {
+			p.HSet(ctx, s.kindKey(o.Kind), o.ID, []byte(o.JSON))
+		}
 	})
 }
 
@@ -120,19 +109,19 @@ func (s *Store) DeleteConfig(ctx context.Context, kind, id string) (int64, []ale
 	if !exists {
 		return 0, nil, alerting.Errorf(alerting.ENOTFOUND, "no %s %q", strings.TrimSuffix(kind, "s"), id)
 	}
-	return s.changeConfig(ctx, false, func(current alerting.Config) (alerting.Config, map[string]int) {
-		return removeObject(current, kind, id), nil
-	}, func(p redis.Pipeliner) error {
+	return s.changeConfig(ctx, false, func(current alerting.Config) (alerting.Config, map[string]int, error) {
+		next, err := current.Without(kind, id)
+		return next, nil, err
+	}, func(p redis.Pipeliner) {
 		p.HDel(ctx, s.kindKey(kind), id)
-		return nil
 	})
 }
 
 // changeConfig validates the configuration change would make and writes it
 // in a transaction that fails if the version moved meanwhile (then it
 // tries again).
-func (s *Store) changeConfig(ctx context.Context, dryRun bool, change func(alerting.Config) (alerting.Config, map[string]int),
-	write func(redis.Pipeliner) error) (int64, []alerting.Problem, error) {
+func (s *Store) changeConfig(ctx context.Context, dryRun bool, change func(alerting.Config) (alerting.Config, map[string]int, error),
+	write func(redis.Pipeliner)) (int64, []alerting.Problem, error) {
 	for range 10 {
 		var version int64
 		var problems []alerting.Problem
@@ -141,15 +130,16 @@ func (s *Store) changeConfig(ctx context.Context, dryRun bool, change func(alert
 			if err != nil {
 				return err
 			}
-			next, offsets := change(current)
+			next, offsets, err := change(current)
+			if err != nil {
+				return err
+			}
 			if problems = relocate(next.Validate(), offsets); len(problems) > 0 || dryRun {
 				version = v
 				return nil
 			}
 			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				if err := write(p); err != nil {
-					return err
-				}
+				write(p)
 				p.Incr(ctx, s.versionKey())
 				return nil
 			})
@@ -169,62 +159,6 @@ func (s *Store) changeConfig(ctx context.Context, dryRun bool, change func(alert
 		return version, problems, nil
 	}
 	return 0, nil, alerting.Errorf(alerting.ECONFLICT, "the configuration is changing too fast; try again")
-}
-
-func putAll[T any](ctx context.Context, p redis.Pipeliner, key string, items []T, id func(T) string) error {
-	for _, it := range items {
-		data, err := json.Marshal(it)
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", id(it), err)
-		}
-		p.HSet(ctx, key, id(it), data)
-	}
-	return nil
-}
-
-// mergeConfig replaces current objects by id with those of add, keeping
-// the others first; offsets says, per kind, how many kept objects precede
-// add's, so problems can be pointed back at add.
-func mergeConfig(current, add alerting.Config) (alerting.Config, map[string]int) {
-	offsets := map[string]int{}
-	var out alerting.Config
-	out.Zones, offsets[alerting.KindZones] = merge(current.Zones, add.Zones, func(x alerting.Zone) string { return x.ID })
-	out.Parties, offsets[alerting.KindParties] = merge(current.Parties, add.Parties, func(x alerting.Party) string { return x.ID })
-	out.Regimes, offsets[alerting.KindRegimes] = merge(current.Regimes, add.Regimes, func(x alerting.Regime) string { return x.ID })
-	out.Policies, offsets[alerting.KindPolicies] = merge(current.Policies, add.Policies, func(x alerting.Policy) string { return x.ID })
-	out.Rules, offsets[alerting.KindRules] = merge(current.Rules, add.Rules, func(x alerting.Rule) string { return x.ID })
-	return out, offsets
-}
-
-func merge[T any](current, add []T, id func(T) string) ([]T, int) {
-	replaced := make(map[string]bool, len(add))
-	for _, a := range add {
-		replaced[id(a)] = true
-	}
-	var out []T
-	for _, c := range current {
-		if !replaced[id(c)] {
-			out = append(out, c)
-		}
-	}
-	return append(out, add...), len(out)
-}
-
-func removeObject(c alerting.Config, kind, id string) alerting.Config {
-	drop := func(s string) bool { return s == id }
-	switch kind {
-	case alerting.KindZones:
-		c.Zones = slices.DeleteFunc(slices.Clone(c.Zones), func(x alerting.Zone) bool { return drop(x.ID) })
-	case alerting.KindParties:
-		c.Parties = slices.DeleteFunc(slices.Clone(c.Parties), func(x alerting.Party) bool { return drop(x.ID) })
-	case alerting.KindRegimes:
-		c.Regimes = slices.DeleteFunc(slices.Clone(c.Regimes), func(x alerting.Regime) bool { return drop(x.ID) })
-	case alerting.KindPolicies:
-		c.Policies = slices.DeleteFunc(slices.Clone(c.Policies), func(x alerting.Policy) bool { return drop(x.ID) })
-	case alerting.KindRules:
-		c.Rules = slices.DeleteFunc(slices.Clone(c.Rules), func(x alerting.Rule) bool { return drop(x.ID) })
-	}
-	return c
 }
 
 var problemPath = regexp.MustCompile(`^\$\.([a-z]+)\[(\d+)\](.*)$`)

@@ -114,7 +114,9 @@ func BenchmarkTimerLateness(b *testing.B) {
 		if missed > 0 || len(late) == 0 {
 			b.Fatalf("%d of %d timers never fired", missed, timers)
 		}
-		q := func(p float64) float64 { return float64(late[min(len(late)-1, int(p*float64(len(late))))].Microseconds()) / 1000 }
+		q := func(p float64) float64 {
+			return float64(late[min(len(late)-1, int(p*float64(len(late))))].Microseconds()) / 1000
+		}
 		b.ReportMetric(q(0.50), "p50-ms")
 		b.ReportMetric(q(0.99), "p99-ms")
 		b.ReportMetric(q(1), "max-ms")

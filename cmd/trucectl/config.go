@@ -37,7 +37,10 @@ func applyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			merged, origins := mergeFiles(files)
+			merged, origins, err := mergeFiles(files)
+			if err != nil {
+				return err
+			}
 			body, err := json.Marshal(merged)
 			if err != nil {
 				return err
@@ -128,23 +131,21 @@ type origin struct {
 
 // mergeFiles joins the files' objects and remembers, per kind, the file and
 // index of each.
-func mergeFiles(files []*configs.File) (alerting.Config, map[string][]origin) {
+func mergeFiles(files []*configs.File) (alerting.Config, map[string][]origin, error) {
 	var merged alerting.Config
 	origins := map[string][]origin{}
 	for _, f := range files {
-		note := func(kind string, n int) {
-			for i := range n {
-				origins[kind] = append(origins[kind], origin{f, i})
-			}
+		objs, _ := f.Config.Objects()
+		counts := map[string]int{}
+		for _, o := range objs {
+			origins[o.Kind] = append(origins[o.Kind], origin{f, counts[o.Kind]})
+			counts[o.Kind]++
 		}
-		note(alerting.KindZones, len(f.Config.Zones))
-		note(alerting.KindParties, len(f.Config.Parties))
-		note(alerting.KindRegimes, len(f.Config.Regimes))
-		note(alerting.KindPolicies, len(f.Config.Policies))
-		note(alerting.KindRules, len(f.Config.Rules))
-		configs.Merge(&merged, f.Config)
+		if err := configs.Merge(&merged, f.Config); err != nil {
+			return merged, nil, err
+		}
 	}
-	return merged, origins
+	return merged, origins, nil
 }
 
 var pathHead = regexp.MustCompile(`^\$\.([a-z]+)\[(\d+)\](.*)$`)
