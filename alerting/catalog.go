@@ -156,6 +156,17 @@ func (c *Catalog) RegimeAt(zone string, t time.Time) *Regime {
 	return best
 }
 
+// Suppression returns the suppression holding back rule's alerts in zone
+// at t, or nil.
+func (c *Catalog) Suppression(zone, rule string, t time.Time) *Suppression {
+	for i := range c.config.Suppressions {
+		if s := &c.config.Suppressions[i]; s.Covers(zone, rule, t) {
+			return s
+		}
+	}
+	return nil
+}
+
 // Classify establishes what the engine knows of a report before matching
 // rules, and the environment rule conditions see.
 func (c *Catalog) Classify(r *Report) (Classification, *Env) {

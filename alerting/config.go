@@ -151,27 +151,108 @@ type Step struct {
 	Notify []string `json:"notify"`
 }
 
+// Suppression holds back the alerts of some rules in some zones for a time,
+// one-off or recurring. Reports it covers are still stored, marked as
+// suppressed, never dropped.
+type Suppression struct {
+	ID string `json:"id"`
+	// Zones are zone ids or globs; empty means every zone.
+	Zones []string `json:"zones,omitempty"`
+	// Rules are rule ids; empty means every rule.
+	Rules []string `json:"rules,omitempty"`
+	// StartsAt and EndsAt bound the suppression; EndsAt may be omitted
+	// for a recurring one.
+	StartsAt time.Time  `json:"starts_at"`
+	EndsAt   *time.Time `json:"ends_at,omitempty"`
+	// Recurring, when set, limits the suppression to the same hours on
+	// given days between StartsAt and EndsAt.
+	Recurring *Recurrence `json:"recurring,omitempty"`
+	CreatedBy string      `json:"created_by"`
+	Reason    string      `json:"reason"`
+}
+
+// Recurrence is a daily window: from From to To (HH:MM, To may be past
+// midnight) in Timezone, on Days (mon … sun; empty means every day).
+type Recurrence struct {
+	Days     []string `json:"days,omitempty"`
+	From     string   `json:"from"`
+	To       string   `json:"to"`
+	Timezone string   `json:"timezone,omitempty"`
+}
+
+// Covers reports whether the suppression holds back rule's alerts in zone
+// for a report observed at t.
+func (s *Suppression) Covers(zone, rule string, t time.Time) bool {
+	if t.Before(s.StartsAt) || (s.EndsAt != nil && !t.Before(*s.EndsAt)) {
+		return false
+	}
+	if !matchAny(s.Zones, zone) || (len(s.Rules) > 0 && !slices.Contains(s.Rules, rule)) {
+		return false
+	}
+	if s.Recurring == nil {
+		return true
+	}
+	return s.Recurring.covers(t)
+}
+
+var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+func (r *Recurrence) covers(t time.Time) bool {
+	loc, err := time.LoadLocation(r.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := t.In(loc)
+	from, _ := minuteOfDay(r.From)
+	to, _ := minuteOfDay(r.To)
+	m := local.Hour()*60 + local.Minute()
+	day := local.Weekday()
+	if from <= to {
+		return m >= from && m < to && r.onDay(day)
+	}
+	// The window passes midnight: the evening part belongs to today, the
+	// morning part to the day before.
+	if m >= from {
+		return r.onDay(day)
+	}
+	return m < to && r.onDay((day+6)%7)
+}
+
+func (r *Recurrence) onDay(d time.Weekday) bool {
+	return len(r.Days) == 0 || slices.Contains(r.Days, weekdays[d])
+}
+
+func minuteOfDay(hhmm string) (int, error) {
+	t, err := time.Parse("15:04", hhmm)
+	if err != nil {
+		return 0, err
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
 // Config is every configuration object truceline judges reports with.
 type Config struct {
-	Zones    []Zone   `json:"zones,omitempty"`
-	Regimes  []Regime `json:"regimes,omitempty"`
-	Parties  []Party  `json:"parties,omitempty"`
-	Rules    []Rule   `json:"rules,omitempty"`
-	Policies []Policy `json:"policies,omitempty"`
+	Zones        []Zone        `json:"zones,omitempty"`
+	Regimes      []Regime      `json:"regimes,omitempty"`
+	Parties      []Party       `json:"parties,omitempty"`
+	Rules        []Rule        `json:"rules,omitempty"`
+	Policies     []Policy      `json:"policies,omitempty"`
+	Suppressions []Suppression `json:"suppressions,omitempty"`
 }
 
 // Kinds of configuration objects, as they appear in URLs and YAML files.
 const (
-	KindZones    = "zones"
-	KindRegimes  = "regimes"
-	KindParties  = "parties"
-	KindRules    = "rules"
-	KindPolicies = "policies"
+	KindZones        = "zones"
+	KindRegimes      = "regimes"
+	KindParties      = "parties"
+	KindRules        = "rules"
+	KindPolicies     = "policies"
+	KindSuppressions = "suppressions"
 )
 
 // Kinds lists the configuration kinds, in the order their objects depend on
 // each other.
-var Kinds = []string{KindZones, KindParties, KindRegimes, KindPolicies, KindRules}
+var Kinds = []string{KindZones, KindParties, KindRegimes, KindPolicies, KindRules, KindSuppressions}
 
 // Problem is one thing wrong with a configuration object. Path is a YAML
 // path into the object's file ($.rules[2].policy); the YAML layer turns it
@@ -347,6 +428,51 @@ func (c *Config) Validate() []Problem {
 		}
 		if _, err := compileCondition(r.Condition); err != nil {
 			ps = append(ps, conditionProblem(p+".condition", err))
+		}
+	}
+	for i, sp := range c.Suppressions {
+		p := fmt.Sprintf("$.suppressions[%d]", i)
+		if !ValidZoneID(sp.ID) {
+			add(p+".id", "must match [a-z0-9-]{1,64}")
+		}
+		checkZoneRefs(p+".zones", sp.Zones)
+		for j, r := range sp.Rules {
+			if !ruleIDs[r] {
+				add(fmt.Sprintf("%s.rules[%d]", p, j), "unknown rule %q", r)
+			}
+		}
+		if sp.StartsAt.IsZero() {
+			add(p+".starts_at", "is required")
+		}
+		switch {
+		case sp.EndsAt == nil && sp.Recurring == nil:
+			add(p+".ends_at", "is required for a one-off suppression")
+		case sp.EndsAt != nil && !sp.EndsAt.After(sp.StartsAt):
+			add(p+".ends_at", "must be after starts_at")
+		}
+		if strings.TrimSpace(sp.CreatedBy) == "" {
+			add(p+".created_by", "is required: say who suppresses")
+		}
+		if strings.TrimSpace(sp.Reason) == "" {
+			add(p+".reason", "is required: say why")
+		}
+		if r := sp.Recurring; r != nil {
+			if _, err := minuteOfDay(r.From); err != nil {
+				add(p+".recurring.from", "must be a time of day like 22:00")
+			}
+			if _, err := minuteOfDay(r.To); err != nil {
+				add(p+".recurring.to", "must be a time of day like 06:00")
+			}
+			for j, d := range r.Days {
+				if !slices.Contains(weekdays, d) {
+					add(fmt.Sprintf("%s.recurring.days[%d]", p, j), "must be one of %v", weekdays)
+				}
+			}
+			if r.Timezone != "" {
+				if _, err := time.LoadLocation(r.Timezone); err != nil {
+					add(p+".recurring.timezone", "unknown time zone %q", r.Timezone)
+				}
+			}
 		}
 	}
 	return ps

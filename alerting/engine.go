@@ -181,9 +181,16 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 	if err != nil {
 		return Errorf(EINVALID, "a rule failed on this report: %v", err)
 	}
+	active := rules[:0:0]
 	for _, rule := range rules {
+		if s := catalog.Suppression(r.Zone, rule.ID, r.ObservedAt); s != nil {
+			cl.Suppressed = append(cl.Suppressed, rule.ID+" ("+s.ID+")")
+			continue
+		}
 		cl.Rules = append(cl.Rules, rule.ID)
+		active = append(active, rule)
 	}
+	rules = active
 	for range maxAttempts {
 		frames, seen, err := e.store.ReportFrames(ctx, r.ID)
 		if err != nil {

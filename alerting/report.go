@@ -51,6 +51,14 @@ type Report struct {
 	Exercise bool `json:"exercise,omitempty"`
 }
 
+// StoredReport is a report as truceline keeps it: when it arrived and what
+// the engine made of it.
+type StoredReport struct {
+	Report
+	ReceivedAt     time.Time      `json:"received_at"`
+	Classification Classification `json:"classification"`
+}
+
 // Location is where a violation was observed, in WGS 84.
 type Location struct {
 	Lat        float64 `json:"lat"`

@@ -100,9 +100,11 @@ type Classification struct {
 	OutsideRegime bool `json:"outside_regime,omitempty"`
 	// Regime is the regime in force, when one was.
 	Regime string `json:"regime,omitempty"`
-	// Rules are the rules the report matched; Suppressed those whose
-	// alerts a suppression window held back.
+	// Rules are the rules the report matched and acted on.
 	Rules []string `json:"rules,omitempty"`
+	// Suppressed are the rules it matched whose alerts a suppression
+	// window held back, as "rule (suppression)".
+	Suppressed []string `json:"suppressed,omitempty"`
 }
 
 // compiledRule is a rule ready to evaluate.

@@ -133,3 +133,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSuppressionProblems(t *testing.T) {
+	f, err := configs.Parse("s.yaml", []byte(`
+suppressions:
+  - id: s1
+    rules: [nope]
+    starts_at: 2026-11-23T00:00:00Z
+    recurring: {from: "25:00", to: "06:00", days: [someday]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range f.Validate() {
+		got = append(got, p.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{`4:13: unknown rule "nope"`, "is required: say who suppresses (at $.suppressions[0].created_by)", "is required: say why (at $.suppressions[0].reason)", "6:23: must be a time of day", "6:52: must be one of"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems do not mention %q:\n%s", want, all)
+		}
+	}
+}

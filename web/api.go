@@ -62,15 +62,12 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 func (h *Handler) getReport(w http.ResponseWriter, r *http.Request) {
-	report, received, err := h.opts.Alerts.Report(r.Context(), r.PathValue("id"))
+	report, err := h.opts.Alerts.Report(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		*alerting.Report
-		ReceivedAt time.Time `json:"received_at"`
-	}{report, received})
+	writeJSON(w, http.StatusOK, report)
 }
 
 func (h *Handler) listAlerts(w http.ResponseWriter, r *http.Request) {

@@ -32,7 +32,7 @@ type Alerts interface {
 	Alert(ctx context.Context, id string) (*alerting.Alert, error)
 	Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting.Alert, error)
 	AlertReports(ctx context.Context, id string, offset, limit int) ([]string, int, error)
-	Report(ctx context.Context, id string) (*alerting.Report, time.Time, error)
+	Report(ctx context.Context, id string) (*alerting.StoredReport, error)
 }
 
 // Actions changes alerts on people's behalf.

@@ -172,9 +172,47 @@ rules:
   - {id: airstrikes-only, categories: [airstrike]}`,
 			steps: []step{{id: "a", zone: "aleppo", category: "shelling"}},
 			check: func(t *testing.T, f *fixture) {
-				r, _, err := f.store.Report(context.Background(), "a")
-				if err != nil || r.ID != "a" {
-					t.Errorf("the report is not stored: %v", err)
+				r, err := f.store.Report(context.Background(), "a")
+				if err != nil || r.ID != "a" || len(r.Classification.Rules) != 0 {
+					t.Errorf("the report is not stored, or matched: %v %+v", err, r)
+				}
+			},
+		},
+		{
+			name: "suppression windows hold alerts back and mark the reports",
+			rules: `
+rules:
+  - {id: all}
+  - {id: deaths, condition: report.killed > 0}
+suppressions:
+  - id: convoy
+    zones: [aleppo]
+    rules: [all]
+    starts_at: 2026-11-23T11:00:00Z
+    ends_at: 2026-11-23T13:00:00Z
+    created_by: duty officer Rahman
+    reason: agreed convoy movement, expect small-arms fire
+  - id: nightly
+    zones: [latakia]
+    starts_at: 2026-11-01T00:00:00Z
+    recurring: {from: "22:00", to: "06:00", timezone: Asia/Damascus, days: [mon, tue]}
+    created_by: duty officer Rahman
+    reason: night exercises announced by both sides`,
+			steps: []step{
+				{id: "a", zone: "aleppo", category: "small_arms"},
+				{id: "b", zone: "aleppo", category: "small_arms", mod: func(r *alerting.Report) { r.Casualties = &alerting.Casualties{Killed: 1} },
+					want: []string{"deaths:opened"}},
+				{id: "c", zone: "aleppo", category: "small_arms", at: 2 * time.Hour, want: []string{"all:opened"}},
+				// t0 is Monday 15:00 in Damascus: 20:00 UTC is 23:00 there, 04:00 UTC is 07:00 on Tuesday.
+				{id: "d", zone: "latakia", category: "shelling", at: 8 * time.Hour},
+				{id: "e", zone: "latakia", category: "shelling", at: 16 * time.Hour, want: []string{"all:opened"}},
+			},
+			check: func(t *testing.T, f *fixture) {
+				for id, want := range map[string]string{"a": "[all (convoy)]", "b": "[all (convoy)]", "d": "[all (nightly)]", "c": "[]", "e": "[]"} {
+					r, err := f.store.Report(context.Background(), id)
+					if err != nil || fmt.Sprint(r.Classification.Suppressed) != want {
+						t.Errorf("report %s: suppressed %v (%v), want %s", id, r.Classification.Suppressed, err, want)
+					}
 				}
 			},
 		},

@@ -113,22 +113,26 @@ func (s *Store) ReportFrames(ctx context.Context, reportID string) ([][]byte, bo
 	return frames, true, nil
 }
 
-// Report returns a stored report and when it was received.
-func (s *Store) Report(ctx context.Context, id string) (*alerting.Report, time.Time, error) {
-	vals, err := s.rdb.HMGet(ctx, s.reportKey(id), "report", "received_at").Result()
+// Report returns a stored report with when it was received and how it was
+// classified.
+func (s *Store) Report(ctx context.Context, id string) (*alerting.StoredReport, error) {
+	vals, err := s.rdb.HMGet(ctx, s.reportKey(id), "report", "received_at", "classification").Result()
 	if err != nil {
-		return nil, time.Time{}, unavailable(fmt.Sprintf("read report %s", id), err)
+		return nil, unavailable(fmt.Sprintf("read report %s", id), err)
 	}
 	text, ok := vals[0].(string)
 	if !ok {
-		return nil, time.Time{}, alerting.Errorf(alerting.ENOTFOUND, "report %s not found", id)
+		return nil, alerting.Errorf(alerting.ENOTFOUND, "report %s not found", id)
 	}
-	var r alerting.Report
-	if err := json.Unmarshal([]byte(text), &r); err != nil {
-		return nil, time.Time{}, fmt.Errorf("decode report %s: %w", id, err)
+	var sr alerting.StoredReport
+	if err := json.Unmarshal([]byte(text), &sr.Report); err != nil {
+		return nil, fmt.Errorf("decode report %s: %w", id, err)
 	}
-	received, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(vals[1]))
-	return &r, received, nil
+	sr.ReceivedAt, _ = time.Parse(time.RFC3339Nano, fmt.Sprint(vals[1]))
+	if class, ok := vals[2].(string); ok {
+		_ = json.Unmarshal([]byte(class), &sr.Classification)
+	}
+	return &sr, nil
 }
 
 // GroupAlert implements alerting.Store.
