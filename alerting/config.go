@@ -48,6 +48,30 @@ type Regime struct {
 	// Timezone is where the regime was agreed, for display ("Asia/Damascus").
 	Timezone   string      `json:"timezone,omitempty"`
 	Extensions []Extension `json:"extensions,omitempty"`
+	// WarnBefore is how long before the regime ends (with its
+	// extensions) an informational alert is raised in each of its zones;
+	// zero means 6 hours.
+	WarnBefore Duration `json:"warn_before,omitempty"`
+}
+
+// DefaultWarnBefore is when a regime's end is announced if it says nothing.
+const DefaultWarnBefore = 6 * time.Hour
+
+func (r *Regime) warnBefore() time.Duration {
+	if r.WarnBefore > 0 {
+		return time.Duration(r.WarnBefore)
+	}
+	return DefaultWarnBefore
+}
+
+// Ending reports whether the regime's end is near at now: within
+// WarnBefore of it, not yet past.
+func (r *Regime) Ending(now time.Time) (end time.Time, ok bool) {
+	e := r.End()
+	if e == nil || !r.InForce(now) {
+		return time.Time{}, false
+	}
+	return *e, !now.Before(e.Add(-r.warnBefore()))
 }
 
 // Extension prolongs a regime.
@@ -348,6 +372,9 @@ func (c *Config) Validate() []Problem {
 			if _, err := time.LoadLocation(r.Timezone); err != nil {
 				add(p+".timezone", "unknown time zone %q", r.Timezone)
 			}
+		}
+		if r.WarnBefore < 0 {
+			add(p+".warn_before", "must not be negative")
 		}
 		for j, e := range r.Extensions {
 			if r.EndsAt == nil {

@@ -204,3 +204,33 @@ func (a *Alert) Comment(actor Actor, text string, now time.Time) (*Alert, error)
 	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: "comment: " + text})
 	return b, nil
 }
+
+// RegimeEndRule names the built-in rule of the informational alerts that
+// announce a regime's end.
+const RegimeEndRule = "regime-end"
+
+// RegimeEndKey is the group of the alert announcing regime's end in zone,
+// so that it is raised once whichever replica notices first.
+func RegimeEndKey(r *Regime, zone string, end time.Time) string {
+	return fmt.Sprintf("%s:%s:%s:%d", RegimeEndRule, r.ID, zone, end.Unix())
+}
+
+// RegimeEndingAlert is the informational alert that a regime over zone ends
+// at end.
+func RegimeEndingAlert(id string, r *Regime, zone Zone, end, now time.Time) *Alert {
+	name := r.Name
+	if name == "" {
+		name = r.ID
+	}
+	left := end.Sub(now).Round(time.Minute)
+	a := &Alert{
+		ID: id, Zone: zone.ID, Category: CategoryOther, Rule: RegimeEndRule, RuleName: "Regime ending",
+		Title:    fmt.Sprintf("%s ends in %s (%s UTC)", name, left, end.UTC().Format("2 Jan 15:04")),
+		GroupKey: RegimeEndKey(r, zone.ID, end), Regime: r.ID, Severity: SeverityMinor, State: StateOpen,
+		Verification: Unverified, FirstSeen: now, LastSeen: now, OpenedAt: now, UpdatedAt: now,
+		Acks: []Ack{}, ReportIDs: []string{}, Version: 1,
+	}
+	a.Timeline = []Entry{{At: now, By: engineActor, Action: EventOpened,
+		Note: fmt.Sprintf("regime %s over %s ends at %s; reports after it will be judged outside this regime", r.ID, zone.Name, end.UTC().Format(time.RFC3339))}}
+	return a
+}

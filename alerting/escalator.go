@@ -38,11 +38,13 @@ type EscalatorOptions struct {
 // once because firing commits the alert at its version and moves its timer
 // in the same step.
 type Escalator struct {
-	o      EscalatorOptions
-	logger *slog.Logger
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	o           EscalatorOptions
+	newID       func() string
+	lastRegimes time.Time // when regimes' ends were last looked at
+	logger      *slog.Logger
+	stop        chan struct{}
+	done        chan struct{}
+	once        sync.Once
 }
 
 // NewEscalator returns an escalator; Run starts it.
@@ -62,7 +64,7 @@ func NewEscalator(o EscalatorOptions) (*Escalator, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Escalator{o: o, logger: o.Logger.With("component", "escalator"), stop: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Escalator{o: o, newID: NewAlertID, logger: o.Logger.With("component", "escalator"), stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Run fires due steps every interval until Shutdown.
@@ -84,12 +86,62 @@ func (e *Escalator) Run() {
 	}
 }
 
+// regimeCheckInterval is how often regimes' ends are looked at.
+const regimeCheckInterval = 30 * time.Second
+
+// announceRegimeEnds raises, once per regime, zone and end, an
+// informational alert when a regime's end is near.
+func (e *Escalator) announceRegimeEnds(ctx context.Context, now time.Time) error {
+	catalog := e.o.Catalog.Catalog()
+	cfg := catalog.Config()
+	for i := range cfg.Regimes {
+		r := &cfg.Regimes[i]
+		end, ending := r.Ending(now)
+		if !ending {
+			continue
+		}
+		for _, zone := range catalog.Zones() {
+			if !r.Covers(zone.ID) {
+				continue
+			}
+			key := RegimeEndKey(r, zone.ID, end)
+			existing, err := e.o.Store.GroupAlert(ctx, key)
+			if err != nil {
+				return err
+			}
+			if existing != nil {
+				continue
+			}
+			a := RegimeEndingAlert(e.newID(), r, zone, end, now)
+			changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: a, Event: EventOpened,
+				GroupKey: key, GroupTTL: end.Sub(now) + 7*24*time.Hour}}})
+			if errors.Is(err, ErrStale) {
+				continue // another replica announced it first
+			}
+			if err != nil {
+				return err
+			}
+			if err := e.o.Publisher.PublishChange(ctx, changes[0]); err != nil {
+				e.logger.Warn("regime end announced but not published", "regime", r.ID, "zone", zone.ID, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
 // escalationWorkers is how many alerts one tick escalates at once.
 const escalationWorkers = 16
 
 // Tick fires every step due now and returns how many alerts it escalated.
 // Tests drive it with a fake clock.
 func (e *Escalator) Tick(ctx context.Context) (int, error) {
+	if now := e.o.Now(); now.Sub(e.lastRegimes) >= regimeCheckInterval {
+		if err := e.announceRegimeEnds(ctx, now); err != nil {
+			e.logger.Warn("checking regimes' ends failed; retrying", "err", err)
+		} else {
+			e.lastRegimes = now
+		}
+	}
 	fired := 0
 	for {
 		ids, err := e.o.Timers.ClaimDue(ctx, e.o.Now(), 256, e.o.Lease)

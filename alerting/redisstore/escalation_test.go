@@ -292,3 +292,66 @@ func TestVerifyPerParty(t *testing.T) {
 		t.Errorf("comment missing from the timeline: %+v", a.Timeline)
 	}
 }
+
+func TestRegimeEndIsAnnouncedOnce(t *testing.T) {
+	file, err := configs.Parse("test.yaml", []byte(`
+zones:
+  - {id: latakia, name: Latakia}
+  - {id: aleppo, name: Aleppo}
+regimes:
+  - id: silence
+    name: 72-hour regime of silence
+    zones: [latakia]
+    kind: regime_of_silence
+    starts_at: 2026-11-23T00:00:00Z
+    ends_at: 2026-11-26T00:00:00Z
+    warn_before: 2h
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := redistest.Start(t)
+	store, err := redisstore.New(redisstore.Options{Client: srv.Client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, ps, err := store.ApplyConfig(ctx, file.Config, false); err != nil || len(ps) > 0 {
+		t.Fatal(err, ps)
+	}
+	catalog, err := store.LoadCatalog(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := alertingtest.NewClock(time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC))
+	pub := &recorder{}
+	var escs []*alerting.Escalator
+	for range 2 { // two replicas
+		esc, err := alerting.NewEscalator(alerting.EscalatorOptions{Store: store, Timers: store, Publisher: pub, Catalog: staticCatalog{catalog}, Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		escs = append(escs, esc)
+	}
+	tick := func(at time.Time) {
+		clock.Set(at)
+		for _, esc := range escs {
+			if _, err := esc.Tick(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tick(time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)) // 3 h before the end
+	if n := len(pub.all()); n != 0 {
+		t.Fatalf("%d announcements 3 h before the end, with warn_before 2h", n)
+	}
+	tick(time.Date(2026, 11, 25, 22, 30, 0, 0, time.UTC))
+	tick(time.Date(2026, 11, 25, 23, 0, 0, 0, time.UTC))
+	got := pub.all()
+	if len(got) != 1 || got[0].Zone != "latakia" || got[0].Alert.Rule != alerting.RegimeEndRule || got[0].Alert.Severity != alerting.SeverityMinor {
+		t.Fatalf("announcements: %+v", got)
+	}
+	if !strings.Contains(got[0].Alert.Title, "ends in 1h30m") {
+		t.Errorf("title %q", got[0].Alert.Title)
+	}
+}
