@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/broker"
 )
@@ -415,5 +416,44 @@ func TestInMemoryModeServes(t *testing.T) {
 	f := ws.until(t, "both reports", func(f frame) bool { return hasReport(f, "m2") })
 	if f.Seq != 2 || f.Alert.ReportCount != 2 {
 		t.Errorf("in memory: %+v", f)
+	}
+}
+
+// TestEscalationSurvivesAKill kills truceline with an escalation step
+// pending; the step fires once after the restart, neither lost nor doubled.
+func TestEscalationSurvivesAKill(t *testing.T) {
+	d := startDeps(t)
+	cfg := d.config(t)
+	first := start(t, cfg)
+	policy := alerting.Config{
+		Policies: []alerting.Policy{{ID: "fast", Steps: []alerting.Step{
+			{After: 0, Notify: []string{"board"}},
+			{After: alerting.Duration(2 * time.Second), Notify: []string{"duty-officers"}},
+		}}},
+		Rules: []alerting.Rule{{ID: "all", Policy: "fast"}},
+	}
+	if err := first.ApplyConfig(context.Background(), policy); err != nil {
+		t.Fatal(err)
+	}
+	post(t, first, "/api/v1/reports", reportJSON("k1", "idlib", "shelling"))
+	var id string
+	alertingtest.Eventually(t, 10*time.Second, "the alert", func() bool {
+		as := alerts(t, first, "idlib")
+		if len(as) == 1 {
+			id = as[0].ID
+		}
+		return id != ""
+	})
+	first.Kill()
+	second := start(t, cfg)
+	alertingtest.Eventually(t, 15*time.Second, "the pending step to fire after the restart", func() bool {
+		_, body := get(t, second, "/api/v1/alerts/"+id)
+		ns, _ := body["notifications"].([]any)
+		return len(ns) == 2
+	})
+	_, body := get(t, second, "/api/v1/alerts/"+id)
+	esc, _ := body["escalation"].(map[string]any)
+	if ns := body["notifications"].([]any); len(ns) != 2 || esc["stopped"] != "exhausted" || esc["level"] != float64(2) {
+		t.Errorf("after the restart: notifications %v, escalation %v", ns, esc)
 	}
 }
