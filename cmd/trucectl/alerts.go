@@ -48,8 +48,14 @@ func alertsCommand() *cli.Command {
 					return printJSON(cmd.Root().Writer, a)
 				},
 			},
-			actionCommand("ack", "acknowledge an alert", "ack"),
+			actionCommand("ack", "acknowledge an alert (as --party, for joint acknowledgement)", "ack"),
 			actionCommand("resolve", "resolve an alert", "resolve"),
+			actionCommand("verify", "record a party's verification: --party P --status confirmed|disputed|not_applicable --note REASON", "verify",
+				&cli.StringFlag{Name: "status", Usage: "confirmed, disputed or not_applicable"}),
+			actionCommand("comment", "add a comment (--note) to the timeline", "comment"),
+			actionCommand("snooze", "hold escalation: --for 30m or --until RFC3339", "snooze",
+				&cli.StringFlag{Name: "for", Usage: "how long, e.g. 30m"},
+				&cli.StringFlag{Name: "until", Usage: "until when, RFC 3339"}),
 			{
 				Name:  "tail",
 				Usage: "follow alert changes live (over the WebSocket), resuming after disconnects",
@@ -73,28 +79,39 @@ func oneArg(cmd *cli.Command) (string, error) {
 	return cmd.Args().First(), nil
 }
 
-func actionCommand(name, usage, path string) *cli.Command {
+func actionCommand(name, usage, path string, extra ...cli.Flag) *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "by", Usage: "who acts (recorded on the timeline)", Value: "trucectl"},
+		&cli.StringFlag{Name: "party", Usage: "the party acting, if any"},
+		&cli.StringFlag{Name: "note", Usage: "why, or the comment"},
+	}
 	return &cli.Command{
 		Name:      name,
 		Usage:     usage,
 		ArgsUsage: "ALERT-ID",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "by", Usage: "who acts (recorded on the timeline)", Value: "trucectl"},
-			&cli.StringFlag{Name: "party", Usage: "the party acting, if any"},
-			&cli.StringFlag{Name: "note", Usage: "why"},
-		},
+		Flags:     append(flags, extra...),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			id, err := oneArg(cmd)
 			if err != nil {
 				return err
 			}
-			body, _ := json.Marshal(map[string]string{"by": cmd.String("by"), "party": cmd.String("party"), "note": cmd.String("note")})
+			fields := map[string]string{"by": cmd.String("by"), "party": cmd.String("party"), "note": cmd.String("note")}
+			for _, f := range extra {
+				if n := f.Names()[0]; cmd.String(n) != "" {
+					fields[n] = cmd.String(n)
+				}
+			}
+			body, _ := json.Marshal(fields)
 			var a alerting.Alert
 			if err := newClient(cmd).do(ctx, "POST", "/api/v1/alerts/"+url.PathEscape(id)+"/"+path, body, &a); err != nil {
 				return err
 			}
 			if cmd.Root().String("output") == "json" {
 				return printJSON(cmd.Root().Writer, a)
+			}
+			if path == "verify" {
+				_, err = fmt.Fprintf(cmd.Root().Writer, "%s is %s (%d parties judged)\n", a.ID, a.Verification, len(a.Verifications))
+				return err
 			}
 			if path == "ack" && a.State != alerting.StateAcknowledged {
 				_, err = fmt.Fprintf(cmd.Root().Writer, "%s: acknowledgement recorded; still waiting for %s\n", a.ID, strings.Join(a.AwaitingAck(), ", "))

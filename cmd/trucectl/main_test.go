@@ -67,6 +67,12 @@ func TestReportListAckResolve(t *testing.T) {
 	if code, out, _ := trucectl(t, "", append(g, "alerts", "ack", id, "--by", "liaison B", "--party", "party-b")...); code != 0 || !strings.Contains(out, "is now acknowledged") {
 		t.Errorf("joint ack: exit %d, %q", code, out)
 	}
+	if code, out, errOut := trucectl(t, "", append(g, "alerts", "verify", id, "--party", "party-b", "--status", "disputed", "--note", "cannot confirm")...); code != 0 || !strings.Contains(out, "is disputed") {
+		t.Errorf("verify: exit %d, %q %q", code, out, errOut)
+	}
+	if code, _, errOut := trucectl(t, "", append(g, "alerts", "verify", id, "--status", "sure")...); code != 1 || !strings.Contains(errOut, "status:") || !strings.Contains(errOut, "party:") {
+		t.Errorf("a bad verification: exit %d, %q", code, errOut)
+	}
 	if code, out, _ := trucectl(t, "", append(g, "alerts", "resolve", id)...); code != 0 || !strings.Contains(out, "resolved") {
 		t.Errorf("resolve: exit %d, %q", code, out)
 	}
