@@ -457,3 +457,69 @@ func TestEscalationSurvivesAKill(t *testing.T) {
 		t.Errorf("after the restart: notifications %v, escalation %v", ns, esc)
 	}
 }
+
+// TestTwoReplicas runs two truceline instances on one NATS and Redis:
+// reports published over NATS are each counted once, in one alert, and
+// every escalation step fires once, whichever replica does the work.
+func TestTwoReplicas(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	b := start(t, d.config(t))
+	cfg := alerting.Config{
+		Policies: []alerting.Policy{{ID: "p", Steps: []alerting.Step{
+			{After: 0, Notify: []string{"board"}},
+			{After: alerting.Duration(time.Second), Notify: []string{"duty-officers"}},
+		}}},
+		Rules: []alerting.Rule{{ID: "all", Policy: "p"}},
+	}
+	if err := a.ApplyConfig(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "replica b to load the rule", func() bool {
+		_, ra := get(t, a, "/readyz")
+		_, rb := get(t, b, "/readyz")
+		return ra["config_version"] == rb["config_version"]
+	})
+	nc := d.nats.Connect(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 120
+	zones := []string{"aleppo", "idlib", "daraa", "latakia"}
+	categories := []string{"shelling", "small_arms", "airstrike"}
+	for i := range n {
+		zone, cat := zones[i%len(zones)], categories[(i/len(zones))%len(categories)]
+		if _, err := js.Publish(context.Background(), "violations."+zone+"."+cat, reportJSON(fmt.Sprintf("two-%d", i), zone, cat)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []alerting.Alert
+	alertingtest.Eventually(t, 30*time.Second, "every report in an alert and every step fired", func() bool {
+		all = all[:0]
+		count, done := 0, true
+		for _, z := range zones {
+			for _, al := range alerts(t, b, z) {
+				all = append(all, al)
+				count += al.ReportCount
+				done = done && al.Escalation != nil && al.Escalation.Stopped == "exhausted"
+			}
+		}
+		return count == n && done
+	})
+	if len(all) != len(zones)*len(categories) {
+		t.Errorf("%d alerts, want one per zone and category (%d)", len(all), len(zones)*len(categories))
+	}
+	seen := map[string]bool{}
+	for _, al := range all {
+		for _, id := range reportIDs(t, a, al.ID) {
+			if seen[id] {
+				t.Errorf("report %s counted twice", id)
+			}
+			seen[id] = true
+		}
+		if len(al.Notifications) != 2 {
+			t.Errorf("alert %s: %d notifications, want each of the 2 steps once", al.ID, len(al.Notifications))
+		}
+	}
+}
