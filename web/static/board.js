@@ -4,16 +4,15 @@
 import { LiveFeed } from './live.js';
 import { AlertStore } from './store.js';
 import { AlertList } from './list.js';
+import { DetailPanel } from './detail.js';
+import { Catalog } from './catalog.js';
+import { ActingAs } from './actor.js';
 import { Toasts } from './toast.js';
 import { fetchZones, alertAction } from './api.js';
-import { agoShort, clockTime } from './format.js';
+import { agoShort, clockTime, hasAcknowledged } from './format.js';
 
-const ACTOR = 'duty officer';
 const HIGHLIGHT_EVENTS = new Set(['opened', 'reopened', 'escalated']);
 const HIGHLIGHT_SEVERITIES = new Set(['severe', 'extreme']);
-/** After a successful action, keep the button disabled this long at most
- *  while waiting for the change to come back over the socket. */
-const PENDING_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -32,6 +31,8 @@ const els = {
   empty: $('empty'),
   connSr: $('conn-sr'),
   toasts: $('toasts'),
+  actingAs: $('acting-as'),
+  detail: $('detail'),
 };
 
 // --- state -------------------------------------------------------------------
@@ -45,14 +46,47 @@ const seeded = new Set();
 const filters = readFiltersFromURL();
 
 const zoneName = (id) => zoneNames.get(id) || id || '—';
+const catalog = new Catalog();
+const acting = new ActingAs(els.actingAs, catalog, () => {
+  // Which Acknowledge buttons show depends on who acts.
+  list.refillAll();
+  detail.refresh();
+});
 
 const list = new AlertList(els.list, {
   store,
   zoneName,
-  onAction: (id, action) => runAction(id, action),
+  partyName: (id) => catalog.partyName(id),
+  actor: () => acting.actor(),
+  onAction: (id, action) => runAction(id, action, acting.body()),
+  onOpen: (id) => detail.open(id),
   onRendered: ({ visible }) => renderSummary(visible),
 });
 list.setFilter(makeFilter());
+
+const detail = new DetailPanel(els.detail, {
+  store,
+  catalog,
+  zoneName,
+  acting,
+  run: (id, action, body, opts) => runAction(id, action, body, opts),
+  onOpen: (id) => {
+    filters.alert = id;
+    writeFiltersToURL();
+  },
+  onClose: (id) => {
+    filters.alert = '';
+    writeFiltersToURL();
+    if (list.rows.has(id)) list.select(id);
+  },
+});
+
+catalog.onChange(() => {
+  const notice = acting.refresh();
+  if (notice) toasts.notice(notice);
+  list.refillAll();
+  detail.refresh();
+});
 
 const feed = new LiveFeed({ zones: ['*'] });
 
@@ -64,6 +98,8 @@ feed.on('snapshot', ({ zone, alerts, reason }) => {
   seeded.add(zone);
   for (const id of removed) list.invalidate(id);
   for (const id of changed) list.invalidate(id);
+  for (const id of [...removed, ...changed, ...added]) detail.update(id);
+  for (const a of alerts) catalog.noteAlert(a);
   for (const id of added) {
     const a = store.get(id).alert;
     // Alerts that appeared while we were away are new to the officer.
@@ -76,9 +112,14 @@ feed.on('snapshot', ({ zone, alerts, reason }) => {
 });
 
 feed.on('alert', ({ event, alert }) => {
+  // The answer to our own action may have brought this version (or a later
+  // one) already.
+  const held = store.get(alert.id)?.alert;
+  if (held && Number.isFinite(held.version) && Number.isFinite(alert.version) && alert.version < held.version) return;
   const { prev, pruned } = store.upsert(alert);
   for (const id of pruned) list.invalidate(id);
-  clearPending(alert.id);
+  detail.update(alert.id);
+  catalog.noteAlert(alert);
   if (
     HIGHLIGHT_EVENTS.has(event) &&
     alert.state === 'open' &&
@@ -105,6 +146,8 @@ let lastState = null;
 feed.on('status', (st) => {
   renderConnection(st);
   if (st.state !== lastState) {
+    // Back after an outage: the configuration may have changed meanwhile.
+    if (st.state === 'live' && lastState === 'reconnecting') catalog.load();
     announce(st.state);
     lastState = st.state;
   }
@@ -112,37 +155,37 @@ feed.on('status', (st) => {
 
 // --- actions -------------------------------------------------------------------
 
-/** id -> timer that re-enables the buttons if no update arrives */
-const pending = new Map();
-
-function clearPending(id) {
-  const timer = pending.get(id);
-  if (timer === undefined) return;
-  clearTimeout(timer);
-  pending.delete(id);
-  list.setBusy(id, 'ack', false);
-  list.setBusy(id, 'resolve', false);
+/**
+ * Send an action and apply the alert it answers with (the same change also
+ * comes over the socket, to this board and every other). Returns true when
+ * done, or {error} when refused; the error is shown as a toast unless quiet.
+ * While in flight, the row's button of that action is disabled.
+ */
+async function runAction(id, action, body, { quiet = false } = {}) {
+  const rowButton = action === 'ack' || action === 'resolve';
+  if (rowButton && list.isBusy(id, action)) return false;
+  if (rowButton) list.setBusy(id, action, true);
+  try {
+    applyAlert(await alertAction(id, action, body));
+    return true;
+  } catch (err) {
+    if (!quiet) toasts.error(err.message || 'Request failed');
+    return { error: err };
+  } finally {
+    if (rowButton) list.setBusy(id, action, false);
+  }
 }
 
-async function runAction(id, action) {
-  if (list.isBusy(id, action)) return;
-  list.setBusy(id, action, true);
-  const before = store.get(id)?.alert;
-  try {
-    await alertAction(id, action, ACTOR);
-    if (store.get(id)?.alert !== before) {
-      // The change already came back over the socket.
-      list.setBusy(id, action, false);
-      return;
-    }
-    // Keep the button disabled until the change arrives over the socket
-    // (bounded, in case it never does).
-    clearTimeout(pending.get(id));
-    pending.set(id, setTimeout(() => clearPending(id), PENDING_MS));
-  } catch (err) {
-    list.setBusy(id, action, false);
-    toasts.error(err.message || 'Request failed');
-  }
+/** Apply an alert from an action's answer, unless the socket already
+ *  brought this version or a later one. */
+function applyAlert(alert) {
+  if (!alert || typeof alert.id !== 'string') return;
+  const held = store.get(alert.id)?.alert;
+  if (held && Number.isFinite(held.version) && Number.isFinite(alert.version) && alert.version <= held.version) return;
+  const { pruned } = store.upsert(alert);
+  for (const id of pruned) list.invalidate(id);
+  list.invalidate(alert.id);
+  detail.update(alert.id);
 }
 
 function ackSelected() {
@@ -150,11 +193,16 @@ function ackSelected() {
   if (!id) return;
   const entry = store.get(id);
   if (!entry) return;
-  if (entry.alert.state !== 'open') {
-    toasts.notice(`Already ${entry.alert.state}: ${entry.alert.title || id}`);
+  const a = entry.alert;
+  if (a.state !== 'open') {
+    toasts.notice(`Already ${a.state}: ${a.title || id}`);
     return;
   }
-  runAction(id, 'ack');
+  if (hasAcknowledged(a, acting.actor())) {
+    toasts.notice(`${acting.label()} has already acknowledged: ${a.title || id}`);
+    return;
+  }
+  runAction(id, 'ack', acting.body());
 }
 
 // --- header ----------------------------------------------------------------------
@@ -241,6 +289,8 @@ function readFiltersFromURL() {
   return {
     zone: q.get('zone') || '',
     state: q.get('state') === 'all' ? 'all' : 'active',
+    // the alert whose details are open
+    alert: q.get('alert') || '',
   };
 }
 
@@ -250,6 +300,8 @@ function writeFiltersToURL() {
   else q.delete('zone');
   if (filters.state === 'all') q.set('state', 'all');
   else q.delete('state');
+  if (filters.alert) q.set('alert', filters.alert);
+  else q.delete('alert');
   const qs = q.toString();
   history.replaceState(null, '', `${location.pathname}${qs ? `?${qs}` : ''}${location.hash}`);
 }
@@ -316,20 +368,34 @@ function isTyping(target) {
   return target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
 }
 
+/** Keep the open panel on the selected alert while moving with j / k. */
+function follow() {
+  if (detail.isOpen && list.selectedId && list.selectedId !== detail.id) detail.open(list.selectedId, { focus: false });
+}
+
 document.addEventListener('keydown', (ev) => {
   if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target)) return;
   switch (ev.key) {
     case 'j':
       list.move(1);
+      follow();
       break;
     case 'k':
       list.move(-1);
+      follow();
       break;
     case 'a':
       ackSelected();
       break;
+    case 'Enter':
+      // Enter on a button or link does what the button or link does.
+      if (ev.target instanceof HTMLElement && ev.target.closest('button, a, summary')) return;
+      if (!list.selectedId) return;
+      detail.open(list.selectedId);
+      break;
     case 'Escape':
-      list.select(null);
+      if (detail.isOpen) detail.close();
+      else list.select(null);
       return;
     default:
       return;
@@ -358,12 +424,27 @@ els.stateFilter.value = filters.state;
 renderConnection();
 renderSummary(0);
 loadZones();
+catalog.load();
 feed.start();
+if (filters.alert) detail.open(filters.alert, { focus: false });
+// Once its row exists, the alert opened from the URL is the selected one.
+feed.on('snapshot', () => {
+  if (detail.isOpen && !list.selectedId && store.get(detail.id)) {
+    list.flush();
+    list.select(detail.id, { focus: false });
+  }
+});
 
-// Connection countdown and staleness text: once a second.
-setInterval(() => renderConnection(), 1000);
+// Connection countdown, staleness text and escalation countdowns: once a
+// second.
+setInterval(() => {
+  const now = Date.now();
+  renderConnection();
+  list.tick(now);
+  detail.tick(now);
+}, 1000);
 // Relative "last seen" times: every 15 s.
 setInterval(() => list.refreshTimes(), 15000);
 
 // Handy when debugging from the console; not an API.
-window.truceline = { feed, store, list };
+window.truceline = { feed, store, list, detail, catalog, acting };

@@ -18,7 +18,7 @@ const LABELS = {
   unverified: 'Unverified',
   confirmed: 'Confirmed',
   disputed: 'Disputed',
-  not_applicable: 'n/a',
+  not_applicable: 'Not applicable',
 };
 
 /** Human label for a machine word: "small_arms" -> "Small arms". */
@@ -78,4 +78,78 @@ export function clockTime(ms) {
 /** Full local date-time for tooltips. */
 export function fullTime(ms) {
   return ms ? fullFmt.format(new Date(ms)) : '';
+}
+
+/** "4:12", "59:03", "1:02:09": the time left until a deadline, never negative. */
+export function countdown(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = String(s).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/** "14:05" (or "Tue 14:05" when not today) in local time. */
+export function shortTime(ms, now = Date.now()) {
+  if (!ms) return '—';
+  const d = new Date(ms);
+  const hm = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+  if (new Date(now).toDateString() === d.toDateString()) return hm;
+  return `${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' })} ${hm}`;
+}
+
+/**
+ * Where an alert stands in its escalation policy, as the board shows it.
+ * Returns null when the alert has no escalation. Otherwise
+ *   level   "Level 2"
+ *   next    "next step in 4:12" | "next step due" | "stopped: acknowledged"
+ *   nextAt  the due time in ms (0 when stopped)
+ *   snoozedUntil  ms, when a snooze is still running (else 0)
+ *   stopped the reason, or ""
+ *   soon    true in the last minute before the next step
+ */
+export function escalationView(alert, now = Date.now()) {
+  const e = alert && alert.escalation;
+  if (!e || typeof e !== 'object') return null;
+  const level = Number.isFinite(e.level) ? e.level : 0;
+  const snoozed = parseTime(alert.snoozed_until);
+  const view = {
+    level: `Level ${level}`,
+    next: '',
+    nextAt: 0,
+    snoozedUntil: snoozed > now ? snoozed : 0,
+    stopped: '',
+    soon: false,
+  };
+  const nextAt = parseTime(e.next_at);
+  if (e.stopped || !nextAt || alert.state === 'resolved') {
+    view.stopped = e.stopped || (alert.state === 'resolved' ? 'resolved' : 'stopped');
+    view.next = `stopped: ${view.stopped}`;
+    view.snoozedUntil = 0;
+    return view;
+  }
+  view.nextAt = nextAt;
+  const left = nextAt - now;
+  view.next = left > 0 ? `next step in ${countdown(left)}` : 'next step due';
+  view.soon = left <= 60000;
+  return view;
+}
+
+/**
+ * The acknowledgements a joint acknowledgement needs: one entry per party of
+ * require_ack_from, {party, ack} with ack the party's acknowledgement or null.
+ */
+export function requiredAcks(alert) {
+  const acks = Array.isArray(alert && alert.acks) ? alert.acks : [];
+  const need = Array.isArray(alert && alert.require_ack_from) ? alert.require_ack_from : [];
+  return need.map((party) => ({ party, ack: acks.find((a) => a && a.party === party) || null }));
+}
+
+/** Whether actor {party, by} has acknowledged the alert already (the server
+ *  refuses a second acknowledgement by the same party, or by the same name
+ *  when no party is given). */
+export function hasAcknowledged(alert, actor) {
+  const acks = Array.isArray(alert && alert.acks) ? alert.acks : [];
+  return acks.some((a) => a && (actor.party ? a.party === actor.party : !a.party && a.by === actor.by));
 }

@@ -3,7 +3,7 @@
 // burst of frames costs one layout, and 500 rows are never rebuilt at once.
 
 import { compareEntries } from './store.js';
-import { label, relativeTime, fullTime } from './format.js';
+import { label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged } from './format.js';
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -18,21 +18,37 @@ function setText(node, text) {
 
 const FLASH_MS = 4200;
 
+/** "Co-chair A (Rahman)" or "duty officer". */
+export function ackWho(ack, partyName) {
+  if (!ack) return '';
+  if (!ack.party) return ack.by || 'anonymous';
+  const name = partyName(ack.party);
+  return ack.by && ack.by !== name ? `${name} (${ack.by})` : name;
+}
+
 export class AlertList {
   /**
    * @param {HTMLElement} root  element with role="list"
    * @param {object} opts
    *   store      AlertStore
    *   zoneName   (zoneId) => display name
+   *   partyName  (partyId) => display name
+   *   actor      () => {by, party}         who the board acts as
    *   onAction   (id, action) => void      action: "ack" | "resolve"
+   *   onOpen     (id) => void              a row was clicked: show its details
    *   onRendered ({visible}) => void       after each render pass
    */
-  constructor(root, { store, zoneName, onAction, onRendered }) {
+  constructor(root, { store, zoneName, partyName, actor, onAction, onOpen, onRendered }) {
     this.root = root;
     this.store = store;
     this.zoneName = zoneName;
+    this.partyName = partyName || ((id) => id);
+    this.actor = actor || (() => ({ by: 'duty officer', party: '' }));
     this.onAction = onAction;
+    this.onOpen = onOpen || (() => {});
     this.onRendered = onRendered || (() => {});
+    /** bumped by refillAll: rows of an older epoch are filled again */
+    this._epoch = 0;
 
     /** id -> row record {el, alert, zoneLabel, refs} */
     this.rows = new Map();
@@ -66,6 +82,12 @@ export class AlertList {
   invalidateAll() {
     this._all = true;
     this._schedule();
+  }
+
+  /** Fill every row again (party names or the actor changed). */
+  refillAll() {
+    this._epoch++;
+    this.invalidateAll();
   }
 
   setFilter(fn) {
@@ -167,7 +189,7 @@ export class AlertList {
       this.rows.set(id, row);
     }
     const zoneLabel = this.zoneName(alert.zone);
-    if (row.alert !== alert || row.zoneLabel !== zoneLabel) {
+    if (row.alert !== alert || row.zoneLabel !== zoneLabel || row.epoch !== this._epoch) {
       this._fill(row, alert, zoneLabel);
     }
     if (this._flash.has(id)) this._startFlash(row);
@@ -180,29 +202,50 @@ export class AlertList {
     node.dataset.testid = 'alert';
     node.dataset.alertId = id;
 
-    const sev = el('span', 'cell cell-sev');
+    const sev = el('div', 'cell cell-sev');
     const badge = el('span', 'sev-badge');
     sev.append(badge);
 
-    const title = el('div', 'cell cell-title');
+    // Title over category.
+    const main = el('div', 'cell cell-main');
+    const titleLine = el('div', 'title-line');
     const titleText = el('span', 'title-text');
+    titleLine.append(titleText);
+    const subLine = el('div', 'sub-line');
+    const cat = el('span', 'cell-cat');
     const exTag = el('span', 'ex-tag', 'EXERCISE');
     exTag.hidden = true;
-    title.append(titleText, exTag);
+    // The verification, in the sub-line where its column is folded away.
+    const verifTag = el('span', 'verif-tag');
+    subLine.append(cat, exTag, verifTag);
+    main.append(titleLine, subLine);
 
-    const meta = el('div', 'meta');
-    const zone = el('span', 'cell cell-zone');
-    const cat = el('span', 'cell cell-cat');
-    const state = el('span', 'cell cell-state');
-    const stateChip = el('span', 'state-chip');
-    state.append(stateChip);
-    const reports = el('span', 'cell cell-reports');
+    // Zone over "3 reports · 4 min ago".
+    const where = el('div', 'cell cell-where');
+    const zone = el('span', 'cell-zone');
+    const activity = el('span', 'activity');
+    const reports = el('span', 'cell-reports');
     const reportNum = el('span', 'num');
     const reportUnit = el('span', 'unit');
     reports.append(reportNum, reportUnit);
-    const seen = el('time', 'cell cell-seen');
-    const verif = el('span', 'cell cell-verif');
-    meta.append(zone, cat, state, reports, seen, verif);
+    const seen = el('time', 'cell-seen');
+    activity.append(reports, el('span', 'sep', ' · '), seen);
+    where.append(zone, activity);
+
+    // State over the per-party acknowledgement chips.
+    const state = el('div', 'cell cell-state');
+    const stateChip = el('span', 'state-chip');
+    const acks = el('div', 'ack-chips');
+    state.append(stateChip, acks);
+
+    // Escalation level over the countdown to the next step.
+    const esc = el('div', 'cell cell-esc');
+    const escLevel = el('span', 'esc-level');
+    const escNext = el('span', 'esc-next');
+    escNext.dataset.testid = 'countdown';
+    esc.append(escLevel, escNext);
+
+    const verif = el('div', 'cell cell-verif');
 
     const actions = el('div', 'cell cell-actions');
     const ack = el('button', 'btn btn-ack', 'Acknowledge');
@@ -215,12 +258,14 @@ export class AlertList {
     resolve.dataset.action = 'resolve';
     actions.append(ack, resolve);
 
-    node.append(sev, title, meta, actions);
+    node.append(sev, main, where, state, esc, verif, actions);
     return {
       el: node,
       alert: null,
       zoneLabel: null,
-      refs: { badge, titleText, exTag, zone, cat, stateChip, reportNum, reportUnit, seen, verif, ack, resolve },
+      epoch: -1,
+      ticking: false,
+      refs: { badge, titleText, exTag, zone, cat, verifTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
     };
   }
 
@@ -230,6 +275,7 @@ export class AlertList {
     const severity = String(alert.severity || 'unknown');
     const state = String(alert.state || 'unknown');
     const title = alert.title || '(untitled alert)';
+    const actor = this.actor();
 
     node.dataset.state = state;
     node.dataset.severity = severity;
@@ -243,14 +289,24 @@ export class AlertList {
     r.titleText.title = title;
     r.exTag.hidden = alert.exercise !== true;
     setText(r.zone, zoneLabel);
+    r.zone.title = zoneLabel;
     setText(r.cat, label(alert.category));
-    setText(r.stateChip, label(state));
-    if (state === 'acknowledged' && Array.isArray(alert.acks) && alert.acks.length) {
-      const last = alert.acks[alert.acks.length - 1];
-      r.stateChip.title = `Acknowledged by ${[last.by, last.party].filter(Boolean).join(', ')}`;
+
+    // State, and who has acknowledged.
+    const required = requiredAcks(alert);
+    const acks = Array.isArray(alert.acks) ? alert.acks : [];
+    let stateText = label(state);
+    if (state === 'open' && required.length && required.some((x) => x.ack)) {
+      stateText = `Open · ${required.filter((x) => x.ack).length} of ${required.length} acked`;
+    }
+    setText(r.stateChip, stateText);
+    if (acks.length) {
+      r.stateChip.title = 'Acknowledged by ' + acks.map((a) => ackWho(a, this.partyName)).join('; ');
     } else {
       r.stateChip.removeAttribute('title');
     }
+    this._fillChips(r.acks, required, acks);
+
     const n = Number.isFinite(alert.report_count) ? alert.report_count : 0;
     setText(r.reportNum, String(n));
     setText(r.reportUnit, n === 1 ? ' report' : ' reports');
@@ -262,18 +318,93 @@ export class AlertList {
     r.seen._ms = seenMs;
     setText(r.seen, relativeTime(seenMs));
 
+    row.ticking = this._fillEscalation(r, alert);
+
     const verification = alert.verification || 'unverified';
     r.verif.className = `cell cell-verif verif-${verification}`;
     setText(r.verif, label(verification));
+    r.verifTag.className = `verif-tag verif-${verification}`;
+    setText(r.verifTag, verification === 'unverified' ? '' : label(verification));
+    const vs = Array.isArray(alert.verifications) ? alert.verifications : [];
+    if (vs.length) {
+      r.verif.title = vs.map((v) => `${this.partyName(v.party)}: ${label(v.status)}${v.reason ? ` — ${v.reason}` : ''}`).join('\n');
+    } else {
+      r.verif.removeAttribute('title');
+    }
 
-    r.ack.hidden = state !== 'open';
+    // Acknowledge only what is open and this actor has not acknowledged.
+    const acked = hasAcknowledged(alert, actor);
+    r.ack.hidden = state !== 'open' || acked;
     r.resolve.hidden = state === 'resolved';
-    r.ack.setAttribute('aria-label', `Acknowledge: ${title}`);
+    const as = actor.party ? ` as ${actor.by}` : '';
+    r.ack.title = `Acknowledge${as}`;
+    r.ack.setAttribute('aria-label', `Acknowledge${as}: ${title}`);
     r.resolve.setAttribute('aria-label', `Resolve: ${title}`);
 
     row.alert = alert;
     row.zoneLabel = zoneLabel;
+    row.epoch = this._epoch;
     this._applyBusy(row, alert.id);
+  }
+
+  /** One chip per party whose acknowledgement is required; without a joint
+   *  acknowledgement, who acknowledged (if anyone). */
+  _fillChips(box, required, acks) {
+    const chips = [];
+    if (required.length) {
+      for (const { party, ack } of required) {
+        const chip = el('span', `ack-chip ${ack ? 'is-acked' : 'is-waiting'}`);
+        chip.dataset.testid = 'ack-chip';
+        chip.dataset.party = party;
+        chip.dataset.acked = ack ? 'true' : 'false';
+        chip.append(
+          el('span', 'ack-chip-mark', ack ? '✓' : '○'),
+          el('span', 'ack-chip-name', this.partyName(party)),
+          el('span', 'sr-only', ack ? ' acknowledged' : ' not yet acknowledged'),
+        );
+        chip.title = ack
+          ? `${this.partyName(party)} acknowledged at ${fullTime(parseTime(ack.at))}${ack.by ? ` (${ack.by})` : ''}`
+          : `Waiting for ${this.partyName(party)} to acknowledge`;
+        chips.push(chip);
+      }
+    } else if (acks.length) {
+      const last = acks[acks.length - 1];
+      const extra = acks.length > 1 ? ` +${acks.length - 1}` : '';
+      chips.push(el('span', 'ack-by', `by ${ackWho(last, this.partyName)}${extra}`));
+    }
+    // Replace only when something changed (chips are small; compare text).
+    const sig = chips.map((c) => `${c.dataset.party || ''}:${c.dataset.acked || ''}:${c.textContent}`).join('|');
+    if (box._sig !== sig) {
+      box._sig = sig;
+      box.replaceChildren(...chips);
+    }
+  }
+
+  /** Fill the escalation cell; returns whether it needs a per-second tick. */
+  _fillEscalation(r, alert, now = Date.now()) {
+    const v = escalationView(alert, now);
+    const cell = r.escLevel.parentElement;
+    if (!v) {
+      setText(r.escLevel, 'No escalation');
+      setText(r.escNext, '');
+      cell.className = 'cell cell-esc is-none';
+      return false;
+    }
+    setText(r.escLevel, v.snoozedUntil ? `${v.level} · snoozed` : v.level);
+    setText(r.escNext, v.next);
+    cell.className = 'cell cell-esc' + (v.stopped ? ' is-stopped' : '') + (v.soon ? ' is-soon' : '') +
+      (v.snoozedUntil ? ' is-snoozed' : '');
+    cell.title = v.snoozedUntil
+      ? `Snoozed until ${fullTime(v.snoozedUntil)}`
+      : v.nextAt ? `Next escalation step at ${fullTime(v.nextAt)}` : '';
+    return Boolean(v.nextAt);
+  }
+
+  /** Update the countdowns (once a second). */
+  tick(now = Date.now()) {
+    for (const row of this.rows.values()) {
+      if (row.ticking && row.alert) row.ticking = this._fillEscalation(row.refs, row.alert, now);
+    }
   }
 
   _applyBusy(row, id) {
@@ -349,6 +480,10 @@ export class AlertList {
       this.select(id, { focus: false });
       return;
     }
+    // Selecting text in a row is not a click on it.
+    const sel = window.getSelection && window.getSelection();
+    if (sel && !sel.isCollapsed && rowEl.contains(sel.anchorNode)) return;
     this.select(id);
+    this.onOpen(id);
   }
 }

@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/cmd/truceline/app"
@@ -370,6 +372,216 @@ func TestAcknowledgeInOneBoardUpdatesAnother(t *testing.T) {
 	}
 }
 
+// jointPolicy makes every report's alert need the acknowledgements of both
+// co-chairs, party-a and party-b, and escalate 10 minutes after opening.
+func jointPolicy(t *testing.T, a *app.App) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := a.ApplyConfig(ctx, alerting.Config{
+		Policies: []alerting.Policy{{
+			ID:   "joint",
+			Name: "Both co-chairs must acknowledge",
+			Steps: []alerting.Step{
+				{After: 0, Notify: []string{"board"}},
+				{After: alerting.Duration(10 * time.Minute), Notify: []string{"co-chairs"}},
+			},
+			RequireAckFrom: []string{"party-a", "party-b"},
+		}},
+		Rules: []alerting.Rule{{ID: "all", Name: "Every report", Policy: "joint"}},
+	})
+	if err != nil {
+		t.Fatalf("apply the joint acknowledgement policy: %v", err)
+	}
+}
+
+// actAs chooses party ("" for the duty officer) in the board's "Acting as"
+// selector, as a person would, once the selector offers it.
+func (b *board) actAs(party string) {
+	b.t.Helper()
+	alertingtest.Eventually(b.t, boardWait, fmt.Sprintf("the acting-as selector to offer %q", party), func() bool {
+		return evaluate[bool](b.t, b.ctx, fmt.Sprintf(`[...document.querySelector('[data-testid=acting-as]').options].some((o) => o.value === %q)`, party))
+	})
+	if err := chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const s = document.querySelector('[data-testid=acting-as]');
+		s.value = %q;
+		s.dispatchEvent(new Event('change', { bubbles: true }));
+	})()`, party))); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *board) click(sel string) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.t.Fatalf("click %s: %v", sel, err)
+	}
+}
+
+// ackChips says, per party, whether the row of alert id shows it acknowledged:
+// "party-a=true party-b=false".
+func (b *board) ackChips(id string) string {
+	b.t.Helper()
+	return evaluate[string](b.t, b.ctx, fmt.Sprintf(`[...document.querySelectorAll('[data-testid=alert][data-alert-id=%q] [data-testid=ack-chip]')]
+		.map((c) => c.dataset.party + '=' + c.dataset.acked).join(' ')`, id))
+}
+
+// openDetail opens the detail panel of alert id by clicking its row and
+// waits until the panel shows it.
+func (b *board) openDetail(id string) {
+	b.t.Helper()
+	b.click(fmt.Sprintf(`[data-testid=alert][data-alert-id=%q] .title-text`, id))
+	b.waitDetail(id)
+}
+
+// waitDetail waits until the detail panel is open on alert id.
+func (b *board) waitDetail(id string) {
+	b.t.Helper()
+	alertingtest.Eventually(b.t, boardWait, "the detail panel of "+id, func() bool {
+		return evaluate[bool](b.t, b.ctx, fmt.Sprintf(`(() => {
+			const d = document.querySelector('[data-testid=detail]');
+			const row = document.querySelector('[data-testid=alert][data-alert-id=%[1]q] .title-text');
+			return !d.hidden && d.dataset.alertId === %[1]q && d.querySelector('[data-testid=detail-title]').textContent === row.textContent;
+		})()`, id))
+	})
+}
+
+// TestJointAcknowledgementAndVerification acknowledges an alert that needs
+// both co-chairs: after party-a's acknowledgement the alert stays open, with
+// party-a's chip acknowledged and party-b's not, in this board and another;
+// after party-b's it is acknowledged and its escalation stops. Then party-b
+// disputes it in the detail panel, and the other board shows the dispute.
+func TestJointAcknowledgementAndVerification(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	jointPolicy(t, a)
+	postReport(t, a, report{ID: "joint-1", Zone: "aleppo", Category: "shelling"}, time.Minute)
+	id := onlyAlert(t, a, "aleppo")
+
+	tab1 := startBrowser(t)
+	tab2 := newTab(t, tab1, "tab 2")
+	first, second := openBoard(t, tab1, a, ""), openBoard(t, tab2, a, "")
+	for _, b := range []*board{first, second} {
+		b.waitRows(boardWait, "the open alert", func(rows []boardRow) bool { r, _ := rowByID(rows, id); return r.State == "open" })
+		alertingtest.Eventually(t, boardWait, "chips for both co-chairs, neither acknowledged", func() bool {
+			return b.ackChips(id) == "party-a=false party-b=false"
+		})
+	}
+	row := fmt.Sprintf(`[data-testid=alert][data-alert-id=%q]`, id)
+	ack := row + ` [data-testid=ack]`
+	countdown := row + ` [data-testid=countdown]`
+
+	// The escalation cell counts down to the second step, every second.
+	var before string
+	alertingtest.Eventually(t, boardWait, "a countdown to the next escalation step", func() bool {
+		before = first.text(countdown)
+		return strings.HasPrefix(before, "next step in 9:") || strings.HasPrefix(before, "next step in 10:")
+	})
+	alertingtest.Eventually(t, 5*time.Second, "the countdown to tick", func() bool {
+		now := first.text(countdown)
+		return now != before && strings.HasPrefix(now, "next step in ")
+	})
+	if level := first.text(row + " .esc-level"); level != "Level 1" {
+		t.Errorf("the escalation cell says %q, want Level 1", level)
+	}
+
+	// Co-chair A acknowledges: the alert waits for co-chair B.
+	first.actAs("party-a")
+	first.click(ack)
+	for _, b := range []*board{first, second} {
+		alertingtest.Eventually(t, boardWait, "party-a's chip acknowledged and party-b's not", func() bool {
+			return b.ackChips(id) == "party-a=true party-b=false"
+		})
+		if r, _ := rowByID(b.rows(), id); r.State != "open" {
+			t.Errorf("after party-a's acknowledgement the row is %q, want open until party-b acknowledges", r.State)
+		}
+	}
+	if !evaluate[bool](t, tab1, fmt.Sprintf(`document.querySelector(%q).hidden`, ack)) {
+		t.Errorf("the board still offers Acknowledge to party-a, which has acknowledged")
+	}
+	if evaluate[bool](t, tab2, fmt.Sprintf(`document.querySelector(%q).hidden`, ack)) {
+		t.Errorf("the duty officer's board no longer offers Acknowledge on an alert that is still open")
+	}
+
+	// Co-chair B acknowledges: now the alert is acknowledged.
+	first.actAs("party-b")
+	alertingtest.Eventually(t, boardWait, "Acknowledge offered to party-b", func() bool {
+		return !evaluate[bool](t, tab1, fmt.Sprintf(`document.querySelector(%q).hidden`, ack))
+	})
+	first.click(ack)
+	acked := func(rows []boardRow) bool { r, _ := rowByID(rows, id); return r.State == "acknowledged" }
+	second.waitRows(5*time.Second, "tab 2 to show the joint acknowledgement", acked)
+	first.waitRows(5*time.Second, "tab 1 to show the joint acknowledgement", acked)
+	if chips := second.ackChips(id); chips != "party-a=true party-b=true" {
+		t.Errorf("after both acknowledgements tab 2 shows chips %q", chips)
+	}
+	alertingtest.Eventually(t, boardWait, "the escalation to stop", func() bool {
+		return second.text(countdown) == "stopped: acknowledged"
+	})
+
+	// Co-chair B disputes the alert in the detail panel.
+	first.openDetail(id)
+	const reason = "cannot confirm: no unit of ours near the citadel"
+	if err := chromedp.Do(tab1,
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const s = document.querySelector('[data-testid=detail] [data-testid=verify-status]');
+			s.value = 'disputed';
+			s.dispatchEvent(new Event('change', { bubbles: true }));
+		})()`),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=detail] [data-testid=verify-reason]`), reason),
+		chromedp.Click(chromedp.CSS(`[data-testid=detail] [data-testid=verify-submit]`)),
+	); err != nil {
+		t.Fatalf("verify in the detail panel: %v", err)
+	}
+	card := `[data-testid=detail] [data-testid=verification][data-party=party-b]`
+	disputed := func(b *board) func() bool {
+		return func() bool {
+			return evaluate[bool](t, b.ctx, fmt.Sprintf(`(() => {
+				const c = document.querySelector(%q);
+				return !!c && c.dataset.status === 'disputed' && c.textContent.includes(%q);
+			})()`, card, reason))
+		}
+	}
+	alertingtest.Eventually(t, boardWait, "tab 1's panel to show party-b's dispute", disputed(first))
+
+	// The other board shows it in the row, and in its own panel.
+	alertingtest.Eventually(t, boardWait, "tab 2's row to say Disputed", func() bool {
+		return second.text(row+" .cell-verif") == "Disputed"
+	})
+	// Here by keyboard: j selects the (only) row, Enter opens its details.
+	if err := chromedp.Do(tab2, chromedp.KeyEvent("j"), chromedp.KeyEvent(kb.Enter)); err != nil {
+		t.Fatal(err)
+	}
+	second.waitDetail(id)
+	alertingtest.Eventually(t, boardWait, "tab 2's panel to show party-b's dispute", disputed(second))
+	if got := second.text(`[data-testid=detail] [data-testid=verification][data-party=party-a]`); !strings.Contains(got, "Not verified") {
+		t.Errorf("party-a has not verified, but tab 2's panel says %q", got)
+	}
+	// Esc closes the panel.
+	if err := chromedp.Do(tab2, chromedp.KeyEvent(kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, boardWait, "Esc to close the panel", func() bool {
+		return evaluate[bool](t, tab2, `document.querySelector('[data-testid=detail]').hidden`)
+	})
+
+	status, body := get(t, a, "/api/v1/alerts/"+id)
+	acks, _ := body["acks"].([]any)
+	verifs, _ := body["verifications"].([]any)
+	if status != 200 || body["state"] != "acknowledged" || len(acks) != 2 || len(verifs) != 1 || body["verification"] != "disputed" {
+		t.Fatalf("after the clicks the API has %d %v", status, body)
+	}
+	for i, want := range []string{"by:Co-chair A", "by:Co-chair B"} {
+		if !strings.Contains(fmt.Sprint(acks[i]), want) {
+			t.Errorf("ack %d is %v, want %s", i, acks[i], want)
+		}
+	}
+	if v := fmt.Sprint(verifs[0]); !strings.Contains(v, "party:party-b") || !strings.Contains(v, "by:Co-chair B") || !strings.Contains(v, "reason:"+reason) {
+		t.Errorf("verification %s, want party-b's dispute with its reason", v)
+	}
+}
+
 // TestBoardCatchesUpAfterServerRestart stops truceline under an open board,
 // stores a report while it is down, starts it again on the same address, and
 // checks that the board reconnects by itself and shows what it missed.
@@ -561,7 +773,9 @@ func checkPNG(t *testing.T, data []byte, width, height int) {
 
 // TestBoardReadmeScreenshot writes the board picture of the README,
 // docs/board.png: a 1280x720 screenshot of a board with a realistic mix of
-// alerts. It runs only when TRUCELINE_README_SHOT names the file to write:
+// alerts under a joint acknowledgement policy: one alert acknowledged by
+// both co-chairs, one by co-chair A only, one disputed, and escalation
+// countdowns. It runs only when TRUCELINE_README_SHOT names the file to write:
 //
 //	TRUCELINE_README_SHOT=$PWD/docs/board.png go test -run TestBoardReadmeScreenshot ./cmd/truceline/app/
 func TestBoardReadmeScreenshot(t *testing.T) {
@@ -576,6 +790,7 @@ func TestBoardReadmeScreenshot(t *testing.T) {
 func writeReadmeShot(t *testing.T, path string) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
+	jointPolicy(t, a)
 	reports := []struct {
 		r   report
 		ago time.Duration
@@ -610,22 +825,35 @@ func writeReadmeShot(t *testing.T, path string) {
 		postReport(t, a, r.r, r.ago)
 	}
 	const wantAlerts = 10 // rd-02 joins rd-01, rd-06 joins rd-05
-	var daraaSmallArms string
+	var daraaSmallArms, aleppoShelling, idlibDrone string
 	alertingtest.Eventually(t, boardWait, "every report in an alert", func() bool {
 		n, reps := 0, 0
 		for _, z := range []string{"aleppo", "damascus-ghouta", "idlib", "daraa", "latakia", "homs-north"} {
 			for _, al := range alerts(t, a, z) {
 				n++
 				reps += al.ReportCount
-				if z == "daraa" && al.Category == "small_arms" {
+				switch {
+				case z == "daraa" && al.Category == "small_arms":
 					daraaSmallArms = al.ID
+				case z == "aleppo" && al.Category == "shelling":
+					aleppoShelling = al.ID
+				case z == "idlib" && al.Category == "drone_strike":
+					idlibDrone = al.ID
 				}
 			}
 		}
 		return n == wantAlerts && reps == len(reports)
 	})
-	if status, body := post(t, a, "/api/v1/alerts/"+daraaSmallArms+"/ack", []byte(`{"by":"duty officer","party":"un-monitor"}`)); status != 200 {
-		t.Fatalf("ack: %d %v", status, body)
+	for _, act := range []struct{ alert, action, body string }{
+		{daraaSmallArms, "ack", `{"by":"Co-chair A","party":"party-a"}`},
+		{daraaSmallArms, "ack", `{"by":"Co-chair B","party":"party-b","note":"Liaison south informed"}`},
+		{aleppoShelling, "ack", `{"by":"Co-chair A","party":"party-a","note":"Team north dispatched"}`},
+		{aleppoShelling, "verify", `{"by":"Co-chair A","party":"party-a","status":"confirmed","note":"Own monitors saw the impacts"}`},
+		{idlibDrone, "verify", `{"by":"Co-chair B","party":"party-b","status":"disputed","note":"No aircraft of ours was airborne"}`},
+	} {
+		if status, body := post(t, a, "/api/v1/alerts/"+act.alert+"/"+act.action, []byte(act.body)); status != 200 {
+			t.Fatalf("%s %s: %d %v", act.action, act.alert, status, body)
+		}
 	}
 
 	tab := startBrowser(t)
@@ -638,6 +866,11 @@ func writeReadmeShot(t *testing.T, path string) {
 	b.waitRows(boardWait, "every alert on the board", func(rows []boardRow) bool {
 		r, _ := rowByID(rows, daraaSmallArms)
 		return len(rows) == wantAlerts && r.State == "acknowledged"
+	})
+	alertingtest.Eventually(t, boardWait, "co-chair A's chip on the Aleppo shelling, party names and countdowns", func() bool {
+		return b.ackChips(aleppoShelling) == "party-a=true party-b=false" &&
+			strings.Contains(b.text(fmt.Sprintf(`[data-alert-id=%q] [data-testid=ack-chip]`, aleppoShelling)), "Co-chair A") &&
+			strings.HasPrefix(b.text(fmt.Sprintf(`[data-alert-id=%q] [data-testid=countdown]`, aleppoShelling)), "next step in 9:")
 	})
 	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
 	if err != nil {
