@@ -118,3 +118,25 @@ func TestReportsThatChangeNothingStayOffTheTimeline(t *testing.T) {
 		t.Errorf("timeline %d entries, count %d, version %d; want 1, 51, 51", len(a.Timeline), a.ReportCount, a.Version)
 	}
 }
+
+func TestVerificationOfAJointAlertNeedsEveryRequiredParty(t *testing.T) {
+	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: "r"}, report("r1", testNow), testNow)
+	a.RequireAckFrom = []string{"party-a", "party-b"}
+	steps := []struct {
+		party  string
+		status alerting.Verification
+		want   alerting.Verification
+	}{
+		{"party-a", alerting.Confirmed, alerting.Unverified}, // party-b has not judged yet
+		{"party-b", alerting.Confirmed, alerting.Confirmed},
+		{"party-b", alerting.Disputed, alerting.Disputed},
+		{"party-b", alerting.NotApplicable, alerting.NotApplicable},
+	}
+	for _, s := range steps {
+		var err error
+		a, err = a.Verify(alerting.Actor{Name: s.party, Party: s.party}, s.status, "because", testNow)
+		if err != nil || a.Verification != s.want {
+			t.Fatalf("%s %s: verification %s (%v), want %s", s.party, s.status, a.Verification, err, s.want)
+		}
+	}
+}

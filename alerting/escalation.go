@@ -177,22 +177,37 @@ func (a *Alert) Verify(actor Actor, status Verification, reason string, now time
 	if !replaced {
 		b.Verifications = append(b.Verifications, v)
 	}
-	b.Verification = summarise(b.Verifications)
+	b.Verification = summarise(b.Verifications, b.RequireAckFrom)
 	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: fmt.Sprintf("%s: %s (%s)", actor.Party, status, reason)})
 	return b, nil
 }
 
-func summarise(vs []Verifying) Verification {
+// summarise sums up the parties' verifications: disputed when any party
+// disputes, not_applicable when any says so, confirmed when every party
+// that must acknowledge the alert confirmed (or, without such parties, when
+// every party that judged did), unverified until then.
+func summarise(vs []Verifying, required []string) Verification {
+	confirmed := map[string]bool{}
 	out := Confirmed
 	for _, v := range vs {
-		switch {
-		case v.Status == Disputed:
+		switch v.Status {
+		case Disputed:
 			return Disputed
-		case v.Status == NotApplicable:
+		case NotApplicable:
 			out = NotApplicable
+		case Confirmed:
+			confirmed[v.Party] = true
 		}
 	}
-	return out
+	if out == NotApplicable {
+		return out
+	}
+	for _, p := range required {
+		if !confirmed[p] {
+			return Unverified
+		}
+	}
+	return Confirmed
 }
 
 // Comment adds a note to the timeline.

@@ -197,6 +197,10 @@ func (h *Handler) commentAlert(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) snoozeAlert(w http.ResponseWriter, r *http.Request) {
 	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, now time.Time) (*alerting.Alert, error) {
+		if b.Until == nil && b.For == 0 {
+			return nil, &alerting.Error{Code: alerting.EINVALID, Message: "say how long to snooze",
+				Fields: []alerting.FieldProblem{{Field: "for", Problem: "give for (like 30m) or until (RFC 3339)"}}}
+		}
 		until := now.Add(time.Duration(b.For))
 		if b.Until != nil {
 			until = *b.Until
@@ -227,8 +231,11 @@ func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request, act action
 		problems = append(problems, alerting.FieldProblem{Field: "note", Problem: "is longer than 2048 bytes"})
 	}
 	if body.Party != "" {
-		if _, ok := h.opts.Catalog.Catalog().Party(body.Party); !ok {
+		switch p, ok := h.opts.Catalog.Catalog().Party(body.Party); {
+		case !ok:
 			problems = append(problems, alerting.FieldProblem{Field: "party", Problem: "unknown party " + strconv.Quote(body.Party)})
+		case p.Status == alerting.PartyExcluded:
+			problems = append(problems, alerting.FieldProblem{Field: "party", Problem: strconv.Quote(body.Party) + " is excluded from the ceasefire and cannot act on alerts"})
 		}
 	}
 	if len(problems) > 0 {

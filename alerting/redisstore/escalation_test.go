@@ -275,8 +275,8 @@ func TestVerifyPerParty(t *testing.T) {
 	ctx := context.Background()
 	id := e.open(t)
 	a, err := e.eng.Verify(ctx, id, alerting.Actor{Name: "A", Party: "party-a"}, alerting.Confirmed, "own monitors saw it")
-	if err != nil || a.Verification != alerting.Confirmed {
-		t.Fatalf("A confirms: %v %s", err, a.Verification)
+	if err != nil || a.Verification != alerting.Unverified {
+		t.Fatalf("A confirms, B has not judged: %v %s, want unverified", err, a.Verification)
 	}
 	a, err = e.eng.Verify(ctx, id, alerting.Actor{Name: "B", Party: "party-b"}, alerting.Disputed, "cannot confirm")
 	if err != nil || a.Verification != alerting.Disputed || len(a.Verifications) != 2 {

@@ -82,6 +82,12 @@ func TestReportsReachTheBoard(t *testing.T) {
 	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/verify", []byte(`{"status":"maybe"}`)); status != 400 || !strings.Contains(fmt.Sprint(body), "field:status") {
 		t.Errorf("a bad verification: %d %v", status, body)
 	}
+	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/ack", []byte(`{"by":"x","party":"isil"}`)); status != 400 || !strings.Contains(fmt.Sprint(body), "excluded") {
+		t.Errorf("an excluded party acknowledging: %d %v, want 400", status, body)
+	}
+	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/snooze", []byte(`{"by":"x"}`)); status != 400 || !strings.Contains(fmt.Sprint(body), "field:for") {
+		t.Errorf("a snooze without a duration: %d %v, want 400 naming for", status, body)
+	}
 	if status, body := post(t, a, "/api/v1/alerts/"+alertID+"/comment", []byte(`{"by":"duty officer","note":"imagery requested"}`)); status != 200 {
 		t.Fatalf("comment: %d %v", status, body)
 	}
