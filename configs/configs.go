@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 
@@ -57,6 +59,30 @@ var geometry = yaml.CustomUnmarshaler(func(dst *json.RawMessage, b []byte) error
 	return nil
 })
 
+// duration and timestamp decode the scalar types strictly, so that a bad
+// value is an error go-yaml can point at.
+var (
+	duration = yaml.CustomUnmarshaler(func(dst *alerting.Duration, b []byte) error {
+		var s string
+		if err := yaml.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		return dst.UnmarshalText([]byte(s))
+	})
+	timestamp = yaml.CustomUnmarshaler(func(dst *time.Time, b []byte) error {
+		var s string
+		if err := yaml.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return fmt.Errorf("%q is not an RFC 3339 time like 2016-05-01T00:00:00Z", s)
+		}
+		*dst = t
+		return nil
+	})
+)
+
 // Parse reads one configuration file; name is used in problems. Unknown
 // fields and values of the wrong type are errors with their position.
 // Parse does not judge the objects: Validate does, with Locate.
@@ -74,8 +100,8 @@ func Parse(name string, data []byte) (_ *File, err error) {
 		return nil, parseError(name, err)
 	}
 	f.ast = tree
-	if err := yaml.UnmarshalWithOptions(data, &f.Config, yaml.DisallowUnknownField(), yaml.Strict(), geometry); err != nil {
-		return nil, parseError(name, err)
+	if err := yaml.UnmarshalWithOptions(data, &f.Config, yaml.DisallowUnknownField(), yaml.Strict(), geometry, duration, timestamp); err != nil {
+		return nil, locateValue(parseError(name, err), data)
 	}
 	return f, nil
 }
@@ -91,6 +117,29 @@ func parseError(name string, err error) error {
 		}
 	}
 	return &ParseError{Problem: p}
+}
+
+var quoted = regexp.MustCompile(`^"((?:[^"\\]|\\.)*)"`)
+
+// locateValue gives a position to an error that go-yaml reported without
+// one (those of the scalar decoders above, whose message starts with the
+// bad value): the first token with that value.
+func locateValue(err error, data []byte) error {
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Problem.Line > 0 {
+		return err
+	}
+	m := quoted.FindStringSubmatch(pe.Problem.Message)
+	if m == nil {
+		return err
+	}
+	for _, tk := range lexer.Tokenize(string(data)) {
+		if tk.Value == m[1] && tk.Position != nil {
+			pe.Problem.Line, pe.Problem.Column = tk.Position.Line, tk.Position.Column
+			break
+		}
+	}
+	return err
 }
 
 // Validate judges the file's objects on their own and returns every problem

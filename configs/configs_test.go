@@ -54,6 +54,8 @@ func TestProblemsPointAtTheirLine(t *testing.T) {
 		{"unknown field", "zones:\n  - id: a\n    name: A\n    colour: red\n", []string{`4:5: unknown field "colour"`}},
 		{"wrong type", "rules:\n  - id: r\n    threshold: many\n", []string{"3:16: cannot unmarshal string"}},
 		{"bad syntax", "zones:\n  - id: a\n   name: A\n", []string{"t.yaml:"}},
+		{"bad duration", "rules:\n  - id: r\n    window: 5 minutes\n", []string{`t.yaml:3:13: "5 minutes" is not a duration`}},
+		{"bad time", "regimes:\n  - id: g\n    starts_at: yesterday\n", []string{`t.yaml:3:16: "yesterday" is not an RFC 3339 time`}},
 		{"unknown references", `
 zones:
   - {id: aleppo, name: Aleppo}
