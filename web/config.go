@@ -50,16 +50,23 @@ func ofKind(c alerting.Config, kind string) ([]alerting.Object, error) {
 	return out, nil
 }
 
+// loadKind reads the stored objects of one kind, answering the error itself.
+func (h *Handler) loadKind(w http.ResponseWriter, r *http.Request, kind string) ([]alerting.Object, int64, bool) {
+	cfg, version, err := h.opts.Config.LoadConfig(r.Context())
+	if err == nil {
+		var objs []alerting.Object
+		if objs, err = ofKind(cfg, kind); err == nil {
+			return objs, version, true
+		}
+	}
+	h.writeError(w, r, err)
+	return nil, 0, false
+}
+
 func (h *Handler) listConfig(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cfg, version, err := h.opts.Config.LoadConfig(r.Context())
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		objs, err := ofKind(cfg, kind)
-		if err != nil {
-			h.writeError(w, r, err)
+		objs, version, ok := h.loadKind(w, r, kind)
+		if !ok {
 			return
 		}
 		items := make([]json.RawMessage, len(objs))
@@ -72,14 +79,8 @@ func (h *Handler) listConfig(kind string) http.HandlerFunc {
 
 func (h *Handler) getConfig(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cfg, _, err := h.opts.Config.LoadConfig(r.Context())
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		objs, err := ofKind(cfg, kind)
-		if err != nil {
-			h.writeError(w, r, err)
+		objs, _, ok := h.loadKind(w, r, kind)
+		if !ok {
 			return
 		}
 		for _, o := range objs {

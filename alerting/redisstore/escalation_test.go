@@ -10,9 +10,7 @@ import (
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/redisstore"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
-	"github.com/truceline/truceline/configs"
 )
 
 const escalationConfig = `
@@ -44,18 +42,7 @@ type escalation struct {
 
 func setupEscalation(t *testing.T) *escalation {
 	t.Helper()
-	file, err := configs.Parse("test.yaml", []byte(escalationConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := redistest.Start(t)
-	store, err := redisstore.New(redisstore.Options{Client: srv.Client(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ps, err := store.ApplyConfig(context.Background(), file.Config, false); err != nil || len(ps) > 0 {
-		t.Fatal(err, ps)
-	}
+	srv, store := storeWith(t, escalationConfig)
 	e := &escalation{fixture: &fixture{redis: srv, store: store, pub: &recorder{}}, clock: alertingtest.NewClock(t0), srv: srv}
 	e.eng, e.esc = e.replica(t)
 	return e
@@ -294,7 +281,7 @@ func TestVerifyPerParty(t *testing.T) {
 }
 
 func TestRegimeEndIsAnnouncedOnce(t *testing.T) {
-	file, err := configs.Parse("test.yaml", []byte(`
+	_, store := storeWith(t, `
 zones:
   - {id: latakia, name: Latakia}
   - {id: aleppo, name: Aleppo}
@@ -306,19 +293,8 @@ regimes:
     starts_at: 2026-11-23T00:00:00Z
     ends_at: 2026-11-26T00:00:00Z
     warn_before: 2h
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := redistest.Start(t)
-	store, err := redisstore.New(redisstore.Options{Client: srv.Client(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	ctx := context.Background()
-	if _, ps, err := store.ApplyConfig(ctx, file.Config, false); err != nil || len(ps) > 0 {
-		t.Fatal(err, ps)
-	}
 	catalog, err := store.LoadCatalog(ctx, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -242,11 +242,10 @@ suppressions:
 	}
 }
 
-// setupRules starts a Redis with the base configuration and rules, written
-// as a demo file would be.
-func setupRules(t *testing.T, rules string) *fixture {
+// storeWith starts a Redis holding the configuration written as YAML.
+func storeWith(t testing.TB, yaml string) (*redistest.Server, *redisstore.Store) {
 	t.Helper()
-	file, err := configs.Parse("test.yaml", []byte(baseConfig+rules))
+	file, err := configs.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +257,14 @@ func setupRules(t *testing.T, rules string) *fixture {
 	if _, ps, err := store.ApplyConfig(context.Background(), file.Config, false); err != nil || len(ps) > 0 {
 		t.Fatal(err, ps)
 	}
+	return srv, store
+}
+
+// setupRules starts a Redis with the base configuration and rules, written
+// as a demo file would be.
+func setupRules(t *testing.T, rules string) *fixture {
+	t.Helper()
+	srv, store := storeWith(t, baseConfig+rules)
 	f := &fixture{redis: srv, store: store, pub: &recorder{}}
 	f.eng = newEngine(t, store, f.pub)
 	return f
