@@ -36,7 +36,8 @@ func benchCommand() *cli.Command {
 			&cli.IntFlag{Name: "count", Value: 20000, Usage: "how many reports to publish with --rate 0"},
 			&cli.DurationFlag{Name: "grace", Value: 30 * time.Second, Usage: "how long to wait for the last frames"},
 		},
-		Action: runBench,
+		Action:   runBench,
+		Commands: []*cli.Command{benchWSCommand()},
 	}
 }
 

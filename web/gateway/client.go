@@ -14,9 +14,10 @@ const (
 )
 
 // client is one WebSocket connection. Frames are queued by reference (the
-// same bytes go to every subscriber) and written by the client's own writer
-// goroutine, so a slow client never holds up anyone else: when its queue
-// passes the byte limit it is disconnected instead.
+// same bytes go to every subscriber) and written by a writer goroutine that
+// runs only while there is something to write, so an idle connection costs
+// its reader goroutine and little else. A slow client never holds up anyone
+// else: when its queue passes the byte limit it is disconnected instead.
 type client struct {
 	conn *websocket.Conn
 	g    *Gateway
@@ -24,23 +25,25 @@ type client struct {
 	mu       sync.Mutex
 	queue    [][]byte
 	queued   int
+	ping     bool // a ping is due
+	writing  bool // the writer goroutine runs
 	closing  bool
 	closeMsg []byte // close frame to send, once closing
+	finished bool   // the connection is closed
 
-	wake chan struct{} // capacity 1: "the queue or closing changed"
-	done chan struct{} // closed when the writer has finished
+	done chan struct{} // closed when the connection is closed
 }
 
 func newClient(g *Gateway, conn *websocket.Conn) *client {
-	return &client{conn: conn, g: g, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &client{conn: conn, g: g, done: make(chan struct{})}
 }
 
 // enqueue adds a frame; it never blocks. It returns false when the client is
 // closing or has just been cut off for being slow.
 func (c *client) enqueue(frame []byte) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing {
-		c.mu.Unlock()
 		return false
 	}
 	// A frame larger than the limit (a big snapshot) still goes out when
@@ -49,66 +52,98 @@ func (c *client) enqueue(frame []byte) bool {
 		c.closing = true
 		c.closeMsg = websocket.FormatCloseMessage(CloseSlowClient, "slow client: send queue full; reconnect and resume")
 		c.queue, c.queued = nil, 0
-		c.mu.Unlock()
 		c.g.metrics.slowDisconnects.Inc()
-		c.signal()
+		c.wakeLocked()
 		return false
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
-	c.mu.Unlock()
-	c.signal()
+	c.wakeLocked()
 	return true
+}
+
+// sendPing asks the writer to ping the client.
+func (c *client) sendPing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.ping = true
+		c.wakeLocked()
+	}
 }
 
 // close asks the writer to send a close frame and end the connection.
 func (c *client) close(code int, reason string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !c.closing {
 		c.closing = true
 		c.closeMsg = websocket.FormatCloseMessage(code, reason)
 		c.queue, c.queued = nil, 0
 	}
-	c.mu.Unlock()
-	c.signal()
+	c.wakeLocked()
 }
 
-func (c *client) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// wakeLocked starts the writer if it is not running. The caller holds c.mu.
+func (c *client) wakeLocked() {
+	if !c.writing && !c.finished {
+		c.writing = true
+		c.g.wg.Add(1)
+		go c.write()
 	}
 }
 
-// writeLoop is the only goroutine that writes to the connection.
-func (c *client) writeLoop() {
-	defer close(c.done)
-	defer c.conn.Close()
-	ping := time.NewTicker(c.g.opts.PingInterval)
-	defer ping.Stop()
+// write drains the queue and exits when it is empty; it is the only
+// goroutine that writes to the connection.
+func (c *client) write() {
+	defer c.g.wg.Done()
 	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.opts.WriteTimeout)); err != nil {
-				return
-			}
-			continue
-		}
 		c.mu.Lock()
-		batch, closing, closeMsg := c.queue, c.closing, c.closeMsg
-		c.queue, c.queued = nil, 0
-		c.mu.Unlock()
-		for _, frame := range batch {
-			_ = c.conn.SetWriteDeadline(time.Now().Add(c.g.opts.WriteTimeout))
-			if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
-				return
-			}
-			c.g.metrics.framesSent.Inc()
-		}
-		if closing {
-			_ = c.conn.WriteControl(websocket.CloseMessage, closeMsg, time.Now().Add(time.Second))
+		batch, ping, closing, closeMsg := c.queue, c.ping, c.closing, c.closeMsg
+		c.queue, c.queued, c.ping = nil, 0, false
+		if len(batch) == 0 && !ping && !closing {
+			c.writing = false
+			c.mu.Unlock()
 			return
 		}
+		c.mu.Unlock()
+		if !c.send(batch, ping, closing, closeMsg) {
+			c.finish()
+			return
+		}
+	}
+}
+
+// send writes one batch; false means the connection is over.
+func (c *client) send(batch [][]byte, ping, closing bool, closeMsg []byte) bool {
+	deadline := func() time.Time { return time.Now().Add(c.g.opts.WriteTimeout) }
+	if ping {
+		if err := c.conn.WriteControl(websocket.PingMessage, nil, deadline()); err != nil {
+			return false
+		}
+	}
+	for _, frame := range batch {
+		_ = c.conn.SetWriteDeadline(deadline())
+		if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			return false
+		}
+		c.g.metrics.framesSent.Inc()
+	}
+	if closing {
+		_ = c.conn.WriteControl(websocket.CloseMessage, closeMsg, time.Now().Add(time.Second))
+		return false
+	}
+	return true
+}
+
+// finish closes the connection once; the reader then fails and cleans up.
+func (c *client) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writing, c.closing = false, true
+	if !c.finished {
+		c.finished = true
+		_ = c.conn.Close()
+		close(c.done)
 	}
 }

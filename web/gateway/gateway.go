@@ -131,8 +131,9 @@ func New(o Options) (*Gateway, error) {
 		EnableCompression: o.Compression,
 		HandshakeTimeout:  10 * time.Second,
 	}
-	g.wg.Add(1)
+	g.wg.Add(2)
 	go g.checkLoop()
+	go g.pingLoop()
 	return g, nil
 }
 
@@ -175,11 +176,34 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.clients[c] = struct{}{}
-	g.wg.Add(2)
+	g.wg.Add(1)
 	g.mu.Unlock()
 	g.metrics.clients.Inc()
-	go func() { defer g.wg.Done(); c.writeLoop() }()
 	go func() { defer g.wg.Done(); g.readLoop(c) }()
+}
+
+// pingLoop pings every client every PingInterval from one goroutine, so
+// that idle connections need no timer or goroutine of their own.
+func (g *Gateway) pingLoop() {
+	defer g.wg.Done()
+	t := time.NewTicker(g.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stopCheck:
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		clients := make([]*client, 0, len(g.clients))
+		for c := range g.clients {
+			clients = append(clients, c)
+		}
+		g.mu.Unlock()
+		for _, c := range clients {
+			c.sendPing()
+		}
+	}
 }
 
 // inbound is a client message.
@@ -189,6 +213,10 @@ type inbound struct {
 	Resume map[string]int64 `json:"resume"`
 }
 
+// readLoop reads the client's messages until the connection ends. Each
+// message is handled on a short-lived goroutine while the reader waits, so
+// the reader's own stack stays as small as reading needs: it is the one
+// goroutine an idle connection keeps.
 func (g *Gateway) readLoop(c *client) {
 	subscribed := make(map[string]bool)
 	defer func() {
@@ -196,7 +224,7 @@ func (g *Gateway) readLoop(c *client) {
 			g.unsubscribe(c, zone)
 		}
 		c.close(websocket.CloseNormalClosure, "")
-		<-c.done
+		<-c.done // the writer sent the close frame, or the connection failed
 		g.mu.Lock()
 		delete(g.clients, c)
 		g.mu.Unlock()
@@ -206,46 +234,57 @@ func (g *Gateway) readLoop(c *client) {
 	deadline := func() { _ = c.conn.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval)) }
 	deadline()
 	c.conn.SetPongHandler(func(string) error { deadline(); return nil })
+	handled := make(chan struct{})
 	for {
 		_, data, err := c.conn.ReadMessage()
 		if err != nil {
+			c.finish()
 			return
 		}
 		deadline()
-		var m inbound
-		if err := json.Unmarshal(data, &m); err != nil {
-			c.enqueue(errorFrame("bad_message", "messages must be JSON objects: "+err.Error()))
-			continue
-		}
-		switch m.Type {
-		case "subscribe":
-			for _, zone := range g.expand(c, m.Zones) {
-				if subscribed[zone] {
-					continue
-				}
-				var resume *int64
-				if seq, ok := m.Resume[zone]; ok {
-					resume = &seq
-				}
-				if err := g.subscribe(c, zone, resume); err != nil {
-					g.logger.Warn("subscribe failed", "zone", zone, "err", err)
-					c.enqueue(errorFrame("unavailable", fmt.Sprintf("cannot subscribe to %s now; try again", zone)))
-					continue
-				}
-				subscribed[zone] = true
+		go func() {
+			g.handle(c, data, subscribed)
+			handled <- struct{}{}
+		}()
+		<-handled
+	}
+}
+
+// handle carries out one client message; subscribed is the client's zones.
+func (g *Gateway) handle(c *client, data []byte, subscribed map[string]bool) {
+	var m inbound
+	if err := json.Unmarshal(data, &m); err != nil {
+		c.enqueue(errorFrame("bad_message", "messages must be JSON objects: "+err.Error()))
+		return
+	}
+	switch m.Type {
+	case "subscribe":
+		for _, zone := range g.expand(c, m.Zones) {
+			if subscribed[zone] {
+				continue
 			}
-		case "unsubscribe":
-			for _, zone := range m.Zones {
-				for z := range subscribed {
-					if z == zone || zone == "*" {
-						g.unsubscribe(c, z)
-						delete(subscribed, z)
-					}
+			var resume *int64
+			if seq, ok := m.Resume[zone]; ok {
+				resume = &seq
+			}
+			if err := g.subscribe(c, zone, resume); err != nil {
+				g.logger.Warn("subscribe failed", "zone", zone, "err", err)
+				c.enqueue(errorFrame("unavailable", fmt.Sprintf("cannot subscribe to %s now; try again", zone)))
+				continue
+			}
+			subscribed[zone] = true
+		}
+	case "unsubscribe":
+		for _, zone := range m.Zones {
+			for z := range subscribed {
+				if z == zone || zone == "*" {
+					g.unsubscribe(c, z)
+					delete(subscribed, z)
 				}
 			}
-		default:
-			c.enqueue(errorFrame("bad_message", fmt.Sprintf("unknown message type %q", m.Type)))
 		}
+	default:
+		c.enqueue(errorFrame("bad_message", fmt.Sprintf("unknown message type %q", m.Type)))
 	}
 }
 
