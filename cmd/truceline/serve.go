@@ -66,6 +66,10 @@ func options() []option {
 			flag:  &cli.StringSliceFlag{Name: "allowed-origins", Usage: "other origins whose pages may open the WebSocket", Sources: env("allowed-origins")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.AllowedOrigins = cmd.StringSlice("allowed-origins") },
 		},
+		{
+			flag:  &cli.BoolFlag{Name: "ws-compression", Usage: "permessage-deflate on the WebSocket when clients offer it", Sources: env("ws-compression")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.WSCompression = cmd.Bool("ws-compression") },
+		},
 		stringOption("log-format", "text or json", d.LogFormat, func(c *app.Config) *string { return &c.LogFormat }),
 		stringOption("log-level", "debug, info, warn or error", d.LogLevel, func(c *app.Config) *string { return &c.LogLevel }),
 	}

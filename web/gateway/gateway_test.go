@@ -350,3 +350,19 @@ func TestChecksDuringTrafficCauseNoSnapshots(t *testing.T) {
 		}
 	}
 }
+
+func TestCompressionIsOffUnlessConfigured(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		f := setup(t, gateway.Options{Compression: enabled})
+		d := websocket.Dialer{Subprotocols: []string{gateway.Subprotocol}, EnableCompression: true}
+		conn, resp, err := d.Dial("ws"+strings.TrimPrefix(f.srv.URL, "http")+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+		got := strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+		if got != enabled {
+			t.Errorf("compression configured %v, negotiated %v", enabled, got)
+		}
+	}
+}

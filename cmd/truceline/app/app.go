@@ -188,7 +188,7 @@ func (a *App) startEngine(ctx context.Context) error {
 func (a *App) startHTTP(context.Context) error {
 	var err error
 	a.gateway, err = gateway.New(gateway.Options{
-		Feed: a.Broker, History: a.Store, Zones: a.catalog, AllowedOrigins: a.cfg.AllowedOrigins,
+		Feed: a.Broker, History: a.Store, Zones: a.catalog, AllowedOrigins: a.cfg.AllowedOrigins, Compression: a.cfg.WSCompression,
 		Logger: a.logger, Registerer: a.registry,
 	})
 	if err != nil {

@@ -35,8 +35,11 @@ type Config struct {
 	Demo           bool          `yaml:"demo"`
 	DemoRate       float64       `yaml:"demo_rate"`
 	AllowedOrigins []string      `yaml:"allowed_origins"`
-	LogFormat      string        `yaml:"log_format"`
-	LogLevel       string        `yaml:"log_level"`
+	// WSCompression enables permessage-deflate on the WebSocket when a
+	// client offers it: less bandwidth, more CPU per frame.
+	WSCompression bool   `yaml:"ws_compression"`
+	LogFormat     string `yaml:"log_format"`
+	LogLevel      string `yaml:"log_level"`
 }
 
 // DefaultConfig is the configuration of `truceline serve` with no options:
