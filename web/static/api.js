@@ -79,6 +79,12 @@ export async function fetchZones(signal) {
   return Array.isArray(body && body.zones) ? body.zones : [];
 }
 
+/** GET /api/v1/reports/{id} -> Report (with location {lat, lon, precision_m}
+ *  when it has one) */
+export async function fetchReport(id, signal) {
+  return getJSON(`/api/v1/reports/${encodeURIComponent(id)}`, signal);
+}
+
 /** GET /api/v1/alerts/{id} -> Alert */
 export async function fetchAlert(id, signal) {
   return getJSON(`/api/v1/alerts/${encodeURIComponent(id)}`, signal);

@@ -8,11 +8,20 @@ import { DetailPanel } from './detail.js';
 import { Catalog } from './catalog.js';
 import { ActingAs } from './actor.js';
 import { Toasts } from './toast.js';
+import { ZoneMap, ReportLocations } from './map.js';
+import { ZoneCounters } from './counters.js';
+import { Sound } from './sound.js';
+import { HelpOverlay } from './help.js';
 import { fetchZones, alertAction } from './api.js';
-import { agoShort, clockTime, hasAcknowledged } from './format.js';
+import { agoShort, clockTime, hasAcknowledged, label, severityRank, SEVERITIES } from './format.js';
 
 const HIGHLIGHT_EVENTS = new Set(['opened', 'reopened', 'escalated']);
 const HIGHLIGHT_SEVERITIES = new Set(['severe', 'extreme']);
+const STATES = new Set(['active', 'open', 'acknowledged', 'resolved', 'all']);
+const VERIFICATIONS = ['unverified', 'confirmed', 'disputed', 'not_applicable'];
+/** markers for at most this many of the most recently active visible alerts */
+const MAX_MARKERS = 80;
+const SIDE_KEY = 'truceline.sideOpen';
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -24,6 +33,20 @@ const els = {
   shownCount: $('shown-count'),
   zoneFilter: $('zone-filter'),
   stateFilter: $('state-filter'),
+  severityFilter: $('severity-filter'),
+  verificationFilter: $('verification-filter'),
+  clearFilters: $('clear-filters'),
+  filtersToggle: $('filters-toggle'),
+  filtersActive: $('filters-active'),
+  topbar: document.querySelector('.topbar'),
+  side: $('side'),
+  sideToggle: $('side-toggle'),
+  sideSummary: $('side-summary'),
+  map: $('map'),
+  zoneTable: $('zone-table'),
+  soundToggle: $('sound-toggle'),
+  helpButton: $('help-button'),
+  help: $('help'),
   offlineBar: $('offline-bar'),
   offlineText: $('offline-text'),
   exerciseBanner: $('exercise-banner'),
@@ -89,6 +112,27 @@ catalog.onChange(() => {
 });
 
 const feed = new LiveFeed({ zones: ['*'] });
+const sound = new Sound(els.soundToggle);
+const help = new HelpOverlay(els.help);
+
+const locations = new ReportLocations({
+  ready: () => feed.status().state === 'live',
+  onChange: () => scheduleSituation(),
+});
+const map = new ZoneMap(els.map, {
+  zoneName,
+  onZone: (id) => pickZone(id, null),
+  onAlert: (id) => {
+    if (!store.get(id)) return;
+    list.flush();
+    list.select(id, { focus: false });
+    detail.open(id);
+  },
+});
+const counters = new ZoneCounters(els.zoneTable, {
+  zoneName,
+  onPick: (zone, state) => pickZone(zone, state),
+});
 
 // --- feed events ---------------------------------------------------------------
 
@@ -103,8 +147,12 @@ feed.on('snapshot', ({ zone, alerts, reason }) => {
   for (const id of added) {
     const a = store.get(id).alert;
     // Alerts that appeared while we were away are new to the officer.
-    if (reseed && a.state === 'open' && HIGHLIGHT_SEVERITIES.has(a.severity)) list.flash(id);
-    else list.invalidate(id);
+    if (reseed && a.state === 'open' && HIGHLIGHT_SEVERITIES.has(a.severity)) {
+      list.flash(id);
+      sound.alert(a.severity);
+    } else {
+      list.invalidate(id);
+    }
   }
   ensureZoneOption(zone);
   list.refresh();
@@ -130,6 +178,10 @@ feed.on('alert', ({ event, alert }) => {
   } else {
     list.invalidate(alert.id);
   }
+  if ((event === 'opened' || event === 'reopened') && alert.state === 'open' && HIGHLIGHT_SEVERITIES.has(alert.severity)) {
+    // Whatever the filters show: a new severe alert anywhere is heard.
+    sound.alert(alert.severity);
+  }
   ensureZoneOption(alert.zone);
 });
 
@@ -147,7 +199,12 @@ feed.on('status', (st) => {
   renderConnection(st);
   if (st.state !== lastState) {
     // Back after an outage: the configuration may have changed meanwhile.
-    if (st.state === 'live' && lastState === 'reconnecting') catalog.load();
+    if (st.state === 'live' && lastState === 'reconnecting') {
+      catalog.load();
+      loadZones();
+    }
+    // Report locations are fetched only while the server is reachable.
+    if (st.state === 'live') locations.pump();
     announce(st.state);
     lastState = st.state;
   }
@@ -208,28 +265,135 @@ function ackSelected() {
 // --- header ----------------------------------------------------------------------
 
 function renderSummary(visible) {
-  const { open, acknowledged, exercise } = store.counts();
-  setText(els.openCount, String(open));
-  setText(els.ackCount, String(acknowledged));
-  const title = seeded.size ? `(${open}) truceline` : 'truceline';
+  const agg = aggregate();
+  setText(els.openCount, String(agg.totals.open));
+  setText(els.ackCount, String(agg.totals.acknowledged));
+  // A marker in the tab title while an extreme alert waits for acknowledgement.
+  const title = seeded.size ? `${agg.extremeOpen ? '⚠ ' : ''}(${agg.totals.open}) truceline` : 'truceline';
   if (document.title !== title) document.title = title;
-  els.exerciseBanner.hidden = !exercise;
-  // Counts are over all zones; say how many rows the filter leaves.
-  els.shownCount.hidden = !filters.zone;
-  if (filters.zone) setText(els.shownCount, `· ${visible} in ${zoneName(filters.zone)}`);
+  els.exerciseBanner.hidden = !agg.exercise;
+  // Counts are over everything held; say how many rows the filters leave.
+  const narrowed = filtersNarrow();
+  els.shownCount.hidden = !narrowed;
+  if (narrowed) setText(els.shownCount, `· ${visible} shown${filters.zone ? ` in ${zoneName(filters.zone)}` : ''}`);
+  renderFilterState();
 
   if (visible > 0) {
     els.empty.hidden = true;
   } else {
     els.empty.hidden = false;
-    let text;
-    if (!seeded.size) text = 'Waiting for data…';
-    else {
-      const where = filters.zone ? ` in ${zoneName(filters.zone)}` : '';
-      text = filters.state === 'all' ? `No alerts${where}.` : `No open or acknowledged alerts${where}.`;
-    }
-    setText(els.empty, text);
+    setText(els.empty, seeded.size ? emptyText() : 'Waiting for data…');
   }
+  renderSituation(agg);
+}
+
+const STATE_WORDS = {
+  active: 'open or acknowledged alerts',
+  open: 'open alerts waiting for acknowledgement',
+  acknowledged: 'acknowledged alerts',
+  resolved: 'resolved alerts',
+  all: 'alerts',
+};
+
+function emptyText() {
+  const parts = [];
+  if (filters.severity) parts.push(severityText(filters.severity).toLowerCase());
+  if (filters.verification) parts.push(verificationText(filters.verification).toLowerCase());
+  const which = parts.length ? ` (${parts.join(', ')})` : '';
+  const where = filters.zone ? ` in ${zoneName(filters.zone)}` : '';
+  return `No ${STATE_WORDS[filters.state]}${which}${where}.`;
+}
+
+/**
+ * One pass over every alert held: counts per zone and in all, the most
+ * severe active alert per zone, whether an extreme alert is unacknowledged.
+ */
+function aggregate() {
+  const perZone = new Map();
+  const totals = { open: 0, acknowledged: 0, severity: '' };
+  let exercise = false;
+  let extremeOpen = false;
+  for (const { alert: a, rank } of store.values()) {
+    if (a.exercise === true) exercise = true;
+    if (a.state !== 'open' && a.state !== 'acknowledged') continue;
+    let z = perZone.get(a.zone);
+    if (!z) {
+      z = { open: 0, acknowledged: 0, severity: '', rank: 0 };
+      perZone.set(a.zone, z);
+    }
+    z[a.state]++;
+    totals[a.state]++;
+    if (rank > z.rank) {
+      z.rank = rank;
+      z.severity = a.severity;
+    }
+    if (a.state === 'open' && a.severity === 'extreme') extremeOpen = true;
+  }
+  let top = 0;
+  for (const z of perZone.values()) {
+    if (z.rank > top) {
+      top = z.rank;
+      totals.severity = z.severity;
+    }
+  }
+  return { perZone, totals, exercise, extremeOpen };
+}
+
+// --- map and zone counters ----------------------------------------------------------
+
+let situationFrame = 0;
+function scheduleSituation() {
+  if (situationFrame) return;
+  situationFrame = requestAnimationFrame(() => {
+    situationFrame = 0;
+    renderSituation(aggregate());
+  });
+}
+
+function renderSituation(agg) {
+  const zones = allZones();
+  counters.update({ zones, perZone: agg.perZone, totals: agg.totals, selected: { zone: filters.zone, state: filters.state } });
+
+  // Markers: the newest report of each of the most recently active alerts
+  // the list shows.
+  const filter = makeFilter();
+  const visible = [];
+  const newest = new Set();
+  for (const e of store.values()) {
+    const ids = e.alert.report_ids;
+    const last = Array.isArray(ids) && ids.length ? ids[ids.length - 1] : '';
+    if (last) newest.add(last);
+    if (last && filter(e.alert)) visible.push({ e, last });
+  }
+  visible.sort((a, b) => b.e.lastSeen - a.e.lastSeen);
+  const recent = visible.slice(0, MAX_MARKERS);
+  locations.want(new Set(recent.map((v) => v.last)));
+  locations.prune(newest);
+  const markers = [];
+  for (const { e, last } of recent) {
+    const location = locations.get(last);
+    if (location) markers.push({ alert: e.alert, location, reportId: last, e });
+  }
+  // most important drawn last (on top): open above acknowledged above resolved
+  const stateOrder = { resolved: 0, acknowledged: 1, open: 2 };
+  markers.sort((a, b) =>
+    (stateOrder[a.alert.state] ?? 0) - (stateOrder[b.alert.state] ?? 0) || a.e.rank - b.e.rank || a.e.lastSeen - b.e.lastSeen);
+  map.update({ perZone: agg.perZone, selected: filters.zone, markers });
+
+  let active = 0;
+  for (const z of agg.perZone.values()) if (z.open + z.acknowledged > 0) active++;
+  const total = Math.max(zones.length, active);
+  const sev = agg.totals.severity;
+  setText(els.sideSummary, active
+    ? `${active} of ${total} with active alerts · highest ${label(sev).toLowerCase()}`
+    : `${total} zone${total === 1 ? '' : 's'}, none with active alerts`);
+}
+
+/** Every zone known (configured or named by an alert), by name. */
+function allZones() {
+  const ids = new Set([...zoneNames.keys(), ...store.zones()]);
+  if (filters.zone) ids.add(filters.zone);
+  return [...ids].sort((a, b) => zoneName(a).localeCompare(zoneName(b)));
 }
 
 function renderConnection(st = feed.status()) {
@@ -284,11 +448,39 @@ function setText(node, text) {
 
 // --- filters -----------------------------------------------------------------------
 
+/** A severity filter: one severity is a minimum ("severe": severe and
+ *  extreme); several, comma separated, are a set. Unknown words are dropped. */
+function parseSeverity(v) {
+  const parts = String(v || '').split(',').map((x) => x.trim()).filter((x) => SEVERITIES.includes(x));
+  return [...new Set(parts)].sort((a, b) => severityRank(b) - severityRank(a)).join(',');
+}
+
+/** A verification filter: one status, or several comma separated. */
+function parseVerification(v) {
+  const parts = String(v || '').split(',').map((x) => x.trim()).filter((x) => VERIFICATIONS.includes(x));
+  return [...new Set(parts)].sort((a, b) => VERIFICATIONS.indexOf(a) - VERIFICATIONS.indexOf(b)).join(',');
+}
+
+function severityText(v) {
+  const parts = v.split(',');
+  if (parts.length > 1) return parts.map(label).join(', ');
+  if (v === 'extreme') return 'Extreme only';
+  if (v === 'minor') return 'Any known severity';
+  return `${label(v)} or higher`;
+}
+
+function verificationText(v) {
+  return v.split(',').map(label).join(', ');
+}
+
 function readFiltersFromURL() {
   const q = new URLSearchParams(location.search);
+  const state = q.get('state') || 'active';
   return {
     zone: q.get('zone') || '',
-    state: q.get('state') === 'all' ? 'all' : 'active',
+    state: STATES.has(state) ? state : 'active',
+    severity: parseSeverity(q.get('severity')),
+    verification: parseVerification(q.get('verification')),
     // the alert whose details are open
     alert: q.get('alert') || '',
   };
@@ -296,19 +488,92 @@ function readFiltersFromURL() {
 
 function writeFiltersToURL() {
   const q = new URLSearchParams(location.search);
-  if (filters.zone) q.set('zone', filters.zone);
-  else q.delete('zone');
-  if (filters.state === 'all') q.set('state', 'all');
-  else q.delete('state');
-  if (filters.alert) q.set('alert', filters.alert);
-  else q.delete('alert');
-  const qs = q.toString();
+  const put = (key, value) => (value ? q.set(key, value) : q.delete(key));
+  put('zone', filters.zone);
+  put('state', filters.state === 'active' ? '' : filters.state);
+  put('severity', filters.severity);
+  put('verification', filters.verification);
+  put('alert', filters.alert);
+  // keep commas readable in shared links
+  const qs = q.toString().replace(/%2C/gi, ',');
   history.replaceState(null, '', `${location.pathname}${qs ? `?${qs}` : ''}${location.hash}`);
 }
 
 function makeFilter() {
   const { zone, state } = filters;
-  return (a) => (!zone || a.zone === zone) && (state === 'all' || a.state !== 'resolved');
+  const sevs = filters.severity ? filters.severity.split(',') : [];
+  const minRank = sevs.length === 1 ? severityRank(sevs[0]) : 0;
+  const sevSet = sevs.length > 1 ? new Set(sevs) : null;
+  const verSet = filters.verification ? new Set(filters.verification.split(',')) : null;
+  return (a) =>
+    (!zone || a.zone === zone) &&
+    (state === 'all' || (state === 'active' ? a.state !== 'resolved' : a.state === state)) &&
+    (!sevs.length || (sevSet ? sevSet.has(a.severity) : severityRank(a.severity) >= minRank)) &&
+    (!verSet || verSet.has(a.verification || 'unverified'));
+}
+
+/** Whether the filters hide anything the default view shows. */
+function filtersNarrow() {
+  return Boolean(filters.zone || filters.severity || filters.verification || (filters.state !== 'active' && filters.state !== 'all'));
+}
+
+function activeFilterCount() {
+  return [filters.zone, filters.severity, filters.verification, filters.state !== 'active'].filter(Boolean).length;
+}
+
+function renderFilterState() {
+  const n = activeFilterCount();
+  els.clearFilters.hidden = n === 0;
+  setText(els.filtersActive, n ? String(n) : '');
+  els.filtersToggle.setAttribute('aria-label', n ? `Filters, ${n} active` : 'Filters');
+  for (const [sel, on] of [
+    [els.zoneFilter, filters.zone],
+    [els.stateFilter, filters.state !== 'active'],
+    [els.severityFilter, filters.severity],
+    [els.verificationFilter, filters.verification],
+  ]) {
+    sel.closest('.filter')?.classList.toggle('is-set', Boolean(on));
+  }
+}
+
+/** Show the filters' values in the selects (adding an option for a set
+ *  that came with the URL). */
+function syncFilterControls() {
+  if (filters.zone) ensureZoneOption(filters.zone);
+  els.zoneFilter.value = filters.zone;
+  els.stateFilter.value = filters.state;
+  for (const [sel, value, text] of [
+    [els.severityFilter, filters.severity, severityText],
+    [els.verificationFilter, filters.verification, verificationText],
+  ]) {
+    if (value && ![...sel.options].some((o) => o.value === value)) sel.add(new Option(text(value), value));
+    sel.value = value;
+  }
+}
+
+function applyFilters() {
+  writeFiltersToURL();
+  list.setFilter(makeFilter());
+}
+
+/**
+ * A zone (and maybe a state) picked on the map or in the zone table. Picking
+ * what is already shown goes back to every zone.
+ */
+function pickZone(zone, state) {
+  if (state) {
+    if (filters.zone === zone && filters.state === state) {
+      filters.zone = '';
+      filters.state = 'active';
+    } else {
+      filters.zone = zone;
+      filters.state = state;
+    }
+  } else {
+    filters.zone = filters.zone === zone ? '' : zone;
+  }
+  syncFilterControls();
+  applyFilters();
 }
 
 function ensureZoneOption(id) {
@@ -336,6 +601,7 @@ function applyZones(zones) {
   const sorted = [...ids].sort((a, b) => zoneName(a).localeCompare(zoneName(b)));
   els.zoneFilter.replaceChildren(new Option('All zones', ''), ...sorted.map((id) => new Option(zoneName(id), id)));
   els.zoneFilter.value = keep;
+  map.setZones(zones);
   list.invalidateAll();
 }
 
@@ -351,15 +617,66 @@ async function loadZones(attempt = 0) {
 
 els.zoneFilter.addEventListener('change', () => {
   filters.zone = els.zoneFilter.value;
-  writeFiltersToURL();
-  list.setFilter(makeFilter());
+  applyFilters();
 });
 
 els.stateFilter.addEventListener('change', () => {
-  filters.state = els.stateFilter.value === 'all' ? 'all' : 'active';
-  writeFiltersToURL();
-  list.setFilter(makeFilter());
+  filters.state = STATES.has(els.stateFilter.value) ? els.stateFilter.value : 'active';
+  applyFilters();
 });
+
+els.severityFilter.addEventListener('change', () => {
+  filters.severity = parseSeverity(els.severityFilter.value);
+  applyFilters();
+});
+
+els.verificationFilter.addEventListener('change', () => {
+  filters.verification = parseVerification(els.verificationFilter.value);
+  applyFilters();
+});
+
+els.clearFilters.addEventListener('click', () => {
+  filters.zone = '';
+  filters.state = 'active';
+  filters.severity = '';
+  filters.verification = '';
+  syncFilterControls();
+  applyFilters();
+});
+
+// Narrow screens: the filters fold away behind a button.
+els.filtersToggle.addEventListener('click', () => setFiltersOpen(!els.topbar.classList.contains('filters-open')));
+
+function setFiltersOpen(open) {
+  els.topbar.classList.toggle('filters-open', open);
+  els.filtersToggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+}
+
+// Narrow screens: the map and zone table fold away above the list.
+function readSideOpen() {
+  try {
+    const v = localStorage.getItem(SIDE_KEY);
+    if (v === '1' || v === '0') return v === '1';
+  } catch {
+    /* storage disabled */
+  }
+  return false;
+}
+
+function setSideOpen(open, remember = true) {
+  els.side.classList.toggle('is-collapsed', !open);
+  els.sideToggle.setAttribute('aria-expanded', open ? 'true' : 'false');
+  els.sideToggle.querySelector('.side-toggle-label').textContent = open ? 'Hide' : 'Show map';
+  if (!remember) return;
+  try {
+    localStorage.setItem(SIDE_KEY, open ? '1' : '0');
+  } catch {
+    /* storage disabled */
+  }
+}
+
+els.sideToggle.addEventListener('click', () => setSideOpen(els.side.classList.contains('is-collapsed')));
+els.helpButton.addEventListener('click', () => help.open());
 
 // --- keyboard ------------------------------------------------------------------------
 
@@ -374,7 +691,16 @@ function follow() {
 }
 
 document.addEventListener('keydown', (ev) => {
-  if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target)) return;
+  if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  // The help dialog is modal: only its own keys work while it is open.
+  if (help.isOpen) {
+    if (ev.key === 'Escape' || ev.key === '?') {
+      help.close();
+      ev.preventDefault();
+    }
+    return;
+  }
+  if (isTyping(ev.target)) return;
   switch (ev.key) {
     case 'j':
       list.move(1);
@@ -389,7 +715,7 @@ document.addEventListener('keydown', (ev) => {
       break;
     case 'Enter':
       // Enter on a button or link does what the button or link does.
-      if (ev.target instanceof HTMLElement && ev.target.closest('button, a, summary')) return;
+      if (ev.target instanceof Element && ev.target.closest('button, a, summary, [role="button"]')) return;
       if (!list.selectedId) return;
       detail.open(list.selectedId);
       break;
@@ -397,6 +723,14 @@ document.addEventListener('keydown', (ev) => {
       if (detail.isOpen) detail.close();
       else list.select(null);
       return;
+    case '?':
+      help.open();
+      break;
+    case '/':
+      // On narrow screens the filters may be folded away.
+      if (!els.zoneFilter.offsetParent) setFiltersOpen(true);
+      els.zoneFilter.focus();
+      break;
     default:
       return;
   }
@@ -417,9 +751,10 @@ if (top && 'ResizeObserver' in window) {
 
 // --- start -------------------------------------------------------------------------------
 
-if (filters.zone) ensureZoneOption(filters.zone);
-els.zoneFilter.value = filters.zone;
-els.stateFilter.value = filters.state;
+syncFilterControls();
+// The URL may have carried spellings the board tidies ("severity=Severe,x").
+writeFiltersToURL();
+setSideOpen(readSideOpen(), false);
 
 renderConnection();
 renderSummary(0);
@@ -447,4 +782,4 @@ setInterval(() => {
 setInterval(() => list.refreshTimes(), 15000);
 
 // Handy when debugging from the console; not an API.
-window.truceline = { feed, store, list, detail, catalog, acting };
+window.truceline = { feed, store, list, detail, catalog, acting, map, locations, sound };

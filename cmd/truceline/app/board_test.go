@@ -261,6 +261,14 @@ type report struct {
 	Target       string         `json:"target,omitempty"`
 	Casualties   map[string]int `json:"casualties,omitempty"`
 	Description  string         `json:"description,omitempty"`
+	Location     *location      `json:"location,omitempty"`
+}
+
+// location is where a report was observed.
+type location struct {
+	Lat        float64 `json:"lat"`
+	Lon        float64 `json:"lon"`
+	PrecisionM float64 `json:"precision_m,omitempty"`
 }
 
 // postReport posts r, observed ago before now, and fails unless truceline
@@ -797,29 +805,41 @@ func writeReadmeShot(t *testing.T, path string) {
 	}{
 		{report{ID: "rd-01", Zone: "aleppo", Category: "shelling", ReportedBy: "UN monitoring team north", SourceType: "own_monitor",
 			Severity: "extreme", Certainty: "observed", Count: 14, Weapon: "122mm howitzer", AttributedTo: "gov-forces", Target: "civilian",
-			Casualties: map[string]int{"killed": 2, "injured": 7}, Description: "Impacts in a residential block east of the citadel."}, 9 * time.Minute},
+			Casualties: map[string]int{"killed": 2, "injured": 7}, Description: "Impacts in a residential block east of the citadel.",
+			Location: &location{Lat: 36.21, Lon: 37.16, PrecisionM: 300}}, 9 * time.Minute},
 		{report{ID: "rd-02", Zone: "aleppo", Category: "shelling", ReportedBy: "party-b liaison", SourceType: "party_allegation",
-			Certainty: "likely", Count: 6, Weapon: "120mm mortar", AttributedTo: "gov-forces"}, 3 * time.Minute},
+			Certainty: "likely", Count: 6, Weapon: "120mm mortar", AttributedTo: "gov-forces",
+			Location: &location{Lat: 36.25, Lon: 37.1, PrecisionM: 300}}, 3 * time.Minute},
 		{report{ID: "rd-03", Zone: "damascus-ghouta", Category: "airstrike", ReportedBy: "NGO field office", SourceType: "ngo",
-			Certainty: "likely", Weapon: "fixed-wing aircraft", Target: "infrastructure", Description: "Strike near a water pumping station."}, 22 * time.Minute},
+			Certainty: "likely", Weapon: "fixed-wing aircraft", Target: "infrastructure", Description: "Strike near a water pumping station.",
+			Location: &location{Lat: 33.55, Lon: 36.45, PrecisionM: 300}}, 22 * time.Minute},
 		{report{ID: "rd-04", Zone: "idlib", Category: "drone_strike", ReportedBy: "OP Sierra-3", SourceType: "own_monitor",
-			Certainty: "observed", Weapon: "loitering munition", Target: "northern-front"}, 6 * time.Minute},
+			Certainty: "observed", Weapon: "loitering munition", Target: "northern-front",
+			Location: &location{Lat: 35.93, Lon: 36.63, PrecisionM: 300}}, 6 * time.Minute},
 		{report{ID: "rd-05", Zone: "idlib", Category: "small_arms", ReportedBy: "OP Sierra-3", SourceType: "own_monitor",
-			Certainty: "observed", Weapon: "heavy machine gun", AttributedTo: "northern-front"}, 14 * time.Minute},
+			Certainty: "observed", Weapon: "heavy machine gun", AttributedTo: "northern-front",
+			Location: &location{Lat: 35.75, Lon: 36.55, PrecisionM: 300}}, 14 * time.Minute},
 		{report{ID: "rd-06", Zone: "idlib", Category: "small_arms", ReportedBy: "UN monitoring team north", SourceType: "own_monitor",
-			Certainty: "observed", Weapon: "small arms"}, 11 * time.Minute},
+			Certainty: "observed", Weapon: "small arms",
+			Location: &location{Lat: 35.7, Lon: 36.45, PrecisionM: 300}}, 11 * time.Minute},
 		{report{ID: "rd-07", Zone: "daraa", Category: "explosion", ReportedBy: "UN monitoring team south", SourceType: "own_monitor",
-			Certainty: "possible", Weapon: "IED", Casualties: map[string]int{"killed": 0, "injured": 3}}, 37 * time.Minute},
+			Certainty: "possible", Weapon: "IED", Casualties: map[string]int{"killed": 0, "injured": 3},
+			Location: &location{Lat: 32.62, Lon: 36.1, PrecisionM: 300}}, 37 * time.Minute},
 		{report{ID: "rd-08", Zone: "daraa", Category: "small_arms", ReportedBy: "party-a liaison", SourceType: "party_allegation",
-			Certainty: "possible", Weapon: "sniper rifle", AttributedTo: "southern-front"}, 52 * time.Minute},
+			Certainty: "possible", Weapon: "sniper rifle", AttributedTo: "southern-front",
+			Location: &location{Lat: 32.75, Lon: 36.2, PrecisionM: 300}}, 52 * time.Minute},
 		{report{ID: "rd-09", Zone: "latakia", Category: "heavy_weapons_in_restricted_area", ReportedBy: "UN monitoring team north",
-			SourceType: "sensor", Certainty: "observed", Weapon: "T-72 tanks", AttributedTo: "coastal-brigades"}, 71 * time.Minute},
+			SourceType: "sensor", Certainty: "observed", Weapon: "T-72 tanks", AttributedTo: "coastal-brigades",
+			Location: &location{Lat: 35.55, Lon: 35.95, PrecisionM: 300}}, 71 * time.Minute},
 		{report{ID: "rd-10", Zone: "daraa", Category: "movement_of_forces", ReportedBy: "local media", SourceType: "media",
-			Certainty: "unknown", Weapon: "armoured vehicles"}, 18 * time.Minute},
+			Certainty: "unknown", Weapon: "armoured vehicles",
+			Location: &location{Lat: 32.85, Lon: 36.3, PrecisionM: 300}}, 18 * time.Minute},
 		{report{ID: "rd-11", Zone: "homs-north", Category: "access_denial", ReportedBy: "NGO field office", SourceType: "ngo",
-			Certainty: "observed", Target: "humanitarian", Description: "Aid convoy turned back at a checkpoint."}, 95 * time.Minute},
+			Certainty: "observed", Target: "humanitarian", Description: "Aid convoy turned back at a checkpoint.",
+			Location: &location{Lat: 34.95, Lon: 36.75, PrecisionM: 300}}, 95 * time.Minute},
 		{report{ID: "rd-12", Zone: "latakia", Category: "ground_assault", ReportedBy: "UN monitoring team north", SourceType: "own_monitor",
-			Certainty: "likely", Weapon: "infantry with armour support", AttributedTo: "gov-forces", Target: "coastal-brigades"}, 2 * time.Minute},
+			Certainty: "likely", Weapon: "infantry with armour support", AttributedTo: "gov-forces", Target: "coastal-brigades",
+			Location: &location{Lat: 35.72, Lon: 36.02, PrecisionM: 300}}, 2 * time.Minute},
 	}
 	for _, r := range reports {
 		postReport(t, a, r.r, r.ago)
@@ -867,6 +887,10 @@ func writeReadmeShot(t *testing.T, path string) {
 		r, _ := rowByID(rows, daraaSmallArms)
 		return len(rows) == wantAlerts && r.State == "acknowledged"
 	})
+	// Every alert's latest report was observed somewhere: a marker each.
+	alertingtest.Eventually(t, boardWait, "a map marker for every alert", func() bool {
+		return evaluate[int](t, tab, `document.querySelectorAll('[data-testid=map] [data-testid=map-marker]').length`) == wantAlerts
+	})
 	alertingtest.Eventually(t, boardWait, "co-chair A's chip on the Aleppo shelling, party names and countdowns", func() bool {
 		return b.ackChips(aleppoShelling) == "party-a=true party-b=false" &&
 			strings.Contains(b.text(fmt.Sprintf(`[data-alert-id=%q] [data-testid=ack-chip]`, aleppoShelling)), "Co-chair A") &&
@@ -881,4 +905,330 @@ func writeReadmeShot(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	t.Logf("README screenshot: %s", path)
+}
+
+// postLocated posts a report observed a minute ago, with a severity when
+// severity is not "" and a location when lat and lon are not 0.
+func postLocated(t *testing.T, a *app.App, id, zone, category, severity string, lat, lon float64) {
+	t.Helper()
+	extra := ""
+	if severity != "" {
+		extra += fmt.Sprintf(`,"severity":%q`, severity)
+	}
+	if lat != 0 || lon != 0 {
+		extra += fmt.Sprintf(`,"location":{"lat":%g,"lon":%g,"precision_m":250}`, lat, lon)
+	}
+	body := fmt.Appendf(nil, `{"id":%q,"zone":%q,"category":%q,"observed_at":%q,"reported_by":"test monitor"%s}`,
+		id, zone, category, time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), extra)
+	if status, resp := post(t, a, "/api/v1/reports", body); status != http.StatusAccepted {
+		t.Fatalf("POST report %s: %d %v", id, status, resp)
+	}
+}
+
+// mapZone is what the map shows of one zone.
+type mapZone struct {
+	Zone     string `json:"zone"`
+	Severity string `json:"severity"`
+	Pressed  string `json:"pressed"`
+}
+
+func (b *board) mapZones() map[string]mapZone {
+	b.t.Helper()
+	zones := evaluate[[]mapZone](b.t, b.ctx, `Array.from(document.querySelectorAll('[data-testid=map] [data-testid=map-zone]'), (p) => ({
+		zone: p.dataset.zone || '', severity: p.dataset.severity || '', pressed: p.getAttribute('aria-pressed') || '',
+	}))`)
+	m := make(map[string]mapZone, len(zones))
+	for _, z := range zones {
+		m[z.Zone] = z
+	}
+	return m
+}
+
+// filterValues says what the zone, state, severity and verification filters
+// show: "latakia|active|extreme|unverified".
+func (b *board) filterValues() string {
+	b.t.Helper()
+	return evaluate[string](b.t, b.ctx, `['zone', 'state', 'severity', 'verification']
+		.map((f) => document.querySelector('[data-testid=' + f + '-filter]').value).join('|')`)
+}
+
+func (b *board) setFilter(name, value string) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const s = document.querySelector('[data-testid=%s-filter]');
+		s.value = %q;
+		s.dispatchEvent(new Event('change', { bubbles: true }));
+	})()`, name, value))); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// TestMapAndFilters checks the zone map (a shape per zone, shaded by its
+// most severe alert, with markers where reports were observed), the zone
+// counters, choosing a zone on the map, the severity and verification
+// filters, and that the filters live in the URL and survive a reload.
+func TestMapAndFilters(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	postLocated(t, a, "map-1", "aleppo", "airstrike", "extreme", 36.2, 37.15)
+	postLocated(t, a, "map-2", "latakia", "airstrike", "extreme", 35.42, 35.9)
+	postLocated(t, a, "map-3", "latakia", "small_arms", "", 0, 0)
+	postLocated(t, a, "map-4", "idlib", "shelling", "", 35.8, 36.5)
+	aleppo := onlyAlert(t, a, "aleppo")
+	alertingtest.Eventually(t, boardWait, "the two Latakia alerts", func() bool { return len(alerts(t, a, "latakia")) == 2 })
+	var latakiaExtreme string
+	for _, al := range alerts(t, a, "latakia") {
+		if al.Severity == "extreme" {
+			latakiaExtreme = al.ID
+		}
+	}
+
+	var zones struct {
+		Zones []struct {
+			ID string `json:"id"`
+		} `json:"zones"`
+	}
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/zones")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&zones)
+	resp.Body.Close()
+	if err != nil || len(zones.Zones) == 0 {
+		t.Fatalf("GET /api/v1/zones: %v %+v", err, zones)
+	}
+
+	tab := startBrowser(t)
+	b := openBoard(t, tab, a, "")
+	b.waitRows(boardWait, "four rows", func(rows []boardRow) bool { return len(rows) == 4 })
+
+	// A shape per zone, shaded by the most severe active alert in it.
+	var shown map[string]mapZone
+	ok := false
+	defer func() {
+		if !ok {
+			t.Logf("the map showed %+v", shown)
+		}
+	}()
+	alertingtest.Eventually(t, boardWait, "the map to shade Aleppo and Latakia extreme and Idlib severe", func() bool {
+		shown = b.mapZones()
+		return shown["aleppo"].Severity == "extreme" && shown["latakia"].Severity == "extreme" && shown["idlib"].Severity == "severe"
+	})
+	ok = true
+	if len(shown) != len(zones.Zones) {
+		t.Errorf("the map has %d zones, want the %d of /api/v1/zones", len(shown), len(zones.Zones))
+	}
+	for _, z := range zones.Zones {
+		if _, ok := shown[z.ID]; !ok {
+			t.Errorf("the map has no shape for zone %s", z.ID)
+		}
+	}
+	if s := shown["daraa"].Severity; s != "none" {
+		t.Errorf("Daraa, without alerts, is shaded %q", s)
+	}
+
+	// Markers where the newest report of an alert was observed.
+	marker := func(id string) string {
+		return fmt.Sprintf(`[data-testid=map] [data-testid=map-marker][data-alert-id=%q]`, id)
+	}
+	alertingtest.Eventually(t, boardWait, "markers for the located reports in Aleppo and Latakia", func() bool {
+		return evaluate[bool](t, tab, fmt.Sprintf(`!!document.querySelector(%q) && !!document.querySelector(%q)`, marker(aleppo), marker(latakiaExtreme)))
+	})
+	if got := evaluate[string](t, tab, fmt.Sprintf(`document.querySelector(%q).dataset.reportId`, marker(aleppo))); got != "map-1" {
+		t.Errorf("the Aleppo marker is of report %q, want map-1", got)
+	}
+	// Each report is fetched once at most.
+	fetched := evaluate[[]string](t, tab, `performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('/api/v1/reports/'))`)
+	seen := map[string]bool{}
+	for _, u := range fetched {
+		if seen[u] {
+			t.Errorf("the board fetched %s more than once: %v", u, fetched)
+		}
+		seen[u] = true
+	}
+
+	// The zone counters.
+	counter := func(zone string) string {
+		return evaluate[string](t, tab, fmt.Sprintf(`(() => {
+			const r = document.querySelector('[data-testid=zone-counter][data-zone=%q]');
+			return r ? r.dataset.open + ' open, ' + r.dataset.acknowledged + ' acknowledged, ' + r.dataset.severity : '';
+		})()`, zone))
+	}
+	alertingtest.Eventually(t, boardWait, "the Latakia counter", func() bool { return counter("latakia") == "2 open, 0 acknowledged, extreme" })
+	if got := counter("daraa"); got != "0 open, 0 acknowledged, none" {
+		t.Errorf("the Daraa counter says %q", got)
+	}
+
+	// Choose Latakia on the map.
+	b.click(`[data-testid=map] [data-testid=map-zone][data-zone=latakia]`)
+	onlyLatakia := func(rows []boardRow) bool {
+		for _, r := range rows {
+			if r.Zone != "Latakia" {
+				return false
+			}
+		}
+		return len(rows) == 2
+	}
+	b.waitRows(boardWait, "only the two Latakia rows", onlyLatakia)
+	loc, err := chromedp.Run(tab, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(loc, "zone=latakia") {
+		t.Errorf("the URL %s does not keep the zone chosen on the map", loc)
+	}
+	if got := b.filterValues(); got != "latakia|active||" {
+		t.Errorf("after choosing Latakia on the map the filters show %q", got)
+	}
+	if z := b.mapZones()["latakia"]; z.Pressed != "true" {
+		t.Errorf("the map does not mark Latakia as chosen: %+v", z)
+	}
+
+	// Only extreme alerts, only unverified ones.
+	b.setFilter("severity", "extreme")
+	onlyExtreme := func(rows []boardRow) bool {
+		return len(rows) == 1 && rows[0].ID == latakiaExtreme && rows[0].Severity == "extreme"
+	}
+	b.waitRows(boardWait, "only the extreme Latakia row", onlyExtreme)
+	b.setFilter("verification", "unverified")
+	b.waitRows(boardWait, "the unverified extreme Latakia row", onlyExtreme)
+	b.setFilter("verification", "disputed")
+	b.waitRows(boardWait, "no row: nothing is disputed", func(rows []boardRow) bool { return len(rows) == 0 })
+	if got := b.text("[data-testid=empty]"); !strings.Contains(got, "Latakia") {
+		t.Errorf("the empty board says %q, want it to name the filters", got)
+	}
+	b.setFilter("verification", "unverified")
+	b.waitRows(boardWait, "the unverified extreme Latakia row again", onlyExtreme)
+	loc, err = chromedp.Run(tab, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"zone=latakia", "severity=extreme", "verification=unverified"} {
+		if !strings.Contains(loc, want) {
+			t.Errorf("the URL %s does not keep the filters (%s)", loc, want)
+		}
+	}
+
+	// A reload keeps the view.
+	if err := chromedp.Do(tab, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitLive()
+	b.waitRows(boardWait, "only the extreme Latakia row after a reload", onlyExtreme)
+	if got := b.filterValues(); got != "latakia|active|extreme|unverified" {
+		t.Errorf("after a reload the filters show %q", got)
+	}
+	alertingtest.Eventually(t, boardWait, "the map to mark Latakia after the reload", func() bool {
+		return b.mapZones()["latakia"].Pressed == "true"
+	})
+	// The counters count every zone whatever the filters.
+	alertingtest.Eventually(t, boardWait, "the Aleppo counter after the reload", func() bool { return counter("aleppo") == "1 open, 0 acknowledged, extreme" })
+
+	// Choosing Latakia again shows every zone.
+	b.click(`[data-testid=map] [data-testid=map-zone][data-zone=latakia]`)
+	b.waitRows(boardWait, "the extreme rows of every zone", func(rows []boardRow) bool {
+		return len(rows) == 2 && rows[0].Severity == "extreme" && rows[1].Severity == "extreme"
+	})
+	saveArtifact(t, tab, "board-map-1280.png")
+
+	// On a phone the map folds away above the list; unfolded, it is there.
+	if os.Getenv("TRUCELINE_ARTIFACTS") != "" {
+		if err := chromedp.Do(tab, chromedp.EmulateViewport(390, 844)); err != nil {
+			t.Fatal(err)
+		}
+		saveArtifact(t, tab, "board-390.png")
+		b.click(`#side-toggle`)
+		b.click(`#filters-toggle`)
+		saveArtifact(t, tab, "board-map-390.png")
+	}
+}
+
+// saveArtifact saves a screenshot of what tab shows as name in the directory
+// TRUCELINE_ARTIFACTS, when that is set.
+func saveArtifact(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("TRUCELINE_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	checkPNG(t, shot, 0, 0)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// TestBoardTitleSoundAndHelp checks the marker in the tab title while an
+// extreme alert is unacknowledged, the sound toggle (off by default, kept
+// across reloads), and the keyboard: "?" shows the shortcuts, "/" goes to
+// the zone filter.
+func TestBoardTitleSoundAndHelp(t *testing.T) {
+	needChromium(t)
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	postLocated(t, a, "title-1", "daraa", "airstrike", "extreme", 0, 0)
+	id := onlyAlert(t, a, "daraa")
+
+	tab := startBrowser(t)
+	b := openBoard(t, tab, a, "")
+	b.waitRows(boardWait, "the extreme alert", hasRow(id))
+	title := func() string {
+		v, err := chromedp.Run(tab, chromedp.Title())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	alertingtest.Eventually(t, boardWait, `the title "⚠ (1) truceline"`, func() bool { return title() == "⚠ (1) truceline" })
+	b.click(fmt.Sprintf(`[data-testid=alert][data-alert-id=%q] [data-testid=ack]`, id))
+	alertingtest.Eventually(t, boardWait, `the title "(0) truceline" once acknowledged`, func() bool { return title() == "(0) truceline" })
+
+	pressed := func() string {
+		return evaluate[string](t, tab, `document.querySelector('[data-testid=sound-toggle]').getAttribute('aria-pressed')`)
+	}
+	if p := pressed(); p != "false" {
+		t.Fatalf("the sound is %q by default, want off (false)", p)
+	}
+	b.click(`[data-testid=sound-toggle]`)
+	if p := pressed(); p != "true" {
+		t.Fatalf("after a click the sound toggle says %q", p)
+	}
+	if err := chromedp.Do(tab, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	b.waitLive()
+	if p := pressed(); p != "true" {
+		t.Errorf("after a reload the sound toggle says %q, want it remembered", p)
+	}
+
+	helpShown := func() bool {
+		return evaluate[bool](t, tab, `(() => {
+			const h = document.querySelector('[data-testid=help]');
+			return !!h && h.offsetParent !== null && h.textContent.includes('Acknowledge');
+		})()`)
+	}
+	if err := chromedp.Do(tab, chromedp.KeyEvent("?")); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, boardWait, `"?" to show the shortcuts`, helpShown)
+	saveArtifact(t, tab, "board-help.png")
+	if err := chromedp.Do(tab, chromedp.KeyEvent(kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, boardWait, "Esc to hide the shortcuts", func() bool { return !helpShown() })
+	if err := chromedp.Do(tab, chromedp.KeyEvent("/")); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, boardWait, `"/" to focus the zone filter`, func() bool {
+		return evaluate[string](t, tab, `document.activeElement?.dataset.testid ?? ''`) == "zone-filter"
+	})
 }
