@@ -125,7 +125,7 @@ func demoReport(c *alerting.Catalog, now time.Time) *alerting.Report {
 			r.Target = target
 		}
 	}
-	if kinetic[cat.category] && rand.IntN(6) == 0 {
+	if kinetic[cat.category] && rand.IntN(20) == 0 {
 		r.Casualties = &alerting.Casualties{Killed: rand.IntN(3), Injured: rand.IntN(8)}
 	}
 	if rand.IntN(25) == 0 {
