@@ -132,8 +132,8 @@ func New(o Options) (*Gateway, error) {
 		HandshakeTimeout:  10 * time.Second,
 	}
 	g.wg.Add(2)
-	go g.checkLoop()
-	go g.pingLoop()
+	go g.every(o.CheckInterval, g.checkAll)
+	go g.every(o.PingInterval, g.pingAll)
 	return g, nil
 }
 
@@ -182,27 +182,32 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go func() { defer g.wg.Done(); g.readLoop(c) }()
 }
 
-// pingLoop pings every client every PingInterval from one goroutine, so
-// that idle connections need no timer or goroutine of their own.
-func (g *Gateway) pingLoop() {
+// every calls fn every interval until Shutdown.
+func (g *Gateway) every(interval time.Duration, fn func()) {
 	defer g.wg.Done()
-	t := time.NewTicker(g.opts.PingInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-g.stopCheck:
 			return
 		case <-t.C:
+			fn()
 		}
-		g.mu.Lock()
-		clients := make([]*client, 0, len(g.clients))
-		for c := range g.clients {
-			clients = append(clients, c)
-		}
-		g.mu.Unlock()
-		for _, c := range clients {
-			c.sendPing()
-		}
+	}
+}
+
+// pingAll pings every client from one goroutine, so that idle connections
+// need no timer or goroutine of their own.
+func (g *Gateway) pingAll() {
+	g.mu.Lock()
+	clients := make([]*client, 0, len(g.clients))
+	for c := range g.clients {
+		clients = append(clients, c)
+	}
+	g.mu.Unlock()
+	for _, c := range clients {
+		c.sendPing()
 	}
 }
 

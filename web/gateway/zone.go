@@ -213,27 +213,17 @@ func (f *zoneFeed) deliver(frame []byte, seq int64) {
 	f.last = seq
 }
 
-// checkLoop compares each followed zone's sequence with Redis, so a change
+// checkAll compares each followed zone's sequence with Redis, so a change
 // that was committed but whose publication was lost still reaches clients.
-func (g *Gateway) checkLoop() {
-	defer g.wg.Done()
-	t := time.NewTicker(g.opts.CheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-g.stopCheck:
-			return
-		case <-t.C:
-		}
-		g.mu.Lock()
-		feeds := make([]*zoneFeed, 0, len(g.feeds))
-		for _, f := range g.feeds {
-			feeds = append(feeds, f)
-		}
-		g.mu.Unlock()
-		for _, f := range feeds {
-			f.check()
-		}
+func (g *Gateway) checkAll() {
+	g.mu.Lock()
+	feeds := make([]*zoneFeed, 0, len(g.feeds))
+	for _, f := range g.feeds {
+		feeds = append(feeds, f)
+	}
+	g.mu.Unlock()
+	for _, f := range feeds {
+		f.check()
 	}
 }
 

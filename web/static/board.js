@@ -14,6 +14,7 @@ import { Sound } from './sound.js';
 import { HelpOverlay } from './help.js';
 import { fetchZones, alertAction } from './api.js';
 import { agoShort, clockTime, hasAcknowledged, label, severityRank, SEVERITIES } from './format.js';
+import { setText } from './dom.js';
 
 const HIGHLIGHT_EVENTS = new Set(['opened', 'reopened', 'escalated']);
 const HIGHLIGHT_SEVERITIES = new Set(['severe', 'extreme']);
@@ -440,10 +441,6 @@ const ANNOUNCE = {
 
 function announce(state) {
   setText(els.connSr, ANNOUNCE[state] || '');
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
 }
 
 // --- filters -----------------------------------------------------------------------

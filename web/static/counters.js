@@ -4,22 +4,7 @@
 // state.
 
 import { label } from './format.js';
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
-
-function setAttr(node, name, value) {
-  const v = String(value);
-  if (node.getAttribute(name) !== v) node.setAttribute(name, v);
-}
+import { el, setText, setAttr } from './dom.js';
 
 export class ZoneCounters {
   /**

@@ -5,6 +5,7 @@
 import { label, fullTime, clockTime, shortTime, parseTime, escalationView, requiredAcks, hasAcknowledged } from './format.js';
 import { ackWho } from './list.js';
 import { fetchAlert } from './api.js';
+import { el, setText } from './dom.js';
 
 const RECENT_REPORTS = 5;
 const TIMELINE_MAX = 100;
@@ -19,22 +20,11 @@ const VERIFY_STATUSES = [
   ['not_applicable', 'Not applicable'],
 ];
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
 function button(className, text, testid) {
   const b = el('button', `btn ${className}`, text);
   b.type = 'button';
   if (testid) b.dataset.testid = testid;
   return b;
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
 }
 
 function timeEl(iso, text) {

@@ -4,17 +4,7 @@
 
 import { compareEntries } from './store.js';
 import { label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged } from './format.js';
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text != null) node.textContent = text;
-  return node;
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
-}
+import { el, setText } from './dom.js';
 
 const FLASH_MS = 4200;
 

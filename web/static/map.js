@@ -11,6 +11,7 @@
 import { fetchReport } from './api.js';
 import { label, relativeTime } from './format.js';
 import { SYRIA_OUTLINE, SYRIA_NAME, SYRIA_TOWNS } from './syria.js';
+import { setText, setAttr } from './dom.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 /** width of the drawing in SVG units (about CSS pixels in the side column) */
@@ -26,15 +27,6 @@ function svg(tag, attrs = {}, text) {
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   if (text != null) node.textContent = text;
   return node;
-}
-
-function setAttr(node, name, value) {
-  const v = String(value);
-  if (node.getAttribute(name) !== v) node.setAttribute(name, v);
-}
-
-function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
 }
 
 /** Outer and inner rings of a Polygon or MultiPolygon, as [[lon, lat]...]. */
