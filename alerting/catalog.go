@@ -47,13 +47,15 @@ type Party struct {
 // with every change in the store, so a cached Catalog is replaced only when
 // the version moves.
 type Catalog struct {
-	Version  int64
-	config   Config
-	zones    map[string]Zone
-	parties  map[string]Party
-	policies map[string]Policy
-	rules    []*compiledRule
-	index    ruleIndex
+	Version   int64
+	config    Config
+	zones     map[string]Zone
+	parties   map[string]Party
+	policies  map[string]Policy
+	contacts  map[string]Contact
+	schedules map[string]*Schedule
+	rules     []*compiledRule
+	index     ruleIndex
 }
 
 // NewCatalog validates and compiles a configuration. Without any rule, the
@@ -73,6 +75,14 @@ func NewCatalog(version int64, c Config, defaultWindow time.Duration) (*Catalog,
 	}
 	for _, p := range c.Policies {
 		cat.policies[p.ID] = p
+	}
+	cat.contacts = make(map[string]Contact, len(c.Contacts))
+	for _, ct := range c.Contacts {
+		cat.contacts[ct.ID] = ct
+	}
+	cat.schedules = make(map[string]*Schedule, len(c.Schedules))
+	for i := range c.Schedules {
+		cat.schedules[c.Schedules[i].ID] = &c.Schedules[i]
 	}
 	rules := c.Rules
 	if len(rules) == 0 {
@@ -118,6 +128,12 @@ func (c *Catalog) Zone(id string) (Zone, bool) { z, ok := c.zones[id]; return z,
 
 // Party returns the party with the given id.
 func (c *Catalog) Party(id string) (Party, bool) { p, ok := c.parties[id]; return p, ok }
+
+// Contact returns a contact by id.
+func (c *Catalog) Contact(id string) (Contact, bool) { ct, ok := c.contacts[id]; return ct, ok }
+
+// Schedule returns a schedule by id.
+func (c *Catalog) Schedule(id string) (*Schedule, bool) { s, ok := c.schedules[id]; return s, ok }
 
 // Policy returns the policy with the given id.
 func (c *Catalog) Policy(id string) (Policy, bool) { p, ok := c.policies[id]; return p, ok }

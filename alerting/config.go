@@ -155,6 +155,9 @@ type Policy struct {
 	// RequireAckFrom are the parties whose acknowledgements, all of them,
 	// stop escalation; empty means any one acknowledgement does.
 	RequireAckFrom []string `json:"require_ack_from,omitempty"`
+	// Fallback is the contact notified in place of a schedule with nobody
+	// on call; required when a step notifies a schedule.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 func (p Policy) repeatAfter() time.Duration {
@@ -169,7 +172,8 @@ func (p Policy) repeatAfter() time.Duration {
 }
 
 // Step is one escalation step: after a delay from the alert's opening (or
-// the start of a repeat), notify targets.
+// the start of a repeat), notify targets: "board", contact ids and schedule
+// ids.
 type Step struct {
 	After  Duration `json:"after"`
 	Notify []string `json:"notify"`
@@ -242,6 +246,27 @@ func (r *Recurrence) covers(t time.Time) bool {
 	return m < to && r.onDay((day+6)%7)
 }
 
+// validate reports the recurrence's problems, with paths relative to it
+// (".from", ".days[1]").
+func (r *Recurrence) validate(add func(path, format string, args ...any)) {
+	if _, err := minuteOfDay(r.From); err != nil {
+		add(".from", "must be a time of day like 22:00")
+	}
+	if _, err := minuteOfDay(r.To); err != nil {
+		add(".to", "must be a time of day like 06:00")
+	}
+	for j, d := range r.Days {
+		if !slices.Contains(weekdays, d) {
+			add(fmt.Sprintf(".days[%d]", j), "must be one of %v", weekdays)
+		}
+	}
+	if r.Timezone != "" {
+		if _, err := time.LoadLocation(r.Timezone); err != nil {
+			add(".timezone", "unknown time zone %q", r.Timezone)
+		}
+	}
+}
+
 func (r *Recurrence) onDay(d time.Weekday) bool {
 	return len(r.Days) == 0 || slices.Contains(r.Days, weekdays[d])
 }
@@ -262,6 +287,8 @@ type Config struct {
 	Rules        []Rule        `json:"rules,omitempty"`
 	Policies     []Policy      `json:"policies,omitempty"`
 	Suppressions []Suppression `json:"suppressions,omitempty"`
+	Contacts     []Contact     `json:"contacts,omitempty"`
+	Schedules    []Schedule    `json:"schedules,omitempty"`
 }
 
 // Kinds of configuration objects, as they appear in URLs and YAML files.
@@ -272,11 +299,13 @@ const (
 	KindRules        = "rules"
 	KindPolicies     = "policies"
 	KindSuppressions = "suppressions"
+	KindContacts     = "contacts"
+	KindSchedules    = "schedules"
 )
 
 // Kinds lists the configuration kinds, in the order their objects depend on
 // each other.
-var Kinds = []string{KindZones, KindParties, KindRegimes, KindPolicies, KindRules, KindSuppressions}
+var Kinds = []string{KindZones, KindParties, KindContacts, KindSchedules, KindRegimes, KindPolicies, KindRules, KindSuppressions}
 
 // Problem is one thing wrong with a configuration object. Path is a YAML
 // path into the object's file ($.rules[2].policy); the YAML layer turns it
@@ -334,6 +363,28 @@ func (c *Config) Validate() []Problem {
 			add(p+".id", "party %q is defined twice", pt.ID)
 		}
 		parties[pt.ID] = true
+	}
+	contacts, schedules := map[string]bool{}, map[string]bool{}
+	for i := range c.Contacts {
+		ct := &c.Contacts[i]
+		p := fmt.Sprintf("$.contacts[%d]", i)
+		ct.validate(func(sub, format string, args ...any) { add(p+sub, format, args...) }, parties)
+		if contacts[ct.ID] {
+			add(p+".id", "contact %q is defined twice", ct.ID)
+		}
+		contacts[ct.ID] = true
+	}
+	for i := range c.Schedules {
+		s := &c.Schedules[i]
+		p := fmt.Sprintf("$.schedules[%d]", i)
+		s.validate(func(sub, format string, args ...any) { add(p+sub, format, args...) }, contacts)
+		switch {
+		case schedules[s.ID]:
+			add(p+".id", "schedule %q is defined twice", s.ID)
+		case contacts[s.ID]:
+			add(p+".id", "%q is a contact already; step targets name contacts and schedules alike", s.ID)
+		}
+		schedules[s.ID] = true
 	}
 	checkZoneRefs := func(p string, refs []string) {
 		for j, z := range refs {
@@ -396,6 +447,7 @@ func (c *Config) Validate() []Problem {
 		if len(pol.Steps) == 0 {
 			add(p+".steps", "must have at least one step")
 		}
+		needsFallback := false
 		for j, s := range pol.Steps {
 			sp := fmt.Sprintf("%s.steps[%d]", p, j)
 			if s.After < 0 {
@@ -407,6 +459,21 @@ func (c *Config) Validate() []Problem {
 			if len(s.Notify) == 0 {
 				add(sp+".notify", "must name at least one target")
 			}
+			for k, t := range s.Notify {
+				switch {
+				case t == BoardTarget || contacts[t]:
+				case schedules[t]:
+					if pol.Fallback == "" && !needsFallback {
+						add(p+".fallback", "is required: step %d notifies schedule %q, which may have nobody on call", j+1, t)
+					}
+					needsFallback = true
+				default:
+					add(fmt.Sprintf("%s.notify[%d]", sp, k), "unknown target %q: name %q, a contact or a schedule", t, BoardTarget)
+				}
+			}
+		}
+		if pol.Fallback != "" && !contacts[pol.Fallback] {
+			add(p+".fallback", "unknown contact %q", pol.Fallback)
 		}
 		if pol.Repeat < 0 || pol.Repeat > 100 {
 			add(p+".repeat", "must be between 0 and 100")
@@ -484,22 +551,7 @@ func (c *Config) Validate() []Problem {
 			add(p+".reason", "is required: say why")
 		}
 		if r := sp.Recurring; r != nil {
-			if _, err := minuteOfDay(r.From); err != nil {
-				add(p+".recurring.from", "must be a time of day like 22:00")
-			}
-			if _, err := minuteOfDay(r.To); err != nil {
-				add(p+".recurring.to", "must be a time of day like 06:00")
-			}
-			for j, d := range r.Days {
-				if !slices.Contains(weekdays, d) {
-					add(fmt.Sprintf("%s.recurring.days[%d]", p, j), "must be one of %v", weekdays)
-				}
-			}
-			if r.Timezone != "" {
-				if _, err := time.LoadLocation(r.Timezone); err != nil {
-					add(p+".recurring.timezone", "unknown time zone %q", r.Timezone)
-				}
-			}
+			r.validate(func(sub, format string, args ...any) { add(p+".recurring"+sub, format, args...) })
 		}
 	}
 	return ps

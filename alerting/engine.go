@@ -57,6 +57,12 @@ type AlertChange struct {
 	GroupKey       string
 	PrevGroupAlert string
 	GroupTTL       time.Duration
+	// Enqueue are deliveries the change's new notifications need (see
+	// Outbox); they join the delivery queue in the same commit.
+	Enqueue []Delivery
+	// Settle, when set, settles the claimed delivery whose attempt this
+	// change records: retried later, or taken off the queue.
+	Settle *Settle
 }
 
 // PendingChange updates the reports counted towards a rule's threshold,
@@ -237,10 +243,10 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	if current != nil && (Grouping{Rule: rule.ID, Window: window}).Admits(current, r) {
 		next, event := current.AddReport(r, rule.Severity, now)
 		if event == EventReopened && hasPolicy {
-			next.restartEscalation(policy, now)
+			next.restartEscalation(policy, e.catalog.Catalog(), now)
 		}
 		c.Alerts = append(c.Alerts, AlertChange{Alert: next, Event: event, ReportIDs: []string{r.ID},
-			GroupKey: key, PrevGroupAlert: current.ID, GroupTTL: ttl})
+			GroupKey: key, PrevGroupAlert: current.ID, GroupTTL: ttl, Enqueue: Outbox(current, next)})
 		return nil
 	}
 	var earlier []PendingReport
@@ -268,14 +274,14 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	a := OpenAlert(Opening{ID: e.newID(), ZoneName: zone.Name, Title: rule.title(zone), Rule: rule.ID, RuleName: rule.Name, GroupKey: key, Policy: rule.Policy,
 		Severity: rule.Severity, Classification: c.Classification, Earlier: earlier}, r, now)
 	if hasPolicy {
-		a.StartEscalation(policy, now)
+		a.StartEscalation(policy, e.catalog.Catalog(), now)
 	}
 	ids := make([]string, 0, len(earlier)+1)
 	for _, p := range earlier {
 		ids = append(ids, p.ID)
 	}
 	c.Alerts = append(c.Alerts, AlertChange{Alert: a, Event: EventOpened, ReportIDs: append(ids, r.ID),
-		GroupKey: key, PrevGroupAlert: prev, GroupTTL: ttl})
+		GroupKey: key, PrevGroupAlert: prev, GroupTTL: ttl, Enqueue: Outbox(nil, a)})
 	return nil
 }
 

@@ -21,17 +21,60 @@ type Escalation struct {
 	Stopped string `json:"stopped,omitempty"`
 }
 
-// Notification is one request to notify a target, made by an escalation
-// step. Key is its idempotency key: (alert, step, repeat, target).
+// Notification is one escalation step's message to one contact method (or
+// to the board). Key is its idempotency key, (alert, step, repeat, contact
+// method): a notification is delivered at most once when delivery
+// succeeds, and receivers dedupe on the key.
 type Notification struct {
-	Key    string    `json:"key"`
-	Step   int       `json:"step"`
-	Repeat int       `json:"repeat"`
-	Target string    `json:"target"`
-	At     time.Time `json:"at"`
-	// State is requested until delivery (issue "notification delivery")
-	// records sent, failed or gave up.
-	State string `json:"state"`
+	Key    string `json:"key"`
+	Step   int    `json:"step"`
+	Repeat int    `json:"repeat"`
+	// Target is what the step named: board, a contact or a schedule.
+	Target string `json:"target"`
+	// Contact and Method are who is notified, and how.
+	Contact string     `json:"contact,omitempty"`
+	Method  string     `json:"method,omitempty"`
+	Kind    MethodKind `json:"kind"`
+	// Fallback says the step's schedule had nobody on call, so the
+	// policy's fallback contact is notified instead.
+	Fallback bool      `json:"fallback,omitempty"`
+	Urgent   bool      `json:"urgent,omitempty"` // extreme severity: the priority lane
+	At       time.Time `json:"at"`
+	State    string    `json:"state"`
+	Attempts int       `json:"attempts,omitempty"`
+	// Error is the last failure, for failed and gave_up.
+	Error       string     `json:"error,omitempty"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+	SentAt      *time.Time `json:"sent_at,omitempty"`
+}
+
+// Notification states. A board notification is shown at once; the others
+// are pending until sent, failed while they are retried, and gave_up when
+// retrying stopped. A pending notification of an alert that was
+// acknowledged or resolved meanwhile is cancelled.
+const (
+	NotificationShown     = "shown"
+	NotificationPending   = "pending"
+	NotificationSent      = "sent"
+	NotificationFailed    = "failed"
+	NotificationGaveUp    = "gave_up"
+	NotificationCancelled = "cancelled"
+)
+
+// Final reports whether the notification's delivery is over.
+func (n *Notification) Final() bool {
+	switch n.State {
+	case NotificationPending, NotificationFailed:
+		return false
+	}
+	return true
+}
+
+// Directory finds the contacts and schedules escalation steps name; a
+// Catalog is one.
+type Directory interface {
+	Contact(id string) (Contact, bool)
+	Schedule(id string) (*Schedule, bool)
 }
 
 // Verifying is one party's judgement of an alert's facts.
@@ -45,33 +88,33 @@ type Verifying struct {
 
 // StartEscalation begins the policy's first pass at now and fires the steps
 // already due (a step 0 with no delay notifies at once).
-func (a *Alert) StartEscalation(p Policy, now time.Time) {
+func (a *Alert) StartEscalation(p Policy, dir Directory, now time.Time) {
 	if len(p.Steps) == 0 {
 		return
 	}
 	a.RequireAckFrom = p.RequireAckFrom
 	a.Escalation = &Escalation{PassStart: now}
 	a.Escalation.schedule(p)
-	a.fireDue(p, now)
+	a.fireDue(p, dir, now)
 }
 
 // Escalate fires the steps of p that are due at now, on a copy of the
 // alert; ok is false when none is due (escalation stopped, snoozed, or the
 // next step lies ahead).
-func (a *Alert) Escalate(p Policy, now time.Time) (_ *Alert, ok bool) {
+func (a *Alert) Escalate(p Policy, dir Directory, now time.Time) (_ *Alert, ok bool) {
 	e := a.Escalation
 	if e == nil || e.NextAt == nil || now.Before(*e.NextAt) || !a.Active() || len(p.Steps) == 0 {
 		return a, false
 	}
 	b := a.clone()
-	b.fireDue(p, now)
+	b.fireDue(p, dir, now)
 	b.UpdatedAt = now
 	b.Version++
 	return b, true
 }
 
 // fireDue fires every step due at now, in order.
-func (a *Alert) fireDue(p Policy, now time.Time) {
+func (a *Alert) fireDue(p Policy, dir Directory, now time.Time) {
 	e := a.Escalation
 	for e.NextAt != nil && !now.Before(*e.NextAt) {
 		if a.SnoozedUntil != nil && now.Before(*a.SnoozedUntil) {
@@ -80,14 +123,9 @@ func (a *Alert) fireDue(p Policy, now time.Time) {
 			return
 		}
 		step := p.Steps[min(e.Step, len(p.Steps)-1)]
-		for _, target := range step.Notify {
-			a.Notifications = append(a.Notifications, Notification{
-				Key:  fmt.Sprintf("%s:%d:%d:%s", a.ID, e.Step, e.Repeat, target),
-				Step: e.Step, Repeat: e.Repeat, Target: target, At: now, State: "requested",
-			})
-		}
+		who := a.notify(step, p, dir, now)
 		e.Level++
-		note := fmt.Sprintf("step %d notifies %s", e.Step+1, strings.Join(step.Notify, ", "))
+		note := fmt.Sprintf("step %d notifies %s", e.Step+1, strings.Join(who, ", "))
 		if e.Repeat > 0 {
 			note += fmt.Sprintf(" (repeat %d of %d)", e.Repeat, p.Repeat)
 		}
@@ -108,6 +146,72 @@ func (a *Alert) fireDue(p Policy, now time.Time) {
 	}
 }
 
+// notify adds the notifications of one step, a contact method each, and
+// says whom they reach for the timeline. A schedule with nobody on call
+// falls back to the policy's fallback contact; when even that is missing
+// the notification gives up at once, in plain sight on the board.
+func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []string {
+	e := a.Escalation
+	prefix := fmt.Sprintf("%s:%d:%d:", a.ID, e.Step, e.Repeat)
+	seen := map[string]bool{}
+	add := func(n Notification) {
+		if seen[n.Key] {
+			return // two targets reached the same method: notify it once
+		}
+		seen[n.Key] = true
+		n.Step, n.Repeat, n.At = e.Step, e.Repeat, now
+		a.Notifications = append(a.Notifications, n)
+	}
+	giveUp := func(target, why string) {
+		add(Notification{Key: prefix + target, Target: target, State: NotificationGaveUp, Error: why})
+	}
+	contact := func(target string, c Contact, fallback bool) {
+		for _, m := range c.Methods {
+			add(Notification{Key: prefix + c.ID + "/" + m.ID, Target: target, Contact: c.ID, Method: m.ID, Kind: m.Type,
+				Fallback: fallback, Urgent: a.Severity == SeverityExtreme, State: NotificationPending})
+		}
+	}
+	var who []string
+	for _, target := range step.Notify {
+		if target == BoardTarget {
+			add(Notification{Key: prefix + BoardTarget, Target: BoardTarget, Kind: MethodBoard, State: NotificationShown})
+			who = append(who, BoardTarget)
+			continue
+		}
+		if c, ok := dir.Contact(target); ok {
+			contact(target, c, false)
+			who = append(who, target)
+			continue
+		}
+		s, ok := dir.Schedule(target)
+		if !ok {
+			giveUp(target, fmt.Sprintf("%q is neither a contact nor a schedule any more", target))
+			who = append(who, target+" (unknown)")
+			continue
+		}
+		oc := s.OnCall(now)
+		if len(oc.Contacts) > 0 {
+			for _, id := range oc.Contacts {
+				if c, ok := dir.Contact(id); ok {
+					contact(target, c, false)
+				} else {
+					giveUp(target+"/"+id, fmt.Sprintf("on call in %s, but contact %q is not configured", target, id))
+				}
+			}
+			who = append(who, fmt.Sprintf("%s (on call: %s)", target, strings.Join(oc.Contacts, ", ")))
+			continue
+		}
+		if c, ok := dir.Contact(p.Fallback); ok {
+			contact(target, c, true)
+			who = append(who, fmt.Sprintf("%s: NOBODY ON CALL, fell back to %s", target, c.ID))
+			continue
+		}
+		giveUp(target, fmt.Sprintf("nobody is on call in %s and policy %s has no fallback contact", target, p.ID))
+		who = append(who, target+": NOBODY ON CALL and no fallback")
+	}
+	return who
+}
+
 func (e *Escalation) schedule(p Policy) {
 	next := e.PassStart.Add(time.Duration(p.Steps[e.Step].After))
 	e.NextAt = &next
@@ -120,10 +224,10 @@ func (a *Alert) stopEscalation(why string) {
 }
 
 // restartEscalation starts a reopened alert's policy over.
-func (a *Alert) restartEscalation(p Policy, now time.Time) {
+func (a *Alert) restartEscalation(p Policy, dir Directory, now time.Time) {
 	a.Acks = []Ack{}
 	a.SnoozedUntil = nil
-	a.StartEscalation(p, now)
+	a.StartEscalation(p, dir, now)
 }
 
 // Snooze holds escalation until until: no step fires before then.

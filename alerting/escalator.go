@@ -192,8 +192,9 @@ func (e *Escalator) fire(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		policy, ok := e.o.Catalog.Catalog().Policy(a.Policy)
-		next, due := a.Escalate(policy, e.o.Now())
+		catalog := e.o.Catalog.Catalog()
+		policy, ok := catalog.Policy(a.Policy)
+		next, due := a.Escalate(policy, catalog, e.o.Now())
 		if !ok || !due {
 			var at *time.Time
 			if ok && a.Active() && a.Escalation != nil {
@@ -201,7 +202,7 @@ func (e *Escalator) fire(ctx context.Context, id string) (bool, error) {
 			}
 			return false, e.o.Timers.SetTimer(ctx, id, at)
 		}
-		changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: EventEscalated}}})
+		changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: EventEscalated, Enqueue: Outbox(a, next)}}})
 		if errors.Is(err, ErrStale) {
 			continue
 		}

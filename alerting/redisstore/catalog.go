@@ -83,13 +83,18 @@ func (s *Store) LoadCatalog(ctx context.Context, defaultWindow time.Duration) (*
 // whole configuration is valid afterwards, and bumps the version so every
 // replica reloads. Problems name paths into cfg, so a caller can point at the
 // line of the file cfg came from. With dryRun nothing is written.
+//
+// A contact method's secret given as alerting.RedactedSecret keeps the one
+// stored, so what the API shows can be applied back.
 func (s *Store) ApplyConfig(ctx context.Context, cfg alerting.Config, dryRun bool) (int64, []alerting.Problem, error) {
-	objects, err := cfg.Objects()
-	if err != nil {
-		return 0, nil, err
-	}
+	var objects []alerting.Object
 	return s.changeConfig(ctx, dryRun, func(current alerting.Config) (alerting.Config, map[string]int, error) {
-		return alerting.MergeConfig(current, cfg)
+		add := alerting.KeepSecrets(current, cfg)
+		var err error
+		if objects, err = add.Objects(); err != nil {
+			return alerting.Config{}, nil, err
+		}
+		return alerting.MergeConfig(current, add)
 	}, func(p redis.Pipeliner) {
 		for _, o := range objects {
 			p.HSet(ctx, s.kindKey(o.Kind), o.ID, []byte(o.JSON))

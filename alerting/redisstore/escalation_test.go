@@ -19,6 +19,13 @@ zones:
 parties:
   - {id: party-a, name: Co-chair A, status: adherent}
   - {id: party-b, name: Co-chair B, status: adherent}
+contacts:
+  - id: duty-officers
+    name: Duty officers
+    methods: [{id: hook, type: webhook, url: "http://127.0.0.1:9/duty", secret: "whsec_ru023l+5ly9431sis52Nw/9vv13EccYo2usB2fpD3Ck="}]
+  - id: co-chairs
+    name: Co-chairs
+    methods: [{id: hook, type: webhook, url: "http://127.0.0.1:9/co-chairs", secret: "whsec_ru023l+5ly9431sis52Nw/9vv13EccYo2usB2fpD3Ck="}]
 policies:
   - id: joint
     steps:

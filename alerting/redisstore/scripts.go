@@ -60,6 +60,18 @@ for _, a in ipairs(plan.alerts) do
   out[#out + 1] = seq
   out[#out + 1] = frame
 end
+for _, d in ipairs(plan.deliveries) do
+  if d.op == 'add' then
+    if redis.call('HSETNX', plan.deliveries_key, d.key, d.json) == 1 then
+      redis.call('ZADD', d.lane, d.score, d.key)
+    end
+  elseif d.op == 'retry' then
+    redis.call('ZADD', d.lane, 'XX', d.score, d.key)
+  else
+    redis.call('ZREM', d.lane, d.key)
+    redis.call('HDEL', plan.deliveries_key, d.key)
+  end
+end
 for _, p in ipairs(plan.pending) do
   if p.clear then
     redis.call('DEL', p.key)
@@ -120,6 +132,26 @@ if #first == 0 or tonumber(first[2]) > after + 1 then return {-1} end
 local out = {seq}
 for _, frame in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], seq)) do
   out[#out + 1] = frame
+end
+return out
+`)
+
+// claimDeliveriesScript leases the due deliveries of a lane like claimScript
+// leases timers, and returns each claimed delivery's JSON. A lane member
+// whose delivery is gone is dropped.
+//
+// KEYS: 1 lane zset, 2 deliveries hash. ARGV: 1 now ms, 2 limit, 3 lease ms.
+var claimDeliveriesScript = redis.NewScript(`
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, key in ipairs(due) do
+  local job = redis.call('HGET', KEYS[2], key)
+  if job then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), key)
+    out[#out + 1] = job
+  else
+    redis.call('ZREM', KEYS[1], key)
+  end
 end
 return out
 `)

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,10 +170,12 @@ func decodeAlert(text string) (*alerting.Alert, error) {
 
 // plan is a Commit as the commit script reads it.
 type plan struct {
-	TimersKey string        `json:"timers_key"`
-	Report    *planReport   `json:"report,omitempty"`
-	Alerts    []planAlert   `json:"alerts"`
-	Pending   []planPending `json:"pending"`
+	TimersKey     string         `json:"timers_key"`
+	DeliveriesKey string         `json:"deliveries_key"`
+	Deliveries    []planDelivery `json:"deliveries"`
+	Report        *planReport    `json:"report,omitempty"`
+	Alerts        []planAlert    `json:"alerts"`
+	Pending       []planPending  `json:"pending"`
 }
 
 type planReport struct {
@@ -201,6 +204,16 @@ type planAlert struct {
 	GroupExpect string   `json:"group_expect"`
 	GroupTTL    int64    `json:"group_ttl"`
 	TimerAt     int64    `json:"timer_at"` // ms; 0 removes the alert's timer
+}
+
+// planDelivery adds a delivery to its lane (op "add", only if absent),
+// moves it to a later attempt ("retry") or takes it off ("done").
+type planDelivery struct {
+	Op    string `json:"op"`
+	Lane  string `json:"lane"`
+	Key   string `json:"key"`
+	JSON  string `json:"json,omitempty"`
+	Score int64  `json:"score"`
 }
 
 type planPending struct {
@@ -253,7 +266,8 @@ func (s *Store) Pending(ctx context.Context, groupKey string) ([]alerting.Pendin
 
 // Commit implements alerting.Store with one Lua script.
 func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Change, error) {
-	p := plan{TimersKey: s.timersKey(), Alerts: make([]planAlert, 0, len(c.Alerts)), Pending: make([]planPending, 0, len(c.Pending))}
+	p := plan{TimersKey: s.timersKey(), DeliveriesKey: s.deliveriesKey(), Deliveries: []planDelivery{},
+		Alerts: make([]planAlert, 0, len(c.Alerts)), Pending: make([]planPending, 0, len(c.Pending))}
 	reportID := ""
 	if c.Report != nil {
 		reportID = c.Report.ID
@@ -292,6 +306,20 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 			pa.GroupKey, pa.GroupExpect, pa.GroupTTL = s.groupKey(ac.GroupKey), ac.PrevGroupAlert, ac.GroupTTL.Milliseconds()
 		}
 		p.Alerts = append(p.Alerts, pa)
+		for _, d := range ac.Enqueue {
+			job, err := json.Marshal(d)
+			if err != nil {
+				return nil, fmt.Errorf("encode delivery %s: %w", d.Key, err)
+			}
+			p.Deliveries = append(p.Deliveries, planDelivery{Op: "add", Lane: s.laneKey(d.Urgent), Key: d.Key, JSON: string(job), Score: a.UpdatedAt.UnixMilli()})
+		}
+		if st := ac.Settle; st != nil {
+			pd := planDelivery{Op: "done", Lane: s.laneKey(st.Delivery.Urgent), Key: st.Delivery.Key}
+			if st.RetryAt != nil {
+				pd.Op, pd.Score = "retry", st.RetryAt.UnixMilli()
+			}
+			p.Deliveries = append(p.Deliveries, pd)
+		}
 	}
 	for _, pc := range c.Pending {
 		pp := planPending{Key: s.pendingKey(pc.GroupKey), Expect: pc.Expect, Clear: pc.Clear, TTL: pc.TTL.Milliseconds()}
@@ -486,4 +514,89 @@ func (s *Store) Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// Delivery queue: a hash of deliveries by key and a sorted set per lane,
+// scored by when each is due.
+func (s *Store) deliveriesKey() string { return s.prefix + "deliveries" }
+func (s *Store) laneKey(urgent bool) string {
+	if urgent {
+		return s.prefix + "deliveries:urgent"
+	}
+	return s.prefix + "deliveries:normal"
+}
+
+var _ alerting.DeliveryQueue = (*Store)(nil)
+
+// ClaimDeliveries implements alerting.DeliveryQueue: it leases up to limit
+// due deliveries of one lane, so that one replica works on each at a time.
+func (s *Store) ClaimDeliveries(ctx context.Context, urgent bool, now time.Time, limit int, lease time.Duration) ([]alerting.Delivery, error) {
+	jobs, err := claimDeliveriesScript.Run(ctx, s.rdb, []string{s.laneKey(urgent), s.deliveriesKey()}, now.UnixMilli(), limit, lease.Milliseconds()).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable("claim deliveries", err)
+	}
+	out := make([]alerting.Delivery, 0, len(jobs))
+	for _, j := range jobs {
+		var d alerting.Delivery
+		if err := json.Unmarshal([]byte(j), &d); err != nil {
+			return nil, fmt.Errorf("decode delivery: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// DeferDelivery implements alerting.DeliveryQueue: the delivery comes due
+// again at at, without an attempt recorded.
+func (s *Store) DeferDelivery(ctx context.Context, d alerting.Delivery, at time.Time) error {
+	if err := s.rdb.ZAddXX(ctx, s.laneKey(d.Urgent), redis.Z{Score: float64(at.UnixMilli()), Member: d.Key}).Err(); err != nil {
+		return unavailable("defer delivery "+d.Key, err)
+	}
+	return nil
+}
+
+// DropDelivery implements alerting.DeliveryQueue: it takes a delivery whose
+// alert or notification is gone off the queue.
+func (s *Store) DropDelivery(ctx context.Context, d alerting.Delivery) error {
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, s.laneKey(d.Urgent), d.Key)
+		p.HDel(ctx, s.deliveriesKey(), d.Key)
+		return nil
+	})
+	if err != nil {
+		return unavailable("drop delivery "+d.Key, err)
+	}
+	return nil
+}
+
+// QueuedDeliveries says how many deliveries wait in each lane, due or not.
+func (s *Store) QueuedDeliveries(ctx context.Context) (normal, urgent int64, err error) {
+	var n, u *redis.IntCmd
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		n, u = p.ZCard(ctx, s.laneKey(false)), p.ZCard(ctx, s.laneKey(true))
+		return nil
+	})
+	if err != nil {
+		return 0, 0, unavailable("count deliveries", err)
+	}
+	return n.Val(), u.Val(), nil
+}
+
+// SharedSecret returns the secret named name, which the first replica to ask
+// generates (32 random bytes) and every later one reads: replicas that must
+// check each other's signatures share it without configuration.
+func (s *Store) SharedSecret(ctx context.Context, name string) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("generate secret: %w", err)
+	}
+	key := s.prefix + "secret:" + name
+	if err := s.rdb.SetNX(ctx, key, fresh, 0).Err(); err != nil {
+		return nil, unavailable("store secret "+name, err)
+	}
+	b, err := s.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, unavailable("read secret "+name, err)
+	}
+	return b, nil
 }

@@ -432,6 +432,7 @@ func TestEscalationSurvivesAKill(t *testing.T) {
 	cfg := d.config(t)
 	first := start(t, cfg)
 	policy := alerting.Config{
+		Contacts: []alerting.Contact{webhookContact("duty-officers", "", "http://127.0.0.1:9/nobody-listens")},
 		Policies: []alerting.Policy{{ID: "fast", Steps: []alerting.Step{
 			{After: 0, Notify: []string{"board"}},
 			{After: alerting.Duration(2 * time.Second), Notify: []string{"duty-officers"}},
@@ -465,13 +466,16 @@ func TestEscalationSurvivesAKill(t *testing.T) {
 }
 
 // TestTwoReplicas runs two truceline instances on one NATS and Redis:
-// reports published over NATS are each counted once, in one alert, and
-// every escalation step fires once, whichever replica does the work.
+// reports published over NATS are each counted once, in one alert, every
+// escalation step fires once, and every notification is delivered once,
+// whichever replica does the work.
 func TestTwoReplicas(t *testing.T) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	b := start(t, d.config(t))
+	in := newReceiver(t)
 	cfg := alerting.Config{
+		Contacts: []alerting.Contact{webhookContact("duty-officers", "", in.URL+"/duty")},
 		Policies: []alerting.Policy{{ID: "p", Steps: []alerting.Step{
 			{After: 0, Notify: []string{"board"}},
 			{After: alerting.Duration(time.Second), Notify: []string{"duty-officers"}},
@@ -526,6 +530,14 @@ func TestTwoReplicas(t *testing.T) {
 		}
 		if len(al.Notifications) != 2 {
 			t.Errorf("alert %s: %d notifications, want each of the 2 steps once", al.ID, len(al.Notifications))
+		}
+	}
+	// Each step's webhook reaches the receiver once, whichever replica
+	// delivered it.
+	alertingtest.Eventually(t, 20*time.Second, "a webhook per alert", func() bool { return len(in.rc.Received()) == len(all) })
+	for k, n := range in.counts() {
+		if n != 1 {
+			t.Errorf("key %s delivered %d times", k, n)
 		}
 	}
 }

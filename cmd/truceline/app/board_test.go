@@ -387,6 +387,7 @@ func jointPolicy(t *testing.T, a *app.App) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := a.ApplyConfig(ctx, alerting.Config{
+		Contacts: []alerting.Contact{webhookContact("co-chairs", "", "http://127.0.0.1:9/nobody-listens")},
 		Policies: []alerting.Policy{{
 			ID:   "joint",
 			Name: "Both co-chairs must acknowledge",

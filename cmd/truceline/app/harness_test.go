@@ -232,3 +232,12 @@ func reportIDs(t *testing.T, a *app.App, alertID string) []string {
 	}
 	return body.ReportIDs
 }
+
+// testSecret signs the webhooks of test contacts.
+const testSecret = "whsec_ru023l+5ly9431sis52Nw/9vv13EccYo2usB2fpD3Ck="
+
+// webhookContact is a contact reached by one webhook at url.
+func webhookContact(id, party, url string) alerting.Contact {
+	return alerting.Contact{ID: id, Name: id, Party: party,
+		Methods: []alerting.Method{{ID: "hook", Type: alerting.MethodWebhook, URL: url, Secret: testSecret}}}
+}

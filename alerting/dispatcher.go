@@ -1,0 +1,364 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+)
+
+// DeliveryQueue holds the deliveries escalation steps asked for. Enqueuing
+// and settling happen in Store.Commit, with the alert they belong to;
+// claiming leases deliveries, as Timers leases escalation timers, so one
+// replica works on each at a time and another takes over if it dies.
+type DeliveryQueue interface {
+	ClaimDeliveries(ctx context.Context, urgent bool, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// DeferDelivery makes a delivery due again at at, recording nothing.
+	DeferDelivery(ctx context.Context, d Delivery, at time.Time) error
+	// DropDelivery takes a delivery off the queue.
+	DropDelivery(ctx context.Context, d Delivery) error
+}
+
+// destinationer is a Sender that says where a method leads, so that a
+// failing destination opens one circuit breaker for every method that
+// leads there.
+type destinationer interface {
+	Destination(Method) string
+}
+
+// DispatcherOptions configures a Dispatcher. Store, Queue, Publisher and
+// Catalog are required; the rest have working zero values.
+type DispatcherOptions struct {
+	Store     Store
+	Queue     DeliveryQueue
+	Publisher Publisher
+	Catalog   CatalogSource
+	// Senders deliver by method kind; a method whose kind has no sender
+	// gives up at once, saying so on the alert.
+	Senders map[MethodKind]Sender
+	// Links signs acknowledge links; nil sends no link.
+	Links *AckLinks
+	// PublicURL is where people reach this server ("https://truceline.example.org"),
+	// for the links in notifications; "" sends no links.
+	PublicURL string
+	Now       func() time.Time
+	// Interval is how often due deliveries are looked for; 0 means 50 ms.
+	Interval time.Duration
+	// Lease is how long a claimed delivery is held; 0 means 2 minutes. It
+	// must be well over a sender's timeout.
+	Lease time.Duration
+	// Attempts is how many times a notification is tried before giving up;
+	// 0 means 6.
+	Attempts int
+	// Backoff is the delay before the second attempt, doubling each time
+	// up to MaxBackoff, with jitter; 0 means 2 s and 5 minutes.
+	Backoff, MaxBackoff time.Duration
+	// Workers and UrgentWorkers bound the deliveries in flight in each
+	// lane; 0 means 16 and 8.
+	Workers, UrgentWorkers int
+	// BreakerFailures consecutive failures open a destination's circuit
+	// breaker for BreakerOpen; 0 means 5 and 1 minute.
+	BreakerFailures int
+	BreakerOpen     time.Duration
+	// Rate limits each destination in the normal lane (per second, with an
+	// equal burst); 0 means 20. The urgent lane is never throttled.
+	Rate   float64
+	Logger *slog.Logger
+}
+
+// Dispatcher delivers the queued notifications: it claims due deliveries,
+// sends each by its contact method, and commits the outcome onto the
+// alert together with the delivery's settlement, so the board shows every
+// attempt and a delivery is settled exactly when its outcome is recorded.
+//
+// Extreme-severity alerts' deliveries take the urgent lane: claimed first,
+// served by their own workers, never throttled and never held back by an
+// open circuit breaker.
+type Dispatcher struct {
+	o      DispatcherOptions
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	breakers map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]
+	limiters map[string]*rate.Limiter
+
+	lanes [2]chan struct{} // worker slots: normal, urgent
+	wg    sync.WaitGroup   // deliveries in flight
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+// NewDispatcher returns a dispatcher; Run starts it.
+func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
+	if o.Store == nil || o.Queue == nil || o.Publisher == nil || o.Catalog == nil {
+		return nil, errors.New("alerting: dispatcher needs a Store, a Queue, a Publisher and a Catalog")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	o.Interval = cmp0(o.Interval, 50*time.Millisecond)
+	o.Lease = cmp0(o.Lease, 2*time.Minute)
+	o.Backoff = cmp0(o.Backoff, 2*time.Second)
+	o.MaxBackoff = cmp0(o.MaxBackoff, 5*time.Minute)
+	o.BreakerOpen = cmp0(o.BreakerOpen, time.Minute)
+	o.Attempts = cmp0(o.Attempts, 6)
+	o.Workers = cmp0(o.Workers, 16)
+	o.UrgentWorkers = cmp0(o.UrgentWorkers, 8)
+	o.BreakerFailures = cmp0(o.BreakerFailures, 5)
+	o.Rate = cmp0(o.Rate, 20)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{o: o, logger: o.Logger.With("component", "dispatcher"),
+		breakers: map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]{}, limiters: map[string]*rate.Limiter{},
+		lanes: [2]chan struct{}{make(chan struct{}, o.Workers), make(chan struct{}, o.UrgentWorkers)},
+		stop:  make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+func cmp0[T int | float64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Run delivers until Shutdown.
+func (d *Dispatcher) Run() {
+	defer close(d.done)
+	t := time.NewTicker(d.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			d.wg.Wait()
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := d.Tick(ctx); err != nil {
+			d.logger.Warn("claiming deliveries failed; retrying", "err", err)
+		}
+		cancel()
+	}
+}
+
+// Tick claims the due deliveries there are free workers for, urgent lane
+// first, and starts them; it returns how many it started. Tests call it and
+// then Wait.
+func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
+	started := 0
+	for _, urgent := range []bool{true, false} {
+		lane := d.lanes[laneIndex(urgent)]
+		free := cap(lane) - len(lane)
+		if free == 0 {
+			continue
+		}
+		ds, err := d.o.Queue.ClaimDeliveries(ctx, urgent, d.o.Now(), free, d.o.Lease)
+		if err != nil {
+			return started, err
+		}
+		for _, dl := range ds {
+			lane <- struct{}{}
+			d.wg.Add(1)
+			started++
+			go func() {
+				defer func() { <-lane; d.wg.Done() }()
+				ctx, cancel := context.WithTimeout(context.Background(), d.o.Lease/2)
+				defer cancel()
+				if err := d.deliver(ctx, dl); err != nil {
+					d.logger.Warn("delivery failed; its lease will bring it back", "key", dl.Key, "err", err)
+				}
+			}()
+		}
+	}
+	return started, nil
+}
+
+// Wait blocks until the deliveries started so far are done.
+func (d *Dispatcher) Wait() { d.wg.Wait() }
+
+func laneIndex(urgent bool) int {
+	if urgent {
+		return 1
+	}
+	return 0
+}
+
+// deliver makes one attempt at one delivery and records its outcome.
+func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
+	a, err := d.o.Store.Alert(ctx, dl.Alert)
+	if ErrorCode(err) == ENOTFOUND {
+		return d.o.Queue.DropDelivery(ctx, dl)
+	}
+	if err != nil {
+		return err
+	}
+	n := a.Notification(dl.Key)
+	if n == nil || n.Final() {
+		return d.o.Queue.DropDelivery(ctx, dl)
+	}
+	if a.State != StateOpen {
+		// Acknowledged or resolved while the notification waited: it
+		// would only wake someone for nothing.
+		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationCancelled,
+			Err: fmt.Errorf("alert %s before delivery", a.State)})
+	}
+	catalog := d.o.Catalog.Catalog()
+	contact, ok := catalog.Contact(n.Contact)
+	method, found := contact.Method(n.Method)
+	if !ok || !found {
+		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationGaveUp,
+			Err: fmt.Errorf("contact method %s/%s is no longer configured", n.Contact, n.Method)})
+	}
+	sender := d.o.Senders[method.Type]
+	if sender == nil {
+		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationGaveUp,
+			Err: fmt.Errorf("this server has no %s delivery configured", method.Type)})
+	}
+	dest := string(method.Type) + " " + contact.ID + "/" + method.ID
+	if ds, ok := sender.(destinationer); ok {
+		dest = ds.Destination(method)
+	}
+	breaker, limiter := d.guards(dest)
+	now := d.o.Now()
+	if !dl.Urgent {
+		if r := limiter.ReserveN(now, 1); r.DelayFrom(now) > 0 {
+			at := now.Add(r.DelayFrom(now))
+			r.CancelAt(now)
+			return d.o.Queue.DeferDelivery(ctx, dl, at)
+		}
+	}
+	done, berr := breaker.Allow()
+	if berr != nil && !dl.Urgent { // open, or half-open and probing already
+		return d.o.Queue.DeferDelivery(ctx, dl, now.Add(d.o.BreakerOpen/2))
+	}
+	m := &Message{Key: n.Key, Alert: a, Contact: contact, Method: method, Step: n.Step + 1, Repeat: n.Repeat,
+		Fallback: n.Fallback, Target: n.Target, Attempt: n.Attempts + 1, SentAt: now}
+	if d.o.PublicURL != "" {
+		m.AlertURL = d.o.PublicURL + "/?alert=" + url.QueryEscape(a.ID)
+		if d.o.Links != nil {
+			token, exp, err := d.o.Links.Sign(m, now)
+			if err != nil {
+				return err
+			}
+			m.AckURL, m.AckExpires = d.o.PublicURL+"/ack/"+url.PathEscape(a.ID)+"/"+token, exp
+		}
+	}
+	err = sender.Send(ctx, m)
+	if berr == nil {
+		done(err)
+	}
+	at := Attempt{Key: dl.Key, State: NotificationSent, Counted: true}
+	switch {
+	case err == nil:
+	case IsPermanent(err):
+		at.State, at.Err = NotificationGaveUp, err
+	case m.Attempt >= d.o.Attempts:
+		at.State, at.Err = NotificationGaveUp, fmt.Errorf("%w (gave up after %d attempts)", err, m.Attempt)
+	default:
+		retry := d.o.Now().Add(d.backoff(m.Attempt))
+		at.State, at.Err, at.RetryAt = NotificationFailed, err, &retry
+	}
+	if err != nil {
+		d.logger.Info("delivery attempt failed", "key", dl.Key, "destination", dest, "attempt", m.Attempt, "state", at.State, "err", err)
+	}
+	return d.record(ctx, dl, at)
+}
+
+// backoff is the delay after the attempt-th failure: Backoff doubled per
+// attempt up to MaxBackoff, less up to a fifth at random so that
+// deliveries that failed together spread out.
+func (d *Dispatcher) backoff(attempt int) time.Duration {
+	b := d.o.Backoff << min(attempt-1, 30)
+	if b <= 0 || b > d.o.MaxBackoff {
+		b = d.o.MaxBackoff
+	}
+	return b - time.Duration(rand.Int64N(int64(b)/5+1))
+}
+
+// record commits an attempt's outcome onto the alert and settles the
+// delivery in the same commit, then publishes the change.
+func (d *Dispatcher) record(ctx context.Context, dl Delivery, at Attempt) error {
+	for range maxAttempts {
+		a, err := d.o.Store.Alert(ctx, dl.Alert)
+		if ErrorCode(err) == ENOTFOUND {
+			return d.o.Queue.DropDelivery(ctx, dl)
+		}
+		if err != nil {
+			return err
+		}
+		next, ok := a.RecordAttempt(at, d.o.Now())
+		if !ok {
+			return d.o.Queue.DropDelivery(ctx, dl)
+		}
+		changes, err := d.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: EventUpdated,
+			Settle: &Settle{Delivery: dl, RetryAt: at.RetryAt}}}})
+		if errors.Is(err, ErrStale) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := d.o.Publisher.PublishChange(ctx, changes[0]); err != nil {
+			d.logger.Warn("delivery outcome committed but not published", "alert", dl.Alert, "err", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("alert %s is changing too fast", dl.Alert)
+}
+
+// guards returns the destination's circuit breaker and rate limiter.
+func (d *Dispatcher) guards(dest string) (*gobreaker.TwoStepCircuitBreaker[struct{}], *rate.Limiter) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b, ok := d.breakers[dest]
+	if !ok {
+		failures := uint32(d.o.BreakerFailures)
+		b = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+			Name: dest, Timeout: d.o.BreakerOpen,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			// A refusal (4xx) means the destination is up.
+			IsSuccessful: func(err error) bool { return err == nil || IsPermanent(err) },
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				d.logger.Warn("circuit breaker changed", "destination", name, "from", from.String(), "to", to.String())
+			},
+		})
+		d.breakers[dest] = b
+	}
+	l, ok := d.limiters[dest]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(d.o.Rate), max(1, int(d.o.Rate)))
+		d.limiters[dest] = l
+	}
+	return b, l
+}
+
+// BreakerState says whether a destination's circuit breaker is closed,
+// half-open or open.
+func (d *Dispatcher) BreakerState(dest string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if b, ok := d.breakers[dest]; ok {
+		return b.State().String()
+	}
+	return gobreaker.StateClosed.String()
+}
+
+// Shutdown stops claiming and waits for the deliveries in flight. Idempotent.
+func (d *Dispatcher) Shutdown(ctx context.Context) error {
+	d.once.Do(func() { close(d.stop) })
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("dispatcher: %w", ctx.Err())
+	}
+}
