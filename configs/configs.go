@@ -244,3 +244,23 @@ func Merge(dst *alerting.Config, src alerting.Config) error {
 	*dst = merged
 	return nil
 }
+
+// DemoInboxPath is where the demo's webhook receiver listens; the demo
+// contacts' webhooks point at DemoInboxPath + contact id.
+const DemoInboxPath = "/demo/inbox/"
+
+// demoBase is the address the demo contacts' webhooks are written with.
+const demoBase = "http://127.0.0.1:8080"
+
+// PointDemoInbox points the demo contacts' webhooks at the inbox of the
+// server at base (http://host:port), wherever it listens.
+func PointDemoInbox(c *alerting.Config, base string) {
+	for i := range c.Contacts {
+		for j := range c.Contacts[i].Methods {
+			m := &c.Contacts[i].Methods[j]
+			if rest, ok := strings.CutPrefix(m.URL, demoBase+DemoInboxPath); ok {
+				m.URL = strings.TrimRight(base, "/") + DemoInboxPath + rest
+			}
+		}
+	}
+}

@@ -55,7 +55,7 @@ func (h *Handler) loadKind(w http.ResponseWriter, r *http.Request, kind string) 
 	cfg, version, err := h.opts.Config.LoadConfig(r.Context())
 	if err == nil {
 		var objs []alerting.Object
-		if objs, err = ofKind(cfg, kind); err == nil {
+		if objs, err = ofKind(cfg.Redacted(), kind); err == nil {
 			return objs, version, true
 		}
 	}
@@ -134,7 +134,7 @@ func (h *Handler) putConfig(kind string) http.HandlerFunc {
 			h.writeError(w, r, problemsError(alerting.EINVALID, singular(kind)+" "+id+" is invalid", problems, "$."+kind+"[0]."))
 			return
 		}
-		stored, _ := ofKind(cfg, kind)
+		stored, _ := ofKind(cfg.Redacted(), kind)
 		w.Header().Set("Truceline-Config-Version", strconv.FormatInt(version, 10))
 		writeJSON(w, http.StatusOK, stored[0].JSON)
 	}

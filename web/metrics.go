@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,6 +55,15 @@ func (h *Handler) instrument(route string, next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			level = slog.LevelWarn
 		}
-		h.logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed)
+		h.logger.Log(r.Context(), level, "request", "method", r.Method, "path", logPath(r), "status", rec.status, "duration", elapsed)
 	})
+}
+
+// logPath is the request's path as logs show it: an acknowledge link's
+// token is a bearer capability and is never logged.
+func logPath(r *http.Request) string {
+	if tok := r.PathValue("token"); tok != "" {
+		return strings.Replace(r.URL.Path, tok, "(token)", 1)
+	}
+	return r.URL.Path
 }

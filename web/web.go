@@ -66,6 +66,10 @@ type Options struct {
 	Logger     *slog.Logger
 	// NewReportID names reports that arrive without an id.
 	NewReportID func() string
+	// AckLinks checks notifications' acknowledge links; nil disables them.
+	AckLinks AckLinks
+	// Mount adds handlers by pattern (the demo's webhook inbox).
+	Mount map[string]http.Handler
 }
 
 // Handler serves truceline's HTTP endpoints.
@@ -102,6 +106,13 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("POST /api/v1/alerts/{id}/comment", h.commentAlert)
 	h.route("POST /api/v1/alerts/{id}/snooze", h.snoozeAlert)
 	h.routeConfig()
+	h.route("GET /api/v1/schedules/{id}/oncall", h.onCall)
+	h.route("GET /api/v1/oncall", h.onCallAll)
+	h.route("GET /ack/{alert}/{token}", h.ackLink)
+	h.route("POST /ack/{alert}/{token}", h.ackLink)
+	for pattern, handler := range o.Mount {
+		h.mux.Handle(pattern, handler)
+	}
 	h.route("GET /healthz", h.healthz)
 	h.route("GET /readyz", h.readyz)
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
@@ -149,7 +160,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		h.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.logger.Error("request failed", "method", r.Method, "path", logPath(r), "err", err)
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Fields = code, alerting.ErrorMessage(err), alerting.ErrorFields(err)

@@ -169,7 +169,7 @@ func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "list configuration objects of a kind, or show one",
-		ArgsUsage: "zones|parties|regimes|policies|rules [ID]",
+		ArgsUsage: strings.Join(alerting.Kinds, "|") + " [ID]",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			kind := cmd.Args().First()
 			if !slices.Contains(alerting.Kinds, kind) || cmd.Args().Len() > 2 {
@@ -208,7 +208,7 @@ func deleteCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "delete",
 		Usage:     "delete a configuration object (refused while others use it)",
-		ArgsUsage: "zones|parties|regimes|policies|rules ID",
+		ArgsUsage: strings.Join(alerting.Kinds, "|") + " ID",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			kind, id := cmd.Args().Get(0), cmd.Args().Get(1)
 			if !slices.Contains(alerting.Kinds, kind) || id == "" || cmd.Args().Len() != 2 {

@@ -42,7 +42,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					return nil
 				}},
 		},
-		Commands: []*cli.Command{reportCommand(), alertsCommand(), applyCommand(), getCommand(), deleteCommand(), benchCommand()},
+		Commands: []*cli.Command{reportCommand(), alertsCommand(), applyCommand(), getCommand(), deleteCommand(), onCallCommand(),
+			secretCommand(), receiveCommand(), benchCommand()},
 	}
 	markUsageErrors(cmd)
 	err := cmd.Run(ctx, args)

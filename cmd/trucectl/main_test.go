@@ -131,3 +131,58 @@ func TestApplyGetDelete(t *testing.T) {
 		t.Errorf("delete rule: exit %d, %q", code, out)
 	}
 }
+
+func TestOnCall(t *testing.T) {
+	server, _ := startServer(t)
+	g := []string{"--server", server}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		// A Wednesday: the weekday analyst's layer is on top in office hours…
+		{[]string{"oncall", "duty-officers", "--at", "2026-11-25T10:00:00Z"}, []string{"analyst-sami", "weekday analyst"}},
+		// …and the daily rotation in the evening (Geneva time).
+		{[]string{"oncall", "duty-officers", "--at", "2026-11-25T20:00:00Z"}, []string{"officer-amara", "daily rotation", "2026-11-25 07:00Z", "2026-11-26 07:00Z"}},
+		// The night desk is empty by day: the policy's fallback is notified.
+		{[]string{"oncall", "night-desk", "--at", "2026-11-25T12:00:00Z"}, []string{"NOBODY"}},
+		{[]string{"oncall", "--at", "2026-11-25T23:30:00Z"}, []string{"duty-officers", "night-desk", "officer-"}},
+	} {
+		code, out, errOut := trucectl(t, "", append(g, tc.args...)...)
+		if code != 0 {
+			t.Errorf("%v: exit %d: %s", tc.args, code, errOut)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v: output lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+	if code, _, errOut := trucectl(t, "", append(g, "oncall", "no-such-schedule")...); code != 1 || !strings.Contains(errOut, "no schedule") {
+		t.Errorf("unknown schedule: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := trucectl(t, "", append(g, "oncall", "duty-officers", "--at", "tomorrow")...); code != 2 {
+		t.Errorf("a bad --at: exit %d, want 2", code)
+	}
+}
+
+func TestSecretsNeverShowAndSurviveARoundTrip(t *testing.T) {
+	server, _ := startServer(t)
+	g := []string{"--server", server}
+	code, secret, _ := trucectl(t, "", "secret")
+	if code != 0 || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret: exit %d, %q", code, secret)
+	}
+	code, out, errOut := trucectl(t, "", append(g, "-o", "json", "get", "contacts")...)
+	if code != 0 || strings.Contains(out, "whsec_") || !strings.Contains(out, "(redacted)") {
+		t.Fatalf("get contacts: exit %d, %s %s", code, out, errOut)
+	}
+	// What get shows applies back unchanged: the stored secrets stay.
+	file := filepath.Join(t.TempDir(), "contacts.json")
+	if err := os.WriteFile(file, []byte(`{"contacts": `+out+`}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := trucectl(t, "", append(g, "apply", "-f", file)...); code != 0 {
+		t.Fatalf("apply what get showed: exit %d: %s", code, errOut)
+	}
+}

@@ -32,6 +32,20 @@ func stringOption(name, usage string, def string, field func(*app.Config) *strin
 	}
 }
 
+func durationOption(name, usage string, def time.Duration, field func(*app.Config) *time.Duration) option {
+	return option{
+		flag:  &cli.DurationFlag{Name: name, Usage: usage, Value: def, Sources: env(name)},
+		apply: func(c *app.Config, cmd *cli.Command) { *field(c) = cmd.Duration(name) },
+	}
+}
+
+func intOption(name, usage string, def int, field func(*app.Config) *int) option {
+	return option{
+		flag:  &cli.IntFlag{Name: name, Usage: usage, Value: def, Sources: env(name)},
+		apply: func(c *app.Config, cmd *cli.Command) { *field(c) = cmd.Int(name) },
+	}
+}
+
 func options() []option {
 	d := app.DefaultConfig()
 	return []option{
@@ -70,6 +84,23 @@ func options() []option {
 			flag:  &cli.BoolFlag{Name: "ws-compression", Usage: "permessage-deflate on the WebSocket when clients offer it", Sources: env("ws-compression")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.WSCompression = cmd.Bool("ws-compression") },
 		},
+		stringOption("public-url", "where people reach this server, for links in notifications (default http://<http-addr>)", d.PublicURL, func(c *app.Config) *string { return &c.PublicURL }),
+		stringOption("ack-link-secret", "secret signing acknowledge links, 32+ characters (default: generated, kept in Redis)", d.AckLinkSecret, func(c *app.Config) *string { return &c.AckLinkSecret }),
+		durationOption("ack-link-ttl", "how long an acknowledge link works", d.AckLinkTTL, func(c *app.Config) *time.Duration { return &c.AckLinkTTL }),
+		intOption("delivery-attempts", "attempts at a notification before giving up", d.DeliveryAttempts, func(c *app.Config) *int { return &c.DeliveryAttempts }),
+		durationOption("delivery-backoff", "delay before a notification's second attempt, doubling after", d.DeliveryBackoff, func(c *app.Config) *time.Duration { return &c.DeliveryBackoff }),
+		durationOption("delivery-max-backoff", "longest delay between attempts", d.DeliveryMaxBackoff, func(c *app.Config) *time.Duration { return &c.DeliveryMaxBackoff }),
+		durationOption("delivery-timeout", "timeout of one delivery attempt", d.DeliveryTimeout, func(c *app.Config) *time.Duration { return &c.DeliveryTimeout }),
+		{
+			flag:  &cli.FloatFlag{Name: "delivery-rate", Usage: "notifications per second to one destination (extreme alerts are never throttled)", Value: d.DeliveryRate, Sources: env("delivery-rate")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.DeliveryRate = cmd.Float("delivery-rate") },
+		},
+		stringOption("smtp-host", "SMTP relay for email methods (none: no email)", d.SMTPHost, func(c *app.Config) *string { return &c.SMTPHost }),
+		intOption("smtp-port", "SMTP relay port", d.SMTPPort, func(c *app.Config) *int { return &c.SMTPPort }),
+		stringOption("smtp-username", "SMTP AUTH user name", d.SMTPUsername, func(c *app.Config) *string { return &c.SMTPUsername }),
+		stringOption("smtp-password", "SMTP AUTH password (prefer TRUCELINE_SMTP_PASSWORD)", d.SMTPPassword, func(c *app.Config) *string { return &c.SMTPPassword }),
+		stringOption("smtp-from", "sender address of notification emails", d.SMTPFrom, func(c *app.Config) *string { return &c.SMTPFrom }),
+		stringOption("smtp-tls", "starttls, tls (implicit, port 465) or none (local relay only)", d.SMTPTLS, func(c *app.Config) *string { return &c.SMTPTLS }),
 		stringOption("log-format", "text or json", d.LogFormat, func(c *app.Config) *string { return &c.LogFormat }),
 		stringOption("log-level", "debug, info, warn or error", d.LogLevel, func(c *app.Config) *string { return &c.LogLevel }),
 	}

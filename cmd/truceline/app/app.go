@@ -21,7 +21,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/email"
 	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/alerting/webhook"
 	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/configs"
 	"github.com/truceline/truceline/web"
@@ -45,6 +47,9 @@ type App struct {
 	catalog  *redisstore.CatalogWatcher
 	consumer *broker.Consumer
 	escalate *alerting.Escalator
+	dispatch *alerting.Dispatcher
+	links    *alerting.AckLinks
+	inbox    *webhook.Receiver
 	gateway  *gateway.Gateway
 	httpSrv  *http.Server
 	listener net.Listener
@@ -70,7 +75,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err er
 			_ = a.Shutdown(sctx)
 		}
 	}()
-	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.startEngine, a.startHTTP, a.startDemo}
+	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.listen, a.startEngine, a.startDelivery, a.startHTTP, a.startDemo}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -144,12 +149,31 @@ func (a *App) startNATS(ctx context.Context) error {
 	return err
 }
 
+func (a *App) listen(context.Context) error {
+	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (%v): another program holds it; stop it or choose another address with --http-addr HOST:PORT (TRUCELINE_HTTP_ADDR)", a.cfg.HTTPAddr, err)
+	}
+	a.listener = l
+	return nil
+}
+
+// PublicURL is where people reach this server: --public-url, or http://
+// and the address it listens on.
+func (a *App) PublicURL() string {
+	if a.cfg.PublicURL != "" {
+		return a.cfg.PublicURL
+	}
+	return "http://" + a.HTTPAddr()
+}
+
 func (a *App) startEngine(ctx context.Context) error {
 	if a.cfg.Demo {
 		demo, err := configs.Demo(time.Now())
 		if err != nil {
 			return fmt.Errorf("demo configuration: %w", err)
 		}
+		configs.PointDemoInbox(&demo, a.PublicURL())
 		_, problems, err := a.Store.ApplyConfig(ctx, demo, false)
 		if err != nil {
 			return fmt.Errorf("load the demo configuration: %w", err)
@@ -202,15 +226,11 @@ func (a *App) startHTTP(context.Context) error {
 			{Name: "redis", Check: a.Store.Ping},
 		},
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
+		AckLinks: a.links, Mount: a.mounts(),
 	})
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s (%v): another program holds it; stop it or choose another address with --http-addr HOST:PORT (TRUCELINE_HTTP_ADDR)", a.cfg.HTTPAddr, err)
-	}
-	a.listener = l
 	a.httpSrv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -222,12 +242,70 @@ func (a *App) startHTTP(context.Context) error {
 	}
 	go func() {
 		defer close(a.httpDone)
-		if err := a.httpSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.httpSrv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.logger.Error("HTTP server stopped", "err", err)
 		}
 	}()
 	return nil
 }
+
+// startDelivery starts the dispatcher of notifications, with a sender per
+// method kind: webhooks, NATS, and email when an SMTP relay is configured.
+func (a *App) startDelivery(ctx context.Context) error {
+	secret := []byte(a.cfg.AckLinkSecret)
+	if len(secret) == 0 {
+		var err error
+		if secret, err = a.Store.SharedSecret(ctx, "ack-links"); err != nil {
+			return err
+		}
+	}
+	var err error
+	if a.links, err = alerting.NewAckLinks(secret, a.cfg.AckLinkTTL); err != nil {
+		return err
+	}
+	senders := map[alerting.MethodKind]alerting.Sender{
+		alerting.MethodWebhook: webhook.NewSender(webhook.SenderOptions{Timeout: a.cfg.DeliveryTimeout}),
+		alerting.MethodNATS:    a.Broker.Notifier(),
+	}
+	if a.cfg.SMTPHost != "" {
+		mail, err := email.NewSender(a.cfg.smtp())
+		if err != nil {
+			return fmt.Errorf("smtp: %w", err)
+		}
+		senders[alerting.MethodEmail] = mail
+		a.logger.Info("email delivery configured", "smtp", a.cfg.smtp())
+	} else {
+		a.logger.Info("no --smtp-host: email methods give up at once, saying so on the board")
+	}
+	a.dispatch, err = alerting.NewDispatcher(alerting.DispatcherOptions{
+		Store: a.Store, Queue: a.Store, Publisher: a.Broker, Catalog: a.catalog, Senders: senders,
+		Links: a.links, PublicURL: a.PublicURL(), Attempts: a.cfg.DeliveryAttempts,
+		Backoff: a.cfg.DeliveryBackoff, MaxBackoff: a.cfg.DeliveryMaxBackoff, Rate: a.cfg.DeliveryRate,
+		Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	if a.cfg.Demo || a.cfg.DemoInbox {
+		a.inbox = newDemoInbox(a.catalog)
+	}
+	go a.dispatch.Run()
+	return nil
+}
+
+// mounts are the handlers the server adds to the API: the demo's inbox.
+func (a *App) mounts() map[string]http.Handler {
+	if a.inbox == nil {
+		return nil
+	}
+	return map[string]http.Handler{
+		"POST " + configs.DemoInboxPath + "{contact}": a.inbox,
+		"GET " + configs.DemoInboxPath + "{$}":        inboxPage(a.inbox),
+	}
+}
+
+// Inbox is the demo's webhook receiver, nil unless the demo runs.
+func (a *App) Inbox() *webhook.Receiver { return a.inbox }
 
 func (a *App) startDemo(ctx context.Context) error {
 	if !a.cfg.Demo || a.cfg.DemoRate == 0 {
@@ -302,6 +380,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.httpSrv != nil {
 			errs = append(errs, a.httpSrv.Shutdown(ctx))
+		} else if a.listener != nil {
+			_ = a.listener.Close()
 		}
 		if a.gateway != nil {
 			errs = append(errs, a.gateway.Shutdown(ctx))
@@ -311,6 +391,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.escalate != nil {
 			errs = append(errs, a.escalate.Shutdown(ctx))
+		}
+		if a.dispatch != nil {
+			errs = append(errs, a.dispatch.Shutdown(ctx))
 		}
 		if a.catalog != nil {
 			errs = append(errs, a.catalog.Shutdown(ctx))
@@ -340,8 +423,10 @@ func (a *App) Kill() {
 		if a.demo != nil {
 			a.demo.stop()
 		}
-		if a.listener != nil {
+		if a.httpSrv != nil {
 			_ = a.httpSrv.Close()
+		} else if a.listener != nil {
+			_ = a.listener.Close()
 		}
 		if a.nc != nil {
 			a.nc.Close()
@@ -358,6 +443,11 @@ func (a *App) Kill() {
 		}
 		if a.escalate != nil {
 			_ = a.escalate.Shutdown(context.Background())
+		}
+		if a.dispatch != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = a.dispatch.Shutdown(ctx)
 		}
 		if a.catalog != nil {
 			_ = a.catalog.Shutdown(context.Background())

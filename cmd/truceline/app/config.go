@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/email"
 )
 
 // Embedded is the value of NATSURL and RedisURL that makes truceline run the
@@ -40,6 +44,34 @@ type Config struct {
 	WSCompression bool   `yaml:"ws_compression"`
 	LogFormat     string `yaml:"log_format"`
 	LogLevel      string `yaml:"log_level"`
+
+	// PublicURL is where people reach this server, for the links in
+	// notifications; "" means http:// and the HTTP address.
+	PublicURL string `yaml:"public_url"`
+	// AckLinkSecret signs acknowledge links (at least 32 bytes); ""
+	// means one generated once and kept in Redis, shared by replicas.
+	AckLinkSecret string        `yaml:"ack_link_secret"`
+	AckLinkTTL    time.Duration `yaml:"ack_link_ttl"`
+	// Delivery of notifications: attempts before giving up, the first
+	// retry's delay (doubling up to the maximum), one attempt's timeout,
+	// and deliveries per second to one destination (normal lane).
+	DeliveryAttempts   int           `yaml:"delivery_attempts"`
+	DeliveryBackoff    time.Duration `yaml:"delivery_backoff"`
+	DeliveryMaxBackoff time.Duration `yaml:"delivery_max_backoff"`
+	DeliveryTimeout    time.Duration `yaml:"delivery_timeout"`
+	DeliveryRate       float64       `yaml:"delivery_rate"`
+	// SMTP relay for email methods; no host means no email.
+	SMTPHost     string `yaml:"smtp_host"`
+	SMTPPort     int    `yaml:"smtp_port"`
+	SMTPUsername string `yaml:"smtp_username"`
+	SMTPPassword string `yaml:"smtp_password"`
+	SMTPFrom     string `yaml:"smtp_from"`
+	SMTPTLS      string `yaml:"smtp_tls"`
+	// SMTPTLSConfig is for tests (a private CA); not configurable.
+	SMTPTLSConfig *tls.Config `yaml:"-"`
+	// DemoInbox serves the demo's webhook receiver at /demo/inbox; on
+	// with --demo.
+	DemoInbox bool `yaml:"-"`
 }
 
 // DefaultConfig is the configuration of `truceline serve` with no options:
@@ -59,6 +91,15 @@ func DefaultConfig() Config {
 		AllowedOrigins:  []string{},
 		LogFormat:       "text",
 		LogLevel:        "info",
+
+		AckLinkTTL:         alerting.DefaultAckLinkTTL,
+		DeliveryAttempts:   6,
+		DeliveryBackoff:    2 * time.Second,
+		DeliveryMaxBackoff: 5 * time.Minute,
+		DeliveryTimeout:    10 * time.Second,
+		DeliveryRate:       20,
+		SMTPPort:           587,
+		SMTPTLS:            email.TLSStartTLS,
 	}
 }
 
@@ -128,6 +169,35 @@ func (c *Config) Validate() error {
 	default:
 		bad("log-level", "%q must be debug, info, warn or error", c.LogLevel)
 	}
+	if c.PublicURL != "" {
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public-url", "%q is not a URL like https://truceline.example.org", c.PublicURL)
+		}
+	}
+	if c.AckLinkSecret != "" && len(c.AckLinkSecret) < 32 {
+		bad("ack-link-secret", "must be at least 32 characters (generate one with: trucectl secret)")
+	}
+	if c.AckLinkTTL < time.Minute || c.AckLinkTTL > 30*24*time.Hour {
+		bad("ack-link-ttl", "%s is outside 1m to 720h", c.AckLinkTTL)
+	}
+	if c.DeliveryAttempts < 1 || c.DeliveryAttempts > 100 {
+		bad("delivery-attempts", "%d is outside 1 to 100", c.DeliveryAttempts)
+	}
+	if c.DeliveryBackoff < 10*time.Millisecond || c.DeliveryMaxBackoff < c.DeliveryBackoff {
+		bad("delivery-backoff", "%s must be at least 10ms and at most --delivery-max-backoff (%s)", c.DeliveryBackoff, c.DeliveryMaxBackoff)
+	}
+	if c.DeliveryTimeout < 100*time.Millisecond || c.DeliveryTimeout > time.Minute {
+		bad("delivery-timeout", "%s is outside 100ms to 1m", c.DeliveryTimeout)
+	}
+	if c.DeliveryRate <= 0 {
+		bad("delivery-rate", "must be above 0")
+	}
+	if c.SMTPHost != "" {
+		for _, p := range c.smtp().Validate() {
+			bad("smtp", "%s", p)
+		}
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -168,4 +238,10 @@ func redact(raw string) string {
 		return raw
 	}
 	return u.Redacted()
+}
+
+// smtp is the email sender's configuration.
+func (c *Config) smtp() email.Config {
+	return email.Config{Host: c.SMTPHost, Port: c.SMTPPort, Username: c.SMTPUsername, Password: c.SMTPPassword,
+		From: c.SMTPFrom, TLS: c.SMTPTLS, Timeout: c.DeliveryTimeout, TLSConfig: c.SMTPTLSConfig}
 }
