@@ -49,7 +49,7 @@ type DispatcherOptions struct {
 	// for the links in notifications; "" sends no links.
 	PublicURL string
 	Now       func() time.Time
-	// Interval is how often due deliveries are looked for; 0 means 50 ms.
+	// Interval is how often due deliveries are looked for; 0 means 20 ms.
 	Interval time.Duration
 	// Lease is how long a claimed delivery is held; 0 means 2 minutes. It
 	// must be well over a sender's timeout.
@@ -91,6 +91,7 @@ type Dispatcher struct {
 
 	lanes [2]chan struct{} // worker slots: normal, urgent
 	wg    sync.WaitGroup   // deliveries in flight
+	nudge chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -104,7 +105,7 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	o.Interval = cmp0(o.Interval, 50*time.Millisecond)
+	o.Interval = cmp0(o.Interval, 20*time.Millisecond)
 	o.Lease = cmp0(o.Lease, 2*time.Minute)
 	o.Backoff = cmp0(o.Backoff, 2*time.Second)
 	o.MaxBackoff = cmp0(o.MaxBackoff, 5*time.Minute)
@@ -120,7 +121,16 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 	return &Dispatcher{o: o, logger: o.Logger.With("component", "dispatcher"),
 		breakers: map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]{}, limiters: map[string]*rate.Limiter{},
 		lanes: [2]chan struct{}{make(chan struct{}, o.Workers), make(chan struct{}, o.UrgentWorkers)},
-		stop:  make(chan struct{}), done: make(chan struct{})}, nil
+		nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Nudge makes Run look for due deliveries now rather than at its next
+// interval: the engine and the escalator call it when they queued some.
+func (d *Dispatcher) Nudge() {
+	select {
+	case d.nudge <- struct{}{}:
+	default:
+	}
 }
 
 func cmp0[T int | float64 | time.Duration](v, def T) T {
@@ -141,6 +151,7 @@ func (d *Dispatcher) Run() {
 			d.wg.Wait()
 			return
 		case <-t.C:
+		case <-d.nudge:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := d.Tick(ctx); err != nil {
@@ -170,7 +181,9 @@ func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
 			d.wg.Add(1)
 			started++
 			go func() {
-				defer func() { <-lane; d.wg.Done() }()
+				// A freed worker looks for more at once: the lane's
+				// throughput is then bound by the work, not the interval.
+				defer func() { <-lane; d.wg.Done(); d.Nudge() }()
 				ctx, cancel := context.WithTimeout(context.Background(), d.o.Lease/2)
 				defer cancel()
 				if err := d.deliver(ctx, dl); err != nil {

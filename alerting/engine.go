@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -95,7 +96,10 @@ type EngineOptions struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// NewID makes alert ids; nil means NewAlertID.
-	NewID  func() string
+	NewID func() string
+	// Queued, when set, is called after a commit queued deliveries
+	// (Dispatcher.Nudge).
+	Queued func()
 	Logger *slog.Logger
 }
 
@@ -108,6 +112,7 @@ type Engine struct {
 	catalog   CatalogSource
 	now       func() time.Time
 	newID     func() string
+	queued    func()
 	logger    *slog.Logger
 }
 
@@ -122,7 +127,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, logger: o.Logger}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, logger: o.Logger}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -217,6 +222,9 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 			continue
 		case err != nil:
 			return fmt.Errorf("handle report %s: %w", r.ID, err)
+		}
+		if e.queued != nil && slices.ContainsFunc(c.Alerts, func(ac AlertChange) bool { return len(ac.Enqueue) > 0 }) {
+			e.queued()
 		}
 		for _, ch := range changes {
 			if err := e.publish(ctx, ch); err != nil {

@@ -30,7 +30,10 @@ type EscalatorOptions struct {
 	// Interval is how often due timers are looked for; 0 means 20 ms.
 	Interval time.Duration
 	// Lease is how long a claimed timer is held; 0 means 30 s.
-	Lease  time.Duration
+	Lease time.Duration
+	// Queued, when set, is called after a step queued deliveries
+	// (Dispatcher.Nudge), so they go out without waiting for a poll.
+	Queued func()
 	Logger *slog.Logger
 }
 
@@ -202,12 +205,16 @@ func (e *Escalator) fire(ctx context.Context, id string) (bool, error) {
 			}
 			return false, e.o.Timers.SetTimer(ctx, id, at)
 		}
-		changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: EventEscalated, Enqueue: Outbox(a, next)}}})
+		queued := Outbox(a, next)
+		changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: EventEscalated, Enqueue: queued}}})
 		if errors.Is(err, ErrStale) {
 			continue
 		}
 		if err != nil {
 			return false, err
+		}
+		if len(queued) > 0 && e.o.Queued != nil {
+			e.o.Queued()
 		}
 		if err := e.o.Publisher.PublishChange(ctx, changes[0]); err != nil {
 			e.logger.Warn("escalation committed but not published", "alert", id, "err", err)

@@ -102,7 +102,7 @@ type deliveries struct {
 	catalog staticCatalog
 }
 
-func setupDeliveries(t *testing.T, yaml string) *deliveries {
+func setupDeliveries(t testing.TB, yaml string) *deliveries {
 	t.Helper()
 	srv, store := storeWith(t, yaml)
 	catalog, err := store.LoadCatalog(context.Background(), 0)

@@ -75,7 +75,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err er
 			_ = a.Shutdown(sctx)
 		}
 	}()
-	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.listen, a.startEngine, a.startDelivery, a.startHTTP, a.startDemo}
+	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.listen, a.startEngine, a.startHTTP, a.startDemo}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -189,8 +189,11 @@ func (a *App) startEngine(ctx context.Context) error {
 	if len(a.catalog.Catalog().Zones()) == 0 {
 		a.logger.Warn("no zones are configured: every report will be rejected; start with --demo for the demo zones")
 	}
+	if err := a.newDispatcher(ctx); err != nil {
+		return err
+	}
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
-		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Logger: a.logger,
+		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
 	})
 	if err != nil {
 		return err
@@ -200,12 +203,13 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.escalate, err = alerting.NewEscalator(alerting.EscalatorOptions{
-		Store: a.Store, Timers: a.Store, Publisher: a.Broker, Catalog: a.catalog, Logger: a.logger,
+		Store: a.Store, Timers: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
 	})
 	if err != nil {
 		return err
 	}
 	go a.escalate.Run()
+	go a.dispatch.Run()
 	return nil
 }
 
@@ -249,9 +253,9 @@ func (a *App) startHTTP(context.Context) error {
 	return nil
 }
 
-// startDelivery starts the dispatcher of notifications, with a sender per
+// newDispatcher makes the dispatcher of notifications, with a sender per
 // method kind: webhooks, NATS, and email when an SMTP relay is configured.
-func (a *App) startDelivery(ctx context.Context) error {
+func (a *App) newDispatcher(ctx context.Context) error {
 	secret := []byte(a.cfg.AckLinkSecret)
 	if len(secret) == 0 {
 		var err error
@@ -286,10 +290,9 @@ func (a *App) startDelivery(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if a.cfg.Demo || a.cfg.DemoInbox {
+	if a.cfg.Demo {
 		a.inbox = newDemoInbox(a.catalog)
 	}
-	go a.dispatch.Run()
 	return nil
 }
 

@@ -69,9 +69,6 @@ type Config struct {
 	SMTPTLS      string `yaml:"smtp_tls"`
 	// SMTPTLSConfig is for tests (a private CA); not configurable.
 	SMTPTLSConfig *tls.Config `yaml:"-"`
-	// DemoInbox serves the demo's webhook receiver at /demo/inbox; on
-	// with --demo.
-	DemoInbox bool `yaml:"-"`
 }
 
 // DefaultConfig is the configuration of `truceline serve` with no options:
