@@ -69,8 +69,11 @@ type DispatcherOptions struct {
 	BreakerOpen     time.Duration
 	// Rate limits each destination in the normal lane (per second, with an
 	// equal burst); 0 means 20. The urgent lane is never throttled.
-	Rate   float64
-	Logger *slog.Logger
+	Rate float64
+	// Observe, when set, hears each attempt's outcome and how long the
+	// sender took (the server's metrics).
+	Observe func(kind MethodKind, state string, took time.Duration)
+	Logger  *slog.Logger
 }
 
 // Dispatcher delivers the queued notifications: it claims due deliveries,
@@ -265,7 +268,9 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 			m.AckURL, m.AckExpires = d.o.PublicURL+"/ack/"+url.PathEscape(a.ID)+"/"+token, exp
 		}
 	}
+	began := time.Now()
 	err = sender.Send(ctx, m)
+	took := time.Since(began)
 	if berr == nil {
 		done(err)
 	}
@@ -282,6 +287,9 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	}
 	if err != nil {
 		d.logger.Info("delivery attempt failed", "key", dl.Key, "destination", dest, "attempt", m.Attempt, "state", at.State, "err", err)
+	}
+	if d.o.Observe != nil {
+		d.o.Observe(method.Type, at.State, took)
 	}
 	return d.record(ctx, dl, at)
 }

@@ -285,7 +285,7 @@ func (a *App) newDispatcher(ctx context.Context) error {
 		Store: a.Store, Queue: a.Store, Publisher: a.Broker, Catalog: a.catalog, Senders: senders,
 		Links: a.links, PublicURL: a.PublicURL(), Attempts: a.cfg.DeliveryAttempts,
 		Backoff: a.cfg.DeliveryBackoff, MaxBackoff: a.cfg.DeliveryMaxBackoff, Rate: a.cfg.DeliveryRate,
-		Logger: a.logger,
+		Observe: newDeliveryMetrics(a.registry).observe, Logger: a.logger,
 	})
 	if err != nil {
 		return err

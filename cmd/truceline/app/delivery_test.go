@@ -222,11 +222,19 @@ func TestDemoContactsAreReached(t *testing.T) {
 				sent++
 			}
 		}
-		if sent != 2 {
-			t.Logf("notifications %+v", al.Notifications)
-		}
 		return sent == 2
 	})
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, kind := range []string{"webhook", "nats"} {
+		if want := `truceline_notification_attempt_seconds_count{kind="` + kind + `",outcome="sent"} 1`; !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestDeliveriesSurviveAKill: a delivery that failed while the receiver
