@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -90,7 +91,7 @@ func (a *Alert) RecordAttempt(at Attempt, now time.Time) (_ *Alert, ok bool) {
 
 // describe says what became of a notification, for the timeline.
 func (n *Notification) describe() string {
-	s := fmt.Sprintf("%s to %s/%s: %s", n.Kind, n.Contact, n.Method, n.State)
+	s := fmt.Sprintf("%s to %s/%s: %s", n.Kind, n.Contact, n.Method, strings.ReplaceAll(n.State, "_", " "))
 	if n.Fallback {
 		s += " (fallback: nobody on call in " + n.Target + ")"
 	}

@@ -153,12 +153,17 @@ func (a *Alert) fireDue(p Policy, dir Directory, now time.Time) {
 func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []string {
 	e := a.Escalation
 	prefix := fmt.Sprintf("%s:%d:%d:", a.ID, e.Step, e.Repeat)
-	seen := map[string]bool{}
+	seen := map[string]int{} // key → index in a.Notifications
 	add := func(n Notification) {
-		if seen[n.Key] {
-			return // two targets reached the same method: notify it once
+		if i, ok := seen[n.Key]; ok {
+			// Two targets reached the same method: notify it once, but
+			// never hide that a schedule had nobody on call.
+			if n.Fallback {
+				a.Notifications[i].Fallback, a.Notifications[i].Target = true, n.Target
+			}
+			return
 		}
-		seen[n.Key] = true
+		seen[n.Key] = len(a.Notifications)
 		n.Step, n.Repeat, n.At = e.Step, e.Repeat, now
 		a.Notifications = append(a.Notifications, n)
 	}

@@ -216,3 +216,18 @@ func TestSecretsAreRedactedAndKept(t *testing.T) {
 		t.Error("a redacted secret with nothing stored passed validation")
 	}
 }
+
+// TestAFallbackToAContactNamedToo keeps the fallback visible when the
+// fallback contact is also a target of the same step.
+func TestAFallbackToAContactNamedToo(t *testing.T) {
+	c := notifyCatalog(t)
+	p := Policy{ID: "p", Fallback: "desk", Steps: []Step{{Notify: []string{"desk", "nights"}}}}
+	a := &Alert{ID: "al-3", Zone: "aleppo", State: StateOpen}
+	a.StartEscalation(p, c, time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)) // nobody on the night desk at noon
+	if len(a.Notifications) != 1 {
+		t.Fatalf("notifications %+v, want desk's one method once", a.Notifications)
+	}
+	if n := a.Notifications[0]; !n.Fallback || n.Target != "nights" || n.Contact != "desk" {
+		t.Errorf("notification %+v, want it marked as the night desk's fallback", n)
+	}
+}
