@@ -2,7 +2,10 @@
 // beside the list (a non-modal dialog), follows the alert as changes arrive
 // over the socket, and closes with Esc.
 
-import { label, fullTime, clockTime, shortTime, parseTime, escalationView, requiredAcks, hasAcknowledged } from './format.js';
+import {
+  label, fullTime, clockTime, shortTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
+  kindLabel, noteStateLabel,
+} from './format.js';
 import { ackWho } from './list.js';
 import { fetchAlert } from './api.js';
 import { el, setText } from './dom.js';
@@ -234,12 +237,18 @@ export class DetailPanel {
     tl.s.append(cform, r.cError, r.timeline);
     r.cForm = cform;
 
-    // Notifications.
+    // Notifications: who was told, and whether it reached them. Above the
+    // timeline, which only grows: a delivery that failed must not scroll
+    // out of sight.
     const notes = section('Notifications', 'detail-notes');
+    r.notesSummary = el('span', 'head-pill');
+    r.notesSummary.dataset.testid = 'notifications-summary';
+    notes.h.append(' ', r.notesSummary);
     r.notes = el('ol', 'notes');
+    r.notes.dataset.testid = 'notifications';
     notes.s.append(r.notes);
 
-    body.append(actions, pair, verif.s, facts.s, tl.s, notes.s);
+    body.append(actions, pair, verif.s, facts.s, notes.s, tl.s);
     root.append(head, body);
 
     // Events.
@@ -629,10 +638,16 @@ export class DetailPanel {
       if (!e) continue;
       const { kind, text } = describe(e, (id) => this.catalog.partyName(id));
       const li = el('li', `tl-item tl-${kind}`);
+      if (kind === 'delivery') {
+        // "webhook to up/hook: failed, attempt 1: …": colour by the outcome.
+        const m = /^[^:]*: (sent|failed|gave_up|cancelled|pending)\b/.exec(text);
+        if (m) li.classList.add(`tl-delivery-${m[1]}`);
+      }
       li.dataset.testid = 'timeline-entry';
       const head = el('div', 'tl-head');
-      head.append(timeEl(e.at, clockTime(parseTime(e.at))), el('span', 'tl-action', tlLabel(kind)),
-        el('span', `tl-by${e.by === 'engine' ? ' is-engine' : ''}`, e.by || ''));
+      head.append(timeEl(e.at, clockTime(parseTime(e.at))), el('span', 'tl-action', tlLabel(kind)));
+      // "Delivery delivery" would say it twice.
+      if (kind !== 'delivery') head.append(el('span', `tl-by${e.by === 'engine' ? ' is-engine' : ''}`, e.by || ''));
       li.append(head);
       if (text) li.append(el('p', 'tl-note', text));
       items.push(li);
@@ -642,20 +657,86 @@ export class DetailPanel {
   }
 
   _renderNotifications(a) {
-    const ns = Array.isArray(a.notifications) ? a.notifications.slice().reverse() : [];
-    const items = ns.map((n) => {
-      const li = el('li', 'note-item');
-      li.dataset.testid = 'notification';
-      li.dataset.state = n.state || '';
-      li.append(el('span', 'note-target', n.target || '?'));
-      const step = `step ${(n.step || 0) + 1}` + (n.repeat ? `, repeat ${n.repeat}` : '');
-      li.append(el('span', 'note-step', step), timeEl(n.at, clockTime(parseTime(n.at))),
-        el('span', `note-state note-${n.state || 'unknown'}`, label(n.state || 'unknown')));
-      return li;
-    });
+    const ns = Array.isArray(a.notifications) ? a.notifications.filter((n) => n && typeof n === 'object') : [];
+    const items = ns.slice().reverse().map(noteRow);
     if (!items.length) items.push(el('li', 'muted', 'No notifications requested.'));
     this.r.notes.replaceChildren(...items);
+
+    // The summary: how the deliveries (not the board) went.
+    const pill = this.r.notesSummary;
+    const counts = new Map();
+    for (const n of ns) {
+      if (n.kind === 'board') continue;
+      counts.set(n.state, (counts.get(n.state) || 0) + 1);
+    }
+    const order = ['gave_up', 'failed', 'pending', 'sent', 'cancelled'];
+    const parts = order.filter((st) => counts.get(st)).map((st) => `${counts.get(st)} ${st === 'failed' ? 'retrying' : noteStateLabel(st).toLowerCase()}`);
+    pill.hidden = !parts.length;
+    setText(pill, parts.join(' · '));
+    pill.className = 'head-pill' + (counts.get('gave_up') ? ' is-bad' : counts.get('failed') ? ' is-warn'
+      : counts.get('pending') ? '' : counts.get('sent') ? ' is-done' : '');
   }
+}
+
+/** One notification: step, who, how, and what became of it. */
+function noteRow(n) {
+  const state = String(n.state || 'unknown');
+  const li = el('li', `note-item note-is-${state}${n.fallback === true ? ' is-fallback' : ''}`);
+  li.dataset.testid = 'notification';
+  li.dataset.state = state;
+  li.dataset.kind = n.kind || '';
+  if (n.contact) li.dataset.contact = n.contact;
+  if (n.target) li.dataset.target = n.target;
+
+  if (n.fallback === true) {
+    const fb = el('p', 'note-fallback', `NOBODY ON CALL in ${n.target || '?'} — sent to fallback ${n.contact || '?'}`);
+    fb.dataset.testid = 'fallback';
+    li.append(fb);
+  }
+
+  const main = el('div', 'note-main');
+  const step = el('span', 'note-step', `Step ${(Number.isFinite(n.step) ? n.step : 0) + 1}` + (n.repeat ? ` · repeat ${n.repeat}` : ''));
+  const who = el('span', 'note-who');
+  if (n.kind === 'board') {
+    who.append(el('span', 'note-contact', 'Board'));
+  } else if (n.contact) {
+    who.append(el('span', 'note-contact', n.contact));
+    if (n.method) who.append(el('span', 'note-method', ` / ${n.method}`));
+    // Reached through a schedule (on call, or the fallback for it).
+    if (n.target && n.target !== n.contact && n.fallback !== true) who.append(el('span', 'note-via', ` via ${n.target}`));
+  } else {
+    who.append(el('span', 'note-contact is-nobody', n.target || '?'), el('span', 'note-method', ' — nobody reached'));
+  }
+  who.title = n.key || '';
+  main.append(step, who);
+  if (n.kind && n.kind !== 'board') main.append(el('span', 'note-kind', kindLabel(n.kind)));
+  let stateText = noteStateLabel(state);
+  const next = parseTime(n.next_attempt);
+  if (state === 'failed' && next) stateText += ` · retrying at ${clockTime(next)}`;
+  const chip = el('span', `note-state note-${state}`, stateText);
+  chip.dataset.testid = 'notification-state';
+  if (state === 'failed' && next) chip.title = `Next attempt ${fullTime(next)}`;
+  main.append(chip);
+  li.append(main);
+
+  const meta = el('p', 'note-meta');
+  meta.append(timeEl(n.at, clockTime(parseTime(n.at))));
+  if (n.attempts > 0) meta.append(el('span', 'note-attempts', `${n.attempts} ${n.attempts === 1 ? 'attempt' : 'attempts'}`));
+  const sent = parseTime(n.sent_at);
+  if (sent) {
+    const s = el('span', 'note-sent-at', 'sent ');
+    s.append(timeEl(n.sent_at, clockTime(sent)));
+    meta.append(s);
+  }
+  if (n.urgent === true) meta.append(el('span', 'note-urgent', 'urgent'));
+  li.append(meta);
+
+  if (n.error) {
+    const err = el('p', 'note-error', String(n.error));
+    err.dataset.testid = 'notification-error';
+    li.append(err);
+  }
+  return li;
 }
 
 function named(name, id) {
@@ -678,6 +759,7 @@ function seenRange(a) {
  *  engine's notes are given their names. */
 function describe(e, partyName) {
   const note = e.note || '';
+  if (e.by === 'delivery') return { kind: 'delivery', text: note };
   switch (e.action) {
     case 'updated': {
       if (note.startsWith('comment: ')) return { kind: 'comment', text: note.slice('comment: '.length) };
@@ -718,5 +800,6 @@ function tlLabel(kind) {
     escalated: 'Escalated',
     acknowledged: 'Acknowledged',
     resolved: 'Resolved',
+    delivery: 'Delivery',
   }[kind] || 'Change';
 }

@@ -153,3 +153,56 @@ export function hasAcknowledged(alert, actor) {
   const acks = Array.isArray(alert && alert.acks) ? alert.acks : [];
   return acks.some((a) => a && (actor.party ? a.party === actor.party : !a.party && a.by === actor.by));
 }
+
+/** Delivery words for a notification's kind and state. */
+const KIND_LABELS = { webhook: 'Webhook', email: 'Email', nats: 'NATS', board: 'Board' };
+const NOTE_STATE_LABELS = {
+  shown: 'Shown',
+  pending: 'Pending',
+  sent: 'Sent',
+  failed: 'Failed',
+  gave_up: 'Gave up',
+  cancelled: 'Cancelled',
+};
+
+export function kindLabel(kind) {
+  return KIND_LABELS[kind] || label(kind);
+}
+
+export function noteStateLabel(state) {
+  return NOTE_STATE_LABELS[state] || label(state);
+}
+
+/** Who a notification reaches: "up/hook", "board", or its target when
+ *  nobody could be reached. */
+export function noteWho(n) {
+  if (!n) return '';
+  if (n.kind === 'board') return 'board';
+  if (n.contact) return n.method ? `${n.contact}/${n.method}` : n.contact;
+  return n.target || '?';
+}
+
+/**
+ * What went wrong with an alert's notifications, for the loud badges:
+ *   gaveUp    notifications whose delivery was given up
+ *   fallback  notifications sent to the policy's fallback contact because
+ *             nobody was on call in the step's schedule
+ */
+export function deliveryProblems(alert) {
+  const ns = Array.isArray(alert && alert.notifications) ? alert.notifications : [];
+  return {
+    gaveUp: ns.filter((n) => n && n.state === 'gave_up'),
+    fallback: ns.filter((n) => n && n.fallback === true),
+  };
+}
+
+/** "Nobody on call in night-desk — sent to fallback up", once per schedule
+ *  and contact. */
+export function fallbackLines(fallback) {
+  const lines = [];
+  for (const n of fallback) {
+    const line = `Nobody on call in ${n.target || '?'} — sent to fallback ${n.contact || '?'}`;
+    if (!lines.includes(line)) lines.push(line);
+  }
+  return lines;
+}

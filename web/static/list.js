@@ -3,7 +3,10 @@
 // burst of frames costs one layout, and 500 rows are never rebuilt at once.
 
 import { compareEntries } from './store.js';
-import { label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged } from './format.js';
+import {
+  label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
+  deliveryProblems, fallbackLines, noteWho,
+} from './format.js';
 import { el, setText } from './dom.js';
 
 const FLASH_MS = 4200;
@@ -207,7 +210,19 @@ export class AlertList {
     exTag.hidden = true;
     // The verification, in the sub-line where its column is folded away.
     const verifTag = el('span', 'verif-tag');
-    subLine.append(cat, exTag, verifTag);
+    // Deliveries that went wrong, loud, without opening the alert.
+    const deliveryBadge = (cls, text, testid) => {
+      const tag = el('span', `delivery-badge ${cls}`, text);
+      tag.dataset.testid = testid;
+      tag.hidden = true;
+      // The title is for the mouse; this says the same to screen readers.
+      tag._why = el('span', 'sr-only');
+      tag.append(tag._why);
+      return tag;
+    };
+    const failedTag = deliveryBadge('is-failed', 'delivery failed', 'delivery-failed');
+    const nobodyTag = deliveryBadge('is-nobody', 'nobody on call', 'nobody-on-call');
+    subLine.append(cat, exTag, verifTag, failedTag, nobodyTag);
     main.append(titleLine, subLine);
 
     // Zone over "3 reports · 4 min ago".
@@ -255,7 +270,7 @@ export class AlertList {
       zoneLabel: null,
       epoch: -1,
       ticking: false,
-      refs: { badge, titleText, exTag, zone, cat, verifTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
+      refs: { badge, titleText, exTag, zone, cat, verifTag, failedTag, nobodyTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
     };
   }
 
@@ -322,6 +337,8 @@ export class AlertList {
       r.verif.removeAttribute('title');
     }
 
+    this._fillDelivery(r, alert);
+
     // Acknowledge only what is open and this actor has not acknowledged.
     const acked = hasAcknowledged(alert, actor);
     r.ack.hidden = state !== 'open' || acked;
@@ -335,6 +352,28 @@ export class AlertList {
     row.zoneLabel = zoneLabel;
     row.epoch = this._epoch;
     this._applyBusy(row, alert.id);
+  }
+
+  /** The "delivery failed" and "nobody on call" badges, with the errors and
+   *  the schedules in their titles (and for screen readers). */
+  _fillDelivery(r, alert) {
+    const { gaveUp, fallback } = deliveryProblems(alert);
+    r.failedTag.hidden = !gaveUp.length;
+    if (gaveUp.length) {
+      const why = [];
+      for (const n of gaveUp) {
+        const line = `${noteWho(n)}: ${n.error || 'gave up'}`;
+        if (!why.includes(line)) why.push(line);
+      }
+      r.failedTag.title = `Delivery failed\n${why.join('\n')}`;
+      setText(r.failedTag._why, `: ${why.join('; ')}`);
+    }
+    r.nobodyTag.hidden = !fallback.length;
+    if (fallback.length) {
+      const lines = fallbackLines(fallback);
+      r.nobodyTag.title = lines.join('\n');
+      setText(r.nobodyTag._why, `: ${lines.join('; ')}`);
+    }
   }
 
   /** One chip per party whose acknowledgement is required; without a joint
