@@ -3,252 +3,31 @@ package email_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/email"
+	"github.com/truceline/truceline/alerting/email/smtptest"
 )
 
 const (
 	testUser     = "truceline"
 	testPassword = "s3cret-Pa55word!"
 )
-
-// received is one message the test server accepted.
-type received struct {
-	from string
-	to   []string
-	data []byte
-	tls  bool
-}
-
-// serverOptions say how a test server behaves.
-type serverOptions struct {
-	// startTLS offers STARTTLS with cert; implicitTLS serves TLS from the
-	// first byte with cert.
-	startTLS, implicitTLS bool
-	cert                  tls.Certificate
-	// user and password, when set, are required by AUTH PLAIN before MAIL.
-	user, password string
-}
-
-// testServer is an in-process SMTP server that records what it receives.
-type testServer struct {
-	host string
-	port int
-
-	mu       sync.Mutex
-	msgs     []received
-	mails    int // MAIL commands
-	auths    int // AUTH attempts
-	rcptErr  error
-	dataErr  error
-	dataSeen chan struct{} // when set, closed by the next Data, which then waits for release
-	release  chan struct{}
-}
-
-func (s *testServer) setErrors(rcpt, data error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rcptErr, s.dataErr = rcpt, data
-}
-
-func (s *testServer) messages() []received {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]received(nil), s.msgs...)
-}
-
-func (s *testServer) counts() (mails, auths int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mails, s.auths
-}
-
-// startServer starts a test server on 127.0.0.1:0, closed when the test ends.
-func startServer(t *testing.T, o serverOptions) *testServer {
-	t.Helper()
-	ts := &testServer{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{srv: ts, opts: o, conn: c}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	tlsCfg := &tls.Config{Certificates: []tls.Certificate{o.cert}, MinVersion: tls.VersionTLS12}
-	if o.startTLS {
-		srv.TLSConfig = tlsCfg
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.implicitTLS {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	ts.host = host
-	ts.port, _ = strconv.Atoi(port)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		ts.mu.Lock()
-		if ts.release != nil {
-			select {
-			case <-ts.release:
-			default:
-				close(ts.release)
-			}
-		}
-		ts.mu.Unlock()
-		_ = srv.Close()
-		<-done
-	})
-	return ts
-}
-
-// session is one SMTP session of a testServer.
-type session struct {
-	srv    *testServer
-	opts   serverOptions
-	conn   *smtp.Conn
-	authed bool
-	from   string
-	to     []string
-}
-
-var _ smtp.AuthSession = (*session)(nil)
-
-func (s *session) AuthMechanisms() []string {
-	if s.opts.user == "" {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	s.srv.mu.Lock()
-	s.srv.auths++
-	s.srv.mu.Unlock()
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != s.opts.user || password != s.opts.password {
-			return smtp.ErrAuthFailed
-		}
-		s.authed = true
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	s.srv.mu.Lock()
-	s.srv.mails++
-	s.srv.mu.Unlock()
-	if s.opts.user != "" && !s.authed {
-		return smtp.ErrAuthRequired
-	}
-	s.from = from
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.srv.mu.Lock()
-	err := s.srv.rcptErr
-	s.srv.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.srv.mu.Lock()
-	seen, release, dataErr := s.srv.dataSeen, s.srv.release, s.srv.dataErr
-	s.srv.dataSeen = nil
-	s.srv.mu.Unlock()
-	if seen != nil {
-		close(seen)
-		<-release
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "too late"}
-	}
-	if dataErr != nil {
-		return dataErr
-	}
-	_, isTLS := s.conn.TLSConnectionState()
-	s.srv.mu.Lock()
-	s.srv.msgs = append(s.srv.msgs, received{from: s.from, to: s.to, data: b, tls: isTLS})
-	s.srv.mu.Unlock()
-	return nil
-}
-
-func (s *session) Reset() { s.from, s.to = "", nil }
-
-func (s *session) Logout() error { return nil }
-
-// selfSigned returns a certificate for 127.0.0.1 and localhost and a pool
-// that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "truceline test SMTP"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
 
 const testKey = "0193ab4c-7d2e-7f00-8a1b-2c3d4e5f6a7b:1:0:party-a-liaison/ops"
 
@@ -339,32 +118,31 @@ func send(t *testing.T, s *email.Sender, m *alerting.Message) error {
 }
 
 func TestSendStartTLSWithAuth(t *testing.T) {
-	cert, pool := selfSigned(t)
-	ts := startServer(t, serverOptions{startTLS: true, cert: cert, user: testUser, password: testPassword})
+	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS, Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
-		Host: ts.host, Port: ts.port, Username: testUser, Password: testPassword,
+		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
 		From: "Truceline <alerts@truceline.example>", TLS: "starttls",
-		TLSConfig: &tls.Config{RootCAs: pool},
+		TLSConfig: &tls.Config{RootCAs: ts.RootCAs()},
 	})
 	m := testMessage()
 	if err := send(t, s, m); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	msgs := ts.messages()
+	msgs := ts.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages arrived, want 1", len(msgs))
 	}
 	got := msgs[0]
-	if !got.tls {
+	if !got.TLS {
 		t.Error("the message did not travel over TLS")
 	}
-	if got.from != "alerts@truceline.example" {
-		t.Errorf("MAIL FROM %q", got.from)
+	if got.From != "alerts@truceline.example" {
+		t.Errorf("MAIL FROM %q", got.From)
 	}
-	if len(got.to) != 1 || got.to[0] != "duty@party-a.example" {
-		t.Errorf("RCPT TO %q", got.to)
+	if len(got.To) != 1 || got.To[0] != "duty@party-a.example" {
+		t.Errorf("RCPT TO %q", got.To)
 	}
-	p := parse(t, got.data)
+	p := parse(t, got.Data)
 	h := p.header
 	if from, err := h.AddressList("From"); err != nil || len(from) != 1 || from[0].Address != "alerts@truceline.example" {
 		t.Errorf("From %q (%v)", h.Get("From"), err)
@@ -386,7 +164,7 @@ func TestSendStartTLSWithAuth(t *testing.T) {
 	if got := h.Get("X-Truceline-Key"); got != testKey {
 		t.Errorf("X-Truceline-Key %q", got)
 	}
-	if !bytes.Contains(got.data, []byte("\r\nX-Truceline-Key: "+testKey+"\r\n")) {
+	if !bytes.Contains(got.Data, []byte("\r\nX-Truceline-Key: "+testKey+"\r\n")) {
 		t.Error("X-Truceline-Key is not on one line")
 	}
 	if got := h.Get("X-Truceline-Alert"); got != m.Alert.ID {
@@ -430,32 +208,32 @@ func TestSendStartTLSWithAuth(t *testing.T) {
 	if err := send(t, s, m2); err != nil {
 		t.Fatalf("second Send: %v", err)
 	}
-	msgs = ts.messages()
+	msgs = ts.Messages()
 	if len(msgs) != 2 {
 		t.Fatalf("%d messages arrived, want 2", len(msgs))
 	}
-	if id := parse(t, msgs[1].data).header.Get("Message-ID"); id != wantID {
+	if id := parse(t, msgs[1].Data).header.Get("Message-ID"); id != wantID {
 		t.Errorf("second Message-ID %q, want %q", id, wantID)
 	}
 }
 
 func TestSendWithoutAckOrFallback(t *testing.T) {
-	ts := startServer(t, serverOptions{})
-	s := newSender(t, email.Config{Host: ts.host, Port: ts.port, From: "alerts@truceline.example", TLS: "none"})
+	ts := smtptest.Start(t, smtptest.Options{})
+	s := newSender(t, email.Config{Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLS: "none"})
 	m := testMessage()
 	m.Fallback, m.AckURL, m.AlertURL = false, "", ""
 	m.Contact.Party = ""
 	if err := send(t, s, m); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	msgs := ts.messages()
+	msgs := ts.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages arrived, want 1", len(msgs))
 	}
-	if msgs[0].tls {
+	if msgs[0].TLS {
 		t.Error("TLS none travelled over TLS")
 	}
-	p := parse(t, msgs[0].data)
+	p := parse(t, msgs[0].Data)
 	for _, unwanted := range []string{"nobody was on call", "Acknowledge", "On the board"} {
 		if strings.Contains(p.text, unwanted) || strings.Contains(p.html, unwanted) {
 			t.Errorf("the message says %q", unwanted)
@@ -464,39 +242,37 @@ func TestSendWithoutAckOrFallback(t *testing.T) {
 }
 
 func TestSendImplicitTLS(t *testing.T) {
-	cert, pool := selfSigned(t)
-	ts := startServer(t, serverOptions{implicitTLS: true, cert: cert, user: testUser, password: testPassword})
+	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.ImplicitTLS, Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
-		Host: ts.host, Port: ts.port, Username: testUser, Password: testPassword,
-		From: "alerts@truceline.example", TLS: "tls", TLSConfig: &tls.Config{RootCAs: pool},
+		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
+		From: "alerts@truceline.example", TLS: "tls", TLSConfig: &tls.Config{RootCAs: ts.RootCAs()},
 	})
 	if err := send(t, s, testMessage()); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	msgs := ts.messages()
-	if len(msgs) != 1 || !msgs[0].tls {
+	msgs := ts.Messages()
+	if len(msgs) != 1 || !msgs[0].TLS {
 		t.Fatalf("messages %+v, want 1 over TLS", msgs)
 	}
 
 	// Without the private CA, the certificate is refused: transient.
 	s = newSender(t, email.Config{
-		Host: ts.host, Port: ts.port, Username: testUser, Password: testPassword,
+		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
 		From: "alerts@truceline.example", TLS: "tls",
 	})
 	err := send(t, s, testMessage())
 	if err == nil || alerting.IsPermanent(err) {
 		t.Fatalf("Send with an untrusted certificate = %v, want a transient error", err)
 	}
-	if len(ts.messages()) != 1 {
+	if len(ts.Messages()) != 1 {
 		t.Error("a message arrived over an untrusted connection")
 	}
 }
 
 func TestSendTemporaryFailure(t *testing.T) {
-	cert, pool := selfSigned(t)
-	ts := startServer(t, serverOptions{startTLS: true, cert: cert})
+	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS})
 	s := newSender(t, email.Config{
-		Host: ts.host, Port: ts.port, From: "alerts@truceline.example", TLSConfig: &tls.Config{RootCAs: pool},
+		Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLSConfig: &tls.Config{RootCAs: ts.RootCAs()},
 	})
 	temp := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	for _, tc := range []struct {
@@ -507,7 +283,7 @@ func TestSendTemporaryFailure(t *testing.T) {
 		{"DATA", nil, temp},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts.setErrors(tc.rcpt, tc.data)
+			ts.SetErrors(tc.rcpt, tc.data)
 			err := send(t, s, testMessage())
 			if err == nil {
 				t.Fatal("Send succeeded despite 451")
@@ -518,12 +294,12 @@ func TestSendTemporaryFailure(t *testing.T) {
 			if !strings.Contains(err.Error(), "451") {
 				t.Errorf("the error does not give the reply: %v", err)
 			}
-			before := len(ts.messages())
-			ts.setErrors(nil, nil)
+			before := len(ts.Messages())
+			ts.SetErrors(nil, nil)
 			if err := send(t, s, testMessage()); err != nil {
 				t.Fatalf("Send after recovery: %v", err)
 			}
-			if len(ts.messages()) != before+1 {
+			if len(ts.Messages()) != before+1 {
 				t.Error("the message did not arrive after recovery")
 			}
 		})
@@ -531,8 +307,8 @@ func TestSendTemporaryFailure(t *testing.T) {
 }
 
 func TestSendPermanentFailure(t *testing.T) {
-	ts := startServer(t, serverOptions{})
-	s := newSender(t, email.Config{Host: ts.host, Port: ts.port, From: "alerts@truceline.example", TLS: "none"})
+	ts := smtptest.Start(t, smtptest.Options{})
+	s := newSender(t, email.Config{Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLS: "none"})
 	for _, tc := range []struct {
 		name       string
 		rcpt, data error
@@ -541,19 +317,19 @@ func TestSendPermanentFailure(t *testing.T) {
 		{"DATA 554", nil, &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "rejected"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts.setErrors(tc.rcpt, tc.data)
+			ts.SetErrors(tc.rcpt, tc.data)
 			err := send(t, s, testMessage())
 			if !alerting.IsPermanent(err) {
 				t.Errorf("Send = %v, want a permanent error", err)
 			}
 		})
 	}
-	if n := len(ts.messages()); n != 0 {
+	if n := len(ts.Messages()); n != 0 {
 		t.Errorf("%d messages arrived", n)
 	}
 
 	// An address the message cannot even carry is permanent too.
-	ts.setErrors(nil, nil)
+	ts.SetErrors(nil, nil)
 	m := testMessage()
 	m.Method.Address = "not an address"
 	if err := send(t, s, m); !alerting.IsPermanent(err) {
@@ -579,12 +355,11 @@ func TestSendConnectionRefused(t *testing.T) {
 }
 
 func TestSendWrongPassword(t *testing.T) {
-	cert, pool := selfSigned(t)
-	ts := startServer(t, serverOptions{startTLS: true, cert: cert, user: testUser, password: testPassword})
+	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS, Username: testUser, Password: testPassword})
 	const wrong = "Wr0ng-Pa55word"
 	s := newSender(t, email.Config{
-		Host: ts.host, Port: ts.port, Username: testUser, Password: wrong,
-		From: "alerts@truceline.example", TLSConfig: &tls.Config{RootCAs: pool},
+		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: wrong,
+		From: "alerts@truceline.example", TLSConfig: &tls.Config{RootCAs: ts.RootCAs()},
 	})
 	err := send(t, s, testMessage())
 	if err == nil {
@@ -599,23 +374,22 @@ func TestSendWrongPassword(t *testing.T) {
 	if !strings.Contains(err.Error(), "535") {
 		t.Errorf("the error does not give the reply: %v", err)
 	}
-	if _, auths := ts.counts(); auths != 1 {
+	if _, auths := ts.Counts(); auths != 1 {
 		t.Errorf("%d AUTH attempts, want 1", auths)
 	}
-	if n := len(ts.messages()); n != 0 {
+	if n := len(ts.Messages()); n != 0 {
 		t.Errorf("%d messages arrived", n)
 	}
 }
 
 func TestSendRedactsEchoedPassword(t *testing.T) {
-	cert, pool := selfSigned(t)
-	ts := startServer(t, serverOptions{startTLS: true, cert: cert, user: testUser, password: testPassword})
+	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS, Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
-		Host: ts.host, Port: ts.port, Username: testUser, Password: testPassword,
-		From: "alerts@truceline.example", TLSConfig: &tls.Config{RootCAs: pool},
+		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
+		From: "alerts@truceline.example", TLSConfig: &tls.Config{RootCAs: ts.RootCAs()},
 	})
 	// A server that quotes the credentials back in its refusal.
-	ts.setErrors(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+	ts.SetErrors(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 		Message: "relaying denied for " + testUser + "/" + testPassword}, nil)
 	err := send(t, s, testMessage())
 	if !alerting.IsPermanent(err) {
@@ -628,9 +402,9 @@ func TestSendRedactsEchoedPassword(t *testing.T) {
 
 func TestSendStartTLSRequired(t *testing.T) {
 	// A server that offers no STARTTLS (and would take AUTH in plain).
-	ts := startServer(t, serverOptions{user: testUser, password: testPassword})
+	ts := smtptest.Start(t, smtptest.Options{Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
-		Host: ts.host, Port: ts.port, Username: testUser, Password: testPassword,
+		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
 		From: "alerts@truceline.example", TLS: "starttls",
 	})
 	err := send(t, s, testMessage())
@@ -640,19 +414,16 @@ func TestSendStartTLSRequired(t *testing.T) {
 	if strings.Contains(err.Error(), testPassword) {
 		t.Errorf("the error shows the password: %v", err)
 	}
-	mails, auths := ts.counts()
-	if mails != 0 || auths != 0 || len(ts.messages()) != 0 {
-		t.Errorf("the client went on in plain text: %d MAIL, %d AUTH, %d messages", mails, auths, len(ts.messages()))
+	mails, auths := ts.Counts()
+	if mails != 0 || auths != 0 || len(ts.Messages()) != 0 {
+		t.Errorf("the client went on in plain text: %d MAIL, %d AUTH, %d messages", mails, auths, len(ts.Messages()))
 	}
 }
 
 func TestSendCancelled(t *testing.T) {
-	ts := startServer(t, serverOptions{})
-	seen := make(chan struct{})
-	ts.mu.Lock()
-	ts.dataSeen, ts.release = seen, make(chan struct{})
-	ts.mu.Unlock()
-	s := newSender(t, email.Config{Host: ts.host, Port: ts.port, From: "alerts@truceline.example", TLS: "none"})
+	ts := smtptest.Start(t, smtptest.Options{})
+	seen, _ := ts.HoldData()
+	s := newSender(t, email.Config{Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLS: "none"})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
