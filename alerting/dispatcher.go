@@ -71,8 +71,8 @@ type DispatcherOptions struct {
 	// equal burst); 0 means 20. The urgent lane is never throttled.
 	Rate float64
 	// Observe, when set, hears each attempt's outcome and how long the
-	// sender took (the server's metrics).
-	Observe func(kind MethodKind, state string, took time.Duration)
+	// sender took (the server's metrics and audit log).
+	Observe func(n Notification, a *Alert, took time.Duration)
 	Logger  *slog.Logger
 }
 
@@ -289,7 +289,12 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 		d.logger.Info("delivery attempt failed", "key", dl.Key, "destination", dest, "attempt", m.Attempt, "state", at.State, "err", err)
 	}
 	if d.o.Observe != nil {
-		d.o.Observe(method.Type, at.State, took)
+		seen := *n
+		seen.State, seen.Attempts = at.State, m.Attempt
+		if at.Err != nil {
+			seen.Error = at.Err.Error()
+		}
+		d.o.Observe(seen, a, took)
 	}
 	return d.record(ctx, dl, at)
 }

@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // EmbeddedOptions configures an in-process NATS server with JetStream.
@@ -22,11 +24,23 @@ type EmbeddedOptions struct {
 	MaxMemory int64
 	MaxStore  int64
 	Logger    *slog.Logger
+	// Users, when not empty, make the server require authentication:
+	// each liaison user may only publish reports of its zones and follow
+	// their alerts (see EmbeddedUser), and truceline's own connection
+	// (ConnectOptions) logs in as InternalUser with a password generated
+	// here. truceline keeps the global account, so JetStream and the
+	// streams are the same with or without users; each liaison user has an
+	// account of its own (see serverAuth). Empty: no authentication.
+	Users []EmbeddedUser
+	// Prefix stands before every subject of the users' permissions, as
+	// in Options.Prefix.
+	Prefix string
 }
 
 // Embedded is an in-process NATS server with JetStream.
 type Embedded struct {
-	srv *server.Server
+	srv      *server.Server
+	password string // InternalUser's; "" without users
 }
 
 // StartEmbedded starts the server and waits until it accepts connections.
@@ -52,6 +66,9 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		}
 		_ = l.Close()
 	}
+	if problems := CheckEmbeddedUsers(o.Prefix, o.Users); len(problems) > 0 {
+		return nil, fmt.Errorf("embedded nats: %s", strings.Join(problems, "; "))
+	}
 	if o.MaxMemory == 0 {
 		o.MaxMemory = 64 << 20
 	}
@@ -73,6 +90,13 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if port == 0 {
 		opts.Port = server.RANDOM_PORT
 	}
+	var password string
+	if len(o.Users) > 0 {
+		password = randomPassword()
+		if opts.Accounts, opts.Users, err = serverAuth(o.Prefix, o.Users, password); err != nil {
+			return nil, fmt.Errorf("embedded nats: %w", err)
+		}
+	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -85,7 +109,26 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats: not ready within 15s on %s", o.Listen)
 	}
-	return &Embedded{srv: srv}, nil
+	if len(o.Users) > 0 && !srv.GlobalAccount().JetStreamEnabled() {
+		// The server enables JetStream by itself only when the global
+		// account is its only one; with the liaison users' accounts it
+		// must be told, and recovers the global account's streams.
+		if err := srv.GlobalAccount().EnableJetStream(nil, nil); err != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("embedded nats: enable JetStream: %w", err)
+		}
+	}
+	return &Embedded{srv: srv, password: password}, nil
+}
+
+// ConnectOptions connect truceline's own client in-process, as InternalUser
+// when the server has users: nats.Connect(e.ClientURL(), e.ConnectOptions()...).
+func (e *Embedded) ConnectOptions() []nats.Option {
+	opts := []nats.Option{nats.InProcessServer(e.srv)}
+	if e.password != "" {
+		opts = append(opts, nats.UserInfo(InternalUser, e.password))
+	}
+	return opts
 }
 
 // ClientURL is the nats:// URL clients connect to.

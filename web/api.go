@@ -18,6 +18,15 @@ const maxActionBytes = 8 << 10
 
 // postReport admits a report and answers 202 once JetStream has stored it.
 func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
+	p, now := principal(r), time.Now()
+	caller := p.User
+	if p.TokenID != "" {
+		caller = "token " + p.TokenID
+	}
+	if h.limited(w, r, h.limits.reportsByCaller.allow(caller, now) && h.limits.reportsByAddress.allow(clientAddress(r), now)) {
+		h.metrics.reports.WithLabelValues("rate_limited").Inc()
+		return
+	}
 	data, err := readBody(w, r, alerting.MaxReportBytes)
 	if err != nil {
 		h.metrics.reports.WithLabelValues("rejected").Inc()
@@ -25,6 +34,14 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	report, err := h.opts.Intake.Admit(data, "", "", h.opts.NewReportID())
+	if err == nil && !p.Submits(report.Zone) {
+		err = alerting.Errorf(alerting.EFORBIDDEN, "%s may not submit reports for zone %q", p.User, report.Zone)
+		if !p.SeesZone(report.Zone) {
+			// To the caller, a zone it may not see does not exist.
+			err = &alerting.Error{Code: alerting.EINVALID, Message: "invalid report",
+				Fields: []alerting.FieldProblem{{Field: "zone", Problem: "unknown zone " + strconv.Quote(report.Zone)}}}
+		}
+	}
 	if err != nil {
 		h.metrics.reports.WithLabelValues("rejected").Inc()
 		h.writeError(w, r, err)
@@ -63,6 +80,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 func (h *Handler) getReport(w http.ResponseWriter, r *http.Request) {
 	report, err := h.opts.Alerts.Report(r.Context(), r.PathValue("id"))
+	if err == nil && !principal(r).SeesZone(report.Zone) {
+		err = alerting.Errorf(alerting.ENOTFOUND, "report %s not found", r.PathValue("id"))
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -75,16 +95,25 @@ func (h *Handler) listAlerts(w http.ResponseWriter, r *http.Request) {
 	var f alerting.AlertFilter
 	catalog := h.opts.Catalog.Catalog()
 	var problems []alerting.FieldProblem
+	p := principal(r)
 	if zones := q.Get("zone"); zones != "" {
 		for zone := range strings.SplitSeq(zones, ",") {
-			if _, ok := catalog.Zone(zone); !ok {
+			if _, ok := catalog.Zone(zone); !ok || !p.SeesZone(zone) {
 				problems = append(problems, alerting.FieldProblem{Field: "zone", Problem: "unknown zone " + strconv.Quote(zone)})
 			}
 			f.Zones = append(f.Zones, zone)
 		}
 	} else {
 		for _, z := range catalog.Zones() {
-			f.Zones = append(f.Zones, z.ID)
+			if p.SeesZone(z.ID) {
+				f.Zones = append(f.Zones, z.ID)
+			}
+		}
+		if len(f.Zones) == 0 {
+			writeJSON(w, http.StatusOK, struct {
+				Alerts []*alerting.Alert `json:"alerts"`
+			}{[]*alerting.Alert{}})
+			return
 		}
 	}
 	switch state := alerting.State(q.Get("state")); state {
@@ -115,12 +144,22 @@ func (h *Handler) listAlerts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getAlert(w http.ResponseWriter, r *http.Request) {
-	a, err := h.opts.Alerts.Alert(r.Context(), r.PathValue("id"))
+	a, err := h.visibleAlert(r, r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
+}
+
+// visibleAlert reads an alert the caller may see; one it may not is not
+// found, like one that does not exist.
+func (h *Handler) visibleAlert(r *http.Request, id string) (*alerting.Alert, error) {
+	a, err := h.opts.Alerts.Alert(r.Context(), id)
+	if err == nil && !principal(r).SeesZone(a.Zone) {
+		return nil, alerting.Errorf(alerting.ENOTFOUND, "alert %s not found", id)
+	}
+	return a, err
 }
 
 // alertReports lists every report id of an alert, a page at a time.
@@ -146,6 +185,10 @@ func (h *Handler) alertReports(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
 		return
 	}
+	if _, err := h.visibleAlert(r, r.PathValue("id")); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	ids, total, err := h.opts.Alerts.AlertReports(r.Context(), r.PathValue("id"), offset, limit)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -158,8 +201,9 @@ func (h *Handler) alertReports(w http.ResponseWriter, r *http.Request) {
 	}{ids, total, offset})
 }
 
-// actionBody is what an alert action may carry. Until sign-in exists the
-// actor names itself and its party; the timeline records both.
+// actionBody is what an alert action may carry. The actor is the signed-in
+// user; Party, when given, must be the user's own, and By is accepted for
+// older clients but ignored.
 type actionBody struct {
 	By     string                `json:"by"`
 	Party  string                `json:"party"`
@@ -242,16 +286,33 @@ func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request, act action
 		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad action body", Fields: problems})
 		return
 	}
-	if body.By == "" {
-		body.By = "anonymous"
-	}
-	a, err := act(r.Context(), r.PathValue("id"), alerting.Actor{Name: body.By, Party: body.Party}, body, time.Now())
+	id := r.PathValue("id")
+	current, err := h.visibleAlert(r, id)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
+	p := principal(r)
+	if !p.ActsOn(current.Zone) {
+		h.writeError(w, r, alerting.Errorf(alerting.EFORBIDDEN, "a %s may not act on alerts", strings.ReplaceAll(string(p.Role), "_", " ")))
+		return
+	}
+	actor, err := p.Actor(body.Party)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	a, err := act(r.Context(), id, actor, body, time.Now())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.audit(r, "alert."+actionName(r.URL.Path), "alert "+id, a.Zone, truncate(body.Note, 200))
 	writeJSON(w, http.StatusOK, a)
 }
+
+// actionName is the last element of an action's path: ack, resolve, ...
+func actionName(path string) string { return path[strings.LastIndexByte(path, '/')+1:] }
 
 func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

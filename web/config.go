@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,13 +27,19 @@ const maxConfigBytes = 4 << 20
 
 func (h *Handler) routeConfig() {
 	for _, kind := range alerting.Kinds {
-		h.route("GET /api/v1/"+kind, h.listConfig(kind))
-		h.route("GET /api/v1/"+kind+"/{id}", h.getConfig(kind))
-		h.route("PUT /api/v1/"+kind+"/{id}", h.putConfig(kind))
-		h.route("DELETE /api/v1/"+kind+"/{id}", h.deleteConfig(kind))
+		// Everyone signed in reads the zones they may see and the
+		// parties; the rest names every zone.
+		read := readsConfig
+		if kind == alerting.KindZones || kind == alerting.KindParties {
+			read = signedIn
+		}
+		h.route("GET /api/v1/"+kind, read, h.listConfig(kind))
+		h.route("GET /api/v1/"+kind+"/{id}", read, h.getConfig(kind))
+		h.route("PUT /api/v1/"+kind+"/{id}", adminOnly, h.putConfig(kind))
+		h.route("DELETE /api/v1/"+kind+"/{id}", adminOnly, h.deleteConfig(kind))
 	}
-	h.route("POST /api/v1/config", h.applyConfig)
-	h.route("POST /api/v1/rules/validate", h.validateConfig)
+	h.route("POST /api/v1/config", adminOnly, h.applyConfig)
+	h.route("POST /api/v1/rules/validate", adminOnly, h.validateConfig)
 }
 
 // ofKind returns the configuration's objects of one kind.
@@ -56,6 +63,9 @@ func (h *Handler) loadKind(w http.ResponseWriter, r *http.Request, kind string) 
 	if err == nil {
 		var objs []alerting.Object
 		if objs, err = ofKind(cfg.Redacted(), kind); err == nil {
+			if p := principal(r); kind == alerting.KindZones && !p.ReadsConfig() {
+				objs = slices.DeleteFunc(objs, func(o alerting.Object) bool { return !p.SeesZone(o.ID) && !p.Submits(o.ID) })
+			}
 			return objs, version, true
 		}
 	}
@@ -134,6 +144,7 @@ func (h *Handler) putConfig(kind string) http.HandlerFunc {
 			h.writeError(w, r, problemsError(alerting.EINVALID, singular(kind)+" "+id+" is invalid", problems, "$."+kind+"[0]."))
 			return
 		}
+		h.audit(r, "config.put", kind+"/"+id, "", "version "+strconv.FormatInt(version, 10))
 		stored, _ := ofKind(cfg.Redacted(), kind)
 		w.Header().Set("Truceline-Config-Version", strconv.FormatInt(version, 10))
 		writeJSON(w, http.StatusOK, stored[0].JSON)
@@ -151,6 +162,7 @@ func (h *Handler) deleteConfig(kind string) http.HandlerFunc {
 			h.writeError(w, r, problemsError(alerting.ECONFLICT, "other objects need "+singular(kind)+" "+r.PathValue("id"), problems, ""))
 			return
 		}
+		h.audit(r, "config.delete", kind+"/"+r.PathValue("id"), "", "")
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -172,6 +184,9 @@ func (h *Handler) applyConfig(w http.ResponseWriter, r *http.Request) {
 	if len(problems) > 0 {
 		h.writeError(w, r, problemsError(alerting.EINVALID, "the configuration is invalid", problems, ""))
 		return
+	}
+	if !dryRun {
+		h.audit(r, "config.apply", "configuration", "", fmt.Sprintf("version %d: %v", version, cfg.Counts()))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"version": version, "dry_run": dryRun, "applied": cfg.Counts()})
 }

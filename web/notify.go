@@ -133,6 +133,9 @@ func (h *Handler) ackLink(w http.ResponseWriter, r *http.Request) {
 		fail(alerting.Errorf(alerting.ENOTFOUND, "acknowledge links are not enabled on this server"))
 		return
 	}
+	if h.limited(w, r, h.limits.ackLinks.allow(clientAddress(r), time.Now())) {
+		return
+	}
 	claims, err := h.opts.AckLinks.Check(token, id, time.Now())
 	if err != nil {
 		fail(err)
@@ -161,6 +164,7 @@ func (h *Handler) ackLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.logger.Info("alert acknowledged by notification link", "alert", id, "contact", claims.Contact, "party", claims.Party)
+	h.auditAs(r, "contact "+claims.Contact, "ack link", "alert.ack", "alert "+id, a.Zone, "notification "+claims.Key)
 	if wantsJSON {
 		writeJSON(w, http.StatusOK, a)
 		return
@@ -179,6 +183,7 @@ func (h *Handler) renderAck(w http.ResponseWriter, status int, v ackView) {
 	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 	hd.Set("Referrer-Policy", "no-referrer") // the token must not leak to the board's links
 	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_ = ackPage.Execute(w, v)
 }

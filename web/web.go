@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/web/auth"
 )
 
 // Intake admits reports and stores them durably.
@@ -44,6 +45,12 @@ type Actions interface {
 	Snooze(ctx context.Context, id string, actor alerting.Actor, until time.Time, note string) (*alerting.Alert, error)
 }
 
+// Gateway serves WebSocket clients that may follow only the zones sees
+// allows.
+type Gateway interface {
+	ServeViewer(w http.ResponseWriter, r *http.Request, sees func(zone string) bool)
+}
+
 // Check is one readiness check: a dependency that must answer.
 type Check struct {
 	Name  string
@@ -58,7 +65,7 @@ type Options struct {
 	Actions Actions
 	Catalog alerting.CatalogSource
 	Config  ConfigStore
-	Gateway http.Handler
+	Gateway Gateway
 	Ready   []Check
 	// Gatherer serves /metrics; Registerer takes the HTTP metrics.
 	Gatherer   prometheus.Gatherer
@@ -66,6 +73,15 @@ type Options struct {
 	Logger     *slog.Logger
 	// NewReportID names reports that arrive without an id.
 	NewReportID func() string
+	// Auth identifies callers; Users keeps users and tokens. Required.
+	Auth  *auth.Authenticator
+	Users UserStore
+	// Audit records every change and AuditLog reads them; nil records
+	// nothing.
+	Audit    Auditor
+	AuditLog AuditLog
+	// Limits are the accepted request rates.
+	Limits Limits
 	// AckLinks checks notifications' acknowledge links; nil disables them.
 	AckLinks AckLinks
 	// Mount adds handlers by pattern (the demo's webhook inbox).
@@ -78,12 +94,14 @@ type Handler struct {
 	mux     *http.ServeMux
 	logger  *slog.Logger
 	metrics httpMetrics
+	limits  limiters
 }
 
 // NewHandler returns the handler with every route registered.
 func NewHandler(o Options) (*Handler, error) {
-	if o.Intake == nil || o.Reports == nil || o.Alerts == nil || o.Actions == nil || o.Catalog == nil || o.Config == nil || o.Gateway == nil {
-		return nil, errors.New("web: Intake, Reports, Alerts, Actions, Catalog, Config and Gateway are required")
+	if o.Intake == nil || o.Reports == nil || o.Alerts == nil || o.Actions == nil || o.Catalog == nil || o.Config == nil || o.Gateway == nil ||
+		o.Auth == nil || o.Users == nil {
+		return nil, errors.New("web: Intake, Reports, Alerts, Actions, Catalog, Config, Gateway, Auth and Users are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -94,29 +112,32 @@ func NewHandler(o Options) (*Handler, error) {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
-	h := &Handler{opts: o, mux: http.NewServeMux(), logger: o.Logger.With("component", "http"), metrics: newHTTPMetrics(o.Registerer)}
-	h.route("POST /api/v1/reports", h.postReport)
-	h.route("GET /api/v1/reports/{id}", h.getReport)
-	h.route("GET /api/v1/alerts", h.listAlerts)
-	h.route("GET /api/v1/alerts/{id}", h.getAlert)
-	h.route("GET /api/v1/alerts/{id}/reports", h.alertReports)
-	h.route("POST /api/v1/alerts/{id}/ack", h.ackAlert)
-	h.route("POST /api/v1/alerts/{id}/resolve", h.resolveAlert)
-	h.route("POST /api/v1/alerts/{id}/verify", h.verifyAlert)
-	h.route("POST /api/v1/alerts/{id}/comment", h.commentAlert)
-	h.route("POST /api/v1/alerts/{id}/snooze", h.snoozeAlert)
+	h := &Handler{opts: o, mux: http.NewServeMux(), logger: o.Logger.With("component", "http"), metrics: newHTTPMetrics(o.Registerer),
+		limits: newLimiters(o.Limits)}
+	h.route("POST /api/v1/reports", signedIn, h.postReport)
+	h.route("GET /api/v1/reports/{id}", signedIn, h.getReport)
+	h.route("GET /api/v1/alerts", signedIn, h.listAlerts)
+	h.route("GET /api/v1/alerts/{id}", signedIn, h.getAlert)
+	h.route("GET /api/v1/alerts/{id}/reports", signedIn, h.alertReports)
+	h.route("POST /api/v1/alerts/{id}/ack", signedIn, h.ackAlert)
+	h.route("POST /api/v1/alerts/{id}/resolve", signedIn, h.resolveAlert)
+	h.route("POST /api/v1/alerts/{id}/verify", signedIn, h.verifyAlert)
+	h.route("POST /api/v1/alerts/{id}/comment", signedIn, h.commentAlert)
+	h.route("POST /api/v1/alerts/{id}/snooze", signedIn, h.snoozeAlert)
 	h.routeConfig()
-	h.route("GET /api/v1/schedules/{id}/oncall", h.onCall)
-	h.route("GET /api/v1/oncall", h.onCallAll)
-	h.route("GET /ack/{alert}/{token}", h.ackLink)
-	h.route("POST /ack/{alert}/{token}", h.ackLink)
+	h.routeUsers()
+	h.route("GET /api/v1/audit", adminOnly, h.listAudit)
+	h.route("GET /api/v1/schedules/{id}/oncall", readsConfig, h.onCall)
+	h.route("GET /api/v1/oncall", readsConfig, h.onCallAll)
+	h.route("GET /ack/{alert}/{token}", anyone, h.ackLink)
+	h.route("POST /ack/{alert}/{token}", anyone, h.ackLink)
 	for pattern, handler := range o.Mount {
 		h.mux.Handle(pattern, handler)
 	}
-	h.route("GET /healthz", h.healthz)
-	h.route("GET /readyz", h.readyz)
-	h.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
-	h.mux.Handle("GET /ws", o.Gateway)
+	h.route("GET /healthz", anyone, h.healthz)
+	h.route("GET /readyz", anyone, h.readyz)
+	h.mux.Handle("GET /metrics", h.guard(readsConfig, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}).ServeHTTP))
+	h.mux.Handle("GET /ws", h.guard(signedIn, h.webSocket))
 	registerBoard(h.mux)
 	h.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, alerting.Errorf(alerting.ENOTFOUND, "no endpoint %s %s", r.Method, r.URL.Path))
@@ -124,9 +145,10 @@ func NewHandler(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// route registers an API handler with its metrics and logging.
-func (h *Handler) route(pattern string, fn http.HandlerFunc) {
-	h.mux.Handle(pattern, h.instrument(pattern, fn))
+// route registers an API handler with its metrics, logging and access
+// check.
+func (h *Handler) route(pattern string, need access, fn http.HandlerFunc) {
+	h.mux.Handle(pattern, h.instrument(pattern, h.guard(need, fn)))
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -150,6 +172,7 @@ var statuses = map[string]int{
 	alerting.EUNAVAILABLE: http.StatusServiceUnavailable,
 	alerting.EFORBIDDEN:   http.StatusForbidden,
 	alerting.ERATELIMITED: http.StatusTooManyRequests,
+	auth.EUNAUTHENTICATED: http.StatusUnauthorized,
 	alerting.EINTERNAL:    http.StatusInternalServerError,
 }
 
@@ -175,3 +198,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 var errTrailing = errors.New("data after the JSON value")
+
+// webSocket hands a signed-in client to the gateway, which lets it follow
+// only the zones it may see.
+func (h *Handler) webSocket(w http.ResponseWriter, r *http.Request) {
+	if h.limited(w, r, h.limits.websockets.allow(clientAddress(r), time.Now())) {
+		return
+	}
+	h.opts.Gateway.ServeViewer(w, r, principal(r).SeesZone)
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/truceline/truceline/broker"
@@ -15,8 +16,14 @@ import (
 // Server is an embedded NATS server owned by one test.
 type Server struct {
 	Addr string // host:port clients connect to
+	// Files of a server from StartWith: the CA of its TLS certificate, a
+	// client certificate and key from that CA, and the nkey user's seed.
+	CAFile, ClientCertFile, ClientKeyFile, SeedFile string
+
 	dir  string
 	emb  *broker.Embedded
+	opts *Options       // StartWith's
+	srv  *server.Server // StartWith's
 }
 
 // Start runs a NATS server for the test and stops it when the test ends.
@@ -45,7 +52,7 @@ func (s *Server) URL() string { return "nats://" + s.Addr }
 // It reconnects forever, as truceline's own connection does.
 func (s *Server) Connect(t testing.TB) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(s.URL(), append(s.ConnectOptions(), nats.MaxReconnects(-1))...)
 	if err != nil {
 		t.Fatalf("connect to nats: %v", err)
 	}
@@ -59,11 +66,20 @@ func (s *Server) Shutdown() {
 		s.emb.Shutdown()
 		s.emb = nil
 	}
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+		s.srv = nil
+	}
 }
 
 // Restart stops the server and starts it again on the same port and store.
+// Servers from StartWith cannot restart.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
+	if s.opts != nil {
+		t.Fatal("natstest: a server from StartWith cannot restart")
+	}
 	s.Shutdown()
 	s.start(t, s.Addr)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -65,7 +66,7 @@ func alertsCommand() *cli.Command {
 					if len(zones) == 0 {
 						zones = []string{"*"}
 					}
-					return tail(ctx, cmd.Root().String("server"), zones, cmd.Root().String("output") == "json", cmd.Root().Writer, cmd.Root().ErrWriter)
+					return tail(ctx, cmd.Root().String("server"), cmd.Root().String("token"), zones, cmd.Root().String("output") == "json", cmd.Root().Writer, cmd.Root().ErrWriter)
 				},
 			},
 		},
@@ -81,8 +82,7 @@ func oneArg(cmd *cli.Command) (string, error) {
 
 func actionCommand(name, usage, path string, extra ...cli.Flag) *cli.Command {
 	flags := []cli.Flag{
-		&cli.StringFlag{Name: "by", Usage: "who acts (recorded on the timeline)", Value: "trucectl"},
-		&cli.StringFlag{Name: "party", Usage: "the party acting, if any"},
+		&cli.StringFlag{Name: "party", Usage: "the party you act for: your user's own (the token's user acts; nobody acts for another party)"},
 		&cli.StringFlag{Name: "note", Usage: "why, or the comment"},
 	}
 	return &cli.Command{
@@ -95,7 +95,7 @@ func actionCommand(name, usage, path string, extra ...cli.Flag) *cli.Command {
 			if err != nil {
 				return err
 			}
-			fields := map[string]string{"by": cmd.String("by"), "party": cmd.String("party"), "note": cmd.String("note")}
+			fields := map[string]string{"party": cmd.String("party"), "note": cmd.String("note")}
 			for _, f := range extra {
 				if n := f.Names()[0]; cmd.String(n) != "" {
 					fields[n] = cmd.String(n)
@@ -150,8 +150,8 @@ func listAlerts(ctx context.Context, cmd *cli.Command) error {
 }
 
 // tail prints alert changes as they happen.
-func tail(ctx context.Context, server string, zones []string, asJSON bool, out, errw io.Writer) error {
-	return follow(ctx, server, zones, errw, func(data []byte) error {
+func tail(ctx context.Context, server, token string, zones []string, asJSON bool, out, errw io.Writer) error {
+	return follow(ctx, server, token, zones, errw, func(data []byte) error {
 		if asJSON {
 			_, err := fmt.Fprintln(out, string(data))
 			return err
@@ -190,12 +190,12 @@ func tail(ctx context.Context, server string, zones []string, asJSON bool, out, 
 // follow subscribes to zones over the WebSocket and calls fn with every
 // frame until ctx ends, reconnecting with the last sequence seen per zone,
 // so nothing is missed and nothing repeated across disconnects.
-func follow(ctx context.Context, server string, zones []string, errw io.Writer, fn func([]byte) error) error {
+func follow(ctx context.Context, server, token string, zones []string, errw io.Writer, fn func([]byte) error) error {
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(server, "/"), "http") + "/ws"
 	resume := map[string]int64{}
 	backoff := 250 * time.Millisecond
 	for {
-		err := followOnce(ctx, wsURL, zones, resume, fn)
+		err := followOnce(ctx, wsURL, authHeader(token), zones, resume, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -209,9 +209,9 @@ func follow(ctx context.Context, server string, zones []string, errw io.Writer, 
 	}
 }
 
-func followOnce(ctx context.Context, wsURL string, zones []string, resume map[string]int64, fn func([]byte) error) error {
+func followOnce(ctx context.Context, wsURL string, header http.Header, zones []string, resume map[string]int64, fn func([]byte) error) error {
 	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}, HandshakeTimeout: 10 * time.Second}
-	conn, _, err := d.DialContext(ctx, wsURL, nil)
+	conn, _, err := d.DialContext(ctx, wsURL, header)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func runBench(ctx context.Context, cmd *cli.Command) error {
 	wsCtx, stopWS := context.WithCancel(ctx)
 	defer stopWS()
 	go func() {
-		_ = follow(wsCtx, root.String("server"), []string{"*"}, &syncWriter{w: &reconnects}, func(data []byte) error {
+		_ = follow(wsCtx, root.String("server"), root.String("token"), []string{"*"}, &syncWriter{w: &reconnects}, func(data []byte) error {
 			now := time.Now()
 			frames.Add(1)
 			var f struct {

@@ -39,8 +39,9 @@ func benchWSCommand() *cli.Command {
 }
 
 // serverMetrics reads a few of truceline's own metrics.
-func serverMetrics(ctx context.Context, server string) (map[string]float64, error) {
+func serverMetrics(ctx context.Context, server, token string) (map[string]float64, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/metrics", nil)
+	req.Header = authHeader(token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
@@ -62,13 +63,14 @@ func serverMetrics(ctx context.Context, server string) (map[string]float64, erro
 }
 
 func runBenchWS(ctx context.Context, cmd *cli.Command) error {
+	token := cmd.Root().String("token")
 	root := cmd.Root()
 	server := root.String("server")
 	n, zone := cmd.Int("clients"), cmd.String("zone")
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(server, "/"), "http") + "/ws"
 	// Settle the server's heap before the baseline: a fresh process is
 	// noisy.
-	before, err := serverMetrics(ctx, server)
+	before, err := serverMetrics(ctx, server, token)
 	if err != nil {
 		return fmt.Errorf("read %s/metrics: %w", server, err)
 	}
@@ -91,7 +93,7 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	snapshots := make(chan struct{}, n)
 	start := time.Now()
 	for i := range n {
-		ws, _, err := dialer.DialContext(ctx, wsURL, nil)
+		ws, _, err := dialer.DialContext(ctx, wsURL, authHeader(token))
 		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
@@ -132,7 +134,7 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	var idle map[string]float64
 	for range 3 { // let the server settle, then read it
 		time.Sleep(2 * time.Second) // a load generator waiting for a server to go idle, not a test
-		if idle, err = serverMetrics(ctx, server); err != nil {
+		if idle, err = serverMetrics(ctx, server, token); err != nil {
 			return err
 		}
 	}
@@ -171,7 +173,7 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	}
 
 	// Throughput: reports at a rate, every client receiving every change.
-	cpu0, _ := serverMetrics(ctx, server)
+	cpu0, _ := serverMetrics(ctx, server, token)
 	frames0 := frames.Load()
 	rate, dur := cmd.Float64("rate"), cmd.Duration("duration")
 	t0 := time.Now()
@@ -187,7 +189,7 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	}
 	time.Sleep(2 * time.Second) // let the last frames arrive
 	elapsed := time.Since(t0)
-	cpu1, _ := serverMetrics(ctx, server)
+	cpu1, _ := serverMetrics(ctx, server, token)
 	delivered := frames.Load() - frames0
 
 	slices.Sort(fanout)

@@ -15,12 +15,15 @@ import (
 
 // apiClient calls truceline's HTTP API.
 type apiClient struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	csrf  string // a session's CSRF token (trucectl login)
+	http  *http.Client
 }
 
 func newClient(cmd *cli.Command) *apiClient {
-	return &apiClient{base: strings.TrimRight(cmd.Root().String("server"), "/"), http: &http.Client{Timeout: 30 * time.Second}}
+	return &apiClient{base: strings.TrimRight(cmd.Root().String("server"), "/"), token: cmd.Root().String("token"),
+		http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // apiError is the API's error body, printed with every field problem.
@@ -56,6 +59,12 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte, ou
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("truceline at %s: %w", c.base, err)
@@ -82,4 +91,13 @@ func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// authHeader carries an API token, when there is one.
+func authHeader(token string) http.Header {
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return h
 }

@@ -33,6 +33,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ErrWriter: stderr,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "server", Usage: "truceline's HTTP address", Value: "http://127.0.0.1:8080", Sources: cli.EnvVars("TRUCECTL_SERVER")},
+			&cli.StringFlag{Name: "token", Usage: "API token (prefer TRUCECTL_TOKEN, which stays out of the shell history)", Sources: cli.EnvVars("TRUCECTL_TOKEN")},
 			&cli.StringFlag{Name: "nats", Usage: "NATS URL, for commands that use NATS", Value: "nats://127.0.0.1:14222", Sources: cli.EnvVars("TRUCECTL_NATS")},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "table or json", Value: "table", Sources: cli.EnvVars("TRUCECTL_OUTPUT"),
 				Validator: func(s string) error {
@@ -43,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}},
 		},
 		Commands: []*cli.Command{reportCommand(), alertsCommand(), applyCommand(), getCommand(), deleteCommand(), onCallCommand(),
-			secretCommand(), receiveCommand(), benchCommand()},
+			secretCommand(), receiveCommand(), loginCommand(), usersCommand(), tokensCommand(), auditCommand(), benchCommand()},
 	}
 	markUsageErrors(cmd)
 	err := cmd.Run(ctx, args)

@@ -16,6 +16,19 @@ import (
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 
+// apps maps a test server's address to it, for tokens of its demo users.
+var apps = map[string]*app.App{}
+
+// tokenOf is an API token of one of the demo's users.
+func tokenOf(t *testing.T, server, user string) string {
+	t.Helper()
+	tok, err := apps[server].IssueToken(context.Background(), user, "trucectl tests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func startServer(t *testing.T) (server, natsURL string) {
 	t.Helper()
 	n := natstest.Start(t)
@@ -28,6 +41,12 @@ func startServer(t *testing.T) (server, natsURL string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	tok, err := a.IssueToken(context.Background(), "admin", "trucectl tests") // the demo's admin
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TRUCECTL_TOKEN", tok)
+	apps["http://"+a.HTTPAddr()] = a
 	return "http://" + a.HTTPAddr(), n.URL()
 }
 
@@ -61,13 +80,19 @@ func TestReportListAckResolve(t *testing.T) {
 	})
 	id := list.Alerts[0].ID
 	// The demo's policies need both co-chairs' acknowledgement.
-	if code, out, _ := trucectl(t, "", append(g, "alerts", "ack", id, "--by", "liaison A", "--party", "party-a")...); code != 0 || !strings.Contains(out, "still waiting for party-b") {
+	// Each party's duty officer acknowledges for it.
+	asA := append([]string{"--token", tokenOf(t, server, "duty-a")}, g...)
+	asB := append([]string{"--token", tokenOf(t, server, "duty-b")}, g...)
+	if code, out, _ := trucectl(t, "", append(asA, "alerts", "ack", id, "--party", "party-a")...); code != 0 || !strings.Contains(out, "still waiting for party-b") {
 		t.Errorf("first ack: exit %d, %q", code, out)
 	}
-	if code, out, _ := trucectl(t, "", append(g, "alerts", "ack", id, "--by", "liaison B", "--party", "party-b")...); code != 0 || !strings.Contains(out, "is now acknowledged") {
+	if code, _, errOut := trucectl(t, "", append(asA, "alerts", "ack", id, "--party", "party-b")...); code != 1 || !strings.Contains(errOut, "403 forbidden") {
+		t.Errorf("acknowledging for another party: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := trucectl(t, "", append(asB, "alerts", "ack", id)...); code != 0 || !strings.Contains(out, "is now acknowledged") {
 		t.Errorf("joint ack: exit %d, %q", code, out)
 	}
-	if code, out, errOut := trucectl(t, "", append(g, "alerts", "verify", id, "--party", "party-b", "--status", "disputed", "--note", "cannot confirm")...); code != 0 || !strings.Contains(out, "is disputed") {
+	if code, out, errOut := trucectl(t, "", append(asB, "alerts", "verify", id, "--status", "disputed", "--note", "cannot confirm")...); code != 0 || !strings.Contains(out, "is disputed") {
 		t.Errorf("verify: exit %d, %q %q", code, out, errOut)
 	}
 	if code, _, errOut := trucectl(t, "", append(g, "alerts", "verify", id, "--status", "sure")...); code != 1 || !strings.Contains(errOut, "status:") || !strings.Contains(errOut, "party:") {
@@ -184,5 +209,62 @@ func TestSecretsNeverShowAndSurviveARoundTrip(t *testing.T) {
 	}
 	if code, _, errOut := trucectl(t, "", append(g, "apply", "-f", file)...); code != 0 {
 		t.Fatalf("apply what get showed: exit %d: %s", code, errOut)
+	}
+}
+
+// TestLoginUsersTokens signs in as the demo's admin, adds a liaison, makes
+// and revokes a token, all through trucectl.
+func TestLoginUsersTokens(t *testing.T) {
+	server, _ := startServer(t)
+	t.Setenv("TRUCECTL_TOKEN", "")
+	g := []string{"--server", server}
+	code, out, errOut := trucectl(t, "demo-admin-password\n", append(g, "login", "admin")...)
+	if code != 0 || !strings.HasPrefix(out, "export TRUCECTL_TOKEN=tlt_") {
+		t.Fatalf("login: exit %d, %q %q", code, out, errOut)
+	}
+	admin := append([]string{"--token", strings.TrimSpace(strings.TrimPrefix(out, "export TRUCECTL_TOKEN="))}, g...)
+	if code, _, errOut := trucectl(t, "wrong\n", append(g, "login", "admin")...); code != 1 || !strings.Contains(errOut, "401") {
+		t.Errorf("a wrong password: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = trucectl(t, "", append(admin, "users", "add", "l-aleppo", "--role", "liaison", "--party", "party-a", "--zones", "aleppo")...)
+	if code != 0 || !strings.Contains(out, "password (shown this once): ") {
+		t.Fatalf("users add: exit %d, %q %q", code, out, errOut)
+	}
+	password := strings.TrimSpace(out[strings.Index(out, "once): ")+7:])
+	if code, _, errOut := trucectl(t, "", append(admin, "users", "add", "bad", "--role", "liaison")...); code != 1 || !strings.Contains(errOut, "party:") || !strings.Contains(errOut, "zones:") {
+		t.Errorf("an invalid user: exit %d, %q; want every problem", code, errOut)
+	}
+	code, out, _ = trucectl(t, password+"\n", append(g, "login", "l-aleppo")...)
+	if code != 0 {
+		t.Fatalf("the new user's login: exit %d", code)
+	}
+	liaison := append([]string{"--token", strings.TrimSpace(strings.TrimPrefix(out, "export TRUCECTL_TOKEN="))}, g...)
+	if code, out, _ := trucectl(t, "", append(liaison, "get", "zones")...); code != 0 || !strings.Contains(out, "aleppo") || strings.Contains(out, "idlib") {
+		t.Errorf("the liaison's zones: exit %d, %q", code, out)
+	}
+	if code, _, errOut := trucectl(t, "", append(liaison, "users", "list")...); code != 1 || !strings.Contains(errOut, "403") {
+		t.Errorf("a liaison listing users: exit %d, %q", code, errOut)
+	}
+	code, out, _ = trucectl(t, "", append(admin, "tokens", "create", "--name", "ingest", "--user", "l-aleppo")...)
+	if code != 0 || !strings.HasPrefix(out, "tlt_") {
+		t.Fatalf("tokens create: exit %d, %q", code, out)
+	}
+	ingest := strings.TrimSpace(out)
+	code, out, _ = trucectl(t, "", append(admin, "-o", "json", "tokens", "list", "--user", "l-aleppo")...)
+	if code != 0 || strings.Contains(out, "tlt_") || !strings.Contains(out, `"ingest"`) {
+		t.Errorf("tokens list: exit %d, %q", code, out)
+	}
+	id := ingest[4:16]
+	if code, _, _ := trucectl(t, "", append(admin, "tokens", "revoke", id)...); code != 0 {
+		t.Errorf("revoke: exit %d", code)
+	}
+	if code, _, errOut := trucectl(t, "", append([]string{"--token", ingest}, append(g, "alerts", "list")...)...); code != 1 || !strings.Contains(errOut, "401") {
+		t.Errorf("a revoked token: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := trucectl(t, "", append(admin, "audit", "verify")...); code != 0 || !strings.Contains(out, "OK") {
+		t.Errorf("audit verify: exit %d, %q", code, out)
+	}
+	if code, out, _ := trucectl(t, "", append(admin, "audit", "list", "--limit", "1000")...); code != 0 || !strings.Contains(out, "token.revoke") || !strings.Contains(out, "user.create") || !strings.Contains(out, "login.failed") {
+		t.Errorf("audit list lacks the changes: %q", out)
 	}
 }

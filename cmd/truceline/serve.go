@@ -39,6 +39,13 @@ func durationOption(name, usage string, def time.Duration, field func(*app.Confi
 	}
 }
 
+func floatOption(name, usage string, def float64, field func(*app.Config) *float64) option {
+	return option{
+		flag:  &cli.FloatFlag{Name: name, Usage: usage, Value: def, Sources: env(name)},
+		apply: func(c *app.Config, cmd *cli.Command) { *field(c) = cmd.Float(name) },
+	}
+}
+
 func intOption(name, usage string, def int, field func(*app.Config) *int) option {
 	return option{
 		flag:  &cli.IntFlag{Name: name, Usage: usage, Value: def, Sources: env(name)},
@@ -62,8 +69,16 @@ func options() []option {
 			flag:  &cli.Int64Flag{Name: "nats-max-store-mb", Usage: "file store limit of the embedded JetStream, MiB", Value: d.NATSMaxStoreMB, Sources: env("nats-max-store-mb")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.NATSMaxStoreMB = cmd.Int64("nats-max-store-mb") },
 		},
+		stringOption("nats-credentials", "external NATS: a .creds file (user JWT and nkey seed)", d.NATSCredentials, func(c *app.Config) *string { return &c.NATSCredentials }),
+		stringOption("nats-nkey-seed", "external NATS: a file holding the user's nkey seed", d.NATSNkeySeed, func(c *app.Config) *string { return &c.NATSNkeySeed }),
+		stringOption("nats-tls-ca", "external NATS: CA file (PEM) verifying the server's certificate", d.NATSTLSCA, func(c *app.Config) *string { return &c.NATSTLSCA }),
+		stringOption("nats-tls-cert", "external NATS: client certificate file (PEM), with --nats-tls-key", d.NATSTLSCert, func(c *app.Config) *string { return &c.NATSTLSCert }),
+		stringOption("nats-tls-key", "external NATS: client key file (PEM), with --nats-tls-cert", d.NATSTLSKey, func(c *app.Config) *string { return &c.NATSTLSKey }),
 		stringOption("redis-url", `Redis URL, or "embedded"`, d.RedisURL, func(c *app.Config) *string { return &c.RedisURL }),
 		stringOption("redis-prefix", "prefix before every Redis key", d.RedisPrefix, func(c *app.Config) *string { return &c.RedisPrefix }),
+		stringOption("redis-tls-ca", "rediss:// Redis: CA file (PEM) verifying the server's certificate", d.RedisTLSCA, func(c *app.Config) *string { return &c.RedisTLSCA }),
+		stringOption("redis-tls-cert", "rediss:// Redis: client certificate file (PEM), with --redis-tls-key", d.RedisTLSCert, func(c *app.Config) *string { return &c.RedisTLSCert }),
+		stringOption("redis-tls-key", "rediss:// Redis: client key file (PEM), with --redis-tls-cert", d.RedisTLSKey, func(c *app.Config) *string { return &c.RedisTLSKey }),
 		{
 			flag:  &cli.DurationFlag{Name: "group-window", Usage: "reports of a zone and category this close in time share an alert", Value: d.GroupWindow, Sources: env("group-window")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.GroupWindow = cmd.Duration("group-window") },
@@ -101,6 +116,11 @@ func options() []option {
 		stringOption("smtp-password", "SMTP AUTH password (prefer TRUCELINE_SMTP_PASSWORD)", d.SMTPPassword, func(c *app.Config) *string { return &c.SMTPPassword }),
 		stringOption("smtp-from", "sender address of notification emails", d.SMTPFrom, func(c *app.Config) *string { return &c.SMTPFrom }),
 		stringOption("smtp-tls", "starttls, tls (implicit, port 465) or none (local relay only)", d.SMTPTLS, func(c *app.Config) *string { return &c.SMTPTLS }),
+		durationOption("session-ttl", "how long a board's sign-in lasts", d.SessionTTL, func(c *app.Config) *time.Duration { return &c.SessionTTL }),
+		floatOption("rate-reports-per-minute", "reports accepted per minute per caller (4x per address; 0 = unlimited)", d.RateReports, func(c *app.Config) *float64 { return &c.RateReports }),
+		floatOption("rate-logins-per-minute", "sign-in attempts per minute per address and per user name", d.RateLogins, func(c *app.Config) *float64 { return &c.RateLogins }),
+		floatOption("rate-websockets-per-minute", "WebSocket connections per minute per address", d.RateWebSockets, func(c *app.Config) *float64 { return &c.RateWebSockets }),
+		stringOption("bootstrap-admin", "create this admin at start if there is no admin (password: TRUCELINE_BOOTSTRAP_PASSWORD, or generated and printed once)", d.BootstrapAdmin, func(c *app.Config) *string { return &c.BootstrapAdmin }),
 		stringOption("log-format", "text or json", d.LogFormat, func(c *app.Config) *string { return &c.LogFormat }),
 		stringOption("log-level", "debug, info, warn or error", d.LogLevel, func(c *app.Config) *string { return &c.LogLevel }),
 	}
@@ -153,6 +173,7 @@ func loadConfig(cmd *cli.Command, opts []option) (app.Config, error) {
 			o.apply(&cfg, cmd)
 		}
 	}
+	cfg.BootstrapPassword = os.Getenv("TRUCELINE_BOOTSTRAP_PASSWORD")
 	return cfg, cfg.Validate()
 }
 

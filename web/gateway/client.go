@@ -21,6 +21,8 @@ const (
 type client struct {
 	conn *websocket.Conn
 	g    *Gateway
+	// sees says which zones the client may follow.
+	sees func(zone string) bool
 
 	mu       sync.Mutex
 	queue    [][]byte

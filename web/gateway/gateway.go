@@ -159,6 +159,12 @@ func (g *Gateway) checkOrigin(r *http.Request) bool {
 
 // ServeHTTP upgrades the request and serves the connection until it closes.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.ServeViewer(w, r, func(string) bool { return true })
+}
+
+// ServeViewer upgrades a connection whose client may see only the zones
+// sees allows: "*" means those, and any other zone is, to it, unknown.
+func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(zone string) bool) {
 	if !slices.Contains(websocket.Subprotocols(r), Subprotocol) {
 		http.Error(w, `WebSocket subprotocol "truceline.v1" is required`, http.StatusBadRequest)
 		return
@@ -168,6 +174,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c := newClient(g, conn)
+	c.sees = sees
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -300,11 +307,13 @@ func (g *Gateway) expand(c *client, zones []string) []string {
 	for _, zone := range zones {
 		if zone == "*" {
 			for _, z := range catalog.Zones() {
-				out = append(out, z.ID)
+				if c.sees(z.ID) {
+					out = append(out, z.ID)
+				}
 			}
 			continue
 		}
-		if _, ok := catalog.Zone(zone); !ok {
+		if _, ok := catalog.Zone(zone); !ok || !c.sees(zone) {
 			c.enqueue(errorFrame("unknown_zone", fmt.Sprintf("no zone %q", zone)))
 			continue
 		}

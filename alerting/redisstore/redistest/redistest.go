@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -18,8 +19,19 @@ import (
 // Server is a redis-server child owned by one test.
 type Server struct {
 	Addr string // host:port
-	dir  string
-	emb  *redisstore.Embedded
+	// CAFile, ClientCertFile and ClientKeyFile are PEM files of a TLS
+	// server (StartWith): the CA of its certificate, and a client
+	// certificate and key from the same CA.
+	CAFile, ClientCertFile, ClientKeyFile string
+
+	dir string
+	emb *redisstore.Embedded // Start
+
+	// StartWith's own child.
+	opts   *Options
+	path   string
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // Start runs a redis-server for the test and stops it when the test ends.
@@ -50,13 +62,22 @@ func (s *Server) start(t testing.TB) {
 	s.emb = emb
 }
 
-// URL is the server's redis:// URL.
-func (s *Server) URL() string { return "redis://" + s.Addr }
+// URL is the server's redis:// URL; a server from StartWith's is rediss://
+// with TLS, and carries the user and password.
+func (s *Server) URL() string {
+	if s.opts == nil {
+		return "redis://" + s.Addr
+	}
+	return s.urlWith(s.opts.User, s.opts.Password)
+}
 
 // Client returns a client of the server, closed when the test ends.
 func (s *Server) Client(t testing.TB) *redis.Client {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	if s.opts != nil {
+		c = s.client()
+	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
@@ -64,6 +85,11 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 // Kill ends the server with SIGKILL, as a crash would.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
+	if s.opts != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return
+	}
 	s.emb.Kill()
 }
 
@@ -72,6 +98,11 @@ func (s *Server) Kill(t testing.TB) {
 // append-only file.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
+	if s.opts != nil {
+		s.stopChild()
+		s.startChild(t)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.emb.Shutdown(ctx)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/configs"
 	"github.com/truceline/truceline/web"
+	"github.com/truceline/truceline/web/auth"
 	"github.com/truceline/truceline/web/gateway"
 )
 
@@ -75,7 +77,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err er
 			_ = a.Shutdown(sctx)
 		}
 	}()
-	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.listen, a.startEngine, a.startHTTP, a.startDemo}
+	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.listen, a.startEngine, a.startUsers, a.startHTTP, a.startDemo}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -104,12 +106,17 @@ func (a *App) startRedis(ctx context.Context) error {
 	}
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		return fmt.Errorf("--redis-url: %w", err)
+		return fmt.Errorf("--redis-url %s: %w", redact(url), scrub(err, url))
+	}
+	if opts.TLSConfig != nil { // rediss://
+		if err := a.cfg.redisTLS(opts.TLSConfig); err != nil {
+			return err
+		}
 	}
 	opts.ClientName = "truceline"
 	a.rdb = redis.NewClient(opts)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s does not answer (%w): start it, or check --redis-url (TRUCELINE_REDIS_URL)", opts.Addr, err)
+		return redisError(opts.Addr, scrub(err, url))
 	}
 	a.Store, err = redisstore.New(redisstore.Options{Client: a.rdb, Prefix: a.cfg.RedisPrefix})
 	return err
@@ -132,17 +139,30 @@ func (a *App) startNATS(ctx context.Context) error {
 			MaxMemory: a.cfg.NATSMaxMemoryMB << 20,
 			MaxStore:  a.cfg.NATSMaxStoreMB << 20,
 			Logger:    a.logger,
+			Users:     a.cfg.embeddedUsers(),
+			Prefix:    a.cfg.NATSPrefix,
 		})
 		if err != nil {
 			return err
 		}
 		a.embNATS = emb
 		url = emb.ClientURL()
-		opts = append(opts, nats.InProcessServer(emb.Server()))
+		opts = append(opts, emb.ConnectOptions()...)
+		if host, _, _ := net.SplitHostPort(a.cfg.NATSListen); len(a.cfg.NATSUsers) == 0 && !isLoopback(host) {
+			a.logger.Warn("the embedded NATS server listens on "+a.cfg.NATSListen+" without authentication: anyone "+
+				"who can reach it can publish reports, read alerts and change the streams; configure nats_users "+
+				"(docs/NATS.md#security) or listen on 127.0.0.1", "listen", a.cfg.NATSListen)
+		}
+	} else {
+		more, err := a.cfg.natsOptions()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, more...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return fmt.Errorf("connect to NATS at %s: %w", redact(url), err)
+		return natsError(redact(url), scrub(err, url))
 	}
 	a.nc = nc
 	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Logger: a.logger})
@@ -222,7 +242,13 @@ func (a *App) startHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
+	authn, err := auth.New(auth.Options{Store: a.Store, SessionTTL: a.cfg.SessionTTL, SecureCookie: strings.HasPrefix(a.PublicURL(), "https://")})
+	if err != nil {
+		return err
+	}
 	handler, err := web.NewHandler(web.Options{
+		Auth: authn, Users: a.Store, Audit: a, AuditLog: a.Store,
+		Limits: web.Limits{ReportsPerMinute: a.cfg.RateReports, LoginsPerMinute: a.cfg.RateLogins, WebSocketsPerMinute: a.cfg.RateWebSockets},
 		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
 		Config: liveConfig{a.Store, a.catalog},
 		Ready: []web.Check{
@@ -285,7 +311,7 @@ func (a *App) newDispatcher(ctx context.Context) error {
 		Store: a.Store, Queue: a.Store, Publisher: a.Broker, Catalog: a.catalog, Senders: senders,
 		Links: a.links, PublicURL: a.PublicURL(), Attempts: a.cfg.DeliveryAttempts,
 		Backoff: a.cfg.DeliveryBackoff, MaxBackoff: a.cfg.DeliveryMaxBackoff, Rate: a.cfg.DeliveryRate,
-		Observe: newDeliveryMetrics(a.registry).observe, Logger: a.logger,
+		Observe: a.observeDelivery(newDeliveryMetrics(a.registry)), Logger: a.logger,
 	})
 	if err != nil {
 		return err

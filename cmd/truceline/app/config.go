@@ -2,17 +2,22 @@ package app
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/nats-io/nats.go"
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/email"
+	"github.com/truceline/truceline/broker"
 )
 
 // Embedded is the value of NATSURL and RedisURL that makes truceline run the
@@ -29,10 +34,26 @@ type Config struct {
 	NATSListen string `yaml:"nats_listen"`
 	NATSPrefix string `yaml:"nats_prefix"`
 	// NATSMaxMemoryMB and NATSMaxStoreMB cap the embedded JetStream.
-	NATSMaxMemoryMB int64  `yaml:"nats_max_memory_mb"`
-	NATSMaxStoreMB  int64  `yaml:"nats_max_store_mb"`
+	NATSMaxMemoryMB int64 `yaml:"nats_max_memory_mb"`
+	NATSMaxStoreMB  int64 `yaml:"nats_max_store_mb"`
+	// NATSUsers are the embedded server's liaison users (YAML only); with
+	// any, the server requires authentication.
+	NATSUsers []NATSUser `yaml:"nats_users"`
+	// An external NATS server's credentials and TLS, besides the user and
+	// password its URL may carry: a .creds file (JWT and nkey seed) or an
+	// nkey seed file; a CA file to verify the server; a client certificate.
+	NATSCredentials string `yaml:"nats_credentials"`
+	NATSNkeySeed    string `yaml:"nats_nkey_seed"`
+	NATSTLSCA       string `yaml:"nats_tls_ca"`
+	NATSTLSCert     string `yaml:"nats_tls_cert"`
+	NATSTLSKey      string `yaml:"nats_tls_key"`
 	RedisURL        string `yaml:"redis_url"`
 	RedisPrefix     string `yaml:"redis_prefix"`
+	// TLS of a rediss:// Redis: a CA file to verify the server (a private
+	// CA) and a client certificate.
+	RedisTLSCA   string `yaml:"redis_tls_ca"`
+	RedisTLSCert string `yaml:"redis_tls_cert"`
+	RedisTLSKey  string `yaml:"redis_tls_key"`
 	// GroupWindow is how far apart reports of a zone and category may be
 	// and share an alert.
 	GroupWindow    time.Duration `yaml:"group_window"`
@@ -69,6 +90,34 @@ type Config struct {
 	SMTPTLS      string `yaml:"smtp_tls"`
 	// SMTPTLSConfig is for tests (a private CA); not configurable.
 	SMTPTLSConfig *tls.Config `yaml:"-"`
+
+	// SessionTTL is how long a board's sign-in lasts.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// Rates accepted per minute: reports per caller (four times that per
+	// address), sign-in attempts per address and per user name, WebSocket
+	// connections per address. 0 means unlimited.
+	RateReports    float64 `yaml:"rate_reports_per_minute"`
+	RateLogins     float64 `yaml:"rate_logins_per_minute"`
+	RateWebSockets float64 `yaml:"rate_websockets_per_minute"`
+	// BootstrapAdmin names the admin created at start when there is none;
+	// its password comes from TRUCELINE_BOOTSTRAP_PASSWORD or is generated
+	// and printed once on standard output.
+	BootstrapAdmin string `yaml:"bootstrap_admin"`
+	// BootstrapPassword is TRUCELINE_BOOTSTRAP_PASSWORD: environment only.
+	BootstrapPassword string `yaml:"-"`
+}
+
+// NATSUser is a liaison system's user of the embedded NATS server: it may
+// publish reports of its zones (violations.<zone>.>) and follow their alert
+// changes (alerts.<zone>.>), nothing else.
+type NATSUser struct {
+	User string `yaml:"user"`
+	// PasswordBcrypt is a bcrypt hash of the password ("$2a$…").
+	PasswordBcrypt string   `yaml:"password_bcrypt"`
+	Zones          []string `yaml:"zones"`
+	// NotifySubjects are subjects the user may also subscribe to: those
+	// of its contacts' NATS notification methods (liaison.party-a.>).
+	NotifySubjects []string `yaml:"notify_subjects"`
 }
 
 // DefaultConfig is the configuration of `truceline serve` with no options:
@@ -81,6 +130,7 @@ func DefaultConfig() Config {
 		NATSListen:      "127.0.0.1:14222",
 		NATSMaxMemoryMB: 64,
 		NATSMaxStoreMB:  4096,
+		NATSUsers:       []NATSUser{},
 		RedisURL:        Embedded,
 		RedisPrefix:     "tl:",
 		GroupWindow:     10 * time.Minute,
@@ -97,6 +147,11 @@ func DefaultConfig() Config {
 		DeliveryRate:       20,
 		SMTPPort:           587,
 		SMTPTLS:            email.TLSStartTLS,
+
+		SessionTTL:     12 * time.Hour,
+		RateReports:    6000,
+		RateLogins:     10,
+		RateWebSockets: 60,
 	}
 }
 
@@ -125,8 +180,31 @@ func (c *Config) Validate() error {
 		if err := checkURL(c.NATSURL, "nats", "tls", "ws", "wss"); err != nil {
 			bad("nats-url", "%v", err)
 		}
-	} else if err := checkHostPort(c.NATSListen); err != nil {
-		bad("nats-listen", "%q %v", c.NATSListen, err)
+		if len(c.NATSUsers) > 0 {
+			problems = append(problems, "nats_users: applies only to the embedded NATS server (nats_url: embedded); "+
+				"configure the users of an external server on that server")
+		}
+		if c.NATSCredentials != "" && c.NATSNkeySeed != "" {
+			bad("nats-credentials", "and --nats-nkey-seed both set: use one (a .creds file already holds the nkey seed)")
+		}
+		checkFile(bad, "nats-credentials", c.NATSCredentials)
+		checkFile(bad, "nats-nkey-seed", c.NATSNkeySeed)
+		checkCA(bad, "nats-tls-ca", c.NATSTLSCA)
+		checkKeyPair(bad, "nats-tls", c.NATSTLSCert, c.NATSTLSKey)
+	} else {
+		if err := checkHostPort(c.NATSListen); err != nil {
+			bad("nats-listen", "%q %v", c.NATSListen, err)
+		}
+		for _, p := range broker.CheckEmbeddedUsers(c.NATSPrefix, c.embeddedUsers()) {
+			problems = append(problems, "nats_users: "+p)
+		}
+		for _, o := range []struct{ flag, value string }{{"nats-credentials", c.NATSCredentials},
+			{"nats-nkey-seed", c.NATSNkeySeed}, {"nats-tls-ca", c.NATSTLSCA}, {"nats-tls-cert", c.NATSTLSCert},
+			{"nats-tls-key", c.NATSTLSKey}} {
+			if o.value != "" {
+				bad(o.flag, "applies only to an external --nats-url; truceline connects to the embedded server in-process")
+			}
+		}
 	}
 	if c.NATSPrefix != "" && (!strings.HasSuffix(c.NATSPrefix, ".") || strings.ContainsAny(c.NATSPrefix, " *>")) {
 		bad("nats-prefix", "%q must end with a dot and contain no spaces or wildcards", c.NATSPrefix)
@@ -141,6 +219,13 @@ func (c *Config) Validate() error {
 		if err := checkURL(c.RedisURL, "redis", "rediss", "unix"); err != nil {
 			bad("redis-url", "%v", err)
 		}
+	}
+	if c.RedisTLSCA != "" || c.RedisTLSCert != "" || c.RedisTLSKey != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || u.Scheme != "rediss" {
+			bad("redis-url", "%q: --redis-tls-ca, --redis-tls-cert and --redis-tls-key need a rediss:// URL", redact(c.RedisURL))
+		}
+		checkCA(bad, "redis-tls-ca", c.RedisTLSCA)
+		checkKeyPair(bad, "redis-tls", c.RedisTLSCert, c.RedisTLSKey)
 	}
 	if c.RedisPrefix == "" {
 		bad("redis-prefix", "must not be empty")
@@ -195,6 +280,20 @@ func (c *Config) Validate() error {
 			bad("smtp", "%s", p)
 		}
 	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		bad("session-ttl", "%s is outside 1m to 720h", c.SessionTTL)
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"rate-reports-per-minute", c.RateReports}, {"rate-logins-per-minute", c.RateLogins}, {"rate-websockets-per-minute", c.RateWebSockets}} {
+		if r.v < 0 {
+			bad(r.name, "must not be negative (0 means unlimited)")
+		}
+	}
+	if c.BootstrapAdmin != "" && !alerting.ValidUserName(c.BootstrapAdmin) {
+		bad("bootstrap-admin", "%q is not a user name: a-z, 0-9, '.', '_' and '-'", c.BootstrapAdmin)
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
 	}
@@ -223,6 +322,183 @@ func checkURL(raw string, schemes ...string) error {
 		}
 	}
 	return fmt.Errorf("%q: scheme must be one of %s (or the value %q)", redact(raw), strings.Join(schemes, ", "), Embedded)
+}
+
+// checkFile names a file option whose file cannot be read.
+func checkFile(bad func(string, string, ...any), option, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := os.ReadFile(path); err != nil {
+		bad(option, "%v", err)
+	}
+}
+
+// checkCA names a CA file that cannot be read or holds no PEM certificate.
+func checkCA(bad func(string, string, ...any), option, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := loadCA(path); err != nil {
+		bad(option, "%v", err)
+	}
+}
+
+// checkKeyPair names a client certificate without its key (or the other
+// way round) and a pair that cannot be loaded. option is the options'
+// common stem: "nats-tls" for --nats-tls-cert and --nats-tls-key.
+func checkKeyPair(bad func(string, string, ...any), option, cert, key string) {
+	switch {
+	case cert == "" && key == "":
+	case cert == "":
+		bad(option+"-cert", "is required with --%s-key", option)
+	case key == "":
+		bad(option+"-key", "is required with --%s-cert", option)
+	default:
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			bad(option+"-cert", "with --%s-key: %v", option, err)
+		}
+	}
+}
+
+func loadCA(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// embeddedUsers are the liaison users of the embedded NATS server.
+func (c *Config) embeddedUsers() []broker.EmbeddedUser {
+	users := make([]broker.EmbeddedUser, 0, len(c.NATSUsers))
+	for _, u := range c.NATSUsers {
+		users = append(users, broker.EmbeddedUser{Name: u.User, PasswordHash: u.PasswordBcrypt, Zones: u.Zones,
+			NotifySubjects: u.NotifySubjects})
+	}
+	return users
+}
+
+// natsOptions are the credentials and TLS options of an external NATS.
+func (c *Config) natsOptions() ([]nats.Option, error) {
+	var opts []nats.Option
+	if c.NATSCredentials != "" {
+		opts = append(opts, nats.UserCredentials(c.NATSCredentials))
+	}
+	if c.NATSNkeySeed != "" {
+		o, err := nats.NkeyOptionFromSeed(c.NATSNkeySeed)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-nkey-seed %s: %w", c.NATSNkeySeed, err)
+		}
+		opts = append(opts, o)
+	}
+	if c.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.NATSTLSCA))
+	}
+	if c.NATSTLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.NATSTLSCert, c.NATSTLSKey))
+	}
+	return opts, nil
+}
+
+// redisTLS adds the CA and client certificate options to the TLS
+// configuration of a rediss:// URL.
+func (c *Config) redisTLS(t *tls.Config) error {
+	if c.RedisTLSCA != "" {
+		pool, err := loadCA(c.RedisTLSCA)
+		if err != nil {
+			return fmt.Errorf("--redis-tls-ca: %w", err)
+		}
+		t.RootCAs = pool
+	}
+	if c.RedisTLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.RedisTLSCert, c.RedisTLSKey)
+		if err != nil {
+			return fmt.Errorf("--redis-tls-cert: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return nil
+}
+
+// redisError says what a failed first command to Redis at addr means, and
+// what to do.
+func redisError(addr string, err error) error {
+	var cert *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	switch msg := err.Error(); {
+	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.Contains(msg, "AUTH failed"):
+		return fmt.Errorf("redis at %s refused truceline's credentials (%w): check the user and password in "+
+			"--redis-url (TRUCELINE_REDIS_URL)", addr, err)
+	case strings.HasPrefix(msg, "NOPERM"):
+		return fmt.Errorf("redis at %s: the ACL user of --redis-url lacks a permission truceline needs (%w); "+
+			"see docs/REDIS.md#security", addr, err)
+	case errors.As(err, &cert), errors.As(err, &unknownCA), errors.As(err, &hostname):
+		return fmt.Errorf("redis at %s: its TLS certificate is not trusted (%w): name its CA with --redis-tls-ca "+
+			"(TRUCELINE_REDIS_TLS_CA)", addr, err)
+	case strings.Contains(msg, "remote error: tls:"),
+		// Under TLS 1.3 the client may learn of the refusal only as a
+		// closed connection, before it reads the server's alert.
+		strings.Contains(msg, "tls error") && strings.Contains(msg, "closed by remote after TLS handshake"):
+		return fmt.Errorf("redis at %s refused the TLS connection (%w): if it requires a client certificate, set "+
+			"--redis-tls-cert and --redis-tls-key", addr, err)
+	}
+	return fmt.Errorf("redis at %s does not answer (%w): start it, or check --redis-url (TRUCELINE_REDIS_URL)", addr, err)
+}
+
+// natsError says what a failed connection to NATS at url (redacted)
+// means, and what to do.
+func natsError(url string, err error) error {
+	var cert *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	switch msg := err.Error(); {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
+		return fmt.Errorf("connect to NATS at %s: %w: check the user and password in --nats-url, or "+
+			"--nats-credentials or --nats-nkey-seed", url, err)
+	case errors.As(err, &cert), errors.As(err, &unknownCA), errors.As(err, &hostname):
+		return fmt.Errorf("connect to NATS at %s: %w: its TLS certificate is not trusted; name its CA with "+
+			"--nats-tls-ca (TRUCELINE_NATS_TLS_CA)", url, err)
+	case strings.Contains(msg, "remote error: tls:"),
+		// Under TLS 1.3 the client may learn of the refusal only as a
+		// closed connection, before it reads the server's alert.
+		strings.Contains(msg, "tls error") && strings.Contains(msg, "closed by remote after TLS handshake"):
+		return fmt.Errorf("connect to NATS at %s: %w: the server refused the TLS connection; if it requires a "+
+			"client certificate, set --nats-tls-cert and --nats-tls-key", url, err)
+	}
+	return fmt.Errorf("connect to NATS at %s: %w", url, err)
+}
+
+// isLoopback reports whether a listen host reaches only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// scrub removes every trace of raw's password from an error message.
+func scrub(err error, raw string) error {
+	if err == nil {
+		return nil
+	}
+	u, perr := url.Parse(raw)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	msg := err.Error()
+	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(msg, p) {
+		msg = strings.ReplaceAll(msg, raw, u.Redacted())
+		msg = strings.ReplaceAll(msg, p, "xxxxx")
+		return errors.New(msg)
+	}
+	return err
 }
 
 // redact hides a URL's password so configuration errors never print it.

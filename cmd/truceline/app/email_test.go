@@ -19,7 +19,6 @@ import (
 	"github.com/truceline/truceline/alerting/email"
 	"github.com/truceline/truceline/alerting/email/smtptest"
 	"github.com/truceline/truceline/cmd/truceline/app"
-	"github.com/truceline/truceline/configs"
 )
 
 // logBuffer keeps an app's log output; the app logs from many goroutines.
@@ -49,26 +48,7 @@ func startLogged(t *testing.T, cfg app.Config, logs *logBuffer) *app.App {
 			t.Logf("truceline's log:\n%s", logs)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.Start(ctx, cfg, logger)
-	if err != nil {
-		t.Fatalf("start truceline: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = a.Shutdown(ctx)
-	})
-	demo, err := configs.Demo(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.ApplyConfig(ctx, alerting.Config{Zones: demo.Zones, Parties: demo.Parties}); err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return startWithLogger(t, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 }
 
 // mailNotification waits for the alert's notification of contact/method to

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,9 +47,15 @@ func (d *deps) config(t *testing.T) app.Config {
 
 func start(t *testing.T, cfg app.Config) *app.App {
 	t.Helper()
+	return startWithLogger(t, cfg, alertingtest.Logger(t))
+}
+
+// startWithLogger is start with the logger given.
+func startWithLogger(t *testing.T, cfg app.Config, logger *slog.Logger) *app.App {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.Start(ctx, cfg, alertingtest.Logger(t))
+	a, err := app.Start(ctx, cfg, logger)
 	if err != nil {
 		t.Fatalf("start truceline: %v", err)
 	}
@@ -58,6 +66,7 @@ func start(t *testing.T, cfg app.Config) *app.App {
 	if err := a.ApplyConfig(ctx, alerting.Config{Zones: demo.Zones, Parties: demo.Parties}); err != nil {
 		t.Fatal(err)
 	}
+	signIn(t, a)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -75,6 +84,20 @@ func reportJSON(id, zone, category string) []byte {
 func post(t *testing.T, a *app.App, path string, body []byte) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post("http://"+a.HTTPAddr()+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, decode(t, resp.Body)
+}
+
+// postAs is post with another user's token.
+func postAs(t *testing.T, a *app.App, token, path string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
@@ -140,7 +163,11 @@ type wsClient struct {
 func dial(t *testing.T, a *app.App) *wsClient {
 	t.Helper()
 	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}}
-	conn, resp, err := d.Dial("ws://"+a.HTTPAddr()+"/ws", nil)
+	header := http.Header{}
+	if tok, ok := tokens.Load(a.HTTPAddr()); ok {
+		header.Set("Authorization", "Bearer "+tok.(string))
+	}
+	conn, resp, err := d.Dial("ws://"+a.HTTPAddr()+"/ws", header)
 	if err != nil {
 		t.Fatalf("dial /ws: %v", err)
 	}
@@ -240,4 +267,57 @@ const testSecret = "whsec_ru023l+5ly9431sis52Nw/9vv13EccYo2usB2fpD3Ck="
 func webhookContact(id, party, url string) alerting.Contact {
 	return alerting.Contact{ID: id, Name: id, Party: party,
 		Methods: []alerting.Method{{ID: "hook", Type: alerting.MethodWebhook, URL: url, Secret: testSecret}}}
+}
+
+// tokens holds, per truceline address, the API token of its test admin;
+// the default HTTP client of the tests sends it.
+var tokens sync.Map
+
+func init() { http.DefaultClient.Transport = tokenTransport{} }
+
+// tokenTransport adds the test admin's token to requests that carry no
+// credentials of their own.
+type tokenTransport struct{}
+
+func (tokenTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tok, ok := tokens.Load(r.URL.Host); ok && r.Header.Get("Authorization") == "" && r.Header.Get("Cookie") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+tok.(string))
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// signIn gives the tests' HTTP client an admin token for a (the user
+// test-admin, made without a password).
+func signIn(t *testing.T, a *app.App) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := a.Store.User(ctx, "test-admin"); err != nil {
+		u := &alerting.User{Name: "test-admin", FullName: "Test admin", Role: alerting.RoleAdmin, CreatedAt: time.Now()}
+		if err := a.Store.PutUser(ctx, u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
+			t.Fatal(err)
+		}
+	}
+	tok, err := a.IssueToken(ctx, "test-admin", "tests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens.Store(a.HTTPAddr(), tok)
+	return tok
+}
+
+// userToken makes a user with the role (and party and zones) and returns an
+// API token of it.
+func userToken(t *testing.T, a *app.App, u alerting.User) string {
+	t.Helper()
+	ctx := context.Background()
+	u.CreatedAt = time.Now()
+	if err := a.Store.PutUser(ctx, &u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
+		t.Fatal(err)
+	}
+	tok, err := a.IssueToken(ctx, u.Name, "tests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

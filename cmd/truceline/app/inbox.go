@@ -53,6 +53,7 @@ func inboxPage(rc *webhook.Receiver) http.Handler {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			h.Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"received": got, "duplicates": rc.Duplicates()})

@@ -24,6 +24,6 @@ func newDeliveryMetrics(reg prometheus.Registerer) *deliveryMetrics {
 	return m
 }
 
-func (m *deliveryMetrics) observe(kind alerting.MethodKind, outcome string, took time.Duration) {
-	m.attempts.WithLabelValues(string(kind), outcome).Observe(took.Seconds())
+func (m *deliveryMetrics) observe(n alerting.Notification, took time.Duration) {
+	m.attempts.WithLabelValues(string(n.Kind), n.State).Observe(took.Seconds())
 }

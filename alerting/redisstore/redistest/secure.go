@@ -1,0 +1,253 @@
+package redistest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Options secure a redis-server started with StartWith.
+type Options struct {
+	// User and Password: with a User, the server has that ACL user with
+	// Password and the rules of ACL, and the default user is disabled;
+	// with only a Password, the default user needs it (requirepass).
+	User     string
+	Password string
+	// ACL are the user's rules; "" means every key, channel and command
+	// ("~* &* +@all").
+	ACL string
+	// TLS makes the server accept only TLS connections (rediss://), with a
+	// certificate for 127.0.0.1 and localhost from a CA made for the test
+	// (Server.CAFile).
+	TLS bool
+	// ClientCerts makes a TLS server require a client certificate signed
+	// by that CA (Server.ClientCertFile and ClientKeyFile hold one).
+	ClientCerts bool
+}
+
+// StartWith runs a redis-server with an ACL user or password and TLS as o
+// says, and stops it when the test ends. Such a server's URL carries the
+// credentials, and Client uses them and the CA.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("these tests need a real Redis: redis-server is not installed (Debian/Ubuntu: apt-get install redis-server)")
+	}
+	s := &Server{Addr: FreeAddr(t), dir: t.TempDir(), opts: &o, path: path}
+	if o.TLS {
+		s.makeCerts(t)
+	}
+	s.startChild(t)
+	t.Cleanup(s.stopChild)
+	return s
+}
+
+func (s *Server) args() []string {
+	o := s.opts
+	host, port, _ := net.SplitHostPort(s.Addr)
+	args := []string{"--dir", s.dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+		"--daemonize", "no", "--logfile", "redis.log", "--bind", host, "--protected-mode", "yes"}
+	if o.TLS {
+		args = append(args, "--port", "0", "--tls-port", port,
+			"--tls-cert-file", filepath.Join(s.dir, "server.pem"), "--tls-key-file", filepath.Join(s.dir, "server-key.pem"),
+			"--tls-ca-cert-file", s.CAFile, "--tls-auth-clients", map[bool]string{true: "yes", false: "no"}[o.ClientCerts])
+	} else {
+		args = append(args, "--port", port)
+	}
+	switch {
+	case o.User != "":
+		acl := o.ACL
+		if acl == "" {
+			acl = "~* &* +@all"
+		}
+		args = append(args, "--user", "default", "off")
+		args = append(args, "--user", o.User, "on", ">"+o.Password)
+		args = append(args, strings.Fields(acl)...)
+	case o.Password != "":
+		args = append(args, "--requirepass", o.Password)
+	}
+	return args
+}
+
+func (s *Server) startChild(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(s.path, s.args()...)
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	s.cmd, s.exited = cmd, make(chan struct{})
+	exited := s.exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	c := s.client()
+	defer c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			t.Fatalf("redis-server exited at start:\n%s", log)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stopChild()
+			t.Fatalf("redis-server did not answer within 15s: %v", err)
+		}
+	}
+}
+
+// stopChild ends the child with SIGTERM, and SIGKILL after 10 s.
+func (s *Server) stopChild() {
+	if s.cmd == nil {
+		return
+	}
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// client connects as the server's URL says, trusting its CA.
+func (s *Server) client() *redis.Client {
+	opts, err := redis.ParseURL(s.URL())
+	if err != nil {
+		panic(err) // URL() is always valid
+	}
+	if opts.TLSConfig != nil {
+		opts.TLSConfig = s.TLSConfig()
+	}
+	return redis.NewClient(opts)
+}
+
+// TLSConfig trusts the server's CA and, when it requires them, presents
+// the client certificate; nil for a server without TLS.
+func (s *Server) TLSConfig() *tls.Config {
+	if s.opts == nil || !s.opts.TLS {
+		return nil
+	}
+	pemData, _ := os.ReadFile(s.CAFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemData)
+	c := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	if s.opts.ClientCerts {
+		cert, err := tls.LoadX509KeyPair(s.ClientCertFile, s.ClientKeyFile)
+		if err == nil {
+			c.Certificates = []tls.Certificate{cert}
+		}
+	}
+	return c
+}
+
+// urlWith is the server's URL with the given credentials.
+func (s *Server) urlWith(user, password string) string {
+	u := url.URL{Scheme: "redis", Host: s.Addr}
+	if s.opts != nil && s.opts.TLS {
+		u.Scheme = "rediss"
+	}
+	if user != "" || password != "" {
+		u.User = url.UserPassword(user, password)
+	}
+	return u.String()
+}
+
+// URLWithPassword is the server's URL with another password, to test
+// refusals.
+func (s *Server) URLWithPassword(password string) string {
+	user := ""
+	if s.opts != nil {
+		user = s.opts.User
+	}
+	return s.urlWith(user, password)
+}
+
+// makeCerts writes a CA, a server certificate for 127.0.0.1 and localhost,
+// and a client certificate, all ECDSA P-256, into the server's directory.
+func (s *Server) makeCerts(t testing.TB) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redistest CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CAFile = filepath.Join(s.dir, "ca.pem")
+	writePEM(t, s.CAFile, "CERTIFICATE", caDER)
+	leaf := func(serial int64, name string, usage x509.ExtKeyUsage) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "redistest " + name},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePEM(t, filepath.Join(s.dir, name+".pem"), "CERTIFICATE", der)
+		writePEM(t, filepath.Join(s.dir, name+"-key.pem"), "PRIVATE KEY", keyDER)
+	}
+	leaf(2, "server", x509.ExtKeyUsageServerAuth)
+	leaf(3, "client", x509.ExtKeyUsageClientAuth)
+	s.ClientCertFile = filepath.Join(s.dir, "client.pem")
+	s.ClientKeyFile = filepath.Join(s.dir, "client-key.pem")
+}
+
+func writePEM(t testing.TB, path, kind string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		t.Fatal(fmt.Errorf("write %s: %w", path, err))
+	}
+}

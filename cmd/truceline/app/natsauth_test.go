@@ -1,0 +1,295 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker"
+	"github.com/truceline/truceline/broker/natstest"
+	"github.com/truceline/truceline/cmd/truceline/app"
+)
+
+// embeddedConfig is truceline with its embedded NATS on a free port and a
+// test Redis.
+func embeddedConfig(t *testing.T) app.Config {
+	t.Helper()
+	cfg := app.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.NATSURL = app.Embedded
+	cfg.NATSListen = "127.0.0.1:0"
+	cfg.RedisURL = redistest.Start(t).URL()
+	return cfg
+}
+
+// TestEmbeddedNATSUsers: with nats_users, the embedded NATS lets in only
+// its users, and a liaison user reports and follows alerts of its zones
+// only, while truceline itself works as before.
+func TestEmbeddedNATSUsers(t *testing.T) {
+	const password = "liaison-a's Secret 7"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := embeddedConfig(t)
+	cfg.NATSUsers = []app.NATSUser{{User: "liaison-a", PasswordBcrypt: string(hash), Zones: []string{"aleppo"}}}
+	logs := &logBuffer{}
+	a := startLogged(t, cfg, logs)
+	url := a.NATSURL()
+
+	if nc, err := nats.Connect(url); err == nil {
+		nc.Close()
+		t.Fatal("connected without credentials")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("without credentials: %v, want an authorization violation", err)
+	}
+	if nc, err := nats.Connect(url, nats.UserInfo("liaison-a", "wrong")); err == nil {
+		nc.Close()
+		t.Fatal("connected with a wrong password")
+	}
+
+	asyncErrs := make(chan error, 16)
+	nc, err := nats.Connect(url, nats.UserInfo("liaison-a", password),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { asyncErrs <- err }))
+	if err != nil {
+		t.Fatalf("liaison-a: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	denied := func(what, subject string) {
+		t.Helper()
+		select {
+		case err := <-asyncErrs:
+			if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), what+` to "`+subject+`"`) {
+				t.Errorf("%s to %s: async error %v, want a permissions violation", what, subject, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s to %s: no permissions violation", what, subject)
+		}
+	}
+
+	changes, err := nc.SubscribeSync("alerts.aleppo.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ack, err := js.Publish(ctx, "violations.aleppo.shelling", reportJSON("liaison-a-1", "aleppo", "shelling"),
+		jetstream.WithMsgID("liaison-a-1"))
+	if err != nil || ack.Stream != broker.StreamViolations {
+		t.Fatalf("JetStream publish to violations.aleppo.shelling: %+v, %v", ack, err)
+	}
+	alertingtest.Eventually(t, 15*time.Second, "the report's alert", func() bool {
+		for _, al := range alerts(t, a, "aleppo") {
+			for _, id := range al.ReportIDs {
+				if id == "liaison-a-1" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	m, err := changes.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("alerts.aleppo.>: %v", err)
+	}
+	var change struct {
+		Zone     string `json:"zone"`
+		Event    string `json:"event"`
+		ReportID string `json:"report_id"`
+	}
+	if err := json.Unmarshal(m.Data, &change); err != nil || m.Subject != "alerts.aleppo.opened" ||
+		change.Zone != "aleppo" || change.Event != "opened" || change.ReportID != "liaison-a-1" {
+		t.Errorf("change on %s: %s (%v)", m.Subject, m.Data, err)
+	}
+
+	short, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	if _, err := js.Publish(short, "violations.idlib.shelling", reportJSON("liaison-a-2", "idlib", "shelling")); err == nil {
+		t.Error("a report on another zone was acknowledged")
+	}
+	denied("Publish", "violations.idlib.shelling")
+	if _, err := nc.SubscribeSync("alerts.idlib.>"); err != nil {
+		t.Fatal(err)
+	}
+	denied("Subscription", "alerts.idlib.>")
+	if _, err := nc.SubscribeSync("rejected.violations"); err != nil {
+		t.Fatal(err)
+	}
+	denied("Subscription", "rejected.violations")
+
+	// truceline itself is unaffected: an HTTP report of another zone
+	// becomes an alert. A user listening on every reply inbox sees none of
+	// truceline's own replies (its JetStream fetches carry every zone's
+	// reports).
+	spy, err := nats.Connect(url, nats.UserInfo("liaison-a", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(spy.Close)
+	inboxes, err := spy.SubscribeSync("_INBOX.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := post(t, a, "/api/v1/reports", reportJSON("http-1", "idlib", "shelling")); status != 202 {
+		t.Fatalf("POST report: %d %v", status, body)
+	}
+	alertingtest.Eventually(t, 15*time.Second, "the HTTP report's alert", func() bool { return len(alerts(t, a, "idlib")) == 1 })
+	// The fetch reached truceline before the alert was committed; a copy
+	// to the spy was queued before the answer to this flush.
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := inboxes.Pending(); n != 0 {
+		m, _ := inboxes.NextMsg(time.Second)
+		t.Errorf("a liaison user saw %d of truceline's replies, e.g. on %s: %s", n, m.Subject, m.Data)
+	}
+
+	for _, secret := range []string{password, string(hash)} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds %q:\n%s", secret, logs)
+		}
+	}
+	if strings.Contains(logs.String(), "Plaintext passwords") {
+		t.Errorf("the embedded server holds a plain-text password:\n%s", logs)
+	}
+}
+
+// TestEmbeddedNATSWithoutUsersWarnsOffLoopback: an embedded NATS without
+// users on an address other machines reach is logged as a risk.
+func TestEmbeddedNATSWithoutUsersWarnsOffLoopback(t *testing.T) {
+	for listen, warn := range map[string]bool{"127.0.0.1:0": false, "0.0.0.0:0": true} {
+		t.Run(listen, func(t *testing.T) {
+			cfg := embeddedConfig(t)
+			cfg.NATSListen = listen
+			logs := &logBuffer{}
+			a := startLogged(t, cfg, logs)
+			if got := strings.Contains(logs.String(), "without authentication"); got != warn {
+				t.Errorf("warned: %v, want %v:\n%s", got, warn, logs)
+			}
+			nc, err := nats.Connect(a.NATSURL()) // no users: no authentication, as before
+			if err != nil {
+				t.Fatalf("connect without credentials: %v", err)
+			}
+			nc.Close()
+		})
+	}
+}
+
+// TestNATSSecurityOptionsAreValidated: every bad NATS security option is
+// named, and no secret is printed.
+func TestNATSSecurityOptionsAreValidated(t *testing.T) {
+	dir := t.TempDir()
+	external := app.DefaultConfig()
+	external.NATSURL = "tls://truceline:s3cret@nats.example.org:4222"
+	external.NATSCredentials = dir + "/missing.creds"
+	external.NATSNkeySeed = dir + "/missing.nk"
+	external.NATSTLSCA = dir + "/missing-ca.pem"
+	external.NATSTLSCert = dir + "/client.pem"
+	external.NATSUsers = []app.NATSUser{{User: "liaison-a", PasswordBcrypt: "$2a$04$x", Zones: []string{"aleppo"}}}
+	embedded := app.DefaultConfig()
+	embedded.NATSTLSCA = dir + "/ca.pem"
+	embedded.NATSUsers = []app.NATSUser{{User: "liaison-a", PasswordBcrypt: "s3cret"}, {User: "truceline", PasswordBcrypt: "s3cret", Zones: []string{"x y"}}}
+	for name, tt := range map[string]struct {
+		cfg  app.Config
+		want []string
+	}{
+		"external": {external, []string{
+			"nats_users: applies only to the embedded NATS server",
+			"--nats-credentials: and --nats-nkey-seed both set",
+			"--nats-credentials: open " + dir + "/missing.creds: no such file",
+			"--nats-nkey-seed: open " + dir + "/missing.nk: no such file",
+			"--nats-tls-ca: open " + dir + "/missing-ca.pem: no such file",
+			"--nats-tls-key: is required with --nats-tls-cert",
+		}},
+		"embedded": {embedded, []string{
+			"--nats-tls-ca: applies only to an external --nats-url",
+			"nats_users: user liaison-a: the password is not a bcrypt hash",
+			"nats_users: user liaison-a: has no zones",
+			`nats_users: user truceline: the name "truceline" is reserved`,
+			"nats_users: user truceline: the password is not a bcrypt hash",
+			`nats_users: user truceline: zone "x y" does not match`,
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("no %q in:\n%v", w, err)
+				}
+			}
+			if got := strings.Count(err.Error(), "\n"); got != len(tt.want) {
+				t.Errorf("%d problems, want %d:\n%v", got, len(tt.want), err)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("a secret was printed:\n%v", err)
+			}
+		})
+	}
+}
+
+// TestExternalNATSCredentialsAndTLS: truceline logs in to an external NATS
+// with a password in the URL or an nkey seed, over TLS with a private CA
+// and a client certificate, and never prints the password.
+func TestExternalNATSCredentialsAndTLS(t *testing.T) {
+	const password = "n4ts-Secret-31"
+	s := natstest.StartWith(t, natstest.Options{User: "truceline", Password: password, TLS: true, ClientCerts: true})
+	cfg := embeddedConfig(t)
+	cfg.NATSURL = s.URLWithUser("truceline", password)
+
+	msg, log := startFails(t, cfg) // the system's CAs do not know the test CA
+	if !strings.Contains(msg, "connect to NATS at nats://truceline:xxxxx@"+s.Addr) || !strings.Contains(msg, "name its CA with --nats-tls-ca") {
+		t.Errorf("without --nats-tls-ca: %s", msg)
+	}
+	cfg.NATSTLSCA = s.CAFile
+	msg, log2 := startFails(t, cfg) // the server requires a client certificate
+	if !strings.Contains(msg, "connect to NATS at") || !strings.Contains(msg, "--nats-tls-cert and --nats-tls-key") {
+		t.Errorf("without a client certificate: %s", msg)
+	}
+	cfg.NATSTLSCert, cfg.NATSTLSKey = s.ClientCertFile, s.ClientKeyFile
+	wrong := cfg
+	wrong.NATSURL = s.URLWithUser("truceline", "wr0ng-Secret")
+	msg, log3 := startFails(t, wrong)
+	if !strings.Contains(msg, "Authorization Violation") || !strings.Contains(msg, "check the user and password in --nats-url") {
+		t.Errorf("with a wrong password: %s", msg)
+	}
+	for _, text := range []string{msg, log, log2, log3} {
+		if strings.Contains(text, password) || strings.Contains(text, "wr0ng-Secret") {
+			t.Errorf("a password was printed:\n%s", text)
+		}
+	}
+
+	logs := &logBuffer{}
+	a := startLogged(t, cfg, logs)
+	serves(t, a, "nats-tls-1")
+	if strings.Contains(a.NATSURL(), password) || strings.Contains(logs.String(), password) {
+		t.Errorf("the password was shown: %s\n%s", a.NATSURL(), logs)
+	}
+
+	nk := natstest.StartWith(t, natstest.Options{Nkey: true, TLS: true})
+	cfg = embeddedConfig(t)
+	cfg.NATSURL, cfg.NATSNkeySeed, cfg.NATSTLSCA = nk.URL(), nk.SeedFile, nk.CAFile
+	serves(t, start(t, cfg), "nats-nkey-1")
+}

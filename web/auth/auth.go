@@ -1,0 +1,379 @@
+// Package auth identifies who makes a request: a board signed in with a
+// session cookie (and a CSRF token for every change), or an API client with
+// a bearer token. Passwords are bcrypt hashes; tokens and session ids are
+// random and stored only as SHA-256 hashes.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// Store keeps users, tokens and sessions.
+type Store interface {
+	User(ctx context.Context, name string) (*alerting.User, error)
+	Token(ctx context.Context, id string) (*alerting.Token, error)
+	PutSession(ctx context.Context, hash string, s *alerting.Session) error
+	Session(ctx context.Context, hash string) (*alerting.Session, error)
+	DeleteSession(ctx context.Context, hash string) error
+}
+
+// Names on the wire.
+const (
+	CookieName  = "truceline_session"
+	CSRFHeader  = "X-CSRF-Token"
+	TokenPrefix = "tlt_"
+)
+
+// Options configures an Authenticator. Store is required.
+type Options struct {
+	Store Store
+	// SessionTTL is how long a sign-in lasts; 0 means 12 hours.
+	SessionTTL time.Duration
+	// SecureCookie marks the session cookie Secure (the server is reached
+	// over HTTPS); a request that arrives over TLS always gets it.
+	SecureCookie bool
+	Now          func() time.Time
+}
+
+// Authenticator signs people in and identifies requests. It remembers a
+// credential it checked for a short while: a token revoked or a user
+// disabled takes up to cacheFresh to take effect, and while the store is
+// unreachable, credentials seen within cacheStale keep working, so that
+// reports are still accepted into the stream during a Redis outage.
+type Authenticator struct {
+	o Options
+
+	mu    sync.Mutex
+	cache map[string]cached // by token id or session hash
+}
+
+type cached struct {
+	id      Identity
+	secret  string // the token secret's hash, to compare each time
+	checked time.Time
+}
+
+const (
+	cacheFresh = 15 * time.Second
+	cacheStale = 10 * time.Minute
+)
+
+// New returns an Authenticator.
+func New(o Options) (*Authenticator, error) {
+	if o.Store == nil {
+		return nil, errors.New("auth: Options.Store is required")
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Authenticator{o: o, cache: map[string]cached{}}, nil
+}
+
+// Password rules: bcrypt reads at most 72 bytes.
+const (
+	MinPassword = 12
+	MaxPassword = 72
+)
+
+// CheckNewPassword says what is wrong with a password someone chose.
+func CheckNewPassword(pw string) error {
+	switch n := utf8.RuneCountInString(pw); {
+	case n < MinPassword:
+		return fmt.Errorf("must be at least %d characters", MinPassword)
+	case len(pw) > MaxPassword:
+		return fmt.Errorf("must be at most %d bytes", MaxPassword)
+	}
+	return nil
+}
+
+// PasswordCost is the bcrypt cost of stored passwords.
+const PasswordCost = 12
+
+// HashPassword returns the bcrypt hash of a password.
+func HashPassword(pw string) (string, error) { return HashPasswordCost(pw, PasswordCost) }
+
+// HashPasswordCost is HashPassword at another cost: the demo's public
+// passwords gain nothing from a slow hash.
+func HashPasswordCost(pw string, cost int) (string, error) {
+	if err := CheckNewPassword(pw); err != nil {
+		return "", &alerting.Error{Code: alerting.EINVALID, Message: "bad password", Fields: []alerting.FieldProblem{{Field: "password", Problem: err.Error()}}}
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// dummyHash is compared against when the user does not exist, so that a
+// wrong user name takes as long as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user, no such password"), PasswordCost)
+
+// errSignIn is the one answer to every failed sign-in: it does not say
+// whether the user exists.
+var errSignIn = &alerting.Error{Code: EUNAUTHENTICATED, Message: "wrong user name or password"}
+
+// EUNAUTHENTICATED is the error code of a request without valid
+// credentials (HTTP 401).
+const EUNAUTHENTICATED = "unauthenticated"
+
+// Login checks a user's password and opens a session; sid goes into the
+// cookie and is stored only hashed.
+func (a *Authenticator) Login(ctx context.Context, name, password string) (*alerting.User, string, *alerting.Session, error) {
+	u, err := a.o.Store.User(ctx, name)
+	if err != nil && alerting.ErrorCode(err) != alerting.ENOTFOUND {
+		return nil, "", nil, err
+	}
+	hash := dummyHash
+	if u != nil && u.PasswordHash != "" {
+		hash = []byte(u.PasswordHash)
+	}
+	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	if !ok || u == nil || u.Disabled || u.PasswordHash == "" {
+		return nil, "", nil, errSignIn
+	}
+	sid, err := random(32)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	csrf, err := random(32)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	now := a.o.Now()
+	s := &alerting.Session{User: u.Name, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(a.o.SessionTTL)}
+	if err := a.o.Store.PutSession(ctx, digest(sid), s); err != nil {
+		return nil, "", nil, err
+	}
+	return u, sid, s, nil
+}
+
+// Logout ends the request's session, if it has one.
+func (a *Authenticator) Logout(ctx context.Context, r *http.Request) error {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return nil
+	}
+	a.mu.Lock()
+	delete(a.cache, "session "+digest(c.Value))
+	a.mu.Unlock()
+	return a.o.Store.DeleteSession(ctx, digest(c.Value))
+}
+
+// Identity is who made a request, and how.
+type Identity struct {
+	Principal *alerting.Principal
+	// Session is set for a board's request; changes then need its CSRF
+	// token.
+	Session *alerting.Session
+}
+
+// Authenticate identifies a request: by its bearer token, else by its
+// session cookie. No credentials at all give a nil Principal and no error;
+// wrong ones an error with EUNAUTHENTICATED.
+func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		raw, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return Identity{}, alerting.Errorf(EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\"")
+		}
+		raw = strings.TrimSpace(raw)
+		id, secret, ok := ParseToken(raw)
+		if !ok {
+			return Identity{}, errBadToken
+		}
+		return a.remember("token "+id, digest(secret), func() (Identity, error) {
+			p, err := a.tokenPrincipal(ctx, id, secret)
+			return Identity{Principal: p}, err
+		})
+	}
+	c, err := r.Cookie(CookieName)
+	if err != nil || c.Value == "" {
+		return Identity{}, nil
+	}
+	key := "session " + digest(c.Value)
+	return a.remember(key, "", func() (Identity, error) { return a.session(ctx, c.Value) })
+}
+
+// remember answers from the cache while fresh, else calls check; when the
+// store is unreachable it answers from a stale entry rather than fail.
+func (a *Authenticator) remember(key, secret string, check func() (Identity, error)) (Identity, error) {
+	now := a.o.Now()
+	a.mu.Lock()
+	e, ok := a.cache[key]
+	a.mu.Unlock()
+	ok = ok && e.secret == secret
+	if ok && now.Sub(e.checked) < cacheFresh && (e.id.Session == nil || now.Before(e.id.Session.ExpiresAt)) {
+		return e.id, nil
+	}
+	id, err := check()
+	switch {
+	case err == nil:
+		a.mu.Lock()
+		if len(a.cache) > 10_000 {
+			clear(a.cache)
+		}
+		a.cache[key] = cached{id: id, secret: secret, checked: now}
+		a.mu.Unlock()
+		return id, nil
+	case alerting.ErrorCode(err) == alerting.EUNAVAILABLE && ok && now.Sub(e.checked) < cacheStale:
+		return e.id, nil
+	}
+	a.mu.Lock()
+	delete(a.cache, key)
+	a.mu.Unlock()
+	return Identity{}, err
+}
+
+// Forget drops what the authenticator remembers of every credential: a
+// sign-out, a revocation or a user change made here takes effect at once.
+func (a *Authenticator) Forget() {
+	a.mu.Lock()
+	clear(a.cache)
+	a.mu.Unlock()
+}
+
+func (a *Authenticator) session(ctx context.Context, sid string) (Identity, error) {
+	s, err := a.o.Store.Session(ctx, digest(sid))
+	if err != nil {
+		return Identity{}, err
+	}
+	if s == nil || !a.o.Now().Before(s.ExpiresAt) {
+		return Identity{}, alerting.Errorf(EUNAUTHENTICATED, "the session ended; sign in again")
+	}
+	u, err := a.o.Store.User(ctx, s.User)
+	if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && u.Disabled) {
+		return Identity{}, alerting.Errorf(EUNAUTHENTICATED, "the session ended; sign in again")
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	p := alerting.PrincipalOf(u, "session")
+	p.Password = true
+	return Identity{Principal: p, Session: s}, nil
+}
+
+var errBadToken = alerting.Errorf(EUNAUTHENTICATED, "the token is not valid (revoked, expired or mistyped)")
+
+func (a *Authenticator) tokenPrincipal(ctx context.Context, id, secret string) (*alerting.Principal, error) {
+	bad := errBadToken
+	t, err := a.o.Store.Token(ctx, id)
+	if alerting.ErrorCode(err) == alerting.ENOTFOUND {
+		return nil, bad
+	}
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(digest(secret))) != 1 || !t.Usable(a.o.Now()) {
+		return nil, bad
+	}
+	u, err := a.o.Store.User(ctx, t.User)
+	if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && u.Disabled) {
+		return nil, bad
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := alerting.PrincipalOf(u, "token "+t.ID)
+	p.TokenID = t.ID
+	return p, nil
+}
+
+// CheckCSRF requires a board's change to carry its session's CSRF token.
+// Requests made with a bearer token carry no cookie and need none.
+func CheckCSRF(r *http.Request, id Identity) error {
+	if id.Session == nil {
+		return nil
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	got := r.Header.Get(CSRFHeader)
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(id.Session.CSRF)) != 1 {
+		return alerting.Errorf(alerting.EFORBIDDEN, "missing or wrong %s header: reload the board", CSRFHeader)
+	}
+	return nil
+}
+
+// SetCookie gives the browser the session cookie: HttpOnly, SameSite=Strict,
+// and Secure over HTTPS.
+func (a *Authenticator) SetCookie(w http.ResponseWriter, r *http.Request, sid string, s *alerting.Session) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: sid, Path: "/", Expires: s.ExpiresAt,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.o.SecureCookie || r.TLS != nil})
+}
+
+// ClearCookie removes the session cookie.
+func (a *Authenticator) ClearCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.o.SecureCookie || r.TLS != nil})
+}
+
+// NewToken makes an API token for user: the record to store (holding only
+// the secret's hash) and the token to show once.
+func NewToken(user, name string, expires *time.Time, now time.Time) (*alerting.Token, string, error) {
+	id, err := randomHex(6)
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := random(32)
+	if err != nil {
+		return nil, "", err
+	}
+	t := &alerting.Token{ID: id, User: user, Name: name, Hash: digest(secret), CreatedAt: now, ExpiresAt: expires}
+	return t, TokenPrefix + id + "_" + secret, nil
+}
+
+// ParseToken splits a token into its id and secret.
+func ParseToken(raw string) (id, secret string, ok bool) {
+	rest, ok := strings.CutPrefix(raw, TokenPrefix)
+	if !ok {
+		return "", "", false
+	}
+	id, secret, ok = strings.Cut(rest, "_")
+	return id, secret, ok && len(id) == 12 && len(secret) >= 32
+}
+
+// NewPassword makes a random password for a bootstrap admin.
+func NewPassword() (string, error) { return random(18) }
+
+func random(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,195 @@
+package auth_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/web/auth"
+)
+
+// memStore is an in-memory Store: the Redis one is tested with the server.
+type memStore struct {
+	mu       sync.Mutex
+	users    map[string]*alerting.User
+	tokens   map[string]*alerting.Token
+	sessions map[string]*alerting.Session
+	down     bool
+}
+
+func newMemStore() *memStore {
+	return &memStore{users: map[string]*alerting.User{}, tokens: map[string]*alerting.Token{}, sessions: map[string]*alerting.Session{}}
+}
+
+var errDown = &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "down"}
+
+func (m *memStore) User(_ context.Context, name string) (*alerting.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, errDown
+	}
+	if u, ok := m.users[name]; ok {
+		c := *u
+		return &c, nil
+	}
+	return nil, alerting.Errorf(alerting.ENOTFOUND, "no user")
+}
+
+func (m *memStore) Token(_ context.Context, id string) (*alerting.Token, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, errDown
+	}
+	if t, ok := m.tokens[id]; ok {
+		c := *t
+		return &c, nil
+	}
+	return nil, alerting.Errorf(alerting.ENOTFOUND, "no token")
+}
+
+func (m *memStore) PutSession(_ context.Context, hash string, s *alerting.Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[hash] = s
+	return nil
+}
+
+func (m *memStore) Session(_ context.Context, hash string) (*alerting.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, errDown
+	}
+	return m.sessions[hash], nil
+}
+
+func (m *memStore) DeleteSession(_ context.Context, hash string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, hash)
+	return nil
+}
+
+// fixture has a user "officer" with a password and a token.
+func fixture(t testing.TB) (*auth.Authenticator, *memStore, string, *time.Time) {
+	t.Helper()
+	s := newMemStore()
+	hash, err := auth.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.users["officer"] = &alerting.User{Name: "officer", Role: alerting.RoleDutyOfficer, PasswordHash: hash}
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clock := &now
+	tok, secret, err := auth.NewToken("officer", "test", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tokens[tok.ID] = tok
+	a, err := auth.New(auth.Options{Store: s, Now: func() time.Time { return *clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, s, secret, clock
+}
+
+func bearer(token string) *http.Request {
+	r := httptest.NewRequest("GET", "/api/v1/alerts", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
+
+func TestTokensAndTheCache(t *testing.T) {
+	a, s, secret, clock := fixture(t)
+	id, err := a.Authenticate(bearer(secret))
+	if err != nil || id.Principal == nil || id.Principal.User != "officer" || id.Session != nil {
+		t.Fatalf("a good token: %+v %v", id, err)
+	}
+	if _, err := a.Authenticate(bearer(secret[:len(secret)-1] + "x")); alerting.ErrorCode(err) != auth.EUNAUTHENTICATED {
+		t.Errorf("a tampered token: %v", err)
+	}
+	// Revoked: refused once the cache is no longer fresh.
+	tokID, _, _ := auth.ParseToken(secret)
+	revoked := *clock
+	s.tokens[tokID].RevokedAt = &revoked
+	*clock = clock.Add(time.Minute)
+	if _, err := a.Authenticate(bearer(secret)); alerting.ErrorCode(err) != auth.EUNAUTHENTICATED {
+		t.Errorf("a revoked token: %v", err)
+	}
+	// Store down: a token seen recently keeps working, an unseen one not.
+	s.tokens[tokID].RevokedAt = nil
+	if _, err := a.Authenticate(bearer(secret)); err != nil {
+		t.Fatal(err)
+	}
+	s.down = true
+	*clock = clock.Add(5 * time.Minute)
+	if id, err := a.Authenticate(bearer(secret)); err != nil || id.Principal == nil {
+		t.Errorf("a recent token while the store is down: %v", err)
+	}
+	*clock = clock.Add(time.Hour)
+	if _, err := a.Authenticate(bearer(secret)); alerting.ErrorCode(err) != alerting.EUNAVAILABLE {
+		t.Errorf("an old token while the store is down: %v, want unavailable", err)
+	}
+}
+
+func TestLoginAndCSRF(t *testing.T) {
+	a, _, _, _ := fixture(t)
+	if _, _, _, err := a.Login(context.Background(), "officer", "wrong password"); alerting.ErrorCode(err) != auth.EUNAUTHENTICATED {
+		t.Errorf("wrong password: %v", err)
+	}
+	_, _, _, errUnknown := a.Login(context.Background(), "nobody", "correct horse battery")
+	_, _, _, errWrong := a.Login(context.Background(), "officer", "wrong password")
+	if errUnknown.Error() != errWrong.Error() {
+		t.Errorf("an unknown user (%v) and a wrong password (%v) must read the same", errUnknown, errWrong)
+	}
+	u, sid, sess, err := a.Login(context.Background(), "officer", "correct horse battery")
+	if err != nil || u.Name != "officer" || sid == "" || sess.CSRF == "" {
+		t.Fatalf("login: %v", err)
+	}
+	r := httptest.NewRequest("POST", "/api/v1/alerts/x/ack", strings.NewReader("{}"))
+	r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: sid})
+	id, err := a.Authenticate(r)
+	if err != nil || id.Principal == nil || id.Session == nil {
+		t.Fatalf("the session: %+v %v", id, err)
+	}
+	if err := auth.CheckCSRF(r, id); alerting.ErrorCode(err) != alerting.EFORBIDDEN {
+		t.Errorf("no CSRF header: %v", err)
+	}
+	r.Header.Set(auth.CSRFHeader, sess.CSRF)
+	if err := auth.CheckCSRF(r, id); err != nil {
+		t.Errorf("the right CSRF header: %v", err)
+	}
+	if err := auth.CheckNewPassword("short"); err == nil {
+		t.Error("a short password was accepted")
+	}
+}
+
+// FuzzAuthenticate feeds arbitrary Authorization headers and cookies: never
+// a panic, and never a principal without the real token or session.
+func FuzzAuthenticate(f *testing.F) {
+	a, _, secret, _ := fixture(f)
+	for _, s := range []string{"Bearer " + secret, "Bearer tlt_", "Bearer tlt_0123456789ab_", "Basic abc", "Bearer " + secret[:20], "", "Bearer \x00"} {
+		f.Add(s, "")
+	}
+	f.Add("", "session-id")
+	f.Fuzz(func(t *testing.T, header, cookie string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		if header != "" {
+			r.Header["Authorization"] = []string{header}
+		}
+		if cookie != "" {
+			r.Header["Cookie"] = []string{auth.CookieName + "=" + cookie}
+		}
+		id, err := a.Authenticate(r)
+		if err == nil && id.Principal != nil && strings.TrimSpace(strings.TrimPrefix(header, "Bearer ")) != secret {
+			t.Fatalf("authenticated by %q / %q", header, cookie)
+		}
+	})
+}
