@@ -1,6 +1,29 @@
-// HTTP calls to the truceline API (same origin).
+// HTTP calls to the truceline API (same origin). The board is signed in
+// with a session cookie (HttpOnly: this code never sees it); every change it
+// makes carries the session's CSRF token, held here in memory only.
 
 const JSON_HEADERS = { 'Content-Type': 'application/json', Accept: 'application/json' };
+const CSRF_HEADER = 'X-CSRF-Token';
+
+/** The session's CSRF token: in memory only, never in storage. */
+let csrf = '';
+
+/** Called when an API call answers 401: the session ended. */
+let unauthenticated = () => {};
+
+/** Set (or, with "", forget) the CSRF token sent with every change. */
+export function setCSRF(token) {
+  csrf = typeof token === 'string' ? token : '';
+}
+
+/**
+ * fn(error, sentWith) runs whenever a call answers 401 (not the session
+ * calls themselves); sentWith is the CSRF token the request was sent under,
+ * telling which session it was.
+ */
+export function onUnauthenticated(fn) {
+  unauthenticated = fn;
+}
 
 /**
  * An API error: message for people, code for programs, fields for the
@@ -62,16 +85,107 @@ async function apiError(res) {
   return new ApiError(message, opts);
 }
 
-async function getJSON(path, signal) {
+/**
+ * Send a request and return the response; throws ApiError on a network
+ * failure or an error status. Every method but GET and HEAD carries the CSRF
+ * token. A 401 also tells the board the session ended, unless quiet401.
+ */
+async function request(method, path, { body, signal, quiet401 = false } = {}) {
+  const headers = body === undefined ? { Accept: 'application/json' } : { ...JSON_HEADERS };
+  const sentWith = csrf;
+  if (method !== 'GET' && method !== 'HEAD' && csrf) headers[CSRF_HEADER] = csrf;
   let res;
   try {
-    res = await fetch(path, { headers: { Accept: 'application/json' }, signal });
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError('Network error: the server could not be reached');
+  }
+  if (!res.ok) {
+    const err = await apiError(res);
+    if (res.status === 401 && !quiet401) {
+      try {
+        unauthenticated(err, sentWith);
+      } catch (e) {
+        console.warn('truceline: sign-out handler failed', e);
+      }
+    }
+    throw err;
+  }
+  return res;
+}
+
+async function getJSON(path, signal) {
+  const res = await request('GET', path, { signal });
+  return res.json();
+}
+
+/** Whether an error is the server refusing a change for a missing or stale
+ *  CSRF token (another tab signed in with another session meanwhile). */
+export function isCSRFError(err) {
+  return Boolean(err && err.status === 403 && /csrf/i.test(err.message || ''));
+}
+
+// --- session ---------------------------------------------------------------------
+
+/**
+ * GET /api/v1/session -> {user, full_name, role, party, zones, via, csrf,
+ * expires_at}, or null when nobody is signed in (401).
+ */
+export async function fetchSession(signal) {
+  try {
+    const res = await request('GET', '/api/v1/session', { signal, quiet401: true });
+    return await res.json();
+  } catch (err) {
+    if (err && err.status === 401) return null;
+    throw err;
+  }
+}
+
+/**
+ * POST /api/v1/session: sign in. Resolves to the session (as fetchSession);
+ * throws ApiError: 401 for a wrong user name or password, 429 when there
+ * were too many attempts (err.retryAfter in seconds).
+ */
+export async function signIn(user, password) {
+  let res;
+  try {
+    res = await fetch('/api/v1/session', {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ user, password }),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
   } catch {
     throw new ApiError('Network error: the server could not be reached');
   }
-  if (!res.ok) throw await apiError(res);
+  if (!res.ok) {
+    const err = await apiError(res);
+    const after = Number.parseInt(res.headers.get('Retry-After') || '', 10);
+    err.retryAfter = Number.isFinite(after) && after > 0 ? after : 0;
+    throw err;
+  }
   return res.json();
 }
+
+/** DELETE /api/v1/session: sign out (the session already ended is fine). */
+export async function signOut() {
+  try {
+    await request('DELETE', '/api/v1/session', { quiet401: true });
+  } catch (err) {
+    if (!err || err.status !== 401) throw err;
+  }
+}
+
+// --- reading ---------------------------------------------------------------------
 
 /** GET /api/v1/zones -> [{id, name, tags, geometry}] */
 export async function fetchZones(signal) {
@@ -109,22 +223,13 @@ export async function fetchRegimes(signal) {
 }
 
 /**
- * POST /api/v1/alerts/{id}/{action} with body (an object: by, party, note,
- * status, for, until). action is "ack", "resolve", "verify", "comment" or
- * "snooze". Resolves to the alert after the change; throws ApiError.
+ * POST /api/v1/alerts/{id}/{action} with body (an object: note, status, for,
+ * until). action is "ack", "resolve", "verify", "comment" or "snooze". The
+ * actor is the signed-in user, acting for their own party. Resolves to the
+ * alert after the change; throws ApiError.
  */
 export async function alertAction(id, action, body = {}) {
-  let res;
-  try {
-    res = await fetch(`/api/v1/alerts/${encodeURIComponent(id)}/${action}`, {
-      method: 'POST',
-      headers: JSON_HEADERS,
-      body: JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError('Network error: the server could not be reached');
-  }
-  if (!res.ok) throw await apiError(res);
+  const res = await request('POST', `/api/v1/alerts/${encodeURIComponent(id)}/${action}`, { body });
   try {
     return await res.json();
   } catch {

@@ -1,18 +1,21 @@
-// truceline board: entry point. Wires the live feed, the alert store, the
-// list renderer and the header together.
+// truceline board: entry point. Signs the user in, then wires the live feed,
+// the alert store, the list renderer and the header together; on signing out
+// (or when the session ends) it takes the board down and forgets what it held.
 
 import { LiveFeed } from './live.js';
 import { AlertStore } from './store.js';
 import { AlertList } from './list.js';
 import { DetailPanel } from './detail.js';
 import { Catalog } from './catalog.js';
-import { ActingAs } from './actor.js';
+import { Me, roleLabel } from './session.js';
 import { Toasts } from './toast.js';
 import { ZoneMap, ReportLocations } from './map.js';
 import { ZoneCounters } from './counters.js';
 import { Sound } from './sound.js';
 import { HelpOverlay } from './help.js';
-import { fetchZones, alertAction } from './api.js';
+import {
+  fetchZones, alertAction, fetchSession, signIn, signOut, setCSRF, onUnauthenticated, isCSRFError,
+} from './api.js';
 import { agoShort, clockTime, hasAcknowledged, label, severityRank, SEVERITIES } from './format.js';
 import { setText } from './dom.js';
 
@@ -23,6 +26,10 @@ const VERIFICATIONS = ['unverified', 'confirmed', 'disputed', 'not_applicable'];
 /** markers for at most this many of the most recently active visible alerts */
 const MAX_MARKERS = 80;
 const SIDE_KEY = 'truceline.sideOpen';
+/** how often the board asks whether its session still holds */
+const SESSION_CHECK_MS = 60000;
+/** at most one session check this often while the feed is down */
+const SESSION_RECHECK_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -55,8 +62,24 @@ const els = {
   empty: $('empty'),
   connSr: $('conn-sr'),
   toasts: $('toasts'),
-  actingAs: $('acting-as'),
   detail: $('detail'),
+  boardApp: $('board-app'),
+  signin: $('signin'),
+  signinForm: $('signin-form'),
+  signinUser: $('signin-user'),
+  signinPassword: $('signin-password'),
+  signinSubmit: $('signin-submit'),
+  signinError: $('signin-error'),
+  signinNote: $('signin-note'),
+  noBoard: $('no-board'),
+  noBoardWho: $('no-board-who'),
+  noBoardSignOut: $('no-board-sign-out'),
+  whoami: $('whoami'),
+  whoName: $('whoami-name'),
+  whoRole: $('whoami-role'),
+  whoPartyWrap: $('whoami-party-wrap'),
+  whoParty: $('whoami-party'),
+  signOut: $('sign-out'),
 };
 
 // --- state -------------------------------------------------------------------
@@ -71,18 +94,16 @@ const filters = readFiltersFromURL();
 
 const zoneName = (id) => zoneNames.get(id) || id || '—';
 const catalog = new Catalog();
-const acting = new ActingAs(els.actingAs, catalog, () => {
-  // Which Acknowledge buttons show depends on who acts.
-  list.refillAll();
-  detail.refresh();
-});
+/** the signed-in user (a Me), or null */
+let me = null;
 
 const list = new AlertList(els.list, {
   store,
   zoneName,
   partyName: (id) => catalog.partyName(id),
-  actor: () => acting.actor(),
-  onAction: (id, action) => runAction(id, action, acting.body()),
+  actor: () => (me ? me.actor() : { by: '', party: '' }),
+  canAct: () => Boolean(me && me.canAct()),
+  onAction: (id, action) => runAction(id, action, me ? me.body() : {}),
   onOpen: (id) => detail.open(id),
   onRendered: ({ visible }) => renderSummary(visible),
 });
@@ -92,7 +113,7 @@ const detail = new DetailPanel(els.detail, {
   store,
   catalog,
   zoneName,
-  acting,
+  me: () => me,
   run: (id, action, body, opts) => runAction(id, action, body, opts),
   onOpen: (id) => {
     filters.alert = id;
@@ -106,8 +127,7 @@ const detail = new DetailPanel(els.detail, {
 });
 
 catalog.onChange(() => {
-  const notice = acting.refresh();
-  if (notice) toasts.notice(notice);
+  renderWhoAmI(); // the party's name
   list.refillAll();
   detail.refresh();
 });
@@ -206,6 +226,9 @@ feed.on('status', (st) => {
     }
     // Report locations are fetched only while the server is reachable.
     if (st.state === 'live') locations.pump();
+    // A refused WebSocket looks like a network failure: the session may
+    // have ended.
+    if (st.state === 'reconnecting') recheckSession();
     announce(st.state);
     lastState = st.state;
   }
@@ -227,6 +250,13 @@ async function runAction(id, action, body, { quiet = false } = {}) {
     applyAlert(await alertAction(id, action, body));
     return true;
   } catch (err) {
+    if (err.status === 401) return { error: err }; // back to the sign-in form
+    if (isCSRFError(err)) {
+      // Another tab signed in meanwhile: this board follows the session.
+      checkSession();
+      if (!quiet) toasts.error('The session changed (signed in again in another tab?); try again.');
+      return { error: err };
+    }
     if (!quiet) toasts.error(err.message || 'Request failed');
     return { error: err };
   } finally {
@@ -252,15 +282,19 @@ function ackSelected() {
   const entry = store.get(id);
   if (!entry) return;
   const a = entry.alert;
+  if (!me || !me.canAct()) {
+    if (me) toasts.notice(me.whyNot());
+    return;
+  }
   if (a.state !== 'open') {
     toasts.notice(`Already ${a.state}: ${a.title || id}`);
     return;
   }
-  if (hasAcknowledged(a, acting.actor())) {
-    toasts.notice(`${acting.label()} has already acknowledged: ${a.title || id}`);
+  if (hasAcknowledged(a, me.actor())) {
+    toasts.notice(`${me.party ? me.label() : 'You'} already acknowledged: ${a.title || id}`);
     return;
   }
-  runAction(id, 'ack', acting.body());
+  runAction(id, 'ack', me.body());
 }
 
 // --- header ----------------------------------------------------------------------
@@ -602,13 +636,18 @@ function applyZones(zones) {
   list.invalidateAll();
 }
 
+let zonesTimer = 0;
 async function loadZones(attempt = 0) {
+  const gen = generation;
+  clearTimeout(zonesTimer);
   try {
-    applyZones(await fetchZones());
+    const zones = await fetchZones();
+    if (gen === generation) applyZones(zones);
   } catch (err) {
+    if (gen !== generation || err.status === 401) return; // signed out meanwhile
     const delay = Math.min(30000, 2000 * 2 ** attempt);
     console.warn(`truceline: zones not loaded (${err.message}); retrying in ${delay / 1000} s`);
-    setTimeout(() => loadZones(attempt + 1), delay);
+    zonesTimer = setTimeout(() => loadZones(attempt + 1), delay);
   }
 }
 
@@ -689,6 +728,8 @@ function follow() {
 
 document.addEventListener('keydown', (ev) => {
   if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  // The shortcuts are the board's: not on the sign-in form.
+  if (screen !== 'board') return;
   // The help dialog is modal: only its own keys work while it is open.
   if (help.isOpen) {
     if (ev.key === 'Escape' || ev.key === '?') {
@@ -746,19 +787,291 @@ if (top && 'ResizeObserver' in window) {
   }).observe(top);
 }
 
+// --- session --------------------------------------------------------------------------
+
+/** what the page shows: "checking", "signin", "no-board" (a reporter) or "board" */
+let screen = 'checking';
+/** bumped on every sign-in and sign-out: answers to work begun before are dropped */
+let generation = 0;
+/** the CSRF token of the session this board runs on */
+let csrf = '';
+let sessionTimer = 0;
+let expiryTimer = 0;
+let bootTimer = 0;
+let lastCheck = 0;
+let checking = null;
+let signingIn = false;
+/** the last user signed in here, to fill in the form after a session ends */
+let lastUser = '';
+// Tabs share the session cookie: what one does, the others follow.
+const channel = 'BroadcastChannel' in window ? new BroadcastChannel('truceline.session') : null;
+
+function showScreen(which) {
+  screen = which;
+  els.boardApp.hidden = which !== 'board';
+  els.signin.hidden = which !== 'signin';
+  els.noBoard.hidden = which !== 'no-board';
+  document.body.dataset.screen = which;
+}
+
+function useSession(view) {
+  csrf = typeof view.csrf === 'string' ? view.csrf : '';
+  setCSRF(csrf);
+  armExpiry(view.expires_at);
+}
+
+/** Start as the user of a session (just signed in, or found signed in). */
+function enter(view) {
+  if (me && me.same(view) && screen !== 'signin') {
+    useSession(view); // the same user, maybe a new session
+    return;
+  }
+  if (me) takeDown(); // another user: nothing of the last one may remain
+  generation++;
+  useSession(view);
+  me = new Me(view, catalog);
+  lastUser = me.user;
+  setSignInMessage('', '');
+  if (!me.hasBoard()) {
+    setText(els.noBoardWho, `Signed in as ${me.name} · ${roleLabel(me.role)}.`);
+    showScreen('no-board');
+    els.noBoardSignOut.focus();
+    return;
+  }
+  renderWhoAmI();
+  showScreen('board');
+  startBoard();
+}
+
+function startBoard() {
+  syncFilterControls();
+  renderConnection();
+  list.refillAll();
+  renderSummary(0);
+  loadZones();
+  catalog.load();
+  feed.start();
+  if (filters.alert) detail.open(filters.alert, { focus: false });
+  clearInterval(sessionTimer);
+  sessionTimer = setInterval(checkSession, SESSION_CHECK_MS);
+}
+
+/** Stop the feed and forget every alert, zone and name the board held. */
+function takeDown() {
+  clearInterval(sessionTimer);
+  clearTimeout(expiryTimer);
+  clearTimeout(zonesTimer);
+  feed.reset();
+  detail.reset();
+  catalog.reset();
+  locations.reset();
+  help.close();
+  store.clear();
+  seeded.clear();
+  zoneNames.clear();
+  lastState = null;
+  list.select(null);
+  list.invalidateAll();
+  list.flush();
+  els.zoneFilter.replaceChildren(new Option('All zones', ''));
+  map.setZones([]);
+  toasts.clear();
+  renderConnection();
+  document.title = 'truceline';
+}
+
+/** Back to the sign-in form, with a message (kind "error" or "note"). */
+function leave(message = '', kind = 'note') {
+  generation++;
+  if (me) takeDown();
+  me = null;
+  csrf = '';
+  setCSRF('');
+  renderWhoAmI();
+  showSignIn(message, kind);
+}
+
+function showSignIn(message = '', kind = 'note') {
+  signingIn = false;
+  els.signinSubmit.disabled = false;
+  els.signinSubmit.removeAttribute('aria-busy');
+  els.signinPassword.value = '';
+  if (!els.signinUser.value && lastUser) els.signinUser.value = lastUser;
+  setSignInMessage(message, kind);
+  showScreen('signin');
+  (els.signinUser.value ? els.signinPassword : els.signinUser).focus();
+}
+
+function setSignInMessage(message, kind) {
+  setText(els.signinError, kind === 'error' ? message : '');
+  setText(els.signinNote, kind === 'note' ? message : '');
+  for (const input of [els.signinUser, els.signinPassword]) input.removeAttribute('aria-invalid');
+}
+
+function renderWhoAmI() {
+  setText(els.whoName, me ? me.name : '');
+  els.whoName.title = me && me.fullName ? `user ${me.user}` : '';
+  setText(els.whoRole, me ? roleLabel(me.role) : '');
+  const party = me ? me.partyName() : '';
+  setText(els.whoParty, party);
+  els.whoParty.title = me && me.party && party !== me.party ? `party ${me.party}` : '';
+  els.whoPartyWrap.hidden = !party;
+  els.whoami.classList.toggle('is-party', Boolean(party));
+  els.whoami.classList.toggle('is-read-only', Boolean(me && !me.canAct()));
+}
+
+/** Ask the server whether the session holds: follow another user signed
+ *  in meanwhile (in another tab), or go back to the form when it ended. */
+function checkSession() {
+  if (!me || checking) return checking;
+  const gen = generation;
+  lastCheck = Date.now();
+  checking = (async () => {
+    try {
+      const view = await fetchSession();
+      if (gen !== generation || !me) return;
+      if (!view) leave('Your session ended. Sign in again.', 'error');
+      else enter(view);
+    } catch {
+      // The server is unreachable: the connection indicator says so.
+    } finally {
+      checking = null;
+    }
+  })();
+  return checking;
+}
+
+function recheckSession() {
+  if (Date.now() - lastCheck >= SESSION_RECHECK_MS) checkSession();
+}
+
+/** Check the session again just after it is due to end. */
+function armExpiry(expiresAt) {
+  clearTimeout(expiryTimer);
+  const at = Date.parse(expiresAt || '');
+  if (!Number.isFinite(at)) return;
+  const delay = Math.min(2 ** 31 - 1, Math.max(0, at - Date.now()) + 1000);
+  expiryTimer = setTimeout(checkSession, delay);
+}
+
+// Any call answered 401: the session ended (signed out elsewhere, expired,
+// or the user was disabled). A 401 to a request of an earlier session (sent
+// with another CSRF token) says nothing about this one.
+onUnauthenticated((_err, sentWith) => {
+  if (me && sentWith === csrf) leave('Your session ended. Sign in again.', 'error');
+});
+
+els.signinForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  if (signingIn) return;
+  const user = els.signinUser.value.trim();
+  const password = els.signinPassword.value;
+  setSignInMessage('', '');
+  if (!user || !password) {
+    const input = user ? els.signinPassword : els.signinUser;
+    setSignInMessage(user ? 'Enter your password.' : 'Enter your user name.', 'error');
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    return;
+  }
+  signingIn = true;
+  els.signinSubmit.disabled = true;
+  els.signinSubmit.setAttribute('aria-busy', 'true');
+  clearTimeout(bootTimer);
+  try {
+    const view = await signIn(user, password);
+    els.signinPassword.value = '';
+    channel?.postMessage({ type: 'signed-in', user: view.user });
+    enter(view);
+  } catch (err) {
+    let message = err.message || 'Sign-in failed';
+    if (err.status === 401) message = 'Wrong user name or password.';
+    else if (err.status === 429) {
+      message = `Too many sign-in attempts: wait ${err.retryAfter || 10} seconds, then try again.`;
+    }
+    setSignInMessage(message, 'error');
+    if (err.status === 401) {
+      els.signinPassword.value = '';
+      els.signinPassword.setAttribute('aria-invalid', 'true');
+      els.signinPassword.focus();
+    }
+  } finally {
+    signingIn = false;
+    els.signinSubmit.disabled = false;
+    els.signinSubmit.removeAttribute('aria-busy');
+  }
+});
+
+async function signOutHere(button) {
+  button.disabled = true;
+  try {
+    await signOut();
+  } catch (err) {
+    // Still signed in on the server: say so rather than pretend.
+    toasts.error(`Not signed out: ${err.message}`);
+    return;
+  } finally {
+    button.disabled = false;
+  }
+  channel?.postMessage({ type: 'signed-out' });
+  // The next user starts without the alert this one had open.
+  if (filters.alert) {
+    filters.alert = '';
+    writeFiltersToURL();
+  }
+  leave('You signed out.');
+}
+
+els.signOut.addEventListener('click', () => signOutHere(els.signOut));
+els.noBoardSignOut.addEventListener('click', () => signOutHere(els.noBoardSignOut));
+
+channel?.addEventListener('message', (ev) => {
+  const type = ev.data && ev.data.type;
+  if (type === 'signed-out' && me) {
+    leave('You signed out in another tab.');
+  } else if (type === 'signed-in') {
+    // The cookie is the other tab's session now: follow it.
+    if (me) checkSession();
+    else boot();
+  }
+});
+
+/** Find out whether the browser is signed in; show the board or the form. */
+async function boot(attempt = 0) {
+  clearTimeout(bootTimer);
+  const gen = generation;
+  let view;
+  try {
+    view = await fetchSession();
+  } catch (err) {
+    if (gen !== generation || me) return;
+    const delay = Math.min(30000, 2000 * 2 ** attempt);
+    if (screen !== 'signin') showSignIn();
+    setSignInMessage(`${err.message}. Trying again in ${delay / 1000} s.`, 'error');
+    bootTimer = setTimeout(() => boot(attempt + 1), delay);
+    return;
+  }
+  if (gen !== generation || me) return;
+  if (view) enter(view);
+  else if (screen !== 'signin') showSignIn();
+  else setSignInMessage('', '');
+}
+
 // --- start -------------------------------------------------------------------------------
 
 syncFilterControls();
 // The URL may have carried spellings the board tidies ("severity=Severe,x").
 writeFiltersToURL();
 setSideOpen(readSideOpen(), false);
-
+try {
+  // The "Acting as" choice of earlier boards: the user is the actor now.
+  localStorage.removeItem('truceline.actingAs');
+} catch {
+  /* storage disabled */
+}
 renderConnection();
 renderSummary(0);
-loadZones();
-catalog.load();
-feed.start();
-if (filters.alert) detail.open(filters.alert, { focus: false });
+boot();
 // Once its row exists, the alert opened from the URL is the selected one.
 feed.on('snapshot', () => {
   if (detail.isOpen && !list.selectedId && store.get(detail.id)) {
@@ -770,13 +1083,16 @@ feed.on('snapshot', () => {
 // Connection countdown, staleness text and escalation countdowns: once a
 // second.
 setInterval(() => {
+  if (screen !== 'board') return;
   const now = Date.now();
   renderConnection();
   list.tick(now);
   detail.tick(now);
 }, 1000);
 // Relative "last seen" times: every 15 s.
-setInterval(() => list.refreshTimes(), 15000);
+setInterval(() => {
+  if (screen === 'board') list.refreshTimes();
+}, 15000);
 
-// Handy when debugging from the console; not an API.
-window.truceline = { feed, store, list, detail, catalog, acting, map, locations, sound };
+// Handy when debugging from the console; not an API (and never the CSRF token).
+window.truceline = { feed, store, list, detail, catalog, map, locations, sound, me: () => me };

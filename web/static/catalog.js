@@ -19,6 +19,23 @@ export class Catalog {
     this._loading = null;
     this._lastLoad = 0;
     this._retry = 0;
+    this._retryTimer = 0;
+    /** bumped by reset: loads begun before are dropped */
+    this._gen = 0;
+  }
+
+  /** Forget everything (the user signed out); loads in flight are dropped. */
+  reset() {
+    this._gen++;
+    clearTimeout(this._retryTimer);
+    this._retryTimer = 0;
+    this.parties = new Map();
+    this.policies = new Map();
+    this.regimes = new Map();
+    this.loaded = false;
+    this._loading = null;
+    this._lastLoad = 0;
+    this._retry = 0;
   }
 
   /** fn() runs after every successful load. */
@@ -41,13 +58,6 @@ export class Catalog {
     return (r && r.name) || id || '';
   }
 
-  /** Parties a person may act for: adherents and observers, by name. */
-  actingParties() {
-    return [...this.parties.values()]
-      .filter((p) => p.status === 'adherent' || p.status === 'observer')
-      .sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
-  }
-
   /** Reload soon if the alert names a party, policy or regime not known. */
   noteAlert(alert) {
     if (!this.loaded || !alert) return;
@@ -62,15 +72,18 @@ export class Catalog {
   load() {
     if (this._loading) return this._loading;
     this._lastLoad = Date.now();
-    this._loading = (async () => {
+    const gen = this._gen;
+    const loading = (async () => {
       try {
-        // Parties matter most (acting as, acknowledgement chips); policies
-        // and regimes only give names, so their failure is not fatal.
+        // Parties matter most (the user's party, acknowledgement chips);
+        // policies and regimes only give names, so their failure is not
+        // fatal (and a liaison may not read them at all).
         const [parties, policies, regimes] = await Promise.all([
           fetchParties(),
           fetchPolicies().catch(() => null),
           fetchRegimes().catch(() => null),
         ]);
+        if (gen !== this._gen) return;
         this.parties = byID(parties);
         if (policies) this.policies = byID(policies);
         if (regimes) this.regimes = byID(regimes);
@@ -84,14 +97,16 @@ export class Catalog {
           }
         }
       } catch (err) {
+        if (gen !== this._gen || err.status === 401) return; // signed out
         const delay = Math.min(30000, 2000 * 2 ** this._retry++);
         console.warn(`truceline: parties not loaded (${err.message}); retrying in ${delay / 1000} s`);
-        setTimeout(() => this.load(), delay);
+        this._retryTimer = setTimeout(() => this.load(), delay);
       } finally {
-        this._loading = null;
+        if (this._loading === loading) this._loading = null;
       }
     })();
-    return this._loading;
+    this._loading = loading;
+    return loading;
   }
 }
 

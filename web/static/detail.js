@@ -53,17 +53,17 @@ export class DetailPanel {
    *   store     AlertStore
    *   catalog   Catalog
    *   zoneName  (zoneId) => name
-   *   acting    ActingAs
+   *   me        () => Me | null   the signed-in user
    *   run       (id, action, body) => Promise<boolean>   sends an action
    *   onOpen    (id) => void
    *   onClose   (id) => void
    */
-  constructor(root, { store, catalog, zoneName, acting, run, onOpen, onClose }) {
+  constructor(root, { store, catalog, zoneName, me, run, onOpen, onClose }) {
     this.root = root;
     this.store = store;
     this.catalog = catalog;
     this.zoneName = zoneName;
-    this.acting = acting;
+    this.me = me || (() => null);
     this.run = run;
     this.onOpen = onOpen || (() => {});
     this.onClose = onClose || (() => {});
@@ -109,6 +109,20 @@ export class DetailPanel {
     this.root.hidden = true;
     document.body.classList.remove('has-detail');
     this.onClose(id);
+  }
+
+  /** Close without a trace and forget the alert shown (the user signed
+   *  out: nothing of theirs may stay behind for the next). */
+  reset() {
+    this.id = null;
+    this.alert = null;
+    this._fetched = null;
+    this._fetching = null;
+    this._fetchError = false;
+    this._busy.clear();
+    this._resetForms();
+    this.root.hidden = true;
+    document.body.classList.remove('has-detail');
   }
 
   /** An alert changed: re-render when it is the one shown. */
@@ -164,8 +178,14 @@ export class DetailPanel {
       return b;
     });
     r.actingHint = el('p', 'acting-hint');
+    r.actingHint.dataset.testid = 'acting-hint';
     r.ackNote = el('p', 'ack-note');
     actions.append(mainActions, snooze, r.actingHint, r.ackNote);
+    r.actions = actions;
+    // Instead of the actions, for those who only look.
+    r.readOnly = el('p', 'read-only-note');
+    r.readOnly.dataset.testid = 'read-only-note';
+    r.readOnly.hidden = true;
 
     // Facts.
     const facts = section('Details', 'detail-facts');
@@ -248,7 +268,7 @@ export class DetailPanel {
     r.notes.dataset.testid = 'notifications';
     notes.s.append(r.notes);
 
-    body.append(actions, pair, verif.s, facts.s, notes.s, tl.s);
+    body.append(actions, r.readOnly, pair, verif.s, facts.s, notes.s, tl.s);
     root.append(head, body);
 
     // Events.
@@ -306,11 +326,12 @@ export class DetailPanel {
    *  server refused it (quiet: the caller shows the error itself). */
   async _act(action, extra = {}, { quiet = false } = {}) {
     const id = this.id;
-    if (!id || this._busy.has(action)) return false;
+    const me = this.me();
+    if (!id || !me || !me.canAct() || this._busy.has(action)) return false;
     this._busy.add(action);
     this._applyBusy();
     try {
-      return await this.run(id, action, { ...this.acting.body(), ...extra }, { quiet });
+      return await this.run(id, action, { ...me.body(), ...extra }, { quiet });
     } finally {
       if (this.id === id) {
         this._busy.delete(action);
@@ -323,8 +344,9 @@ export class DetailPanel {
     const r = this.r;
     this._clearError(r.vError, r.vStatus);
     this._clearError(r.vError, r.vReason);
-    if (!this.acting.actor().party) {
-      this._showError(r.vError, 'Verification is per party: choose a party under “Acting as” first.', null);
+    const me = this.me();
+    if (!me || !me.canVerify()) {
+      this._showError(r.vError, 'Verification is a party’s judgement: you act for no party.', null);
       return;
     }
     const status = r.vStatus.value;
@@ -432,7 +454,7 @@ export class DetailPanel {
     this.render();
   }
 
-  /** The actor changed: buttons and hints depend on it. */
+  /** The user or the catalog changed: buttons and hints depend on them. */
   refresh() {
     this._catalogSeen = null;
     this.render();
@@ -444,34 +466,46 @@ export class DetailPanel {
 
   _renderActions(a) {
     const r = this.r;
-    const actor = this.acting.actor();
-    const who = this.acting.label();
-    const acked = hasAcknowledged(a, actor);
+    const me = this.me();
+    const canAct = Boolean(me && me.canAct());
+    const canVerify = Boolean(me && me.canVerify());
+    const actor = me ? me.actor() : { by: '', party: '' };
+    const who = me ? me.label() : '';
+    const acked = canAct && hasAcknowledged(a, actor);
     const active = a.state !== 'resolved';
-    r.ack.hidden = a.state !== 'open' || acked;
-    setText(r.ack, actor.party ? `Acknowledge as ${who}` : 'Acknowledge');
-    r.resolve.hidden = !active;
+
+    // Those who only look get no buttons, but a word on why.
+    r.actions.hidden = !canAct;
+    r.readOnly.hidden = canAct || !me;
+    setText(r.readOnly, me ? me.whyNot() : '');
+
+    r.ack.hidden = !canAct || a.state !== 'open' || acked;
+    setText(r.ack, actor.party ? `Acknowledge for ${who}` : 'Acknowledge');
+    r.resolve.hidden = !canAct || !active;
     for (const b of r.snoozes) b._blocked = !active || !a.escalation || Boolean(a.escalation.stopped);
     r.snoozes[0].parentElement.hidden = !active || !a.escalation;
-    setText(r.actingHint, `Acting as ${actor.party ? who : 'the duty officer (no party)'}`);
+    setText(r.actingHint, !me ? '' : actor.party ? `Acting as ${me.name}, for ${who}` : `Acting as ${me.name} (for no party)`);
 
     let note = '';
     if (a.state === 'open' && acked) {
       const waiting = requiredAcks(a).filter((x) => !x.ack).map((x) => this.catalog.partyName(x.party));
-      note = `You acknowledged as ${who}.` + (waiting.length ? ` Waiting for ${waiting.join(' and ')}.` : '');
+      note = (actor.party ? `${who} has acknowledged.` : 'You have acknowledged.') +
+        (waiting.length ? ` Waiting for ${waiting.join(' and ')}.` : '');
     }
     setText(r.ackNote, note);
     r.ackNote.hidden = !note;
 
     // Verification is per party (and stays possible after resolving: the
-    // facts may be established later).
-    const canVerify = Boolean(actor.party);
+    // facts may be established later); the form is for those acting for one.
+    r.vForm.hidden = !canVerify;
     r.vStatus.disabled = !canVerify;
     r.vReason.disabled = !canVerify;
     r.vSubmit._blocked = !canVerify;
-    setText(r.vHint, actor.party ? `Recorded as ${who}'s judgement, replacing any earlier one.`
-      : 'Verification is per party: choose a party under “Acting as” to verify.');
-    r.cText.disabled = false;
+    setText(r.vHint, canVerify ? `Recorded as ${who}'s judgement, replacing any earlier one.`
+      : canAct ? 'Verification is a party’s judgement: you act for no party, so you cannot verify.' : '');
+    r.vHint.hidden = !canAct;
+    r.cForm.hidden = !canAct;
+    r.cText.disabled = !canAct;
   }
 
   _renderFacts(a) {

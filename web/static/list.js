@@ -26,17 +26,19 @@ export class AlertList {
    *   store      AlertStore
    *   zoneName   (zoneId) => display name
    *   partyName  (partyId) => display name
-   *   actor      () => {by, party}         who the board acts as
+   *   actor      () => {by, party}         who the board acts as (the user)
+   *   canAct     () => bool                whether the user acts on alerts
    *   onAction   (id, action) => void      action: "ack" | "resolve"
    *   onOpen     (id) => void              a row was clicked: show its details
    *   onRendered ({visible}) => void       after each render pass
    */
-  constructor(root, { store, zoneName, partyName, actor, onAction, onOpen, onRendered }) {
+  constructor(root, { store, zoneName, partyName, actor, canAct, onAction, onOpen, onRendered }) {
     this.root = root;
     this.store = store;
     this.zoneName = zoneName;
     this.partyName = partyName || ((id) => id);
-    this.actor = actor || (() => ({ by: 'duty officer', party: '' }));
+    this.actor = actor || (() => ({ by: '', party: '' }));
+    this.canAct = canAct || (() => false);
     this.onAction = onAction;
     this.onOpen = onOpen || (() => {});
     this.onRendered = onRendered || (() => {});
@@ -77,7 +79,7 @@ export class AlertList {
     this._schedule();
   }
 
-  /** Fill every row again (party names or the actor changed). */
+  /** Fill every row again (party names or the user changed). */
   refillAll() {
     this._epoch++;
     this.invalidateAll();
@@ -281,6 +283,7 @@ export class AlertList {
     const state = String(alert.state || 'unknown');
     const title = alert.title || '(untitled alert)';
     const actor = this.actor();
+    const canAct = this.canAct();
 
     node.dataset.state = state;
     node.dataset.severity = severity;
@@ -339,11 +342,12 @@ export class AlertList {
 
     this._fillDelivery(r, alert);
 
-    // Acknowledge only what is open and this actor has not acknowledged.
+    // Acknowledge only what is open and this user (or their party) has not
+    // acknowledged; nothing at all for those who may not act.
     const acked = hasAcknowledged(alert, actor);
-    r.ack.hidden = state !== 'open' || acked;
-    r.resolve.hidden = state === 'resolved';
-    const as = actor.party ? ` as ${actor.by}` : '';
+    r.ack.hidden = !canAct || state !== 'open' || acked;
+    r.resolve.hidden = !canAct || state === 'resolved';
+    const as = actor.party ? ` for ${this.partyName(actor.party)}` : '';
     r.ack.title = `Acknowledge${as}`;
     r.ack.setAttribute('aria-label', `Acknowledge${as}: ${title}`);
     r.resolve.setAttribute('aria-label', `Resolve: ${title}`);

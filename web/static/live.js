@@ -123,6 +123,21 @@ export class LiveFeed {
     this._setState('offline');
   }
 
+  /**
+   * Stop, and forget every zone's position and the connection's history:
+   * the next start begins afresh (another user may see other zones).
+   */
+  reset() {
+    this.stop();
+    this.lastSeq.clear();
+    this.catchUp.clear();
+    this.recentGap.clear();
+    this.attempt = 0;
+    this.downSince = null;
+    this.lastFrameAt = 0;
+    this.state = 'idle';
+  }
+
   /** Add zones to the subscription (sent at once when connected). */
   subscribe(zones) {
     const add = zones.filter((z) => !this.zones.includes(z));

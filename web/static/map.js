@@ -115,6 +115,16 @@ export class ReportLocations {
     this.inflight = new Set();
     /** how many requests were sent in all (for tests and the console) */
     this.requests = 0;
+    /** bumped by reset: answers to requests sent before are dropped */
+    this._gen = 0;
+  }
+
+  /** Forget every location (the user signed out). */
+  reset() {
+    this._gen++;
+    this.known.clear();
+    this.queue.clear();
+    this.inflight.clear();
   }
 
   /** The location of a report: undefined while unknown, null when it has none. */
@@ -157,16 +167,19 @@ export class ReportLocations {
   }
 
   async _load(id) {
+    const gen = this._gen;
     this.inflight.add(id);
     this.requests++;
     let loc = null;
     try {
       const r = await this.fetch(id);
+      if (gen !== this._gen) return;
       const l = r && r.location;
       if (l && Number.isFinite(l.lat) && Number.isFinite(l.lon)) {
         loc = { lat: l.lat, lon: l.lon, precision_m: Number.isFinite(l.precision_m) ? l.precision_m : 0 };
       }
     } catch (err) {
+      if (gen !== this._gen) return;
       // Not found, or refused: the report has no marker. Never asked again.
       if (err && err.status !== 404) console.warn(`truceline: report ${id} not loaded (${err.message})`);
     }

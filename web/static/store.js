@@ -50,6 +50,11 @@ export class AlertStore {
     return this.entries.values();
   }
 
+  /** Forget every alert (the user signed out). */
+  clear() {
+    this.entries.clear();
+  }
+
   /**
    * Insert or replace one alert. Returns {prev, pruned}: the previous alert
    * (or undefined) and ids of old resolved alerts dropped to bound memory.

@@ -52,6 +52,14 @@ export class Toasts {
     return this.show(text, { kind: 'notice', timeout: 6000 });
   }
 
+  /** Remove every toast (the user signed out). */
+  clear() {
+    for (const el of [...this.container.children]) {
+      clearTimeout(el._timer);
+      el.remove();
+    }
+  }
+
   _arm(el, timeout) {
     clearTimeout(el._timer);
     if (timeout > 0) el._timer = setTimeout(() => el.remove(), timeout);

@@ -113,7 +113,7 @@ func TestBoardDelivery(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.EmulateViewport(1280, 900)); err != nil {
 		t.Fatal(err)
 	}
-	b := openBoard(t, tab, a, "")
+	b := signInBoard(t, tab, a, dutyOfficer, "")
 	b.waitRows(boardWait, "the alert", hasRow(id))
 	b.openDetail(id)
 

@@ -23,6 +23,7 @@ import (
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/cmd/truceline/app"
+	"github.com/truceline/truceline/web/auth"
 )
 
 // The board tests drive the real board (web/static) in headless Chromium
@@ -88,7 +89,8 @@ func startBrowser(t *testing.T) context.Context {
 	return tab
 }
 
-// newTab opens another tab, in its own window, in the browser of tab.
+// newTab opens another tab, in its own window, in the browser of tab. It
+// shares tab's cookies: it is signed in as the same user.
 func newTab(t *testing.T, tab context.Context, name string) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(tab)
@@ -98,6 +100,53 @@ func newTab(t *testing.T, tab context.Context, name string) context.Context {
 	}
 	keepConsole(t, ctx, name)
 	return ctx
+}
+
+// newProfile opens a tab in the browser of tab with cookies of its own (a
+// separate browser context, as another person's browser), for another user
+// to sign in.
+func newProfile(t *testing.T, tab context.Context, name string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(tab, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	keepConsole(t, ctx, name)
+	return ctx
+}
+
+// testPassword is the password of every user the board tests sign in as.
+const testPassword = "correct horse battery"
+
+// testPasswordHash is its bcrypt hash, computed once: bcrypt is slow on
+// purpose, and slower still under the race detector.
+var testPasswordHash = sync.OnceValues(func() (string, error) { return auth.HashPassword(testPassword) })
+
+// The people who sign in to the board in the tests.
+var (
+	// dutyOfficer acts on every zone, for no party.
+	dutyOfficer = alerting.User{Name: "duty", FullName: "Amira Rahman", Role: alerting.RoleDutyOfficer}
+	// coChairA and coChairB are duty officers seconded by the co-chairs,
+	// acting for party-a and party-b.
+	coChairA = alerting.User{Name: "duty-a", FullName: "Jonas Meyer", Role: alerting.RoleDutyOfficer, Party: "party-a"}
+	coChairB = alerting.User{Name: "duty-b", FullName: "Elena Petrov", Role: alerting.RoleDutyOfficer, Party: "party-b"}
+)
+
+// boardUser makes u in the store of a, unless it exists, with the password
+// testPassword.
+func boardUser(t *testing.T, a *app.App, u alerting.User) {
+	t.Helper()
+	hash, err := testPasswordHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u.PasswordHash, u.CreatedAt = hash, time.Now()
+	if err := a.Store.PutUser(ctx, &u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
+		t.Fatalf("make user %s: %v", u.Name, err)
+	}
 }
 
 // keepConsole collects what the page writes to its console and logs it when
@@ -151,23 +200,84 @@ const rowsJS = `Array.from(document.querySelectorAll('[data-testid=alert]'), (r)
 	text: r.innerText,
 }))`
 
-// openBoard loads the board of a (with query, e.g. "?zone=daraa") and waits
-// until it is live and holds the snapshots.
+// signInBoard makes user u (see boardUser), opens the board of a in tab
+// (with query, e.g. "?zone=daraa"), signs in as u through the sign-in form,
+// and waits until the board is live and holds the snapshots.
+func signInBoard(t *testing.T, tab context.Context, a *app.App, u alerting.User, query string) *board {
+	t.Helper()
+	boardUser(t, a, u)
+	b := loadPage(t, tab, a, query)
+	b.signIn(u.Name, testPassword)
+	b.waitBoard()
+	return b
+}
+
+// openBoard loads the board of a (with query) in a tab already signed in
+// (one that shares the cookies of a signed-in tab) and waits until it is
+// live and holds the snapshots.
 func openBoard(t *testing.T, tab context.Context, a *app.App, query string) *board {
+	t.Helper()
+	b := loadPage(t, tab, a, query)
+	b.waitBoard()
+	return b
+}
+
+// loadPage navigates tab to the board of a.
+func loadPage(t *testing.T, tab context.Context, a *app.App, query string) *board {
 	t.Helper()
 	url := "http://" + a.HTTPAddr() + "/" + query
 	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("open the board at %s: %v", url, err)
 	}
-	b := &board{t: t, ctx: tab}
+	return &board{t: t, ctx: tab}
+}
+
+// shown reports whether the element sel exists and is displayed.
+func (b *board) shown(sel string) bool {
+	b.t.Helper()
+	return evaluate[bool](b.t, b.ctx, fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		return !!e && e.getClientRects().length > 0;
+	})()`, sel))
+}
+
+// waitSignInForm waits until the page shows the sign-in form.
+func (b *board) waitSignInForm() {
+	b.t.Helper()
+	alertingtest.Eventually(b.t, boardWait, "the sign-in form", func() bool { return b.shown("[data-testid=signin-form]") })
+}
+
+// signIn types user and password into the sign-in form, as a person would,
+// and selects Sign in.
+func (b *board) signIn(user, password string) {
+	b.t.Helper()
+	b.waitSignInForm()
+	if err := chromedp.Do(b.ctx,
+		// The form may have kept the last user name.
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			for (const f of ['user', 'password']) document.querySelector('[data-testid=signin-' + f + ']').value = '';
+		})()`),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=signin-user]`), user),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=signin-password]`), password),
+		chromedp.Click(chromedp.CSS(`[data-testid=signin-submit]`)),
+	); err != nil {
+		b.t.Fatalf("sign in as %s: %v", user, err)
+	}
+}
+
+// waitBoard waits until the board shows, is live and holds the snapshots.
+func (b *board) waitBoard() {
+	b.t.Helper()
+	alertingtest.Eventually(b.t, boardWait, "the board instead of the sign-in form", func() bool {
+		return b.shown("#board-app") && !b.shown("[data-testid=signin]")
+	})
 	b.waitLive()
 	// Once a snapshot is in, the board shows rows or says it has none
 	// instead of "Waiting for data…".
-	alertingtest.Eventually(t, boardWait, "the board to apply the snapshots", func() bool {
-		return evaluate[bool](t, tab, `document.querySelector('[data-testid=alert]') !== null ||
+	alertingtest.Eventually(b.t, boardWait, "the board to apply the snapshots", func() bool {
+		return evaluate[bool](b.t, b.ctx, `document.querySelector('[data-testid=alert]') !== null ||
 			!document.querySelector('[data-testid=empty]').textContent.includes('Waiting')`)
 	})
-	return b
 }
 
 func evaluate[T any](t *testing.T, tab context.Context, expr string) T {
@@ -294,7 +404,7 @@ func TestBoardShowsReportsLive(t *testing.T) {
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
-	b := openBoard(t, startBrowser(t), a, "")
+	b := signInBoard(t, startBrowser(t), a, dutyOfficer, "")
 	if rows := b.rows(); len(rows) != 0 {
 		t.Fatalf("a new board shows %d rows: %+v", len(rows), rows)
 	}
@@ -334,7 +444,8 @@ func TestBoardShowsReportsLive(t *testing.T) {
 }
 
 // TestAcknowledgeInOneBoardUpdatesAnother acknowledges an alert in one tab
-// and sees it acknowledged in another.
+// and sees it acknowledged in another (of the same browser, so signed in as
+// the same duty officer).
 func TestAcknowledgeInOneBoardUpdatesAnother(t *testing.T) {
 	needChromium(t)
 	d := startDeps(t)
@@ -345,7 +456,8 @@ func TestAcknowledgeInOneBoardUpdatesAnother(t *testing.T) {
 
 	tab1 := startBrowser(t)
 	tab2 := newTab(t, tab1, "tab 2")
-	first, second := openBoard(t, tab1, a, ""), openBoard(t, tab2, a, "")
+	first := signInBoard(t, tab1, a, dutyOfficer, "")
+	second := openBoard(t, tab2, a, "")
 	bothOpen := func(rows []boardRow) bool {
 		r1, ok1 := rowByID(rows, idlib)
 		r2, ok2 := rowByID(rows, latakia)
@@ -375,7 +487,9 @@ func TestAcknowledgeInOneBoardUpdatesAnother(t *testing.T) {
 
 	status, body := get(t, a, "/api/v1/alerts/"+idlib)
 	acks, _ := body["acks"].([]any)
-	if status != 200 || body["state"] != "acknowledged" || len(acks) != 1 || !strings.Contains(fmt.Sprint(acks[0]), "by:duty officer") {
+	// The acknowledgement is the signed-in duty officer's, for no party.
+	if status != 200 || body["state"] != "acknowledged" || len(acks) != 1 || !strings.Contains(fmt.Sprint(acks[0]), "by:"+dutyOfficer.FullName) ||
+		strings.Contains(fmt.Sprint(acks[0]), "party:") {
 		t.Errorf("after the click the API has %d %v", status, body)
 	}
 }
@@ -401,22 +515,6 @@ func jointPolicy(t *testing.T, a *app.App) {
 	})
 	if err != nil {
 		t.Fatalf("apply the joint acknowledgement policy: %v", err)
-	}
-}
-
-// actAs chooses party ("" for the duty officer) in the board's "Acting as"
-// selector, as a person would, once the selector offers it.
-func (b *board) actAs(party string) {
-	b.t.Helper()
-	alertingtest.Eventually(b.t, boardWait, fmt.Sprintf("the acting-as selector to offer %q", party), func() bool {
-		return evaluate[bool](b.t, b.ctx, fmt.Sprintf(`[...document.querySelector('[data-testid=acting-as]').options].some((o) => o.value === %q)`, party))
-	})
-	if err := chromedp.Do(b.ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
-		const s = document.querySelector('[data-testid=acting-as]');
-		s.value = %q;
-		s.dispatchEvent(new Event('change', { bubbles: true }));
-	})()`, party))); err != nil {
-		b.t.Fatal(err)
 	}
 }
 
@@ -456,10 +554,12 @@ func (b *board) waitDetail(id string) {
 }
 
 // TestJointAcknowledgementAndVerification acknowledges an alert that needs
-// both co-chairs: after party-a's acknowledgement the alert stays open, with
-// party-a's chip acknowledged and party-b's not, in this board and another;
-// after party-b's it is acknowledged and its escalation stops. Then party-b
-// disputes it in the detail panel, and the other board shows the dispute.
+// both co-chairs, each acknowledging on their own board, signed in as a duty
+// officer seconded by their party: after party-a's acknowledgement the alert
+// stays open, with party-a's chip acknowledged and party-b's not, on both
+// boards; after party-b's it is acknowledged and its escalation stops. Then
+// party-b disputes it in the detail panel, and party-a's board shows the
+// dispute.
 func TestJointAcknowledgementAndVerification(t *testing.T) {
 	needChromium(t)
 	d := startDeps(t)
@@ -469,8 +569,9 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	id := onlyAlert(t, a, "aleppo")
 
 	tab1 := startBrowser(t)
-	tab2 := newTab(t, tab1, "tab 2")
-	first, second := openBoard(t, tab1, a, ""), openBoard(t, tab2, a, "")
+	tab2 := newProfile(t, tab1, "co-chair B's browser")
+	first := signInBoard(t, tab1, a, coChairA, "")
+	second := signInBoard(t, tab2, a, coChairB, "")
 	for _, b := range []*board{first, second} {
 		b.waitRows(boardWait, "the open alert", func(rows []boardRow) bool { r, _ := rowByID(rows, id); return r.State == "open" })
 		alertingtest.Eventually(t, boardWait, "chips for both co-chairs, neither acknowledged", func() bool {
@@ -496,7 +597,6 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	}
 
 	// Co-chair A acknowledges: the alert waits for co-chair B.
-	first.actAs("party-a")
 	first.click(ack)
 	for _, b := range []*board{first, second} {
 		alertingtest.Eventually(t, boardWait, "party-a's chip acknowledged and party-b's not", func() bool {
@@ -510,29 +610,25 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 		t.Errorf("the board still offers Acknowledge to party-a, which has acknowledged")
 	}
 	if evaluate[bool](t, tab2, fmt.Sprintf(`document.querySelector(%q).hidden`, ack)) {
-		t.Errorf("the duty officer's board no longer offers Acknowledge on an alert that is still open")
+		t.Errorf("party-b's board no longer offers Acknowledge on an alert that is still open")
 	}
 
 	// Co-chair B acknowledges: now the alert is acknowledged.
-	first.actAs("party-b")
-	alertingtest.Eventually(t, boardWait, "Acknowledge offered to party-b", func() bool {
-		return !evaluate[bool](t, tab1, fmt.Sprintf(`document.querySelector(%q).hidden`, ack))
-	})
-	first.click(ack)
+	second.click(ack)
 	acked := func(rows []boardRow) bool { r, _ := rowByID(rows, id); return r.State == "acknowledged" }
-	second.waitRows(5*time.Second, "tab 2 to show the joint acknowledgement", acked)
-	first.waitRows(5*time.Second, "tab 1 to show the joint acknowledgement", acked)
-	if chips := second.ackChips(id); chips != "party-a=true party-b=true" {
-		t.Errorf("after both acknowledgements tab 2 shows chips %q", chips)
+	first.waitRows(5*time.Second, "party-a's board to show the joint acknowledgement", acked)
+	second.waitRows(5*time.Second, "party-b's board to show the joint acknowledgement", acked)
+	if chips := first.ackChips(id); chips != "party-a=true party-b=true" {
+		t.Errorf("after both acknowledgements party-a's board shows chips %q", chips)
 	}
 	alertingtest.Eventually(t, boardWait, "the escalation to stop", func() bool {
-		return second.text(countdown) == "stopped: acknowledged"
+		return first.text(countdown) == "stopped: acknowledged"
 	})
 
 	// Co-chair B disputes the alert in the detail panel.
-	first.openDetail(id)
+	second.openDetail(id)
 	const reason = "cannot confirm: no unit of ours near the citadel"
-	if err := chromedp.Do(tab1,
+	if err := chromedp.Do(tab2,
 		chromedp.Evaluate[chromedp.Void](`(() => {
 			const s = document.querySelector('[data-testid=detail] [data-testid=verify-status]');
 			s.value = 'disputed';
@@ -552,27 +648,27 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 			})()`, card, reason))
 		}
 	}
-	alertingtest.Eventually(t, boardWait, "tab 1's panel to show party-b's dispute", disputed(first))
+	alertingtest.Eventually(t, boardWait, "party-b's panel to show party-b's dispute", disputed(second))
 
 	// The other board shows it in the row, and in its own panel.
-	alertingtest.Eventually(t, boardWait, "tab 2's row to say Disputed", func() bool {
-		return second.text(row+" .cell-verif") == "Disputed"
+	alertingtest.Eventually(t, boardWait, "party-a's row to say Disputed", func() bool {
+		return first.text(row+" .cell-verif") == "Disputed"
 	})
 	// Here by keyboard: j selects the (only) row, Enter opens its details.
-	if err := chromedp.Do(tab2, chromedp.KeyEvent("j"), chromedp.KeyEvent(kb.Enter)); err != nil {
+	if err := chromedp.Do(tab1, chromedp.KeyEvent("j"), chromedp.KeyEvent(kb.Enter)); err != nil {
 		t.Fatal(err)
 	}
-	second.waitDetail(id)
-	alertingtest.Eventually(t, boardWait, "tab 2's panel to show party-b's dispute", disputed(second))
-	if got := second.text(`[data-testid=detail] [data-testid=verification][data-party=party-a]`); !strings.Contains(got, "Not verified") {
-		t.Errorf("party-a has not verified, but tab 2's panel says %q", got)
+	first.waitDetail(id)
+	alertingtest.Eventually(t, boardWait, "party-a's panel to show party-b's dispute", disputed(first))
+	if got := first.text(`[data-testid=detail] [data-testid=verification][data-party=party-a]`); !strings.Contains(got, "Not verified") {
+		t.Errorf("party-a has not verified, but party-a's panel says %q", got)
 	}
 	// Esc closes the panel.
-	if err := chromedp.Do(tab2, chromedp.KeyEvent(kb.Escape)); err != nil {
+	if err := chromedp.Do(tab1, chromedp.KeyEvent(kb.Escape)); err != nil {
 		t.Fatal(err)
 	}
 	alertingtest.Eventually(t, boardWait, "Esc to close the panel", func() bool {
-		return evaluate[bool](t, tab2, `document.querySelector('[data-testid=detail]').hidden`)
+		return evaluate[bool](t, tab1, `document.querySelector('[data-testid=detail]').hidden`)
 	})
 
 	status, body := get(t, a, "/api/v1/alerts/"+id)
@@ -581,12 +677,13 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	if status != 200 || body["state"] != "acknowledged" || len(acks) != 2 || len(verifs) != 1 || body["verification"] != "disputed" {
 		t.Fatalf("after the clicks the API has %d %v", status, body)
 	}
-	for i, want := range []string{"by:Co-chair A", "by:Co-chair B"} {
-		if !strings.Contains(fmt.Sprint(acks[i]), want) {
-			t.Errorf("ack %d is %v, want %s", i, acks[i], want)
+	// Each acknowledgement is its signed-in user's, for their party.
+	for i, u := range []alerting.User{coChairA, coChairB} {
+		if got := fmt.Sprint(acks[i]); !strings.Contains(got, "by:"+u.FullName) || !strings.Contains(got, "party:"+u.Party) {
+			t.Errorf("ack %d is %v, want %s's for %s", i, acks[i], u.FullName, u.Party)
 		}
 	}
-	if v := fmt.Sprint(verifs[0]); !strings.Contains(v, "party:party-b") || !strings.Contains(v, "by:Co-chair B") || !strings.Contains(v, "reason:"+reason) {
+	if v := fmt.Sprint(verifs[0]); !strings.Contains(v, "party:party-b") || !strings.Contains(v, "by:"+coChairB.FullName) || !strings.Contains(v, "reason:"+reason) {
 		t.Errorf("verification %s, want party-b's dispute with its reason", v)
 	}
 }
@@ -604,7 +701,7 @@ func TestBoardCatchesUpAfterServerRestart(t *testing.T) {
 	aleppo := onlyAlert(t, first, "aleppo")
 
 	tab := startBrowser(t)
-	b := openBoard(t, tab, first, "")
+	b := signInBoard(t, tab, first, dutyOfficer, "")
 	b.waitRows(boardWait, "the alert from before the restart", hasRow(aleppo))
 	// A page reload would lose this.
 	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`)); err != nil {
@@ -662,7 +759,7 @@ func TestZoneFilter(t *testing.T) {
 	alertingtest.Eventually(t, boardWait, "the two Aleppo alerts", func() bool { return len(alerts(t, a, "aleppo")) == 2 })
 
 	tab := startBrowser(t)
-	b := openBoard(t, tab, a, "")
+	b := signInBoard(t, tab, a, dutyOfficer, "")
 	b.waitRows(boardWait, "three rows", func(rows []boardRow) bool { return len(rows) == 3 })
 
 	// Choose Latakia as a person would: the select changes and says so.
@@ -730,7 +827,7 @@ func TestBoardSortsBySeverity(t *testing.T) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	tab := startBrowser(t)
-	b := openBoard(t, tab, a, "")
+	b := signInBoard(t, tab, a, dutyOfficer, "")
 	// Posted least severe first, and the most severe long ago, so that
 	// neither arrival nor time gives the severity order.
 	postReport(t, a, report{ID: "s1", Zone: "homs-north", Category: "movement_of_forces"}, 2*time.Minute)
@@ -865,14 +962,18 @@ func writeReadmeShot(t *testing.T, path string) {
 		}
 		return n == wantAlerts && reps == len(reports)
 	})
-	for _, act := range []struct{ alert, action, body string }{
-		{daraaSmallArms, "ack", `{"by":"Co-chair A","party":"party-a"}`},
-		{daraaSmallArms, "ack", `{"by":"Co-chair B","party":"party-b","note":"Liaison south informed"}`},
-		{aleppoShelling, "ack", `{"by":"Co-chair A","party":"party-a","note":"Team north dispatched"}`},
-		{aleppoShelling, "verify", `{"by":"Co-chair A","party":"party-a","status":"confirmed","note":"Own monitors saw the impacts"}`},
-		{idlibDrone, "verify", `{"by":"Co-chair B","party":"party-b","status":"disputed","note":"No aircraft of ours was airborne"}`},
+	// The co-chairs act through the API, each as their own duty officer.
+	boardUser(t, a, coChairA)
+	boardUser(t, a, coChairB)
+	partyA, partyB := userToken(t, a, coChairA), userToken(t, a, coChairB)
+	for _, act := range []struct{ token, alert, action, body string }{
+		{partyA, daraaSmallArms, "ack", `{}`},
+		{partyB, daraaSmallArms, "ack", `{"note":"Liaison south informed"}`},
+		{partyA, aleppoShelling, "ack", `{"note":"Team north dispatched"}`},
+		{partyA, aleppoShelling, "verify", `{"status":"confirmed","note":"Own monitors saw the impacts"}`},
+		{partyB, idlibDrone, "verify", `{"status":"disputed","note":"No aircraft of ours was airborne"}`},
 	} {
-		if status, body := post(t, a, "/api/v1/alerts/"+act.alert+"/"+act.action, []byte(act.body)); status != 200 {
+		if status, body := postAs(t, a, act.token, "/api/v1/alerts/"+act.alert+"/"+act.action, []byte(act.body)); status != 200 {
 			t.Fatalf("%s %s: %d %v", act.action, act.alert, status, body)
 		}
 	}
@@ -883,7 +984,8 @@ func writeReadmeShot(t *testing.T, path string) {
 	if err := chromedp.Do(tab, chromedp.EmulateViewport(1280, 720)); err != nil {
 		t.Fatal(err)
 	}
-	b := openBoard(t, tab, a, "")
+	// The header shows the duty officer on watch.
+	b := signInBoard(t, tab, a, dutyOfficer, "")
 	b.waitRows(boardWait, "every alert on the board", func(rows []boardRow) bool {
 		r, _ := rowByID(rows, daraaSmallArms)
 		return len(rows) == wantAlerts && r.State == "acknowledged"
@@ -1001,7 +1103,7 @@ func TestMapAndFilters(t *testing.T) {
 	}
 
 	tab := startBrowser(t)
-	b := openBoard(t, tab, a, "")
+	b := signInBoard(t, tab, a, dutyOfficer, "")
 	b.waitRows(boardWait, "four rows", func(rows []boardRow) bool { return len(rows) == 4 })
 
 	// A shape per zone, shaded by the most severe active alert in it.
@@ -1180,7 +1282,7 @@ func TestBoardTitleSoundAndHelp(t *testing.T) {
 	id := onlyAlert(t, a, "daraa")
 
 	tab := startBrowser(t)
-	b := openBoard(t, tab, a, "")
+	b := signInBoard(t, tab, a, dutyOfficer, "")
 	b.waitRows(boardWait, "the extreme alert", hasRow(id))
 	title := func() string {
 		v, err := chromedp.Run(tab, chromedp.Title())
