@@ -231,3 +231,20 @@ func TestAFallbackToAContactNamedToo(t *testing.T) {
 		t.Errorf("notification %+v, want it marked as the night desk's fallback", n)
 	}
 }
+
+// FuzzAckLinkCheck: no string but a token this server signed, unexpired,
+// for the alert, passes the check, and none panics it.
+func FuzzAckLinkCheck(f *testing.F) {
+	links, _ := NewAckLinks([]byte(strings.Repeat("s", 32)), time.Hour)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	good, _, _ := links.Sign(&Message{Key: "k", Alert: &Alert{ID: "al-1"}, Contact: Contact{ID: "c", Party: "party-a"}}, now)
+	for _, s := range []string{good, good + "x", "e30.e30.", "a.b.c", "", strings.Repeat(".", 100)} {
+		f.Add(s, "al-1")
+	}
+	f.Fuzz(func(t *testing.T, token, alert string) {
+		c, err := links.Check(token, alert, now)
+		if err == nil && (token != good || alert != "al-1" || c.Party != "party-a") {
+			t.Fatalf("%q passed for %q", token, alert)
+		}
+	})
+}
