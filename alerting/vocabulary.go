@@ -63,6 +63,9 @@ const (
 	SeverityExtreme  Severity = "extreme"
 )
 
+// Severities lists the severities, least severe first.
+var Severities = []Severity{SeverityMinor, SeverityModerate, SeveritySevere, SeverityExtreme}
+
 var severityRank = map[Severity]int{SeverityMinor: 1, SeverityModerate: 2, SeveritySevere: 3, SeverityExtreme: 4}
 
 // Valid reports whether s is one of CAP's four severities.

@@ -34,6 +34,7 @@ type Alerts interface {
 	Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting.Alert, error)
 	AlertReports(ctx context.Context, id string, offset, limit int) ([]string, int, error)
 	Report(ctx context.Context, id string) (*alerting.StoredReport, error)
+	ZoneReports(ctx context.Context, zone string, from, to time.Time, limit int) ([]*alerting.StoredReport, bool, error)
 }
 
 // Actions changes alerts on people's behalf.
@@ -84,6 +85,10 @@ type Options struct {
 	Limits Limits
 	// AckLinks checks notifications' acknowledge links; nil disables them.
 	AckLinks AckLinks
+	// SummaryCutoff and SummaryTimezone define the daily summary's
+	// reporting day by default.
+	SummaryCutoff   int
+	SummaryTimezone string
 	// Mount adds handlers by pattern (the demo's webhook inbox).
 	Mount map[string]http.Handler
 }
@@ -106,6 +111,9 @@ func NewHandler(o Options) (*Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.SummaryTimezone == "" {
+		o.SummaryTimezone = "UTC"
+	}
 	if o.NewReportID == nil {
 		o.NewReportID = alerting.NewReportID
 	}
@@ -127,6 +135,10 @@ func NewHandler(o Options) (*Handler, error) {
 	h.routeConfig()
 	h.routeUsers()
 	h.route("GET /api/v1/audit", adminOnly, h.listAudit)
+	h.route("GET /api/v1/zones.geojson", signedIn, h.zonesGeoJSON)
+	h.route("POST /api/v1/zones.geojson", adminOnly, h.importZonesGeoJSON)
+	h.route("GET /api/v1/reports.geojson", signedIn, h.reportsGeoJSON)
+	h.route("GET /api/v1/summary", signedIn, h.summary)
 	h.route("GET /api/v1/schedules/{id}/oncall", readsConfig, h.onCall)
 	h.route("GET /api/v1/oncall", readsConfig, h.onCallAll)
 	h.route("GET /ack/{alert}/{token}", anyone, h.ackLink)

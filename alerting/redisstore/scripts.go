@@ -83,6 +83,7 @@ end
 if report then
   redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
     'classification', report.classification, 'changes', table.concat(refs, ','))
+  redis.call('ZADD', report.index_key, report.observed, report.id)
 end
 return out
 `)

@@ -121,9 +121,18 @@ func (s *Store) Report(ctx context.Context, id string) (*alerting.StoredReport, 
 	if err != nil {
 		return nil, unavailable(fmt.Sprintf("read report %s", id), err)
 	}
+	sr, err := decodeStoredReport(id, vals)
+	if err == nil && sr == nil {
+		err = alerting.Errorf(alerting.ENOTFOUND, "report %s not found", id)
+	}
+	return sr, err
+}
+
+// decodeStoredReport reads a report hash's fields; nil when it is absent.
+func decodeStoredReport(id string, vals []any) (*alerting.StoredReport, error) {
 	text, ok := vals[0].(string)
 	if !ok {
-		return nil, alerting.Errorf(alerting.ENOTFOUND, "report %s not found", id)
+		return nil, nil
 	}
 	var sr alerting.StoredReport
 	if err := json.Unmarshal([]byte(text), &sr.Report); err != nil {
@@ -180,6 +189,9 @@ type plan struct {
 
 type planReport struct {
 	Key            string `json:"key"`
+	ID             string `json:"id"`
+	IndexKey       string `json:"index_key"` // the zone's reports by observed time
+	Observed       int64  `json:"observed"`  // ms
 	JSON           string `json:"json"`
 	ReceivedAt     string `json:"received_at"`
 	Classification string `json:"classification"`
@@ -279,7 +291,8 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 		if err != nil {
 			return nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
 		}
-		p.Report = &planReport{Key: s.reportKey(reportID), JSON: string(reportJSON),
+		p.Report = &planReport{Key: s.reportKey(reportID), ID: reportID, IndexKey: s.zoneKey(c.Report.Zone, "reports"),
+			Observed: c.Report.ObservedAt.UnixMilli(), JSON: string(reportJSON),
 			ReceivedAt: c.ReceivedAt.UTC().Format(time.RFC3339Nano), Classification: string(class)}
 	}
 	for _, ac := range c.Alerts {
@@ -599,4 +612,39 @@ func (s *Store) SharedSecret(ctx context.Context, name string) ([]byte, error) {
 		return nil, unavailable("read secret "+name, err)
 	}
 	return b, nil
+}
+
+// ZoneReports returns the stored reports of a zone observed in [from, to),
+// oldest first, at most limit of them, and whether there were more.
+func (s *Store) ZoneReports(ctx context.Context, zone string, from, to time.Time, limit int) ([]*alerting.StoredReport, bool, error) {
+	ids, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.zoneKey(zone, "reports"), ByScore: true,
+		Start: strconv.FormatInt(from.UnixMilli(), 10), Stop: "(" + strconv.FormatInt(to.UnixMilli(), 10), Count: int64(limit) + 1}).Result()
+	if err != nil {
+		return nil, false, unavailable("list reports of "+zone, err)
+	}
+	more := len(ids) > limit
+	if more {
+		ids = ids[:limit]
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HMGet(ctx, s.reportKey(id), "report", "received_at", "classification")
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, false, unavailable("read reports of "+zone, err)
+		}
+	}
+	out := make([]*alerting.StoredReport, 0, len(ids))
+	for i, cmd := range cmds {
+		sr, err := decodeStoredReport(ids[i], cmd.Val())
+		if err != nil {
+			return nil, false, err
+		}
+		if sr != nil {
+			out = append(out, sr)
+		}
+	}
+	return out, more, nil
 }

@@ -120,6 +120,8 @@ func options() []option {
 		floatOption("rate-reports-per-minute", "reports accepted per minute per caller (4x per address; 0 = unlimited)", d.RateReports, func(c *app.Config) *float64 { return &c.RateReports }),
 		floatOption("rate-logins-per-minute", "sign-in attempts per minute per address and per user name", d.RateLogins, func(c *app.Config) *float64 { return &c.RateLogins }),
 		floatOption("rate-websockets-per-minute", "WebSocket connections per minute per address", d.RateWebSockets, func(c *app.Config) *float64 { return &c.RateWebSockets }),
+		intOption("summary-cutoff-hour", "the daily summary's reporting day ends at this hour (0: the calendar day)", d.SummaryCutoffHour, func(c *app.Config) *int { return &c.SummaryCutoffHour }),
+		stringOption("summary-timezone", "the time zone of the daily summary's reporting day", d.SummaryTimezone, func(c *app.Config) *string { return &c.SummaryTimezone }),
 		stringOption("bootstrap-admin", "create this admin at start if there is no admin (password: TRUCELINE_BOOTSTRAP_PASSWORD, or generated and printed once)", d.BootstrapAdmin, func(c *app.Config) *string { return &c.BootstrapAdmin }),
 		stringOption("log-format", "text or json", d.LogFormat, func(c *app.Config) *string { return &c.LogFormat }),
 		stringOption("log-level", "debug, info, warn or error", d.LogLevel, func(c *app.Config) *string { return &c.LogLevel }),

@@ -105,6 +105,10 @@ type Config struct {
 	BootstrapAdmin string `yaml:"bootstrap_admin"`
 	// BootstrapPassword is TRUCELINE_BOOTSTRAP_PASSWORD: environment only.
 	BootstrapPassword string `yaml:"-"`
+	// The daily summary's reporting day ends at this hour in this time
+	// zone (0: the calendar day).
+	SummaryCutoffHour int    `yaml:"summary_cutoff_hour"`
+	SummaryTimezone   string `yaml:"summary_timezone"`
 }
 
 // NATSUser is a liaison system's user of the embedded NATS server: it may
@@ -152,6 +156,8 @@ func DefaultConfig() Config {
 		RateReports:    6000,
 		RateLogins:     10,
 		RateWebSockets: 60,
+
+		SummaryTimezone: "UTC",
 	}
 }
 
@@ -290,6 +296,12 @@ func (c *Config) Validate() error {
 		if r.v < 0 {
 			bad(r.name, "must not be negative (0 means unlimited)")
 		}
+	}
+	if c.SummaryCutoffHour < 0 || c.SummaryCutoffHour > 23 {
+		bad("summary-cutoff-hour", "%d is not an hour from 0 to 23", c.SummaryCutoffHour)
+	}
+	if _, err := time.LoadLocation(c.SummaryTimezone); err != nil || c.SummaryTimezone == "" {
+		bad("summary-timezone", "%q is not a time zone like UTC or Europe/Kyiv", c.SummaryTimezone)
 	}
 	if c.BootstrapAdmin != "" && !alerting.ValidUserName(c.BootstrapAdmin) {
 		bad("bootstrap-admin", "%q is not a user name: a-z, 0-9, '.', '_' and '-'", c.BootstrapAdmin)
