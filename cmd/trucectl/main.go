@@ -26,8 +26,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := &cli.Command{
-		Name:      "trucectl",
-		Usage:     "operate a truceline server",
+		Name:  "trucectl",
+		Usage: "operate a truceline server",
+		Description: "Authenticate with an API token: TRUCECTL_TOKEN (trucectl login USER prints one) or --token.\n\n" +
+			"Exit codes, for scripts: 0 success; 1 the operation failed (the server refused it, could not be\n" +
+			"reached, or audit verify found problems); 2 the command line was wrong.",
 		Reader:    stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
@@ -42,6 +45,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					}
 					return nil
 				}},
+		},
+		// "trucectl completion bash|zsh|fish|pwsh" prints a completion
+		// script (see docs/OPERATIONS.md).
+		EnableShellCompletion: true,
+		ConfigureShellCompletionCommand: func(c *cli.Command) {
+			c.Hidden = false
+			c.Usage = "print a shell completion script: bash, zsh, fish or pwsh"
 		},
 		Commands: []*cli.Command{reportCommand(), alertsCommand(), applyCommand(), getCommand(), deleteCommand(), onCallCommand(),
 			secretCommand(), receiveCommand(), loginCommand(), usersCommand(), tokensCommand(), auditCommand(), benchCommand()},

@@ -268,3 +268,17 @@ func TestLoginUsersTokens(t *testing.T) {
 		t.Errorf("audit list lacks the changes: %q", out)
 	}
 }
+
+func TestCompletionAndHelp(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		if code, out, errOut := trucectl(t, "", "completion", shell); code != 0 || !strings.Contains(out, "trucectl") {
+			t.Errorf("completion %s: exit %d, %.80q %q", shell, code, out, errOut)
+		}
+	}
+	code, out, _ := trucectl(t, "", "--help")
+	for _, want := range []string{"Exit codes", "TRUCECTL_TOKEN", "oncall", "users", "tokens", "audit", "completion"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q (exit %d)", want, code)
+		}
+	}
+}
