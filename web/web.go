@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,7 @@ type Options struct {
 // Handler serves truceline's HTTP endpoints.
 type Handler struct {
 	opts    Options
+	routes  []string // the API's patterns, for the OpenAPI check
 	mux     *http.ServeMux
 	logger  *slog.Logger
 	metrics httpMetrics
@@ -160,7 +162,14 @@ func NewHandler(o Options) (*Handler, error) {
 // route registers an API handler with its metrics, logging and access
 // check.
 func (h *Handler) route(pattern string, need access, fn http.HandlerFunc) {
+	h.routes = append(h.routes, pattern)
 	h.mux.Handle(pattern, h.instrument(pattern, h.guard(need, fn)))
+}
+
+// Routes lists the patterns ("GET /api/v1/alerts/{id}") of the routes the
+// handler serves besides the board's static files.
+func (h *Handler) Routes() []string {
+	return append(slices.Clone(h.routes), "GET /metrics", "GET /ws")
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
