@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/truceline/truceline/alerting"
 )
@@ -42,6 +43,9 @@ type Options struct {
 	// Replicas is the JetStream replica count of the streams; 0 means 1.
 	Replicas int
 	Logger   *slog.Logger
+	// Registerer receives truceline_alert_changes_total; nil registers
+	// none.
+	Registerer prometheus.Registerer
 }
 
 // Broker publishes and consumes truceline's NATS subjects.
@@ -51,6 +55,8 @@ type Broker struct {
 	prefix string
 	logger *slog.Logger // scoped to the broker
 	root   *slog.Logger // for the broker's parts to scope themselves
+	// changes counts alert changes stored in ALERTS by event.
+	changes *prometheus.CounterVec
 }
 
 // New sets up the streams (creating or updating them) and returns a Broker.
@@ -68,7 +74,11 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger}
+	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger,
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "truceline_alert_changes_total",
+			Help: "Alert changes stored in ALERTS by event (a change published again is counted once).",
+		}, []string{"event"})}
 	streams := []jetstream.StreamConfig{{
 		Name:        StreamViolations,
 		Description: "truceline violation reports, as accepted; the durable record of every report",
@@ -98,6 +108,13 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 			return nil, fmt.Errorf("broker: set up stream %s: %w", cfg.Name, err)
 		}
 	}
+	for _, e := range []alerting.Event{alerting.EventOpened, alerting.EventUpdated, alerting.EventEscalated,
+		alerting.EventAcknowledged, alerting.EventResolved, alerting.EventReopened} {
+		b.changes.WithLabelValues(string(e)) // exposed from the start, at 0
+	}
+	if o.Registerer != nil {
+		o.Registerer.MustRegister(b.changes)
+	}
 	return b, nil
 }
 
@@ -126,7 +143,10 @@ func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplica
 // change published again after a crash is stored once.
 func (b *Broker) PublishChange(ctx context.Context, c alerting.Change) error {
 	id := c.Zone + ":" + strconv.FormatInt(c.Seq, 10) + ":" + c.Alert.ID + ":" + strconv.FormatInt(c.Alert.Version, 10)
-	_, err := b.js.Publish(ctx, b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(id))
+	ack, err := b.js.Publish(ctx, b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(id))
+	if err == nil && !ack.Duplicate {
+		b.changes.WithLabelValues(string(c.Event)).Inc()
+	}
 	return err
 }
 

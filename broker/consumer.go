@@ -45,6 +45,7 @@ type ConsumerOptions struct {
 type Consumer struct {
 	b       *Broker
 	h       ReportHandler
+	cons    jetstream.Consumer
 	timeout time.Duration
 	iter    jetstream.MessagesContext
 	workers []chan jetstream.Msg
@@ -53,7 +54,9 @@ type Consumer struct {
 	logger  *slog.Logger
 
 	handled  *prometheus.CounterVec
+	rejected *prometheus.CounterVec
 	duration prometheus.Histogram
+	lag      prometheus.Histogram
 }
 
 // Outcomes counted by truceline_engine_reports_total.
@@ -62,6 +65,25 @@ const (
 	outcomeRejected  = "rejected"
 	outcomeRetried   = "retried"
 )
+
+// Reasons counted by truceline_engine_reports_rejected_total: a fixed set,
+// never error text.
+const (
+	reasonInvalid  = "invalid"   // bad subject, body, schema or values
+	reasonTooLarge = "too_large" // body over alerting.MaxReportBytes
+)
+
+// rejectReason is the reason label of a rejection.
+func rejectReason(err error) string {
+	if alerting.ErrorCode(err) == alerting.ETOOLARGE {
+		return reasonTooLarge
+	}
+	return reasonInvalid
+}
+
+// pendingEvery is how often the consumer's pending count is read from
+// JetStream at most, however often /metrics is scraped.
+const pendingEvery = 5 * time.Second
 
 // StartConsumer creates or updates the durable consumer and starts
 // processing.
@@ -94,20 +116,35 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	if err != nil {
 		return nil, fmt.Errorf("broker: consume %s: %w", StreamViolations, err)
 	}
-	c := &Consumer{b: b, h: o.Handler, timeout: o.Timeout, iter: iter, done: make(chan struct{}),
+	c := &Consumer{b: b, h: o.Handler, cons: cons, timeout: o.Timeout, iter: iter, done: make(chan struct{}),
 		logger: b.root.With("component", "engine-consumer"),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_engine_reports_total",
 			Help: "Reports taken from VIOLATIONS by outcome: processed, rejected (invalid), retried (failed, redelivered later).",
 		}, []string{"outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "truceline_engine_reports_rejected_total",
+			Help: "Reports taken from VIOLATIONS and rejected to REJECTED, by reason: invalid, too_large.",
+		}, []string{"reason"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "truceline_engine_report_seconds",
 			Help:    "Time to process one report: validate, commit the alert change in Redis, publish it.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "truceline_engine_lag_seconds",
+			Help:    "Time from a report's storage in VIOLATIONS to the end of its processing (processed or rejected), redeliveries included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 18),
+		}),
+	}
+	for _, reason := range []string{reasonInvalid, reasonTooLarge} {
+		c.rejected.WithLabelValues(reason) // exposed from the start, at 0
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(c.handled, c.duration)
+		o.Registerer.MustRegister(c.handled, c.rejected, c.duration, c.lag, &pendingCollector{cons: cons, desc: prometheus.NewDesc(
+			"truceline_engine_pending_reports",
+			"Reports in VIOLATIONS the engine has not acknowledged yet: not yet delivered, or delivered and in processing or waiting for redelivery. Read from JetStream at most every 5 s.",
+			nil, nil)})
 	}
 	var wg sync.WaitGroup
 	for range o.Workers {
@@ -164,7 +201,7 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	}
 	zone, category, ok := c.b.subjectTokens(msg.Subject())
 	if !ok {
-		c.reject(ctx, msg, alerting.Errorf(alerting.EINVALID, "subject %q is not violations.<zone>.<category>", msg.Subject()))
+		c.reject(ctx, msg, meta, alerting.Errorf(alerting.EINVALID, "subject %q is not violations.<zone>.<category>", msg.Subject()))
 		return
 	}
 	id := msg.Headers().Get(jetstream.MsgIDHeader)
@@ -173,12 +210,12 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	}
 	r, err := c.h.Admit(msg.Data(), zone, category, id)
 	if err != nil {
-		c.reject(ctx, msg, err)
+		c.reject(ctx, msg, meta, err)
 		return
 	}
 	if err := c.h.HandleReport(ctx, &r, meta.Timestamp); err != nil {
 		if code := alerting.ErrorCode(err); code == alerting.EINVALID {
-			c.reject(ctx, msg, err)
+			c.reject(ctx, msg, meta, err)
 			return
 		}
 		delay := min(time.Duration(meta.NumDelivered)*time.Second, 30*time.Second)
@@ -188,6 +225,7 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		return
 	}
 	c.handled.WithLabelValues(outcomeProcessed).Inc()
+	c.observeLag(meta)
 	if err := msg.Ack(); err != nil {
 		// The change is committed; a redelivery will find the report
 		// processed and change nothing.
@@ -195,7 +233,7 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	}
 }
 
-func (c *Consumer) reject(ctx context.Context, msg jetstream.Msg, reason error) {
+func (c *Consumer) reject(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason error) {
 	if err := c.b.Reject(ctx, msg.Subject(), msg.Data(), reason); err != nil {
 		c.logger.Warn("could not publish a rejection; will retry", "subject", msg.Subject(), "err", err)
 		_ = msg.NakWithDelay(time.Second)
@@ -203,7 +241,47 @@ func (c *Consumer) reject(ctx context.Context, msg jetstream.Msg, reason error) 
 	}
 	c.logger.Info("report rejected", "subject", msg.Subject(), "reason", alerting.ErrorMessage(reason), "problems", len(alerting.ErrorFields(reason)))
 	c.handled.WithLabelValues(outcomeRejected).Inc()
+	c.rejected.WithLabelValues(rejectReason(reason)).Inc()
+	c.observeLag(meta)
 	_ = msg.Term()
+}
+
+// observeLag records how long ago the report was stored, now that its
+// processing is done. Clocks of other hosts may run ahead: never negative.
+func (c *Consumer) observeLag(meta *jetstream.MsgMetadata) {
+	c.lag.Observe(max(time.Since(meta.Timestamp), 0).Seconds())
+}
+
+// pendingCollector reports the consumer's pending count from JetStream,
+// asking at most every pendingEvery and for at most a second; when JetStream
+// does not answer, the metric is left out of the scrape.
+type pendingCollector struct {
+	cons jetstream.Consumer
+	desc *prometheus.Desc
+
+	mu    sync.Mutex
+	at    time.Time
+	value float64
+	ok    bool
+}
+
+func (p *pendingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- p.desc }
+
+func (p *pendingCollector) Collect(ch chan<- prometheus.Metric) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.at) >= pendingEvery {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		info, err := p.cons.Info(ctx)
+		cancel()
+		p.at, p.ok = time.Now(), err == nil
+		if err == nil {
+			p.value = float64(info.NumPending) + float64(info.NumAckPending)
+		}
+	}
+	if p.ok {
+		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, p.value)
+	}
 }
 
 // Shutdown stops pulling, finishes the reports already pulled and returns

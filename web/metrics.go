@@ -13,6 +13,45 @@ import (
 type httpMetrics struct {
 	requests *prometheus.HistogramVec
 	reports  *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+}
+
+// reportsRoute is the route whose answers truceline_http_reports_rejected_total
+// counts.
+const reportsRoute = "POST /api/v1/reports"
+
+// Reasons a report sent over HTTP is not accepted, the values of the label
+// reason: a fixed set, never error text or anything the caller sent.
+const (
+	reasonInvalid         = "invalid"         // 400: not JSON, not schema v1, unknown zone, wrong Content-Type
+	reasonUnauthenticated = "unauthenticated" // 401
+	reasonForbidden       = "forbidden"       // 403: the caller may not submit for the zone
+	reasonTooLarge        = "too_large"       // 413
+	reasonRateLimited     = "rate_limited"    // 429
+	reasonUnavailable     = "unavailable"     // 503: JetStream did not confirm
+	reasonInternal        = "internal"        // any other 5xx
+)
+
+var rejectReasons = []string{reasonInvalid, reasonUnauthenticated, reasonForbidden, reasonTooLarge, reasonRateLimited, reasonUnavailable, reasonInternal}
+
+// rejectReason names why a report answered with status was not accepted.
+func rejectReason(status int) string {
+	switch {
+	case status == http.StatusUnauthorized:
+		return reasonUnauthenticated
+	case status == http.StatusForbidden:
+		return reasonForbidden
+	case status == http.StatusRequestEntityTooLarge:
+		return reasonTooLarge
+	case status == http.StatusTooManyRequests:
+		return reasonRateLimited
+	case status == http.StatusServiceUnavailable:
+		return reasonUnavailable
+	case status >= 500:
+		return reasonInternal
+	default:
+		return reasonInvalid
+	}
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
@@ -24,11 +63,18 @@ func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
 		}, []string{"route", "status"}),
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_http_reports_total",
-			Help: "Reports submitted over HTTP by outcome: accepted, rejected, unavailable.",
+			Help: "Reports submitted over HTTP by outcome: accepted, rejected, rate_limited, unavailable.",
 		}, []string{"outcome"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "truceline_http_reports_rejected_total",
+			Help: "Reports submitted over HTTP and not accepted, by reason: invalid, unauthenticated, forbidden, too_large, rate_limited, unavailable, internal.",
+		}, []string{"reason"}),
+	}
+	for _, reason := range rejectReasons {
+		m.rejected.WithLabelValues(reason) // every reason is exposed from the start, at 0
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.reports)
+		reg.MustRegister(m.requests, m.reports, m.rejected)
 	}
 	return m
 }
@@ -43,19 +89,28 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// instrument times a route and logs failures; it never logs bodies.
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// instrument gives the request its id, times the route, counts rejected
+// reports and logs the request with its id; it never logs bodies.
 func (h *Handler) instrument(route string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r = identify(w, r)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		elapsed := time.Since(start)
 		h.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Observe(elapsed.Seconds())
+		if route == reportsRoute && rec.status >= 400 {
+			h.metrics.rejected.WithLabelValues(rejectReason(rec.status)).Inc()
+		}
 		level := slog.LevelDebug
 		if rec.status >= 500 {
 			level = slog.LevelWarn
 		}
-		h.logger.Log(r.Context(), level, "request", "method", r.Method, "path", logPath(r), "status", rec.status, "duration", elapsed)
+		h.logger.Log(r.Context(), level, "request", "request_id", RequestID(r.Context()), "method", r.Method, "path", logPath(r),
+			"status", rec.status, "duration", elapsed)
 	})
 }
 

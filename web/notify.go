@@ -163,7 +163,8 @@ func (h *Handler) ackLink(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	h.logger.Info("alert acknowledged by notification link", "alert", id, "contact", claims.Contact, "party", claims.Party)
+	h.logger.Info("alert acknowledged by notification link", "alert", id, "contact", claims.Contact, "party", claims.Party,
+		"request_id", RequestID(r.Context()))
 	h.auditAs(r, "contact "+claims.Contact, "ack link", "alert.ack", "alert "+id, a.Zone, "notification "+claims.Key)
 	if wantsJSON {
 		writeJSON(w, http.StatusOK, a)

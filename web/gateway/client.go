@@ -53,6 +53,7 @@ func (c *client) enqueue(frame []byte) bool {
 	if c.queued > 0 && c.queued+len(frame) > c.g.opts.MaxQueueBytes {
 		c.closing = true
 		c.closeMsg = websocket.FormatCloseMessage(CloseSlowClient, "slow client: send queue full; reconnect and resume")
+		c.g.metrics.droppedFrames.Add(float64(len(c.queue) + 1)) // the queue and this frame
 		c.queue, c.queued = nil, 0
 		c.g.metrics.slowDisconnects.Inc()
 		c.wakeLocked()

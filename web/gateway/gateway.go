@@ -370,6 +370,7 @@ type metrics struct {
 	clients         prometheus.Gauge
 	framesSent      prometheus.Counter
 	slowDisconnects prometheus.Counter
+	droppedFrames   prometheus.Counter
 	gapFills        prometheus.Counter
 	snapshots       *prometheus.CounterVec
 }
@@ -382,13 +383,15 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "truceline_ws_frames_sent_total", Help: "Frames written to WebSocket clients."}),
 		slowDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "truceline_ws_slow_disconnects_total", Help: "Clients disconnected because their send queue was full."}),
+		droppedFrames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_ws_dropped_frames_total", Help: "Frames discarded unsent when a slow client's full send queue was cut off (the client resumes after reconnecting)."}),
 		gapFills: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "truceline_ws_gap_fills_total", Help: "Changes fetched from Redis because their NATS publication was missing or late."}),
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_ws_subscriptions_total", Help: "Zone subscriptions by how they started: snapshot, resumed, resume_failed."}, []string{"start"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.clients, m.framesSent, m.slowDisconnects, m.gapFills, m.snapshots)
+		reg.MustRegister(m.clients, m.framesSent, m.slowDisconnects, m.droppedFrames, m.gapFills, m.snapshots)
 	}
 	return m
 }

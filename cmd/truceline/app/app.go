@@ -165,7 +165,7 @@ func (a *App) startNATS(ctx context.Context) error {
 		return natsError(redact(url), scrub(err, url))
 	}
 	a.nc = nc
-	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Logger: a.logger})
+	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Logger: a.logger, Registerer: a.registry})
 	return err
 }
 
@@ -246,23 +246,23 @@ func (a *App) startHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
+	ready := []web.Check{{Name: "nats", Check: a.Broker.Ready}, {Name: "redis", Check: a.Store.Ping}}
+	a.registry.MustRegister(a.stateMetrics(ready)...)
 	handler, err := web.NewHandler(web.Options{
 		Auth: authn, Users: a.Store, Audit: a, AuditLog: a.Store,
 		Limits: web.Limits{ReportsPerMinute: a.cfg.RateReports, LoginsPerMinute: a.cfg.RateLogins, WebSocketsPerMinute: a.cfg.RateWebSockets},
 		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
-		Config: liveConfig{a.Store, a.catalog},
-		Ready: []web.Check{
-			{Name: "nats", Check: a.Broker.Ready},
-			{Name: "redis", Check: a.Store.Ping},
-		},
+		Config:   liveConfig{a.Store, a.catalog},
+		Ready:    ready,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
+		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone,
 	})
 	if err != nil {
 		return err
 	}
 	a.httpSrv = &http.Server{
-		Handler:           handler,
+		Handler:           web.WithRequestIDs(handler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
