@@ -27,13 +27,14 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 		h.metrics.reports.WithLabelValues("rate_limited").Inc()
 		return
 	}
-	data, err := readBody(w, r, alerting.MaxReportBytes)
+	data, fromCAP, err := h.reportBody(w, r)
 	if err != nil {
 		h.metrics.reports.WithLabelValues("rejected").Inc()
 		h.writeError(w, r, err)
 		return
 	}
 	report, err := h.opts.Intake.Admit(data, "", "", h.opts.NewReportID())
+	err = fromCAP.Explain(err)
 	if err == nil && !p.Submits(report.Zone) {
 		err = alerting.Errorf(alerting.EFORBIDDEN, "%s may not submit reports for zone %q", p.User, report.Zone)
 		if !p.SeesZone(report.Zone) {
@@ -147,6 +148,9 @@ func (h *Handler) getAlert(w http.ResponseWriter, r *http.Request) {
 	a, err := h.visibleAlert(r, r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
+		return
+	}
+	if h.answerCAP(w, r, a) {
 		return
 	}
 	writeJSON(w, http.StatusOK, a)

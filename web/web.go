@@ -92,6 +92,9 @@ type Options struct {
 	SummaryTimezone string
 	// Mount adds handlers by pattern (the demo's webhook inbox).
 	Mount map[string]http.Handler
+	// PublicURL is where people reach truceline, for links and the sender
+	// of CAP messages; "" makes links relative.
+	PublicURL string
 }
 
 // Handler serves truceline's HTTP endpoints.
@@ -134,6 +137,8 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("POST /api/v1/alerts/{id}/verify", signedIn, h.verifyAlert)
 	h.route("POST /api/v1/alerts/{id}/comment", signedIn, h.commentAlert)
 	h.route("POST /api/v1/alerts/{id}/snooze", signedIn, h.snoozeAlert)
+	h.route("GET /api/v1/alerts/{id}/cap", signedIn, h.alertCAP)
+	h.route("GET /api/v1/zones/{zone}/cap.atom", signedIn, h.zoneCAPFeed)
 	h.routeConfig()
 	h.routeUsers()
 	h.route("GET /api/v1/audit", adminOnly, h.listAudit)
@@ -149,6 +154,7 @@ func NewHandler(o Options) (*Handler, error) {
 		h.mux.Handle(pattern, handler)
 	}
 	h.route("GET /healthz", anyone, h.healthz)
+	h.route("GET /api/v1/openapi.json", anyone, h.openAPI)
 	h.route("GET /readyz", anyone, h.readyz)
 	h.mux.Handle("GET /metrics", h.guard(readsConfig, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}).ServeHTTP))
 	h.mux.Handle("GET /ws", h.guard(signedIn, h.webSocket))
@@ -204,7 +210,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status = http.StatusInternalServerError
 	}
 	if status >= 500 {
-		h.logger.Error("request failed", "method", r.Method, "path", logPath(r), "err", err)
+		h.logger.Error("request failed", "method", r.Method, "path", logPath(r), "request_id", RequestID(r.Context()), "err", err)
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Fields = code, alerting.ErrorMessage(err), alerting.ErrorFields(err)

@@ -256,7 +256,7 @@ func (a *App) startHTTP(context.Context) error {
 		Ready:    ready,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
-		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone,
+		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone, PublicURL: a.PublicURL(),
 	})
 	if err != nil {
 		return err
