@@ -15,7 +15,7 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; media-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // registerBoard serves the live alert board: index.html at / and its
-// modules and styles under /static/.
+// modules and styles under /static/; the daily summary at /summary.
 func registerBoard(mux *http.ServeMux) {
 	files, _ := fs.Sub(static, "static")
 	fileServer := http.FileServerFS(files)
@@ -23,6 +23,11 @@ func registerBoard(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, files, "index.html")
+	})))
+	// The daily summary, also at /static/summary.html.
+	mux.Handle("GET /summary", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, files, "summary.html")
 	})))
 }
 
