@@ -93,6 +93,15 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// emit prints v as JSON with --output json, else the text.
+func emit(cmd *cli.Command, v any, format string, args ...any) error {
+	if cmd.Root().String("output") == "json" {
+		return printJSON(cmd.Root().Writer, v)
+	}
+	_, err := fmt.Fprintf(cmd.Root().Writer, format, args...)
+	return err
+}
+
 // authHeader carries an API token, when there is one.
 func authHeader(token string) http.Header {
 	h := http.Header{}

@@ -75,8 +75,7 @@ func applyCommand() *cli.Command {
 					parts = append(parts, fmt.Sprintf("%d %s", n, k))
 				}
 			}
-			_, err = fmt.Fprintf(cmd.Root().Writer, "%s: %s (configuration version %d)\n", verb, strings.Join(parts, ", "), out.Version)
-			return err
+			return emit(cmd, out, "%s: %s (configuration version %d)\n", verb, strings.Join(parts, ", "), out.Version)
 		},
 	}
 }
@@ -217,7 +216,7 @@ func deleteCommand() *cli.Command {
 			if err := newClient(cmd).do(ctx, "DELETE", "/api/v1/"+kind+"/"+url.PathEscape(id), nil, nil); err != nil {
 				return err
 			}
-			_, err := fmt.Fprintf(cmd.Root().Writer, "deleted %s %s\n", kind, id)
+			err := emit(cmd, map[string]string{"deleted": kind + "/" + id}, "deleted %s %s\n", kind, id)
 			return err
 		},
 	}

@@ -282,3 +282,55 @@ func TestCompletionAndHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandSpeaksJSON runs each command with -o json: its standard
+// output must be one JSON value, for scripts.
+func TestEveryCommandSpeaksJSON(t *testing.T) {
+	server, _ := startServer(t)
+	g := []string{"--server", server, "-o", "json"}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(file, []byte("parties:\n  - {id: party-z, name: Co-chair Z, status: adherent}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := trucectl(t, "", append(g, "report", "--zone", "daraa", "--category", "shelling", "--reported-by", "OP 1")...)
+	var rep struct{ ID string }
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.ID == "" {
+		t.Fatalf("report: exit %d, %q", code, out)
+	}
+	var alertID string
+	alertingtest.Eventually(t, 10*time.Second, "the alert", func() bool {
+		_, out, _ := trucectl(t, "", append(g, "alerts", "list", "--zone", "daraa")...)
+		var l struct{ Alerts []struct{ ID string } }
+		if json.Unmarshal([]byte(out), &l) == nil && len(l.Alerts) > 0 {
+			alertID = l.Alerts[0].ID
+		}
+		return alertID != ""
+	})
+	dutyA := append([]string{"--token", tokenOf(t, server, "duty-a")}, g...)
+	for _, args := range [][]string{
+		append(g, "alerts", "show", alertID),
+		append(dutyA, "alerts", "comment", alertID, "--note", "seen"),
+		append(g, "get", "zones"),
+		append(g, "get", "zones", "aleppo"),
+		append(g, "apply", "-f", file),
+		append(g, "delete", "parties", "party-z"),
+		append(g, "oncall"),
+		append(g, "oncall", "duty-officers"),
+		append(g, "users", "list"),
+		append(g, "users", "add", "json-user", "--role", "viewer"),
+		append(g, "users", "set", "json-user", "--full-name", "J. User"),
+		append(g, "tokens", "list"),
+		append(g, "tokens", "create", "--name", "json"),
+		append(g, "audit", "list"),
+		append(g, "audit", "verify"),
+		append(g, "users", "delete", "json-user"),
+		{"-o", "json", "secret"},
+	} {
+		code, out, errOut := trucectl(t, "", args...)
+		var v any
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Errorf("%v: exit %d, not one JSON value: %q %q", args[len(g)-2:], code, out, errOut)
+		}
+	}
+}

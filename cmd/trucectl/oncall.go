@@ -131,7 +131,7 @@ func secretCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(cmd.Root().Writer, s)
+			err = emit(cmd, map[string]string{"secret": s}, "%s\n", s)
 			return err
 		},
 	}

@@ -71,7 +71,7 @@ func reportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(cmd.Root().Writer, id)
+			err = emit(cmd, map[string]string{"id": id}, "%s\n", id)
 			return err
 		},
 	}

@@ -75,6 +75,13 @@ func usersCommand() *cli.Command {
 					if err := newClient(cmd).do(ctx, "POST", "/api/v1/users", body, &u); err != nil {
 						return err
 					}
+					if cmd.Root().String("output") == "json" {
+						out := map[string]any{"user": u}
+						if generated {
+							out["password"] = password
+						}
+						return printJSON(cmd.Root().Writer, out)
+					}
 					fmt.Fprintf(cmd.Root().Writer, "user %s added (%s)\n", u.Name, u.Role)
 					if generated {
 						fmt.Fprintf(cmd.Root().Writer, "password (shown this once): %s\n", password)
@@ -114,7 +121,7 @@ func usersCommand() *cli.Command {
 					if err := c.do(ctx, "PUT", "/api/v1/users/"+url.PathEscape(name), userBody(cmd, u, password), &u); err != nil {
 						return err
 					}
-					_, err = fmt.Fprintf(cmd.Root().Writer, "user %s updated\n", u.Name)
+					err = emit(cmd, u, "user %s updated\n", u.Name)
 					return err
 				},
 			},
@@ -130,7 +137,7 @@ func usersCommand() *cli.Command {
 					if err := newClient(cmd).do(ctx, "DELETE", "/api/v1/users/"+url.PathEscape(name), nil, nil); err != nil {
 						return err
 					}
-					_, err = fmt.Fprintf(cmd.Root().Writer, "user %s deleted\n", name)
+					err = emit(cmd, map[string]string{"deleted": name}, "user %s deleted\n", name)
 					return err
 				},
 			},
@@ -252,7 +259,7 @@ func tokensCommand() *cli.Command {
 					if err := newClient(cmd).do(ctx, "DELETE", "/api/v1/tokens/"+url.PathEscape(id), nil, nil); err != nil {
 						return err
 					}
-					_, err = fmt.Fprintf(cmd.Root().Writer, "token %s revoked\n", id)
+					err = emit(cmd, map[string]string{"revoked": id}, "token %s revoked\n", id)
 					return err
 				},
 			},
@@ -319,7 +326,7 @@ func loginCommand() *cli.Command {
 				return err
 			}
 			_ = c.do(ctx, "DELETE", "/api/v1/session", nil, nil)
-			_, err = fmt.Fprintf(cmd.Root().Writer, "export TRUCECTL_TOKEN=%s\n", t.Secret)
+			err = emit(cmd, map[string]string{"token": t.Secret}, "export TRUCECTL_TOKEN=%s\n", t.Secret)
 			return err
 		},
 	}
