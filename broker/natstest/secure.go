@@ -1,15 +1,8 @@
 package natstest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,6 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 // Options secure a NATS server started with StartWith, as a production
@@ -132,61 +127,9 @@ func (s *Server) caPool(t testing.TB) *x509.CertPool {
 	return pool
 }
 
-// makeCerts writes a CA, a server certificate for 127.0.0.1 and localhost,
-// and a client certificate, all ECDSA P-256, into the server's directory.
+// makeCerts writes the server's test PKI into its directory.
 func (s *Server) makeCerts(t testing.TB) {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "natstest CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.CAFile = filepath.Join(s.dir, "ca.pem")
-	writePEM(t, s.CAFile, "CERTIFICATE", caDER)
-	leaf := func(serial int64, name string, usage x509.ExtKeyUsage) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "natstest " + name},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writePEM(t, filepath.Join(s.dir, name+".pem"), "CERTIFICATE", der)
-		writePEM(t, filepath.Join(s.dir, name+"-key.pem"), "PRIVATE KEY", keyDER)
-	}
-	leaf(2, "server", x509.ExtKeyUsageServerAuth)
-	leaf(3, "client", x509.ExtKeyUsageClientAuth)
-	s.ClientCertFile = filepath.Join(s.dir, "client.pem")
-	s.ClientKeyFile = filepath.Join(s.dir, "client-key.pem")
-}
-
-func writePEM(t testing.TB, path, kind string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-		t.Fatalf("write %s: %v", path, err)
-	}
+	c := alertingtest.MakeCerts(t, s.dir, "natstest")
+	s.CAFile, s.ClientCertFile, s.ClientKeyFile = c.CA, c.ClientCert, c.ClientKey
 }
