@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/web/auth"
+	"github.com/truceline/truceline/web/openapitest"
 )
 
 // The OpenAPI document (openapi.json) is held to the handler here: it must
@@ -149,7 +149,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 // be one the document describes (status, content type and body).
 func TestOpenAPIAnswers(t *testing.T) {
 	doc := loadOpenAPI(t)
-	closeObjects(doc)
+	openapitest.CloseObjects(doc)
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func validateAnswer(t *testing.T, router routers.Router, req *http.Request, resp
 		return
 	}
 	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}
-	opts.WithCustomSchemaErrorFunc(schemaProblem)
+	opts.WithCustomSchemaErrorFunc(openapitest.SchemaProblem)
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
 		Status:                 resp.StatusCode, Header: resp.Header, Options: opts,
@@ -223,43 +223,6 @@ func validateAnswer(t *testing.T, router routers.Router, req *http.Request, resp
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		t.Errorf("%s: the answer %d %s does not match web/openapi.json: %v\nbody: %.600s", what, resp.StatusCode,
 			resp.Header.Get("Content-Type"), err, body)
-	}
-}
-
-// schemaProblem says where a value breaks its schema, and how, without
-// printing the schema.
-func schemaProblem(e *openapi3.SchemaError) string {
-	return fmt.Sprintf("at %q: %s", "/"+strings.Join(e.JSONPointer(), "/"), e.Reason)
-}
-
-// closeObjects forbids, for the tests, properties the document does not
-// name in every object schema that lists properties and says nothing of
-// others: an answer must not carry a field the document does not describe.
-// GeoJSON geometries are kept open: they are stored as given.
-func closeObjects(doc *openapi3.T) {
-	no := false
-	seen := map[*openapi3.Schema]bool{doc.Components.Schemas["Geometry"].Value: true}
-	var walk func(s *openapi3.SchemaRef)
-	walk = func(s *openapi3.SchemaRef) {
-		if s == nil || s.Value == nil || seen[s.Value] {
-			return
-		}
-		v := s.Value
-		seen[v] = true
-		if len(v.Properties) > 0 && v.AdditionalProperties.Has == nil && v.AdditionalProperties.Schema == nil {
-			v.AdditionalProperties.Has = &no
-		}
-		for _, p := range v.Properties {
-			walk(p)
-		}
-		walk(v.Items)
-		walk(v.AdditionalProperties.Schema)
-		for _, x := range slices.Concat(v.AllOf, v.AnyOf, v.OneOf) {
-			walk(x)
-		}
-	}
-	for _, s := range doc.Components.Schemas {
-		walk(s)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/truceline/truceline/cmd/truceline/app"
 	"github.com/truceline/truceline/web"
 	"github.com/truceline/truceline/web/auth"
+	"github.com/truceline/truceline/web/openapitest"
 )
 
 // The OpenAPI document against a real server: every answer below (status,
@@ -101,47 +102,12 @@ func newOpenAPIChecker(t *testing.T, a *app.App) *openAPIChecker {
 	if err := doc.Validate(context.Background()); err != nil {
 		t.Fatalf("the OpenAPI document is invalid: %v", err)
 	}
-	closeOpenAPIObjects(doc)
+	openapitest.CloseObjects(doc)
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &openAPIChecker{t: t, a: a, doc: doc, router: router, seen: map[string]bool{}}
-}
-
-// closeOpenAPIObjects forbids, for the test, properties the document does
-// not name in every object schema that lists properties and says nothing of
-// others: an answer must not carry a field the document does not describe.
-// GeoJSON geometries stay open: they are kept as given.
-func closeOpenAPIObjects(doc *openapi3.T) {
-	no := false
-	seen := map[*openapi3.Schema]bool{doc.Components.Schemas["Geometry"].Value: true}
-	var walk func(s *openapi3.SchemaRef)
-	walk = func(s *openapi3.SchemaRef) {
-		if s == nil || s.Value == nil || seen[s.Value] {
-			return
-		}
-		v := s.Value
-		seen[v] = true
-		if len(v.Properties) > 0 && v.AdditionalProperties.Has == nil && v.AdditionalProperties.Schema == nil {
-			v.AdditionalProperties.Has = &no
-		}
-		for _, p := range v.Properties {
-			walk(p)
-		}
-		walk(v.Items)
-		walk(v.AdditionalProperties.Schema)
-		for _, x := range slices.Concat(v.AllOf, v.AnyOf, v.OneOf) {
-			walk(x)
-		}
-	}
-	for _, s := range doc.Components.Schemas {
-		walk(s)
-	}
-}
-
-func openAPISchemaProblem(e *openapi3.SchemaError) string {
-	return fmt.Sprintf("at %q: %s", "/"+strings.Join(e.JSONPointer(), "/"), e.Reason)
 }
 
 func (c apiCall) request(addr string) *http.Request {
@@ -196,7 +162,7 @@ func (v *openAPIChecker) do(c apiCall) (http.Header, []byte) {
 	pattern := strings.ToUpper(route.Method) + " " + route.Path
 	v.seen[pattern] = true
 	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true, IncludeResponseStatus: true}
-	opts.WithCustomSchemaErrorFunc(openAPISchemaProblem)
+	opts.WithCustomSchemaErrorFunc(openapitest.SchemaProblem)
 	in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route, Options: opts}
 	if !c.bad {
 		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
