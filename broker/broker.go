@@ -182,6 +182,29 @@ func (b *Broker) Reject(ctx context.Context, subject string, data []byte, reason
 	return nil
 }
 
+// ParkedSubject is where reports that failed every try wait for an operator,
+// in the REJECTED stream.
+const ParkedSubject = "rejected.parked"
+
+// HeaderAttempts says how many times a parked report was tried.
+const HeaderAttempts = "Truceline-Attempts"
+
+// Park publishes a report that failed every try on rejected.parked, with
+// the reason and the subject it arrived on, to be replayed.
+func (b *Broker) Park(ctx context.Context, subject string, data []byte, reason error, attempts int) error {
+	m := nats.NewMsg(b.prefix + ParkedSubject)
+	m.Data = data
+	// The whole error, for the operator who reads REJECTED (liaisons
+	// cannot): what failed must be found without the logs.
+	m.Header.Set(HeaderError, strings.ReplaceAll(reason.Error(), "\n", " "))
+	m.Header.Set(HeaderSubject, subject)
+	m.Header.Set(HeaderAttempts, strconv.Itoa(attempts))
+	if _, err := b.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("park report: %w", err)
+	}
+	return nil
+}
+
 // Ready checks that NATS is connected and JetStream answers.
 func (b *Broker) Ready(ctx context.Context) error {
 	if !b.nc.IsConnected() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -33,6 +34,14 @@ type ConsumerOptions struct {
 	// Reports of one subject (zone and category) always go to the same
 	// worker, so they are handled in the order they were stored.
 	Workers int
+	// MaxAttempts is how many times a report whose processing fails is
+	// tried before it is parked on rejected.parked; 0 means 10. A report
+	// that fails because a dependency is unavailable is never parked: it
+	// waits for the dependency.
+	MaxAttempts int
+	// RetryDelay is the delay before the second try, growing with each try
+	// up to 30 s; 0 means 1 s.
+	RetryDelay time.Duration
 	// Registerer receives the consumer's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -43,15 +52,17 @@ type ConsumerOptions struct {
 // change is committed in Redis and published, so a crash at any point leads
 // to redelivery, which the handler makes harmless.
 type Consumer struct {
-	b       *Broker
-	h       ReportHandler
-	cons    jetstream.Consumer
-	timeout time.Duration
-	iter    jetstream.MessagesContext
-	workers []chan jetstream.Msg
-	done    chan struct{}
-	once    sync.Once
-	logger  *slog.Logger
+	b           *Broker
+	h           ReportHandler
+	maxAttempts int
+	retryDelay  time.Duration
+	cons        jetstream.Consumer
+	timeout     time.Duration
+	iter        jetstream.MessagesContext
+	workers     []chan jetstream.Msg
+	done        chan struct{}
+	once        sync.Once
+	logger      *slog.Logger
 
 	handled  *prometheus.CounterVec
 	rejected *prometheus.CounterVec
@@ -63,6 +74,7 @@ type Consumer struct {
 const (
 	outcomeProcessed = "processed"
 	outcomeRejected  = "rejected"
+	outcomeParked    = "parked"
 	outcomeRetried   = "retried"
 )
 
@@ -100,6 +112,12 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	if o.Workers <= 0 {
 		o.Workers = 32
 	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.RetryDelay <= 0 {
+		o.RetryDelay = time.Second
+	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, StreamViolations, jetstream.ConsumerConfig{
 		Durable:       EngineConsumer,
 		Description:   "truceline alert engine; shared by every replica",
@@ -117,10 +135,11 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 		return nil, fmt.Errorf("broker: consume %s: %w", StreamViolations, err)
 	}
 	c := &Consumer{b: b, h: o.Handler, cons: cons, timeout: o.Timeout, iter: iter, done: make(chan struct{}),
+		maxAttempts: o.MaxAttempts, retryDelay: o.RetryDelay,
 		logger: b.root.With("component", "engine-consumer"),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_engine_reports_total",
-			Help: "Reports taken from VIOLATIONS by outcome: processed, rejected (invalid), retried (failed, redelivered later).",
+			Help: "Reports taken from VIOLATIONS by outcome: processed, rejected (invalid), retried (failed, redelivered later), parked (failed every try).",
 		}, []string{"outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_engine_reports_rejected_total",
@@ -213,12 +232,17 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		c.reject(ctx, msg, meta, err)
 		return
 	}
-	if err := c.h.HandleReport(ctx, &r, meta.Timestamp); err != nil {
-		if code := alerting.ErrorCode(err); code == alerting.EINVALID {
+	if err := c.handleReport(ctx, &r, meta.Timestamp); err != nil {
+		code := alerting.ErrorCode(err)
+		if code == alerting.EINVALID {
 			c.reject(ctx, msg, meta, err)
 			return
 		}
-		delay := min(time.Duration(meta.NumDelivered)*time.Second, 30*time.Second)
+		if code != alerting.EUNAVAILABLE && int(meta.NumDelivered) >= c.maxAttempts {
+			c.park(ctx, msg, meta, r.ID, err)
+			return
+		}
+		delay := min(time.Duration(meta.NumDelivered)*c.retryDelay, 30*time.Second)
 		c.logger.Warn("report not processed; it will be redelivered", "report", r.ID, "delivery", meta.NumDelivered, "retry_in", delay, "err", err)
 		c.handled.WithLabelValues(outcomeRetried).Inc()
 		_ = msg.NakWithDelay(delay)
@@ -231,6 +255,33 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		// processed and change nothing.
 		c.logger.Warn("ack failed; the report will be redelivered and recognised", "report", r.ID, "err", err)
 	}
+}
+
+// handleReport runs the handler, turning a panic into an error: a report
+// that crashes the engine is retried, then parked, like any other failure.
+func (c *Consumer) handleReport(ctx context.Context, r *alerting.Report, receivedAt time.Time) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logger.Error("processing a report panicked", "report", r.ID, "panic", p, "stack", string(debug.Stack()))
+			err = &alerting.Error{Code: alerting.EINTERNAL, Message: fmt.Sprintf("processing panicked: %v", p)}
+		}
+	}()
+	return c.h.HandleReport(ctx, r, receivedAt)
+}
+
+// park moves a report that failed every try to rejected.parked, with the
+// reason, where an operator sees it (trucectl parked list) and can replay
+// it once the cause is mended; the stream goes on meanwhile.
+func (c *Consumer) park(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, id string, reason error) {
+	if err := c.b.Park(ctx, msg.Subject(), msg.Data(), reason, int(meta.NumDelivered)); err != nil {
+		c.logger.Warn("could not park a failing report; will retry", "report", id, "err", err)
+		_ = msg.NakWithDelay(c.retryDelay)
+		return
+	}
+	c.logger.Error("report parked after failing every try; replay it with trucectl parked replay", "report", id,
+		"attempts", meta.NumDelivered, "reason", alerting.ErrorMessage(reason))
+	c.handled.WithLabelValues(outcomeParked).Inc()
+	_ = msg.Term()
 }
 
 func (c *Consumer) reject(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, reason error) {

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/broker/natstest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
@@ -332,5 +337,45 @@ func TestEveryCommandSpeaksJSON(t *testing.T) {
 		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
 			t.Errorf("%v: exit %d, not one JSON value: %q %q", args[len(g)-2:], code, out, errOut)
 		}
+	}
+}
+
+// TestParkedListAndReplay: a report parked on rejected.parked is listed
+// with its reason, and replayed onto its subject it becomes an alert.
+func TestParkedListAndReplay(t *testing.T) {
+	server, natsURL := startServer(t)
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	m := nats.NewMsg(broker.ParkedSubject)
+	m.Data = []byte(`{"id":"parked-1","zone":"daraa","category":"shelling","observed_at":"` + time.Now().UTC().Add(-time.Minute).Format(time.RFC3339) + `","reported_by":"OP 4"}`)
+	m.Header.Set(broker.HeaderSubject, "violations.daraa.shelling")
+	m.Header.Set(broker.HeaderError, "processing panicked: index out of range")
+	m.Header.Set(broker.HeaderAttempts, "10")
+	if _, err := js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	g := []string{"--server", server, "--nats", natsURL}
+	code, out, errOut := trucectl(t, "", append(g, "-o", "json", "parked", "list")...)
+	var list []struct {
+		Seq     uint64
+		Reason  string
+		Subject string
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || !strings.Contains(list[0].Reason, "panicked") {
+		t.Fatalf("parked list: exit %d, %q %q", code, out, errOut)
+	}
+	if code, out, errOut := trucectl(t, "", append(g, "parked", "replay", fmt.Sprint(list[0].Seq))...); code != 0 || !strings.Contains(out, "violations.daraa.shelling") {
+		t.Fatalf("replay: exit %d, %q %q", code, out, errOut)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "the replayed report in an alert", func() bool {
+		code, out, _ := trucectl(t, "", append(g, "-o", "json", "alerts", "list", "--zone", "daraa")...)
+		return code == 0 && strings.Contains(out, "parked-1")
+	})
+	if code, _, _ := trucectl(t, "", append(g, "parked", "replay", "x")...); code != 2 {
+		t.Errorf("a bad seq: exit %d, want 2", code)
 	}
 }
