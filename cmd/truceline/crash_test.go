@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker/natstest"
+)
+
+// child is truceline running as a real process.
+type child struct {
+	cmd  *exec.Cmd
+	base string
+	logs *bytes.Buffer
+}
+
+// startChild runs the truceline binary against the test's NATS and Redis on
+// a free port and waits until it is ready.
+func startChild(t *testing.T, bin string, env []string) *child {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := &child{base: "http://" + addr, logs: &bytes.Buffer{}}
+	c.cmd = exec.Command(bin, "serve", "--http-addr", addr, "--data-dir", t.TempDir(), "--log-level", "warn")
+	c.cmd.Env = append(os.Environ(), env...)
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.cmd.ProcessState == nil {
+			_ = c.cmd.Process.Kill()
+			_ = c.cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("truceline's output:\n%s", c.logs)
+		}
+	})
+	alertingtest.Eventually(t, 60*time.Second, "truceline ready", func() bool {
+		resp, err := http.Get(c.base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return c
+}
+
+// TestKillNineLosesNothing kills a real truceline process with SIGKILL
+// while reports stream in over HTTP, starts another, and checks that every
+// report that got a 202 is processed, in exactly one alert; then stops the
+// second with SIGTERM and checks it drains and exits cleanly.
+func TestKillNineLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	bin := filepath.Join(t.TempDir(), "truceline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	n, r := natstest.Start(t), redistest.Start(t)
+	env := []string{"TRUCELINE_NATS_URL=" + n.URL(), "TRUCELINE_REDIS_URL=" + r.URL(), "TRUCELINE_DEMO=true", "TRUCELINE_DEMO_RATE=0",
+		"TRUCELINE_BOOTSTRAP_ADMIN=", "TRUCELINE_RATE_REPORTS_PER_MINUTE=0"}
+	first := startChild(t, bin, env)
+
+	// Sign in as the demo's duty officer; reports go with the session.
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	resp, err := client.Post(first.base+"/api/v1/session", "application/json", strings.NewReader(`{"user":"duty","password":"demo-duty-password"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sign in: %v %v", err, resp)
+	}
+	var session struct{ CSRF string }
+	_ = json.NewDecoder(resp.Body).Decode(&session)
+	resp.Body.Close()
+	zones := []string{"idlib", "daraa", "homs-north", "latakia", "damascus-ghouta"}
+	var accepted []string
+	post := func(base string, i int) bool {
+		body := fmt.Sprintf(`{"id":"crash-%d","zone":%q,"category":"shelling","observed_at":%q,"reported_by":"OP %d"}`,
+			i, zones[i%len(zones)], time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), i)
+		req, _ := http.NewRequest("POST", base+"/api/v1/reports", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", session.CSRF)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusAccepted {
+			accepted = append(accepted, fmt.Sprintf("crash-%d", i))
+			return true
+		}
+		return false
+	}
+	// Stream reports; kill -9 in the middle of the stream.
+	i := 0
+	for ; i < 300; i++ {
+		post(first.base, i)
+	}
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		_ = first.cmd.Process.Signal(syscall.SIGKILL)
+		_ = first.cmd.Wait()
+	}()
+	for ; i < 400; i++ { // some of these land before the kill, some fail
+		post(first.base, i)
+	}
+	<-killed
+
+	second := startChild(t, bin, env)
+	// The session lives in Redis: the same cookie works on the new process.
+	for ; i < 500; i++ {
+		post(second.base, i)
+	}
+	if len(accepted) < 400 {
+		t.Fatalf("only %d reports accepted", len(accepted))
+	}
+	get := func(path string, v any) int {
+		resp, err := client.Get(second.base + path)
+		if err != nil {
+			return 0
+		}
+		defer resp.Body.Close()
+		_ = json.NewDecoder(resp.Body).Decode(v)
+		return resp.StatusCode
+	}
+	alertingtest.Eventually(t, 60*time.Second, "every accepted report processed", func() bool {
+		for _, id := range accepted {
+			var rep map[string]any
+			if get("/api/v1/reports/"+id, &rep) != 200 {
+				return false
+			}
+		}
+		return true
+	})
+	// Exactly once: the alerts' complete report lists hold each id once.
+	seen := map[string]int{}
+	for _, zone := range zones {
+		var list struct{ Alerts []struct{ ID string } }
+		get("/api/v1/alerts?limit=5000&zone="+zone, &list)
+		for _, a := range list.Alerts {
+			var ids struct {
+				ReportIDs []string `json:"report_ids"`
+			}
+			get("/api/v1/alerts/"+a.ID+"/reports?limit=10000", &ids)
+			for _, id := range ids.ReportIDs {
+				seen[id]++
+			}
+		}
+	}
+	for _, id := range accepted {
+		if seen[id] != 1 {
+			t.Errorf("report %s is in %d alerts, want 1", id, seen[id])
+		}
+	}
+
+	// SIGTERM: the second process drains and exits 0.
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- second.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("truceline did not stop within 40 s of SIGTERM")
+	}
+}
