@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -123,13 +124,7 @@ func (h *Handler) listAlerts(w http.ResponseWriter, r *http.Request) {
 	default:
 		problems = append(problems, alerting.FieldProblem{Field: "state", Problem: "must be open, acknowledged or resolved"})
 	}
-	if limit := q.Get("limit"); limit != "" {
-		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > 5000 {
-			problems = append(problems, alerting.FieldProblem{Field: "limit", Problem: "must be an integer from 1 to 5000"})
-		}
-		f.Limit = n
-	}
+	f.Limit = intParam(r, "limit", 0, 1, 5000, &problems)
 	if len(problems) > 0 {
 		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
 		return
@@ -168,23 +163,9 @@ func (h *Handler) visibleAlert(r *http.Request, id string) (*alerting.Alert, err
 
 // alertReports lists every report id of an alert, a page at a time.
 func (h *Handler) alertReports(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	offset, limit := 0, 1000
 	var problems []alerting.FieldProblem
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			problems = append(problems, alerting.FieldProblem{Field: "offset", Problem: "must be a non-negative integer"})
-		}
-		offset = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			problems = append(problems, alerting.FieldProblem{Field: "limit", Problem: "must be an integer from 1 to 10000"})
-		}
-		limit = n
-	}
+	offset := intParam(r, "offset", 0, 0, math.MaxInt, &problems)
+	limit := intParam(r, "limit", 1000, 1, 10000, &problems)
 	if len(problems) > 0 {
 		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
 		return

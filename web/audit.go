@@ -2,8 +2,8 @@ package web
 
 import (
 	"context"
+	"math"
 	"net/http"
-	"strconv"
 
 	"github.com/truceline/truceline/alerting"
 )
@@ -22,23 +22,9 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, alerting.Errorf(alerting.ENOTFOUND, "this server keeps no audit log"))
 		return
 	}
-	q := r.URL.Query()
 	var problems []alerting.FieldProblem
-	after, limit := int64(0), 100
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			problems = append(problems, alerting.FieldProblem{Field: "after", Problem: "must be a non-negative integer"})
-		}
-		after = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			problems = append(problems, alerting.FieldProblem{Field: "limit", Problem: "must be an integer from 1 to 1000"})
-		}
-		limit = n
-	}
+	after := int64(intParam(r, "after", 0, 0, math.MaxInt, &problems))
+	limit := intParam(r, "limit", 100, 1, 1000, &problems)
 	if len(problems) > 0 {
 		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
 		return

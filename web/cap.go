@@ -63,15 +63,11 @@ func (h *Handler) zoneCAPFeed(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, alerting.Errorf(alerting.ENOTFOUND, "zone %s not found", strconv.Quote(id)))
 		return
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query",
-				Fields: []alerting.FieldProblem{{Field: "limit", Problem: "must be an integer from 1 to 1000"}}})
-			return
-		}
-		limit = n
+	var problems []alerting.FieldProblem
+	limit := intParam(r, "limit", 100, 1, 1000, &problems)
+	if len(problems) > 0 {
+		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
+		return
 	}
 	alerts, err := h.opts.Alerts.Alerts(r.Context(), alerting.AlertFilter{Zones: []string{id}, Limit: 200})
 	if err != nil {

@@ -180,14 +180,7 @@ func (h *Handler) reportsGeoJSON(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	from := timeParam(r, "from", now.Add(-24*time.Hour), &problems)
 	to := timeParam(r, "to", now.Add(time.Minute), &problems)
-	limit := 1000
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10000 {
-			problems = append(problems, alerting.FieldProblem{Field: "limit", Problem: "must be an integer from 1 to 10000"})
-		}
-		limit = n
-	}
+	limit := intParam(r, "limit", 1000, 1, 10000, &problems)
 	if !to.After(from) {
 		problems = append(problems, alerting.FieldProblem{Field: "to", Problem: "must be after from"})
 	}

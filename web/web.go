@@ -7,9 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -233,4 +236,22 @@ func (h *Handler) webSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Gateway.ServeViewer(w, r, principal(r).SeesZone)
+}
+
+// intParam reads an integer query parameter in [lo, hi]: def when absent,
+// and a problem added (naming the parameter and its range) when bad.
+func intParam(r *http.Request, name string, def, lo, hi int, problems *[]alerting.FieldProblem) int {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		problem := fmt.Sprintf("must be an integer from %d to %d", lo, hi)
+		if lo == 0 && hi == math.MaxInt {
+			problem = "must be a non-negative integer"
+		}
+		*problems = append(*problems, alerting.FieldProblem{Field: name, Problem: problem})
+	}
+	return n
 }
