@@ -477,26 +477,7 @@ func TestEscalationSurvivesAKill(t *testing.T) {
 // escalation step fires once, and every notification is delivered once,
 // whichever replica does the work.
 func TestTwoReplicas(t *testing.T) {
-	d := startDeps(t)
-	a := start(t, d.config(t))
-	b := start(t, d.config(t))
-	in := newReceiver(t)
-	cfg := alerting.Config{
-		Contacts: []alerting.Contact{webhookContact("duty-officers", "", in.URL+"/duty")},
-		Policies: []alerting.Policy{{ID: "p", Steps: []alerting.Step{
-			{After: 0, Notify: []string{"board"}},
-			{After: alerting.Duration(time.Second), Notify: []string{"duty-officers"}},
-		}}},
-		Rules: []alerting.Rule{{ID: "all", Policy: "p"}},
-	}
-	if err := a.ApplyConfig(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	alertingtest.Eventually(t, 10*time.Second, "replica b to load the rule", func() bool {
-		_, ra := get(t, a, "/readyz")
-		_, rb := get(t, b, "/readyz")
-		return ra["config_version"] == rb["config_version"]
-	})
+	d, a, b, in := twoReplicas(t, time.Second)
 	nc := d.nats.Connect(t)
 	js, err := jetstream.New(nc)
 	if err != nil {

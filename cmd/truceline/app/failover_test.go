@@ -1,12 +1,10 @@
 package app_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
@@ -15,26 +13,7 @@ import (
 // step due after the death fires once), and a WebSocket client of the dead
 // replica reconnects to the survivor and resumes without a gap.
 func TestKillOneOfTwoReplicas(t *testing.T) {
-	d := startDeps(t)
-	a := start(t, d.config(t))
-	b := start(t, d.config(t))
-	in := newReceiver(t)
-	cfg := alerting.Config{
-		Contacts: []alerting.Contact{webhookContact("duty-officers", "", in.URL+"/duty")},
-		Policies: []alerting.Policy{{ID: "p", Steps: []alerting.Step{
-			{After: 0, Notify: []string{"board"}},
-			{After: alerting.Duration(3 * time.Second), Notify: []string{"duty-officers"}},
-		}}},
-		Rules: []alerting.Rule{{ID: "all", Policy: "p"}},
-	}
-	if err := a.ApplyConfig(context.Background(), cfg); err != nil {
-		t.Fatal(err)
-	}
-	alertingtest.Eventually(t, 10*time.Second, "replica b to load the rule", func() bool {
-		_, ra := get(t, a, "/readyz")
-		_, rb := get(t, b, "/readyz")
-		return ra["config_version"] == rb["config_version"]
-	})
+	d, a, b, in := twoReplicas(t, 3*time.Second)
 	ws := dial(t, a)
 	ws.subscribe(t, []string{"homs-north"}, nil)
 	if f := ws.next(t); f.Type != "snapshot" {

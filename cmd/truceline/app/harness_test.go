@@ -321,3 +321,32 @@ func userToken(t *testing.T, a *app.App, u alerting.User) string {
 	}
 	return tok
 }
+
+// twoReplicas starts two trucelines on one NATS and Redis, with a policy
+// that shows every alert on the board and notifies the webhook contact
+// duty-officers (at the receiver returned) stepAfter later, for every
+// report; it returns once both replicas use it.
+func twoReplicas(t *testing.T, stepAfter time.Duration) (*deps, *app.App, *app.App, *receiver) {
+	t.Helper()
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	b := start(t, d.config(t))
+	in := newReceiver(t)
+	cfg := alerting.Config{
+		Contacts: []alerting.Contact{webhookContact("duty-officers", "", in.URL+"/duty")},
+		Policies: []alerting.Policy{{ID: "p", Steps: []alerting.Step{
+			{After: 0, Notify: []string{"board"}},
+			{After: alerting.Duration(stepAfter), Notify: []string{"duty-officers"}},
+		}}},
+		Rules: []alerting.Rule{{ID: "all", Policy: "p"}},
+	}
+	if err := a.ApplyConfig(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "replica b to load the rule", func() bool {
+		_, ra := get(t, a, "/readyz")
+		_, rb := get(t, b, "/readyz")
+		return ra["config_version"] == rb["config_version"]
+	})
+	return d, a, b, in
+}
