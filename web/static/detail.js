@@ -218,18 +218,11 @@ export class DetailPanel {
     r.vStatus.setAttribute('aria-label', 'Verification status');
     r.vStatus.append(new Option('Status…', ''), ...VERIFY_STATUSES.map(([v, t]) => new Option(t, v)));
     r.vStatus.options[0].disabled = true;
-    r.vReason = el('input', 'verify-reason');
-    r.vReason.type = 'text';
-    r.vReason.maxLength = 2048;
-    r.vReason.placeholder = 'Reason (required)';
-    r.vReason.dataset.testid = 'verify-reason';
-    r.vReason.setAttribute('aria-label', 'Reason for the verification');
+    r.vReason = noteInput('verify-reason', 'Reason (required)', 'Reason for the verification');
     r.vSubmit = el('button', 'btn btn-primary', 'Verify');
     r.vSubmit.type = 'submit';
     r.vSubmit.dataset.testid = 'verify-submit';
-    r.vError = el('p', 'form-error');
-    r.vError.setAttribute('role', 'alert');
-    r.vError.hidden = true;
+    r.vError = formError();
     r.vHint = el('p', 'form-hint');
     vform.append(r.vStatus, r.vReason, r.vSubmit);
     verif.s.append(r.verifs, vform, r.vHint, r.vError);
@@ -240,18 +233,11 @@ export class DetailPanel {
     const cform = el('form', 'inline-form comment-form');
     cform.noValidate = true;
     cform.setAttribute('aria-label', 'Comment');
-    r.cText = el('input', 'comment-text');
-    r.cText.type = 'text';
-    r.cText.maxLength = 2048;
-    r.cText.placeholder = 'Add a comment to the timeline';
-    r.cText.dataset.testid = 'comment-text';
-    r.cText.setAttribute('aria-label', 'Comment');
+    r.cText = noteInput('comment-text', 'Add a comment to the timeline', 'Comment');
     r.cSubmit = el('button', 'btn', 'Comment');
     r.cSubmit.type = 'submit';
     r.cSubmit.dataset.testid = 'comment-submit';
-    r.cError = el('p', 'form-error');
-    r.cError.setAttribute('role', 'alert');
-    r.cError.hidden = true;
+    r.cError = formError();
     cform.append(r.cText, r.cSubmit);
     r.timeline = el('ol', 'timeline');
     tl.s.append(cform, r.cError, r.timeline);
@@ -836,4 +822,23 @@ function tlLabel(kind) {
     resolved: 'Resolved',
     delivery: 'Delivery',
   }[kind] || 'Change';
+}
+
+/** A text field for a note of at most 2048 characters (the server's limit). */
+function noteInput(cls, placeholder, label) {
+  const input = el('input', cls);
+  input.type = 'text';
+  input.maxLength = 2048;
+  input.placeholder = placeholder;
+  input.dataset.testid = cls;
+  input.setAttribute('aria-label', label);
+  return input;
+}
+
+/** A form's error line, announced when shown. */
+function formError() {
+  const p = el('p', 'form-error');
+  p.setAttribute('role', 'alert');
+  p.hidden = true;
+  return p;
 }
