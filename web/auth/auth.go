@@ -126,7 +126,12 @@ func HashPasswordCost(pw string, cost int) (string, error) {
 
 // dummyHash is compared against when the user does not exist, so that a
 // wrong user name takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user, no such password"), PasswordCost)
+// It is made on the first sign-in, not at start-up: a bcrypt hash costs a
+// quarter of a second.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), PasswordCost)
+	return h
+})
 
 // errSignIn is the one answer to every failed sign-in: it does not say
 // whether the user exists.
@@ -143,7 +148,7 @@ func (a *Authenticator) Login(ctx context.Context, name, password string) (*aler
 	if err != nil && alerting.ErrorCode(err) != alerting.ENOTFOUND {
 		return nil, "", nil, err
 	}
-	hash := dummyHash
+	hash := dummyHash()
 	if u != nil && u.PasswordHash != "" {
 		hash = []byte(u.PasswordHash)
 	}
