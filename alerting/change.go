@@ -39,7 +39,16 @@ func EncodeChangeBody(event Event, reportID string, a *Alert) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
 	}
-	body := make([]byte, 0, len(alert)+64)
+	body, _ := ChangeBody(event, reportID, alert)
+	return body, nil
+}
+
+// ChangeBody is EncodeChangeBody for an alert already encoded as JSON. It
+// also returns where the alert's JSON starts in the body, which runs from
+// there to the body's last byte, exclusive: a store can keep the alert and
+// the frame from one encoding.
+func ChangeBody(event Event, reportID string, alertJSON []byte) (body []byte, alertAt int) {
+	body = make([]byte, 0, len(alertJSON)+len(reportID)+48)
 	body = append(body, `"event":`...)
 	body = strconv.AppendQuote(body, string(event))
 	if reportID != "" {
@@ -47,8 +56,9 @@ func EncodeChangeBody(event Event, reportID string, a *Alert) ([]byte, error) {
 		body = strconv.AppendQuote(body, reportID)
 	}
 	body = append(body, `,"alert":`...)
-	body = append(body, alert...)
-	return append(body, '}'), nil
+	alertAt = len(body)
+	body = append(body, alertJSON...)
+	return append(body, '}'), alertAt
 }
 
 // ChangeFrame joins a change's head and body into its frame. Zone ids are

@@ -203,13 +203,6 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 	}
 	rules = active
 	for range maxAttempts {
-		frames, seen, err := e.store.ReportFrames(ctx, r.ID)
-		if err != nil {
-			return fmt.Errorf("handle report %s: %w", r.ID, err)
-		}
-		if seen {
-			return e.republish(ctx, frames)
-		}
 		c := Commit{Report: r, ReceivedAt: receivedAt, Classification: cl}
 		for _, rule := range rules {
 			if err := e.plan(ctx, &c, rule, zone, r); err != nil {
@@ -218,7 +211,20 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 		}
 		changes, err := e.store.Commit(ctx, c)
 		switch {
-		case errors.Is(err, ErrStale), errors.Is(err, ErrDuplicate):
+		case errors.Is(err, ErrDuplicate):
+			// Processed before (a redelivery): the first attempt may have
+			// committed and died before publishing, so publish again what
+			// it committed. Checking first would cost every report a
+			// round trip to spare the rare redelivery one plan.
+			frames, seen, err := e.store.ReportFrames(ctx, r.ID)
+			if err != nil {
+				return fmt.Errorf("handle report %s: %w", r.ID, err)
+			}
+			if seen {
+				return e.republish(ctx, frames)
+			}
+			continue
+		case errors.Is(err, ErrStale):
 			continue
 		case err != nil:
 			return fmt.Errorf("handle report %s: %w", r.ID, err)

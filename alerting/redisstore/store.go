@@ -36,6 +36,7 @@ type Store struct {
 	prefix       string
 	historyLimit int
 	maxResume    int
+	groups       groupCache
 }
 
 var (
@@ -146,15 +147,44 @@ func decodeStoredReport(id string, vals []any) (*alerting.StoredReport, error) {
 }
 
 // GroupAlert implements alerting.Store.
+//
+// When this process holds the group's alert (groupCache), one pipelined
+// round trip of two plain commands confirms that the group is still bound
+// to it and that it is at the same version, and the JSON is neither read
+// nor decoded.
 func (s *Store) GroupAlert(ctx context.Context, key string) (*alerting.Alert, error) {
-	id, err := s.rdb.Get(ctx, s.groupKey(key)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
+	cached := s.groups.get(key)
+	var id string
+	if cached != nil {
+		pipe := s.rdb.Pipeline()
+		bound := pipe.Get(ctx, s.groupKey(key))
+		version := pipe.HGet(ctx, s.alertKey(cached.ID), "v")
+		_, _ = pipe.Exec(ctx)
+		err := bound.Err()
+		if err == nil && bound.Val() == cached.ID && version.Val() == strconv.FormatInt(cached.Version, 10) {
+			return cached, nil
+		}
+		id = bound.Val()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		} else if err != nil {
+			return nil, unavailable(fmt.Sprintf("read group %s", key), err)
+		}
+	} else {
+		var err error
+		id, err = s.rdb.Get(ctx, s.groupKey(key)).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		} else if err != nil {
+			return nil, unavailable(fmt.Sprintf("read group %s", key), err)
+		}
 	}
+	a, err := s.Alert(ctx, id)
 	if err != nil {
-		return nil, unavailable(fmt.Sprintf("read group %s", key), err)
+		return nil, err
 	}
-	return s.Alert(ctx, id)
+	s.groups.put(key, a)
+	return a, nil
 }
 
 // Alert implements alerting.Store.
@@ -175,66 +205,6 @@ func decodeAlert(text string) (*alerting.Alert, error) {
 		return nil, fmt.Errorf("decode alert: %w", err)
 	}
 	return &a, nil
-}
-
-// plan is a Commit as the commit script reads it.
-type plan struct {
-	TimersKey     string         `json:"timers_key"`
-	DeliveriesKey string         `json:"deliveries_key"`
-	Deliveries    []planDelivery `json:"deliveries"`
-	Report        *planReport    `json:"report,omitempty"`
-	Alerts        []planAlert    `json:"alerts"`
-	Pending       []planPending  `json:"pending"`
-}
-
-type planReport struct {
-	Key            string `json:"key"`
-	ID             string `json:"id"`
-	IndexKey       string `json:"index_key"` // the zone's reports by observed time
-	Observed       int64  `json:"observed"`  // ms
-	JSON           string `json:"json"`
-	ReceivedAt     string `json:"received_at"`
-	Classification string `json:"classification"`
-}
-
-type planAlert struct {
-	ID          string   `json:"id"`
-	Key         string   `json:"key"`
-	Version     int64    `json:"version"`
-	JSON        string   `json:"json"`
-	Body        string   `json:"body"`
-	Zone        string   `json:"zone"`
-	Active      bool     `json:"active"`
-	Score       int64    `json:"score"`
-	SeqKey      string   `json:"seq_key"`
-	HistoryKey  string   `json:"history_key"`
-	ActiveKey   string   `json:"active_key"`
-	IndexKey    string   `json:"index_key"`
-	ReportsKey  string   `json:"reports_key"`
-	ReportIDs   []string `json:"report_ids"`
-	GroupKey    string   `json:"group_key"`
-	GroupExpect string   `json:"group_expect"`
-	GroupTTL    int64    `json:"group_ttl"`
-	TimerAt     int64    `json:"timer_at"` // ms; 0 removes the alert's timer
-}
-
-// planDelivery adds a delivery to its lane (op "add", only if absent),
-// moves it to a later attempt ("retry") or takes it off ("done").
-type planDelivery struct {
-	Op    string `json:"op"`
-	Lane  string `json:"lane"`
-	Key   string `json:"key"`
-	JSON  string `json:"json,omitempty"`
-	Score int64  `json:"score"`
-}
-
-type planPending struct {
-	Key    string `json:"key"`
-	Expect int    `json:"expect"`
-	Clear  bool   `json:"clear"`
-	Member string `json:"member,omitempty"`
-	Score  int64  `json:"score,omitempty"`
-	TTL    int64  `json:"ttl,omitempty"`
 }
 
 // pendingMember encodes a report counted towards a threshold as a sorted
@@ -276,14 +246,17 @@ func (s *Store) Pending(ctx context.Context, groupKey string) ([]alerting.Pendin
 	return out, nil
 }
 
-// Commit implements alerting.Store with one Lua script.
+// Commit implements alerting.Store with one Lua script, commitScript. The
+// plan goes to the script as flat arguments, in the order commitArgs
+// describes, so neither side encodes or decodes it as a document, and each
+// alert's JSON travels once: inside its change's frame body.
 func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Change, error) {
-	p := plan{TimersKey: s.timersKey(), DeliveriesKey: s.deliveriesKey(), Deliveries: []planDelivery{},
-		Alerts: make([]planAlert, 0, len(c.Alerts)), Pending: make([]planPending, 0, len(c.Pending))}
+	args := make([]any, 0, 16+len(c.Alerts)*20+len(c.Pending)*6)
+	args = append(args, s.historyLimit, s.timersKey(), s.deliveriesKey())
 	reportID := ""
-	if c.Report != nil {
-		reportID = c.Report.ID
-		reportJSON, err := json.Marshal(c.Report)
+	if r := c.Report; r != nil {
+		reportID = r.ID
+		reportJSON, err := json.Marshal(r)
 		if err != nil {
 			return nil, fmt.Errorf("encode report %s: %w", reportID, err)
 		}
@@ -291,61 +264,67 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 		if err != nil {
 			return nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
 		}
-		p.Report = &planReport{Key: s.reportKey(reportID), ID: reportID, IndexKey: s.zoneKey(c.Report.Zone, "reports"),
-			Observed: c.Report.ObservedAt.UnixMilli(), JSON: string(reportJSON),
-			ReceivedAt: c.ReceivedAt.UTC().Format(time.RFC3339Nano), Classification: string(class)}
+		args = append(args, s.reportKey(reportID), reportID, s.zoneKey(r.Zone, "reports"), r.ObservedAt.UnixMilli(),
+			reportJSON, c.ReceivedAt.UTC().Format(time.RFC3339Nano), class)
+	} else {
+		args = append(args, "", "", "", 0, "", "", "")
 	}
+	deliveries := 0
 	for _, ac := range c.Alerts {
+		deliveries += len(ac.Enqueue)
+		if ac.Settle != nil {
+			deliveries++
+		}
+	}
+	args = append(args, len(c.Alerts), deliveries, len(c.Pending))
+	bodies := make([][]byte, len(c.Alerts))
+	for i, ac := range c.Alerts {
 		a := ac.Alert
 		alertJSON, err := json.Marshal(a)
 		if err != nil {
 			return nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
 		}
-		body, err := alerting.EncodeChangeBody(ac.Event, reportID, a)
-		if err != nil {
-			return nil, err
+		body, at := alerting.ChangeBody(ac.Event, reportID, alertJSON)
+		bodies[i] = body
+		var timer int64
+		if t := timerAt(a); t != nil {
+			timer = t.UnixMilli()
 		}
-		pa := planAlert{ID: a.ID, Key: s.alertKey(a.ID), Version: a.Version, JSON: string(alertJSON), Body: string(body),
-			Zone: a.Zone, Active: a.Active(), Score: a.UpdatedAt.UnixMilli(),
-			SeqKey: s.zoneKey(a.Zone, "seq"), HistoryKey: s.zoneKey(a.Zone, "changes"), ActiveKey: s.zoneKey(a.Zone, "active"),
-			IndexKey: s.zoneKey(a.Zone, "alerts"), ReportsKey: s.alertReportsKey(a.ID), ReportIDs: ac.ReportIDs}
-		if pa.ReportIDs == nil {
-			pa.ReportIDs = []string{}
-		}
-		if at := timerAt(a); at != nil {
-			pa.TimerAt = at.UnixMilli()
-		}
+		groupKey, groupExpect, groupTTL := "", "", int64(0)
 		if ac.GroupKey != "" {
-			pa.GroupKey, pa.GroupExpect, pa.GroupTTL = s.groupKey(ac.GroupKey), ac.PrevGroupAlert, ac.GroupTTL.Milliseconds()
+			groupKey, groupExpect, groupTTL = s.groupKey(ac.GroupKey), ac.PrevGroupAlert, ac.GroupTTL.Milliseconds()
 		}
-		p.Alerts = append(p.Alerts, pa)
+		args = append(args, a.ID, s.alertKey(a.ID), a.Version, body, at+1, a.Zone, boolArg(a.Active()), a.UpdatedAt.UnixMilli(),
+			s.zoneKey(a.Zone, "seq"), s.zoneKey(a.Zone, "changes"), s.zoneKey(a.Zone, "active"), s.zoneKey(a.Zone, "alerts"),
+			s.alertReportsKey(a.ID), groupKey, groupExpect, groupTTL, timer, len(ac.ReportIDs))
+		for _, id := range ac.ReportIDs {
+			args = append(args, id)
+		}
+	}
+	for _, ac := range c.Alerts {
 		for _, d := range ac.Enqueue {
 			job, err := json.Marshal(d)
 			if err != nil {
 				return nil, fmt.Errorf("encode delivery %s: %w", d.Key, err)
 			}
-			p.Deliveries = append(p.Deliveries, planDelivery{Op: "add", Lane: s.laneKey(d.Urgent), Key: d.Key, JSON: string(job), Score: a.UpdatedAt.UnixMilli()})
+			args = append(args, "add", s.laneKey(d.Urgent), d.Key, job, ac.Alert.UpdatedAt.UnixMilli())
 		}
 		if st := ac.Settle; st != nil {
-			pd := planDelivery{Op: "done", Lane: s.laneKey(st.Delivery.Urgent), Key: st.Delivery.Key}
+			op, score := "done", int64(0)
 			if st.RetryAt != nil {
-				pd.Op, pd.Score = "retry", st.RetryAt.UnixMilli()
+				op, score = "retry", st.RetryAt.UnixMilli()
 			}
-			p.Deliveries = append(p.Deliveries, pd)
+			args = append(args, op, s.laneKey(st.Delivery.Urgent), st.Delivery.Key, "", score)
 		}
 	}
 	for _, pc := range c.Pending {
-		pp := planPending{Key: s.pendingKey(pc.GroupKey), Expect: pc.Expect, Clear: pc.Clear, TTL: pc.TTL.Milliseconds()}
+		member, score := "", int64(0)
 		if pc.Add != nil {
-			pp.Member, pp.Score = pendingMember(*pc.Add), pc.Add.ObservedAt.UnixMilli()
+			member, score = pendingMember(*pc.Add), pc.Add.ObservedAt.UnixMilli()
 		}
-		p.Pending = append(p.Pending, pp)
+		args = append(args, s.pendingKey(pc.GroupKey), pc.Expect, boolArg(pc.Clear), member, score, pc.TTL.Milliseconds())
 	}
-	data, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("encode commit: %w", err)
-	}
-	res, err := commitScript.Run(ctx, s.rdb, nil, data, s.historyLimit).Slice()
+	res, err := commitScript.Run(ctx, s.rdb, nil, args...).Slice()
 	if err != nil {
 		return nil, unavailable("commit", err)
 	}
@@ -357,11 +336,22 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 	}
 	changes := make([]alerting.Change, len(c.Alerts))
 	for i, ac := range c.Alerts {
-		seq, _ := res[1+2*i].(int64)
-		frame, _ := res[2+2*i].(string)
-		changes[i] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert, Frame: []byte(frame)}
+		if ac.GroupKey != "" {
+			s.groups.put(ac.GroupKey, ac.Alert)
+		}
+		seq, _ := res[1+i].(int64)
+		changes[i] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert,
+			Frame: alerting.ChangeFrame(ac.Alert.Zone, seq, bodies[i])}
 	}
 	return changes, nil
+}
+
+// boolArg is a flag as the scripts read it.
+func boolArg(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // timerAt is when an alert's next escalation step is due, or nil.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,6 +190,49 @@ func TestConcurrentEnginesCountEachReportOnce(t *testing.T) {
 	}
 	if seq, _ := f.store.Seq(context.Background(), "aleppo"); seq != n {
 		t.Errorf("zone seq = %d, want %d: one change per report", seq, n)
+	}
+}
+
+// TestGroupCacheNeverServesAStaleAlert runs two replicas (two Stores, each
+// with its own cache of group alerts) on one Redis, with people's actions
+// between reports: every report must build on the alert as it is in Redis,
+// whoever changed it last.
+func TestGroupCacheNeverServesAStaleAlert(t *testing.T) {
+	f := setup(t, redisstore.Options{})
+	ctx := context.Background()
+	other, err := redisstore.New(redisstore.Options{Client: f.redis.Client(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newEngine(t, other, f.pub)
+	f.handle(t, rep("r1", "aleppo", alerting.CategoryShelling, t0)) // cached by the first replica
+	if err := second.HandleReport(ctx, rep("r2", "aleppo", alerting.CategoryShelling, t0.Add(time.Minute)), t0); err != nil {
+		t.Fatal(err)
+	}
+	id := f.pub.all()[0].Alert.ID
+	if _, err := second.Acknowledge(ctx, id, alerting.Actor{Name: "officer", Party: "un"}, "seen"); err != nil {
+		t.Fatal(err)
+	}
+	f.handle(t, rep("r3", "aleppo", alerting.CategoryShelling, t0.Add(2*time.Minute)))
+	if _, err := f.eng.Comment(ctx, id, alerting.Actor{Name: "officer"}, "still going"); err != nil {
+		t.Fatal(err)
+	}
+	f.handle(t, rep("r4", "aleppo", alerting.CategoryShelling, t0.Add(3*time.Minute)))
+	a, err := f.store.Alert(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ReportCount != 4 || len(a.Acks) != 1 || !slices.Equal(a.ReportIDs, []string{"r1", "r2", "r3", "r4"}) {
+		t.Errorf("alert after reports and actions from two replicas: %d reports %v, acks %v", a.ReportCount, a.ReportIDs, a.Acks)
+	}
+	comments := 0
+	for _, e := range a.Timeline {
+		if strings.HasSuffix(e.Note, "still going") {
+			comments++
+		}
+	}
+	if comments != 1 {
+		t.Errorf("the comment is in the timeline %d times, want once: %+v", comments, a.Timeline)
 	}
 }
 
