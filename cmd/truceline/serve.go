@@ -99,6 +99,7 @@ func options() []option {
 			flag:  &cli.BoolFlag{Name: "ws-compression", Usage: "permessage-deflate on the WebSocket when clients offer it", Sources: env("ws-compression")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.WSCompression = cmd.Bool("ws-compression") },
 		},
+		stringOption("debug-addr", "serve Go's profiler (/debug/pprof/) on this address; keep it on loopback (default: off)", d.DebugAddr, func(c *app.Config) *string { return &c.DebugAddr }),
 		stringOption("public-url", "where people reach this server, for links in notifications (default http://<http-addr>)", d.PublicURL, func(c *app.Config) *string { return &c.PublicURL }),
 		stringOption("ack-link-secret", "secret signing acknowledge links, 32+ characters (default: generated, kept in Redis)", d.AckLinkSecret, func(c *app.Config) *string { return &c.AckLinkSecret }),
 		durationOption("ack-link-ttl", "how long an acknowledge link works", d.AckLinkTTL, func(c *app.Config) *time.Duration { return &c.AckLinkTTL }),

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ type App struct {
 	listener net.Listener
 	demo     *demoFeed
 
+	debugSrv     *http.Server
 	httpDone     chan struct{}
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -77,7 +79,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err er
 			_ = a.Shutdown(sctx)
 		}
 	}()
-	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.listen, a.startEngine, a.startUsers, a.startHTTP, a.startDemo}
+	steps := []func(context.Context) error{a.startRedis, a.startNATS, a.listen, a.startEngine, a.startUsers, a.startHTTP, a.startDebug, a.startDemo}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err
@@ -412,6 +414,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		} else if a.listener != nil {
 			_ = a.listener.Close()
 		}
+		if a.debugSrv != nil {
+			_ = a.debugSrv.Close()
+		}
 		if a.gateway != nil {
 			errs = append(errs, a.gateway.Shutdown(ctx))
 		}
@@ -491,4 +496,27 @@ func (a *App) Kill() {
 			a.embRedis.Kill()
 		}
 	})
+}
+
+// startDebug serves Go's profiler on --debug-addr, when set: a listener of
+// its own, so the profiles never share the API's address or its access
+// control. It is for operators on the host; keep it on loopback.
+func (a *App) startDebug(context.Context) error {
+	if a.cfg.DebugAddr == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", a.cfg.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("--debug-addr %s: %w", a.cfg.DebugAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	a.debugSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = a.debugSrv.Serve(l) }()
+	a.logger.Info("profiler listening", "addr", "http://"+l.Addr().String()+"/debug/pprof/")
+	return nil
 }

@@ -65,6 +65,9 @@ type Config struct {
 	WSCompression bool   `yaml:"ws_compression"`
 	LogFormat     string `yaml:"log_format"`
 	LogLevel      string `yaml:"log_level"`
+	// DebugAddr, when set, serves Go's profiler (net/http/pprof) on its
+	// own listener, apart from the API: keep it on loopback.
+	DebugAddr string `yaml:"debug_addr"`
 
 	// PublicURL is where people reach this server, for the links in
 	// notifications; "" means http:// and the HTTP address.
@@ -181,6 +184,11 @@ func (c *Config) Validate() error {
 	}
 	if err := checkHostPort(c.HTTPAddr); err != nil {
 		bad("http-addr", "%q %v", c.HTTPAddr, err)
+	}
+	if c.DebugAddr != "" {
+		if err := checkHostPort(c.DebugAddr); err != nil {
+			bad("debug-addr", "%q %v", c.DebugAddr, err)
+		}
 	}
 	if c.NATSURL != Embedded {
 		if err := checkURL(c.NATSURL, "nats", "tls", "ws", "wss"); err != nil {
