@@ -144,10 +144,16 @@ func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplica
 func (b *Broker) PublishChange(ctx context.Context, c alerting.Change) error {
 	id := c.Zone + ":" + strconv.FormatInt(c.Seq, 10) + ":" + c.Alert.ID + ":" + strconv.FormatInt(c.Alert.Version, 10)
 	ack, err := b.js.Publish(ctx, b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(id))
-	if err == nil && !ack.Duplicate {
+	if err != nil {
+		// Unavailable, so the consumer waits for NATS instead of parking
+		// a report whose change is committed and only needs publishing.
+		return &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the alert stream (NATS JetStream) did not confirm the change; try again",
+			Cause: fmt.Errorf("publish %s: %w", id, err)}
+	}
+	if !ack.Duplicate {
 		b.changes.WithLabelValues(string(c.Event)).Inc()
 	}
-	return err
+	return nil
 }
 
 var _ alerting.Publisher = (*Broker)(nil)
