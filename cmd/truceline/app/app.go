@@ -116,6 +116,9 @@ func (a *App) startRedis(ctx context.Context) error {
 		}
 	}
 	opts.ClientName = "truceline"
+	if opts.PoolSize == 0 {
+		opts.PoolSize = 128
+	}
 	a.rdb = redis.NewClient(opts)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return redisError(opts.Addr, scrub(err, url))
