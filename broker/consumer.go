@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -31,8 +30,8 @@ type ConsumerOptions struct {
 	// consumer's ack wait.
 	Timeout time.Duration
 	// Workers is how many reports are handled at once; 0 means 32.
-	// Reports of one subject (zone and category) always go to the same
-	// worker, so they are handled in the order they were stored.
+	// Reports of one subject (zone and category) are handled one at a
+	// time, in the order they were stored.
 	Workers int
 	// MaxAttempts is how many times a report whose processing fails is
 	// tried before it is parked on rejected.parked; 0 means 10. A report
@@ -59,7 +58,7 @@ type Consumer struct {
 	cons        jetstream.Consumer
 	timeout     time.Duration
 	iter        jetstream.MessagesContext
-	workers     []chan jetstream.Msg
+	lanes       *lanes[jetstream.Msg]
 	done        chan struct{}
 	once        sync.Once
 	logger      *slog.Logger
@@ -134,7 +133,7 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	if err != nil {
 		return nil, fmt.Errorf("broker: consume %s: %w", StreamViolations, err)
 	}
-	c := &Consumer{b: b, h: o.Handler, cons: cons, timeout: o.Timeout, iter: iter, done: make(chan struct{}),
+	c := &Consumer{b: b, h: o.Handler, cons: cons, timeout: o.Timeout, iter: iter, done: make(chan struct{}), lanes: newLanes[jetstream.Msg](),
 		maxAttempts: o.MaxAttempts, retryDelay: o.RetryDelay,
 		logger: b.root.With("component", "engine-consumer"),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -167,32 +166,33 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	}
 	var wg sync.WaitGroup
 	for range o.Workers {
-		ch := make(chan jetstream.Msg, 16)
-		c.workers = append(c.workers, ch)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for msg := range ch {
+			for {
+				subject, msg, ok := c.lanes.next()
+				if !ok {
+					return
+				}
 				start := time.Now()
 				c.handle(msg)
 				c.duration.Observe(time.Since(start).Seconds())
+				c.lanes.done(subject)
 			}
 		}()
 	}
 	go func() {
 		c.run()
-		for _, ch := range c.workers {
-			close(ch)
-		}
+		c.lanes.close()
 		wg.Wait()
 		close(c.done)
 	}()
 	return c, nil
 }
 
-// run pulls messages and hands each to the worker of its subject: reports
-// of different zones and categories are handled in parallel, overlapping
-// their Redis and NATS round trips, while one subject's stay in order.
+// run pulls messages and queues each in the lane of its subject: reports of
+// different zones and categories are handled in parallel, overlapping their
+// Redis and NATS round trips, while one subject's stay in order.
 func (c *Consumer) run() {
 	for {
 		msg, err := c.iter.Next()
@@ -203,9 +203,7 @@ func (c *Consumer) run() {
 			c.logger.Warn("pull from VIOLATIONS failed; retrying", "err", err)
 			continue
 		}
-		h := fnv.New32a()
-		_, _ = h.Write([]byte(msg.Subject()))
-		c.workers[h.Sum32()%uint32(len(c.workers))] <- msg
+		c.lanes.push(msg.Subject(), msg)
 	}
 }
 
