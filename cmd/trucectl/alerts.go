@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -151,7 +152,7 @@ func listAlerts(ctx context.Context, cmd *cli.Command) error {
 
 // tail prints alert changes as they happen.
 func tail(ctx context.Context, server, token string, zones []string, asJSON bool, out, errw io.Writer) error {
-	return follow(ctx, server, token, zones, errw, func(data []byte) error {
+	return follow(ctx, server, token, zones, errw, func(data []byte, _ wsFrame) error {
 		if asJSON {
 			_, err := fmt.Fprintln(out, string(data))
 			return err
@@ -189,10 +190,12 @@ func tail(ctx context.Context, server, token string, zones []string, asJSON bool
 
 // follow subscribes to zones over the WebSocket and calls fn with every
 // frame until ctx ends, reconnecting with the last sequence seen per zone,
-// so nothing is missed and nothing repeated across disconnects.
-func follow(ctx context.Context, server, token string, zones []string, errw io.Writer, fn func([]byte) error) error {
+// so nothing is missed and nothing repeated across disconnects. fn gets the
+// frame and its parsed head; both are valid only until fn returns (the
+// buffer is reused for the next frame).
+func follow(ctx context.Context, server, token string, zones []string, errw io.Writer, fn func([]byte, wsFrame) error) error {
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(server, "/"), "http") + "/ws"
-	resume := map[string]int64{}
+	resume := map[string]*int64{}
 	backoff := 250 * time.Millisecond
 	for {
 		err := followOnce(ctx, wsURL, authHeader(token), zones, resume, fn)
@@ -209,7 +212,9 @@ func follow(ctx context.Context, server, token string, zones []string, errw io.W
 	}
 }
 
-func followOnce(ctx context.Context, wsURL string, header http.Header, zones []string, resume map[string]int64, fn func([]byte) error) error {
+// followOnce runs one connection. resume maps a zone to the last sequence
+// seen (pointers, so that updating a known zone does not allocate).
+func followOnce(ctx context.Context, wsURL string, header http.Header, zones []string, resume map[string]*int64, fn func([]byte, wsFrame) error) error {
 	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}, HandshakeTimeout: 10 * time.Second}
 	conn, _, err := d.DialContext(ctx, wsURL, header)
 	if err != nil {
@@ -218,22 +223,37 @@ func followOnce(ctx context.Context, wsURL string, header http.Header, zones []s
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "zones": zones, "resume": resume}); err != nil {
+	positions := make(map[string]int64, len(resume))
+	for zone, seq := range resume {
+		positions[zone] = *seq
+	}
+	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "zones": zones, "resume": positions}); err != nil {
 		return err
 	}
+	var buf bytes.Buffer
 	for {
-		_, data, err := conn.ReadMessage()
+		_, r, err := conn.NextReader()
 		if err != nil {
 			return err
 		}
-		var head struct {
-			Zone string `json:"zone"`
-			Seq  int64  `json:"seq"`
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return err
 		}
-		if json.Unmarshal(data, &head) == nil && head.Zone != "" && head.Seq > 0 {
-			resume[head.Zone] = head.Seq
+		data := buf.Bytes()
+		f, err := parseFrame(data)
+		if err != nil {
+			return fmt.Errorf("%w: %.80q", err, data)
 		}
-		if err := fn(data); err != nil {
+		if len(f.Zone) > 0 && f.Seq > 0 {
+			if seq, ok := resume[string(f.Zone)]; ok {
+				*seq = f.Seq
+			} else {
+				seq := f.Seq
+				resume[string(f.Zone)] = &seq
+			}
+		}
+		if err := fn(data, f); err != nil {
 			return err
 		}
 	}

@@ -40,26 +40,39 @@ func benchWSCommand() *cli.Command {
 
 // serverMetrics reads a few of truceline's own metrics.
 func serverMetrics(ctx context.Context, server, token string) (map[string]float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/metrics", nil)
-	req.Header = authHeader(token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	err := scrapeMetrics(ctx, server, token, func(line string) {
 		for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_goroutines",
 			"process_cpu_seconds_total", "truceline_ws_clients", "truceline_ws_frames_sent_total", "go_memstats_stack_inuse_bytes"} {
 			if rest, ok := strings.CutPrefix(line, name+" "); ok {
 				out[name], _ = strconv.ParseFloat(rest, 64)
 			}
 		}
+	})
+	return out, err
+}
+
+// scrapeMetrics calls fn with each line of the server's /metrics.
+func scrapeMetrics(ctx context.Context, server, token string, fn func(line string)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/metrics", nil)
+	if err != nil {
+		return err
 	}
-	return out, sc.Err()
+	req.Header = authHeader(token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("read %s/metrics: %w", server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("read %s/metrics: %s (the token needs a role that sees every zone)", server, resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		fn(sc.Text())
+	}
+	return sc.Err()
 }
 
 func runBenchWS(ctx context.Context, cmd *cli.Command) error {
@@ -72,7 +85,7 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	// noisy.
 	before, err := serverMetrics(ctx, server, token)
 	if err != nil {
-		return fmt.Errorf("read %s/metrics: %w", server, err)
+		return err
 	}
 
 	type conn struct {

@@ -36,6 +36,13 @@ func tokenOf(t *testing.T, server, user string) string {
 
 func startServer(t *testing.T) (server, natsURL string) {
 	t.Helper()
+	server, natsURL, _ = startServerAndRedis(t)
+	return server, natsURL
+}
+
+// startServerAndRedis is startServer that also gives its Redis's URL.
+func startServerAndRedis(t *testing.T) (server, natsURL, redisURL string) {
+	t.Helper()
 	n := natstest.Start(t)
 	cfg := app.DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
@@ -52,7 +59,7 @@ func startServer(t *testing.T) (server, natsURL string) {
 	}
 	t.Setenv("TRUCECTL_TOKEN", tok)
 	apps["http://"+a.HTTPAddr()] = a
-	return "http://" + a.HTTPAddr(), n.URL()
+	return "http://" + a.HTTPAddr(), n.URL(), cfg.RedisURL
 }
 
 // trucectl runs the CLI and returns its exit code and output.
