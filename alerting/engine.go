@@ -34,6 +34,11 @@ type Store interface {
 	// Commit applies c; ErrStale or ErrDuplicate when its premises no
 	// longer hold. It returns the alert changes in the order given.
 	Commit(ctx context.Context, c Commit) ([]Change, error)
+	// CommitAll applies commits in order, each atomically as Commit does,
+	// in one step, and stops at the first whose premises no longer hold:
+	// it returns the changes of the commits applied, and that commit's
+	// ErrStale or ErrDuplicate (or the error that stopped it all).
+	CommitAll(ctx context.Context, cs []Commit) ([][]Change, error)
 }
 
 // Commit is one atomic change of state: what one report or one action does.
@@ -80,6 +85,14 @@ type PendingChange struct {
 // the same change twice must be harmless (it is deduplicated by zone and seq).
 type Publisher interface {
 	PublishChange(ctx context.Context, c Change) error
+}
+
+// ChangesPublisher is a Publisher that sends many changes at once and
+// waits for them together, returning an error per change. The engine uses
+// it, when its Publisher is one, for the changes of reports handled
+// together.
+type ChangesPublisher interface {
+	PublishChanges(ctx context.Context, cs []Change) []error
 }
 
 // CatalogSource gives the current configuration snapshot.
@@ -182,32 +195,10 @@ func (e *Engine) Admit(data []byte, subjectZone, subjectCategory, id string) (Re
 // publishes the changes it made the first time and changes nothing, so
 // redelivery is safe. A report that matches no rule is still stored.
 func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Time) error {
-	catalog := e.catalog.Catalog()
-	zone, ok := catalog.Zone(r.Zone)
-	if !ok {
-		return Errorf(EINVALID, "unknown zone %q", r.Zone)
-	}
-	cl, env := catalog.Classify(r)
-	rules, err := catalog.Match(r, cl, env)
-	if err != nil {
-		return Errorf(EINVALID, "a rule failed on this report: %v", err)
-	}
-	active := rules[:0:0]
-	for _, rule := range rules {
-		if s := catalog.Suppression(r.Zone, rule.ID, r.ObservedAt); s != nil {
-			cl.Suppressed = append(cl.Suppressed, rule.ID+" ("+s.ID+")")
-			continue
-		}
-		cl.Rules = append(cl.Rules, rule.ID)
-		active = append(active, rule)
-	}
-	rules = active
 	for range maxAttempts {
-		c := Commit{Report: r, ReceivedAt: receivedAt, Classification: cl}
-		for _, rule := range rules {
-			if err := e.plan(ctx, &c, rule, zone, r); err != nil {
-				return fmt.Errorf("handle report %s: %w", r.ID, err)
-			}
+		c, err := e.planReport(ctx, r, receivedAt, nil)
+		if err != nil {
+			return err
 		}
 		changes, err := e.store.Commit(ctx, c)
 		switch {
@@ -229,26 +220,190 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 		case err != nil:
 			return fmt.Errorf("handle report %s: %w", r.ID, err)
 		}
-		if e.queued != nil && slices.ContainsFunc(c.Alerts, func(ac AlertChange) bool { return len(ac.Enqueue) > 0 }) {
-			e.queued()
-		}
-		for _, ch := range changes {
-			if err := e.publish(ctx, ch); err != nil {
-				return err
-			}
-		}
-		return nil
+		return e.committed(ctx, c, changes)
 	}
 	return fmt.Errorf("handle report %s: gave up after %d concurrent changes", r.ID, maxAttempts)
 }
 
+// HandleReports handles reports that arrived one after another, as
+// HandleReport would one at a time, with one commit for them all where it
+// can: each report is planned on what the reports before it change, and
+// the plans are committed in one step. A report whose commit finds its
+// premises changed (another writer, a redelivery), and every report after
+// it, is handled alone. It returns one error per report, nil when handled.
+func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []time.Time) []error {
+	errs := make([]error, len(rs))
+	if len(rs) == 1 {
+		errs[0] = e.HandleReport(ctx, rs[0], receivedAt[0])
+		return errs
+	}
+	ov := &overlay{alerts: map[string]*Alert{}, pending: map[string][]PendingReport{}}
+	commits := make([]Commit, 0, len(rs))
+	planned := make([]int, 0, len(rs)) // index in rs of each commit
+	for i, r := range rs {
+		c, err := e.planReport(ctx, r, receivedAt[i], ov)
+		if err != nil {
+			errs[i] = err
+			if ErrorCode(err) == EINVALID {
+				continue // this report changes nothing; the next ones plan on without it
+			}
+			for j := i + 1; j < len(rs); j++ {
+				errs[j] = err
+			}
+			break
+		}
+		ov.apply(c)
+		commits, planned = append(commits, c), append(planned, i)
+	}
+	done, err := e.store.CommitAll(ctx, commits)
+	if err != nil && !errors.Is(err, ErrStale) && !errors.Is(err, ErrDuplicate) {
+		err = fmt.Errorf("handle %d reports: %w", len(commits)-len(done), err)
+	}
+	e.publishAll(ctx, commits[:len(done)], done, func(k int, err error) { errs[planned[k]] = err })
+	for k := len(done); k < len(commits); k++ {
+		i := planned[k]
+		if err != nil && !errors.Is(err, ErrStale) && !errors.Is(err, ErrDuplicate) {
+			errs[i] = err // the store failed: no point trying each alone
+			continue
+		}
+		errs[i] = e.HandleReport(ctx, rs[i], receivedAt[i])
+	}
+	return errs
+}
+
+// publishAll nudges the dispatcher when commits queued deliveries, and
+// publishes their changes, all at once when the publisher can; failed is
+// called with the index of every commit a change of which failed.
+func (e *Engine) publishAll(ctx context.Context, commits []Commit, changes [][]Change, failed func(k int, err error)) {
+	bp, ok := e.publisher.(ChangesPublisher)
+	if !ok {
+		for k, c := range commits {
+			if err := e.committed(ctx, c, changes[k]); err != nil {
+				failed(k, err)
+			}
+		}
+		return
+	}
+	if e.queued != nil && slices.ContainsFunc(commits, func(c Commit) bool {
+		return slices.ContainsFunc(c.Alerts, func(ac AlertChange) bool { return len(ac.Enqueue) > 0 })
+	}) {
+		e.queued()
+	}
+	var all []Change
+	var owner []int
+	for k, cs := range changes {
+		for _, ch := range cs {
+			all, owner = append(all, ch), append(owner, k)
+		}
+	}
+	for i, err := range bp.PublishChanges(ctx, all) {
+		if err != nil {
+			failed(owner[i], fmt.Errorf("publish %s/%d: %w", all[i].Zone, all[i].Seq, err))
+		}
+	}
+}
+
+// committed nudges the dispatcher when c queued deliveries and publishes
+// its changes.
+func (e *Engine) committed(ctx context.Context, c Commit, changes []Change) error {
+	if e.queued != nil && slices.ContainsFunc(c.Alerts, func(ac AlertChange) bool { return len(ac.Enqueue) > 0 }) {
+		e.queued()
+	}
+	for _, ch := range changes {
+		if err := e.publish(ctx, ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// overlay is what the reports planned so far in HandleReports do to groups
+// and threshold counts, which later reports must see before it is
+// committed.
+type overlay struct {
+	alerts  map[string]*Alert          // group key → the alert it will be bound to
+	pending map[string][]PendingReport // group key → the reports it will count
+}
+
+func (o *overlay) apply(c Commit) {
+	for _, ac := range c.Alerts {
+		if ac.GroupKey != "" {
+			o.alerts[ac.GroupKey] = ac.Alert
+		}
+	}
+	for _, pc := range c.Pending {
+		switch {
+		case pc.Clear:
+			o.pending[pc.GroupKey] = []PendingReport{}
+		case pc.Add != nil:
+			o.pending[pc.GroupKey] = append(slices.Clip(o.pending[pc.GroupKey]), *pc.Add)
+		}
+	}
+}
+
+// planReport classifies r, matches it, and plans its commit; ov, when not
+// nil, holds what earlier reports of a batch change.
+func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time, ov *overlay) (Commit, error) {
+	catalog := e.catalog.Catalog()
+	zone, ok := catalog.Zone(r.Zone)
+	if !ok {
+		return Commit{}, Errorf(EINVALID, "unknown zone %q", r.Zone)
+	}
+	cl, env := catalog.Classify(r)
+	rules, err := catalog.Match(r, cl, env)
+	if err != nil {
+		return Commit{}, Errorf(EINVALID, "a rule failed on this report: %v", err)
+	}
+	active := rules[:0:0]
+	for _, rule := range rules {
+		if s := catalog.Suppression(r.Zone, rule.ID, r.ObservedAt); s != nil {
+			cl.Suppressed = append(cl.Suppressed, rule.ID+" ("+s.ID+")")
+			continue
+		}
+		cl.Rules = append(cl.Rules, rule.ID)
+		active = append(active, rule)
+	}
+	c := Commit{Report: r, ReceivedAt: receivedAt, Classification: cl}
+	for _, rule := range active {
+		if err := e.plan(ctx, &c, rule, zone, r, ov); err != nil {
+			return Commit{}, fmt.Errorf("handle report %s: %w", r.ID, err)
+		}
+	}
+	return c, nil
+}
+
+// groupAlert is the alert a group is bound to, as ov will leave it.
+func (e *Engine) groupAlert(ctx context.Context, key string, ov *overlay) (*Alert, error) {
+	if ov != nil {
+		if a, ok := ov.alerts[key]; ok {
+			return a, nil
+		}
+	}
+	return e.store.GroupAlert(ctx, key)
+}
+
+// pending are the reports a group's threshold counts, as ov will leave
+// them; what it reads from the store, ov remembers.
+func (e *Engine) pending(ctx context.Context, key string, ov *overlay) ([]PendingReport, error) {
+	if ov != nil {
+		if p, ok := ov.pending[key]; ok {
+			return p, nil
+		}
+	}
+	p, err := e.store.Pending(ctx, key)
+	if err == nil && ov != nil {
+		ov.pending[key] = p
+	}
+	return p, err
+}
+
 // plan adds to c what r does to rule's alert: update it, open it, or count
 // towards the rule's threshold.
-func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Zone, r *Report) error {
+func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Zone, r *Report, ov *overlay) error {
 	key := rule.groupKey(r)
 	window := rule.window()
 	ttl := window + 24*time.Hour
-	current, err := e.store.GroupAlert(ctx, key)
+	current, err := e.groupAlert(ctx, key, ov)
 	if err != nil {
 		return err
 	}
@@ -265,7 +420,7 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	}
 	var earlier []PendingReport
 	if rule.threshold() > 1 {
-		pending, err := e.store.Pending(ctx, key)
+		pending, err := e.pending(ctx, key, ov)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,9 @@ func (nopStore) Pending(context.Context, string) ([]alerting.PendingReport, erro
 func (nopStore) Commit(context.Context, alerting.Commit) ([]alerting.Change, error) {
 	return nil, nil
 }
+func (nopStore) CommitAll(context.Context, []alerting.Commit) ([][]alerting.Change, error) {
+	return nil, nil
+}
 
 type nopPublisher struct{}
 

@@ -142,13 +142,9 @@ func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplica
 // on alerts.<zone>.<event>. The message id names the exact change, so a
 // change published again after a crash is stored once.
 func (b *Broker) PublishChange(ctx context.Context, c alerting.Change) error {
-	id := c.Zone + ":" + strconv.FormatInt(c.Seq, 10) + ":" + c.Alert.ID + ":" + strconv.FormatInt(c.Alert.Version, 10)
-	ack, err := b.js.Publish(ctx, b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(id))
+	ack, err := b.js.Publish(ctx, b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(changeMsgID(c)))
 	if err != nil {
-		// Unavailable, so the consumer waits for NATS instead of parking
-		// a report whose change is committed and only needs publishing.
-		return &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the alert stream (NATS JetStream) did not confirm the change; try again",
-			Cause: fmt.Errorf("publish %s: %w", id, err)}
+		return changeUnconfirmed(c, err)
 	}
 	if !ack.Duplicate {
 		b.changes.WithLabelValues(string(c.Event)).Inc()
@@ -156,7 +152,56 @@ func (b *Broker) PublishChange(ctx context.Context, c alerting.Change) error {
 	return nil
 }
 
-var _ alerting.Publisher = (*Broker)(nil)
+// PublishChanges implements alerting.ChangesPublisher: it publishes every
+// change without waiting, then waits for JetStream to confirm each, so many
+// changes cost about one round trip. It returns an error per change.
+func (b *Broker) PublishChanges(ctx context.Context, cs []alerting.Change) []error {
+	errs := make([]error, len(cs))
+	futures := make([]jetstream.PubAckFuture, len(cs))
+	for i, c := range cs {
+		f, err := b.js.PublishAsync(b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(changeMsgID(c)))
+		if err != nil {
+			errs[i] = changeUnconfirmed(c, err)
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case ack := <-f.Ok():
+			if !ack.Duplicate {
+				b.changes.WithLabelValues(string(cs[i].Event)).Inc()
+			}
+		case err := <-f.Err():
+			errs[i] = changeUnconfirmed(cs[i], err)
+		case <-ctx.Done():
+			errs[i] = changeUnconfirmed(cs[i], ctx.Err())
+		}
+	}
+	return errs
+}
+
+// changeMsgID names the exact change, so a change published again after a
+// crash is stored once.
+func changeMsgID(c alerting.Change) string {
+	return c.Zone + ":" + strconv.FormatInt(c.Seq, 10) + ":" + c.Alert.ID + ":" + strconv.FormatInt(c.Alert.Version, 10)
+}
+
+// changeUnconfirmed is a change JetStream did not confirm: unavailable, so
+// the consumer waits for NATS instead of parking a report whose change is
+// committed and only needs publishing.
+func changeUnconfirmed(c alerting.Change, err error) error {
+	return &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the alert stream (NATS JetStream) did not confirm the change; try again",
+		Cause: fmt.Errorf("publish %s: %w", changeMsgID(c), err)}
+}
+
+var (
+	_ alerting.Publisher        = (*Broker)(nil)
+	_ alerting.ChangesPublisher = (*Broker)(nil)
+)
 
 // SubscribeChanges calls fn with every change frame of a zone as it is
 // published, until the returned function is called.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +20,15 @@ import (
 type ReportHandler interface {
 	Admit(data []byte, zone, category, id string) (alerting.Report, error)
 	HandleReport(ctx context.Context, r *alerting.Report, receivedAt time.Time) error
+	// HandleReports handles reports in order as HandleReport would one by
+	// one, returning an error for each.
+	HandleReports(ctx context.Context, rs []*alerting.Report, receivedAt []time.Time) []error
 }
+
+// maxBatch is how many waiting reports of one subject a worker takes and
+// handles together at most: under a surge, one commit and fewer round trips
+// for many reports; otherwise a report is handled alone as soon as it comes.
+const maxBatch = 64
 
 // ConsumerOptions configures the engine's consumer of VIOLATIONS.
 type ConsumerOptions struct {
@@ -170,13 +179,16 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 		go func() {
 			defer wg.Done()
 			for {
-				subject, msg, ok := c.lanes.next()
+				subject, msgs, ok := c.lanes.next(maxBatch)
 				if !ok {
 					return
 				}
 				start := time.Now()
-				c.handle(msg)
-				c.duration.Observe(time.Since(start).Seconds())
+				c.handle(msgs)
+				took := time.Since(start).Seconds()
+				for range msgs {
+					c.duration.Observe(took)
+				}
 				c.lanes.done(subject)
 			}
 		}()
@@ -203,23 +215,57 @@ func (c *Consumer) run() {
 			c.logger.Warn("pull from VIOLATIONS failed; retrying", "err", err)
 			continue
 		}
-		c.lanes.push(msg.Subject(), msg)
+		c.lanes.push(laneOf(msg.Subject()), msg)
 	}
 }
 
-func (c *Consumer) handle(msg jetstream.Msg) {
+// admitted is a message whose report was admitted, waiting to be handled.
+type admitted struct {
+	msg    jetstream.Msg
+	meta   *jetstream.MsgMetadata
+	report *alerting.Report
+}
+
+// handle handles messages of one subject, in order: each is admitted or
+// rejected, the admitted reports are handled together, and each message is
+// then acknowledged, redelivered later, or parked according to its own
+// outcome.
+func (c *Consumer) handle(msgs []jetstream.Msg) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
+	batch := make([]admitted, 0, len(msgs))
+	for _, msg := range msgs {
+		if a, ok := c.admit(ctx, msg); ok {
+			batch = append(batch, a)
+		}
+	}
+	if len(batch) == 0 {
+		return
+	}
+	reports := make([]*alerting.Report, len(batch))
+	received := make([]time.Time, len(batch))
+	for i, a := range batch {
+		reports[i], received[i] = a.report, a.meta.Timestamp
+	}
+	errs := c.handleReports(ctx, reports, received)
+	for i, a := range batch {
+		c.settle(ctx, a, errs[i])
+	}
+}
+
+// admit judges a message's report; a message that cannot be admitted is
+// rejected (or terminated) here.
+func (c *Consumer) admit(ctx context.Context, msg jetstream.Msg) (admitted, bool) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		c.logger.Error("message without JetStream metadata", "subject", msg.Subject(), "err", err)
 		_ = msg.Term()
-		return
+		return admitted{}, false
 	}
 	zone, category, ok := c.b.subjectTokens(msg.Subject())
 	if !ok {
 		c.reject(ctx, msg, meta, alerting.Errorf(alerting.EINVALID, "subject %q is not violations.<zone>.<category>", msg.Subject()))
-		return
+		return admitted{}, false
 	}
 	id := msg.Headers().Get(jetstream.MsgIDHeader)
 	if !alerting.ValidReportID(id) {
@@ -228,9 +274,16 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 	r, err := c.h.Admit(msg.Data(), zone, category, id)
 	if err != nil {
 		c.reject(ctx, msg, meta, err)
-		return
+		return admitted{}, false
 	}
-	if err := c.handleReport(ctx, &r, meta.Timestamp); err != nil {
+	return admitted{msg: msg, meta: meta, report: &r}, true
+}
+
+// settle acknowledges a handled report's message, or rejects, parks or
+// redelivers it later according to err.
+func (c *Consumer) settle(ctx context.Context, a admitted, err error) {
+	msg, meta, r := a.msg, a.meta, a.report
+	if err != nil {
 		code := alerting.ErrorCode(err)
 		if code == alerting.EINVALID {
 			c.reject(ctx, msg, meta, err)
@@ -253,6 +306,31 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		// processed and change nothing.
 		c.logger.Warn("ack failed; the report will be redelivered and recognised", "report", r.ID, "err", err)
 	}
+}
+
+// handleReports runs the handler on reports together; if that panics, it
+// handles each alone, so that only the report that crashes the engine is
+// retried, then parked, like any other failure.
+func (c *Consumer) handleReports(ctx context.Context, rs []*alerting.Report, receivedAt []time.Time) (errs []error) {
+	if len(rs) > 1 {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					c.logger.Warn("processing reports together panicked; handling each alone", "reports", len(rs), "panic", p)
+					errs = nil
+				}
+			}()
+			errs = c.h.HandleReports(ctx, rs, receivedAt)
+		}()
+		if errs != nil {
+			return errs
+		}
+	}
+	errs = make([]error, len(rs))
+	for i, r := range rs {
+		errs[i] = c.handleReport(ctx, r, receivedAt[i])
+	}
+	return errs
 }
 
 // handleReport runs the handler, turning a panic into an error: a report
@@ -344,4 +422,14 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 		c.iter.Stop()
 		return fmt.Errorf("engine consumer: %w", ctx.Err())
 	}
+}
+
+// laneOf is the lane of a report's subject: its zone. Reports of a zone are
+// handled in order, one batch at a time, since rules that group by zone
+// alone put every category's reports in the same alert.
+func laneOf(subject string) string {
+	if i := strings.LastIndexByte(subject, '.'); i > 0 {
+		return subject[:i]
+	}
+	return subject
 }

@@ -59,6 +59,14 @@ func (f *flaky) HandleReport(_ context.Context, r *alerting.Report, _ time.Time)
 	return nil
 }
 
+func (f *flaky) HandleReports(ctx context.Context, rs []*alerting.Report, receivedAt []time.Time) []error {
+	errs := make([]error, len(rs))
+	for i, r := range rs {
+		errs[i] = f.HandleReport(ctx, r, receivedAt[i])
+	}
+	return errs
+}
+
 func (f *flaky) processed(id string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -121,8 +129,11 @@ func TestPoisonReportsAreParked(t *testing.T) {
 	h.mu.Lock()
 	tries := map[string]int{"poison": h.tries["poison"], "outage": h.tries["outage"]}
 	h.mu.Unlock()
-	if tries["poison"] != 3 || tries["outage"] != 6 {
-		t.Errorf("tries %v: want poison 3 (then parked), outage 6 (never parked)", tries)
+	// Deliveries are what count (the parked message says 3); a report in a
+	// batch with a panicking one is handled again alone, so the handler may
+	// see it more often than it was delivered.
+	if tries["poison"] < 3 || tries["outage"] < 6 {
+		t.Errorf("tries %v: want poison 3 deliveries (then parked), outage 6 (never parked)", tries)
 	}
 	// The fix ships; the operator replays the parked report.
 	h.mu.Lock()

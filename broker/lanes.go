@@ -34,28 +34,30 @@ func (l *lanes[T]) push(key string, item T) {
 	l.queues[key] = append(q, item)
 }
 
-// next waits for an item whose key no other worker is handling, and marks
-// the key busy until done(key). ok is false once the lanes are closed and
-// empty.
-func (l *lanes[T]) next() (key string, item T, ok bool) {
+// next waits for items whose key no other worker is handling, takes up to
+// max of them, in order, and marks the key busy until done(key). ok is
+// false once the lanes are closed and empty.
+func (l *lanes[T]) next(max int) (key string, items []T, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for len(l.ready) == 0 {
 		if l.closed {
-			return "", item, false
+			return "", nil, false
 		}
 		l.cond.Wait()
 	}
 	key, l.ready = l.ready[0], l.ready[1:]
 	q := l.queues[key]
-	item, q[0] = q[0], item // clear the slot for the garbage collector
-	l.queues[key] = q[1:]
+	n := min(max, len(q))
+	items = append([]T(nil), q[:n]...)
+	clear(q[:n]) // for the garbage collector
+	l.queues[key] = q[n:]
 	l.busy[key] = true
-	return key, item, true
+	return key, items, true
 }
 
-// done ends the handling of key's item: the key's next item, if any,
-// becomes ready.
+// done ends the handling of key's items: the key's next items, if any,
+// become ready.
 func (l *lanes[T]) done(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

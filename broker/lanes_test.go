@@ -16,9 +16,9 @@ func TestLanesKeepOrderPerKeyAndNeverBlockOtherKeys(t *testing.T) {
 	l := newLanes[int]()
 	// A worker takes "slow"'s first item and holds it.
 	l.push("slow", 0)
-	key, item, ok := l.next()
-	if !ok || key != "slow" || item != 0 {
-		t.Fatalf("next = %q %d %v", key, item, ok)
+	key, items, ok := l.next(1)
+	if !ok || key != "slow" || len(items) != 1 || items[0] != 0 {
+		t.Fatalf("next = %q %v %v", key, items, ok)
 	}
 	for i := 1; i <= 100; i++ {
 		l.push("slow", i) // queued behind the held item
@@ -33,12 +33,12 @@ func TestLanesKeepOrderPerKeyAndNeverBlockOtherKeys(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				k, v, ok := l.next()
+				k, vs, ok := l.next(3)
 				if !ok {
 					return
 				}
 				mu.Lock()
-				got[k] = append(got[k], v)
+				got[k] = append(got[k], vs...)
 				n := 0
 				for key, vs := range got {
 					if key != "slow" {
@@ -89,7 +89,7 @@ func TestLanesOneItemOfAKeyAtATime(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				k, _, ok := l.next()
+				k, _, ok := l.next(4)
 				if !ok {
 					return
 				}

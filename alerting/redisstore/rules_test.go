@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,4 +288,93 @@ func (f *fixture) onlyAlert(t *testing.T, zone string) *alerting.Alert {
 		t.Fatalf("%d alerts in %s, want 1", len(as), zone)
 	}
 	return as[0]
+}
+
+// TestHandlingReportsTogetherEqualsOneByOne: reports handled in one batch
+// (HandleReports, as the consumer does under load) leave exactly the state
+// and changes that handling them one at a time does — thresholds,
+// grouping, a report seen before in the middle of the batch, and a
+// duplicate within the batch.
+func TestHandlingReportsTogetherEqualsOneByOne(t *testing.T) {
+	const rules = `
+rules:
+  - {id: pair, zones: [aleppo], categories: [shelling], threshold: 2, window: 10m, group_by: [zone], policy: joint}
+  - {id: all, categories: [shelling, small_arms], group_by: [zone, category]}
+`
+	reports := func() []*alerting.Report {
+		var rs []*alerting.Report
+		for i := range 12 {
+			cat := alerting.CategoryShelling
+			if i%3 == 2 {
+				cat = alerting.CategorySmallArms
+			}
+			rs = append(rs, rep(fmt.Sprintf("b%d", i), "aleppo", cat, t0.Add(time.Duration(i)*time.Minute)))
+		}
+		return append(rs, rep("b4", "aleppo", alerting.CategoryShelling, t0.Add(4*time.Minute))) // again, in the same batch
+	}
+	ctx := context.Background()
+	received := func(n int) []time.Time {
+		ts := make([]time.Time, n)
+		for i := range ts {
+			ts[i] = t0
+		}
+		return ts
+	}
+
+	alone := setupRules(t, rules)
+	alone.handle(t, rep("b5", "aleppo", alerting.CategorySmallArms, t0.Add(5*time.Minute))) // seen before the batch
+	for _, r := range reports() {
+		alone.handle(t, r)
+	}
+
+	together := setupRules(t, rules)
+	counting := &countingStore{Store: together.store}
+	together.eng = newEngineOn(t, together.store, counting, together.pub)
+	together.handle(t, rep("b5", "aleppo", alerting.CategorySmallArms, t0.Add(5*time.Minute)))
+	rs := reports()
+	for i, err := range together.eng.HandleReports(ctx, rs, received(len(rs))) {
+		if err != nil {
+			t.Fatalf("report %d (%s): %v", i, rs[i].ID, err)
+		}
+	}
+
+	summary := func(f *fixture) []string {
+		var out []string
+		for _, c := range f.pub.all() {
+			out = append(out, fmt.Sprintf("%s/%d %s %s %s count=%d reports=%v", c.Zone, c.Seq, c.Event, c.ReportID, c.Alert.Rule, c.Alert.ReportCount, c.Alert.ReportIDs))
+		}
+		for _, a := range f.alerts(t, "aleppo") {
+			ids, total, err := f.store.AlertReports(ctx, a.ID, 0, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("alert %s count=%d stored=%d %v", a.Rule, a.ReportCount, total, ids))
+		}
+		return out
+	}
+	want, got := summary(alone), summary(together)
+	if !slices.Equal(got, want) {
+		t.Errorf("handled together:\n  %s\nwant, as one by one:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	// b0-b4 are committed in one step; b5 was processed before, so the
+	// step stops there and the rest are handled alone.
+	if len(counting.applied) == 0 || counting.applied[0] != 5 {
+		t.Errorf("commits applied per CommitAll: %v, want the first to apply 5", counting.applied)
+	}
+	if len(want) < 15 {
+		t.Errorf("the scenario published only %d changes: %v", len(want), want)
+	}
+}
+
+// countingStore is the Redis store, noting how many commits each CommitAll
+// applied.
+type countingStore struct {
+	*redisstore.Store
+	applied []int
+}
+
+func (c *countingStore) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerting.Change, error) {
+	done, err := c.Store.CommitAll(ctx, cs)
+	c.applied = append(c.applied, len(done))
+	return done, err
 }

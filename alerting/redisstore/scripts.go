@@ -2,10 +2,12 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
-// commitScript applies one Commit atomically. Its arguments, in order
-// (Store.Commit writes them):
+// commitScript applies commits in order, each atomically, and stops at the
+// first whose premises no longer hold. Its arguments (Store.CommitAll
+// writes them):
 //
-//	history limit per zone, timers key, deliveries key,
+//	history limit per zone, timers key, deliveries key, number of commits,
+//	then each commit's plan:
 //	report key ("" for none), report id, the zone's reports index key,
 //	  observed (ms), report JSON, received at, classification JSON,
 //	number of alerts, of deliveries, of threshold counts,
@@ -18,14 +20,17 @@ import "github.com/redis/go-redis/v9"
 //	each threshold count: key, expected size, clear (1/0), member, score,
 //	  TTL (ms).
 //
-// It checks every premise first: the report is not processed yet, each
-// alert is at the version before the new one, each group key is bound as
-// expected, each threshold count holds as many reports as read. Then it
-// writes everything: the alert's JSON (cut out of the frame body), the
-// frame in the zone's history under the zone's next sequence number, and
-// the rest. It returns {1, seq, seq, ...} in the alerts' order, or
-// {0, "dup"} or {0, "stale"}; the caller joins each seq with its body into
-// the frame the history holds (alerting.ChangeFrame).
+// For each commit it checks every premise first: the report is not
+// processed yet, each alert is at the version before the new one, each
+// group key is bound as expected, each threshold count holds as many
+// reports as read. Then it writes everything: the alert's JSON (cut out of
+// the frame body), the frame in the zone's history under the zone's next
+// sequence number, and the rest. A later commit's premises see the earlier
+// commits' writes. It returns {applied, status, seq, seq, ...}: how many
+// commits it applied, "ok", or why the next was not ("dup" or "stale"),
+// and the sequence numbers of the applied commits' alert changes in order;
+// the caller joins each with its body into the frame the history holds
+// (alerting.ChangeFrame).
 var commitScript = redis.NewScript(`
 local i = 0
 local function arg()
@@ -34,99 +39,114 @@ local function arg()
 end
 local cap = tonumber(arg())
 local timers_key, deliveries_key = arg(), arg()
-local report = {key = arg(), id = arg(), index_key = arg(), observed = arg(), json = arg(),
-  received_at = arg(), classification = arg()}
-local nalerts, ndeliveries, npending = tonumber(arg()), tonumber(arg()), tonumber(arg())
-local alerts = {}
-for n = 1, nalerts do
-  local a = {id = arg(), key = arg(), version = tonumber(arg()), body = arg(), alert_at = tonumber(arg()),
-    zone = arg(), active = arg() == '1', score = arg(), seq_key = arg(), history_key = arg(),
-    active_key = arg(), index_key = arg(), reports_key = arg(), group_key = arg(),
-    group_expect = arg(), group_ttl = arg(), timer_at = arg(), report_ids = {}}
-  for r = 1, tonumber(arg()) do
-    a.report_ids[r] = arg()
-  end
-  alerts[n] = a
-end
-local deliveries = {}
-for n = 1, ndeliveries do
-  deliveries[n] = {op = arg(), lane = arg(), key = arg(), json = arg(), score = arg()}
-end
-local pending = {}
-for n = 1, npending do
-  pending[n] = {key = arg(), expect = tonumber(arg()), clear = arg() == '1', member = arg(), score = arg(), ttl = arg()}
-end
+local ncommits = tonumber(arg())
+local out = {0, 'ok'}
 
-if report.key ~= '' and redis.call('EXISTS', report.key) == 1 then
-  return {0, 'dup'}
-end
-for _, a in ipairs(alerts) do
-  local version = tonumber(redis.call('HGET', a.key, 'v') or '0')
-  if version + 1 ~= a.version then return {0, 'stale'} end
-  if a.group_key ~= '' then
-    local bound = redis.call('GET', a.group_key) or ''
-    if bound ~= a.group_expect then return {0, 'stale'} end
-  end
-end
-for _, p in ipairs(pending) do
-  if redis.call('ZCARD', p.key) ~= p.expect then return {0, 'stale'} end
-end
-
-local out = {1}
-local refs = {}
-for _, a in ipairs(alerts) do
-  local seq = redis.call('INCR', a.seq_key)
-  local s = string.format('%d', seq)
-  local frame = '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body
-  redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', string.sub(a.body, a.alert_at, -2), 'zone', a.zone)
-  redis.call('ZADD', a.history_key, seq, frame)
-  if redis.call('ZCARD', a.history_key) > cap then
-    redis.call('ZREMRANGEBYRANK', a.history_key, 0, -cap - 1)
-  end
-  if a.active then
-    redis.call('SADD', a.active_key, a.id)
-  else
-    redis.call('SREM', a.active_key, a.id)
-  end
-  redis.call('ZADD', a.index_key, a.score, a.id)
-  if a.group_key ~= '' then
-    redis.call('SET', a.group_key, a.id, 'PX', a.group_ttl)
-  end
-  for first = 1, #a.report_ids, 256 do
-    redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
-  end
-  if a.timer_at ~= '0' then
-    redis.call('ZADD', timers_key, a.timer_at, a.id)
-  else
-    redis.call('ZREM', timers_key, a.id)
-  end
-  refs[#refs + 1] = a.zone .. ' ' .. s
-  out[#out + 1] = seq
-end
-for _, d in ipairs(deliveries) do
-  if d.op == 'add' then
-    if redis.call('HSETNX', deliveries_key, d.key, d.json) == 1 then
-      redis.call('ZADD', d.lane, d.score, d.key)
+for commit = 1, ncommits do
+  local report = {key = arg(), id = arg(), index_key = arg(), observed = arg(), json = arg(),
+    received_at = arg(), classification = arg()}
+  local nalerts, ndeliveries, npending = tonumber(arg()), tonumber(arg()), tonumber(arg())
+  local alerts = {}
+  for n = 1, nalerts do
+    local a = {id = arg(), key = arg(), version = tonumber(arg()), body = arg(), alert_at = tonumber(arg()),
+      zone = arg(), active = arg() == '1', score = arg(), seq_key = arg(), history_key = arg(),
+      active_key = arg(), index_key = arg(), reports_key = arg(), group_key = arg(),
+      group_expect = arg(), group_ttl = arg(), timer_at = arg(), report_ids = {}}
+    for r = 1, tonumber(arg()) do
+      a.report_ids[r] = arg()
     end
-  elseif d.op == 'retry' then
-    redis.call('ZADD', d.lane, 'XX', d.score, d.key)
-  else
-    redis.call('ZREM', d.lane, d.key)
-    redis.call('HDEL', deliveries_key, d.key)
+    alerts[n] = a
   end
-end
-for _, p in ipairs(pending) do
-  if p.clear then
-    redis.call('DEL', p.key)
-  else
-    redis.call('ZADD', p.key, p.score, p.member)
-    redis.call('PEXPIRE', p.key, p.ttl)
+  local deliveries = {}
+  for n = 1, ndeliveries do
+    deliveries[n] = {op = arg(), lane = arg(), key = arg(), json = arg(), score = arg()}
   end
-end
-if report.key ~= '' then
-  redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
-    'classification', report.classification, 'changes', table.concat(refs, ','))
-  redis.call('ZADD', report.index_key, report.observed, report.id)
+  local pending = {}
+  for n = 1, npending do
+    pending[n] = {key = arg(), expect = tonumber(arg()), clear = arg() == '1', member = arg(), score = arg(), ttl = arg()}
+  end
+
+  if report.key ~= '' and redis.call('EXISTS', report.key) == 1 then
+    out[2] = 'dup'
+    return out
+  end
+  for _, a in ipairs(alerts) do
+    local version = tonumber(redis.call('HGET', a.key, 'v') or '0')
+    if version + 1 ~= a.version then
+      out[2] = 'stale'
+      return out
+    end
+    if a.group_key ~= '' then
+      local bound = redis.call('GET', a.group_key) or ''
+      if bound ~= a.group_expect then
+        out[2] = 'stale'
+        return out
+      end
+    end
+  end
+  for _, p in ipairs(pending) do
+    if redis.call('ZCARD', p.key) ~= p.expect then
+      out[2] = 'stale'
+      return out
+    end
+  end
+
+  local refs = {}
+  for _, a in ipairs(alerts) do
+    local seq = redis.call('INCR', a.seq_key)
+    local s = string.format('%d', seq)
+    local frame = '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body
+    redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', string.sub(a.body, a.alert_at, -2), 'zone', a.zone)
+    redis.call('ZADD', a.history_key, seq, frame)
+    if redis.call('ZCARD', a.history_key) > cap then
+      redis.call('ZREMRANGEBYRANK', a.history_key, 0, -cap - 1)
+    end
+    if a.active then
+      redis.call('SADD', a.active_key, a.id)
+    else
+      redis.call('SREM', a.active_key, a.id)
+    end
+    redis.call('ZADD', a.index_key, a.score, a.id)
+    if a.group_key ~= '' then
+      redis.call('SET', a.group_key, a.id, 'PX', a.group_ttl)
+    end
+    for first = 1, #a.report_ids, 256 do
+      redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
+    end
+    if a.timer_at ~= '0' then
+      redis.call('ZADD', timers_key, a.timer_at, a.id)
+    else
+      redis.call('ZREM', timers_key, a.id)
+    end
+    refs[#refs + 1] = a.zone .. ' ' .. s
+    out[#out + 1] = seq
+  end
+  for _, d in ipairs(deliveries) do
+    if d.op == 'add' then
+      if redis.call('HSETNX', deliveries_key, d.key, d.json) == 1 then
+        redis.call('ZADD', d.lane, d.score, d.key)
+      end
+    elseif d.op == 'retry' then
+      redis.call('ZADD', d.lane, 'XX', d.score, d.key)
+    else
+      redis.call('ZREM', d.lane, d.key)
+      redis.call('HDEL', deliveries_key, d.key)
+    end
+  end
+  for _, p in ipairs(pending) do
+    if p.clear then
+      redis.call('DEL', p.key)
+    else
+      redis.call('ZADD', p.key, p.score, p.member)
+      redis.call('PEXPIRE', p.key, p.ttl)
+    end
+  end
+  if report.key ~= '' then
+    redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
+      'classification', report.classification, 'changes', table.concat(refs, ','))
+    redis.call('ZADD', report.index_key, report.observed, report.id)
+  end
+  out[1] = commit
 end
 return out
 `)

@@ -246,23 +246,77 @@ func (s *Store) Pending(ctx context.Context, groupKey string) ([]alerting.Pendin
 	return out, nil
 }
 
-// Commit implements alerting.Store with one Lua script, commitScript. The
-// plan goes to the script as flat arguments, in the order commitArgs
-// describes, so neither side encodes or decodes it as a document, and each
-// alert's JSON travels once: inside its change's frame body.
+// Commit implements alerting.Store: CommitAll of one commit.
 func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Change, error) {
-	args := make([]any, 0, 16+len(c.Alerts)*20+len(c.Pending)*6)
-	args = append(args, s.historyLimit, s.timersKey(), s.deliveriesKey())
+	changes, err := s.CommitAll(ctx, []alerting.Commit{c})
+	if err != nil {
+		return nil, err
+	}
+	return changes[0], nil
+}
+
+// CommitAll implements alerting.Store with one Lua script, commitScript,
+// for all the commits. The plans go to the script as flat arguments, in the
+// order commitScript describes, so neither side encodes or decodes them as
+// documents, and each alert's JSON travels once: inside its change's frame
+// body.
+func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerting.Change, error) {
+	args := make([]any, 0, 4+len(cs)*40)
+	args = append(args, s.historyLimit, s.timersKey(), s.deliveriesKey(), len(cs))
+	bodies := make([][][]byte, len(cs))
+	for i, c := range cs {
+		var err error
+		if args, bodies[i], err = s.appendPlan(args, c); err != nil {
+			return nil, err
+		}
+	}
+	res, err := commitScript.Run(ctx, s.rdb, nil, args...).Slice()
+	if err != nil {
+		return nil, unavailable("commit", err)
+	}
+	applied, _ := res[0].(int64)
+	out := make([][]alerting.Change, 0, applied)
+	seqs := res[2:]
+	for i, c := range cs[:applied] {
+		changes := make([]alerting.Change, len(c.Alerts))
+		reportID := ""
+		if c.Report != nil {
+			reportID = c.Report.ID
+		}
+		for j, ac := range c.Alerts {
+			if ac.GroupKey != "" {
+				s.groups.put(ac.GroupKey, ac.Alert)
+			}
+			seq, _ := seqs[0].(int64)
+			seqs = seqs[1:]
+			changes[j] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert,
+				Frame: alerting.ChangeFrame(ac.Alert.Zone, seq, bodies[i][j])}
+		}
+		out = append(out, changes)
+	}
+	switch res[1] {
+	case "ok":
+		return out, nil
+	case "dup":
+		return out, alerting.ErrDuplicate
+	default:
+		return out, alerting.ErrStale
+	}
+}
+
+// appendPlan appends c's plan to the script's arguments, and returns the
+// frame body of each of its alert changes.
+func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, error) {
 	reportID := ""
 	if r := c.Report; r != nil {
 		reportID = r.ID
 		reportJSON, err := json.Marshal(r)
 		if err != nil {
-			return nil, fmt.Errorf("encode report %s: %w", reportID, err)
+			return nil, nil, fmt.Errorf("encode report %s: %w", reportID, err)
 		}
 		class, err := json.Marshal(c.Classification)
 		if err != nil {
-			return nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
+			return nil, nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
 		}
 		args = append(args, s.reportKey(reportID), reportID, s.zoneKey(r.Zone, "reports"), r.ObservedAt.UnixMilli(),
 			reportJSON, c.ReceivedAt.UTC().Format(time.RFC3339Nano), class)
@@ -282,7 +336,7 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 		a := ac.Alert
 		alertJSON, err := json.Marshal(a)
 		if err != nil {
-			return nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
+			return nil, nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
 		}
 		body, at := alerting.ChangeBody(ac.Event, reportID, alertJSON)
 		bodies[i] = body
@@ -305,7 +359,7 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 		for _, d := range ac.Enqueue {
 			job, err := json.Marshal(d)
 			if err != nil {
-				return nil, fmt.Errorf("encode delivery %s: %w", d.Key, err)
+				return nil, nil, fmt.Errorf("encode delivery %s: %w", d.Key, err)
 			}
 			args = append(args, "add", s.laneKey(d.Urgent), d.Key, job, ac.Alert.UpdatedAt.UnixMilli())
 		}
@@ -324,26 +378,7 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 		}
 		args = append(args, s.pendingKey(pc.GroupKey), pc.Expect, boolArg(pc.Clear), member, score, pc.TTL.Milliseconds())
 	}
-	res, err := commitScript.Run(ctx, s.rdb, nil, args...).Slice()
-	if err != nil {
-		return nil, unavailable("commit", err)
-	}
-	if ok, _ := res[0].(int64); ok != 1 {
-		if res[1] == "dup" {
-			return nil, alerting.ErrDuplicate
-		}
-		return nil, alerting.ErrStale
-	}
-	changes := make([]alerting.Change, len(c.Alerts))
-	for i, ac := range c.Alerts {
-		if ac.GroupKey != "" {
-			s.groups.put(ac.GroupKey, ac.Alert)
-		}
-		seq, _ := res[1+i].(int64)
-		changes[i] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert,
-			Frame: alerting.ChangeFrame(ac.Alert.Zone, seq, bodies[i])}
-	}
-	return changes, nil
+	return args, bodies, nil
 }
 
 // boolArg is a flag as the scripts read it.

@@ -63,11 +63,17 @@ func setup(t *testing.T, o redisstore.Options) *fixture {
 
 func newEngine(t *testing.T, store *redisstore.Store, pub alerting.Publisher) *alerting.Engine {
 	t.Helper()
+	return newEngineOn(t, store, store, pub)
+}
+
+// newEngineOn is an engine with store's configuration working on on.
+func newEngineOn(t *testing.T, store *redisstore.Store, on alerting.Store, pub alerting.Publisher) *alerting.Engine {
+	t.Helper()
 	catalog, err := store.LoadCatalog(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := alerting.NewEngine(alerting.EngineOptions{Store: store, Publisher: pub, Catalog: staticCatalog{catalog},
+	eng, err := alerting.NewEngine(alerting.EngineOptions{Store: on, Publisher: pub, Catalog: staticCatalog{catalog},
 		Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
