@@ -52,6 +52,11 @@ type Commit struct {
 	Pending        []PendingChange
 }
 
+// queuesDeliveries reports whether c adds deliveries to the queue.
+func (c Commit) queuesDeliveries() bool {
+	return slices.ContainsFunc(c.Alerts, func(ac AlertChange) bool { return len(ac.Enqueue) > 0 })
+}
+
 // AlertChange is one alert's new state in a Commit.
 type AlertChange struct {
 	Alert *Alert // Version one past the stored one (1 when new)
@@ -255,6 +260,9 @@ func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []t
 		ov.apply(c)
 		commits, planned = append(commits, c), append(planned, i)
 	}
+	if len(commits) == 0 {
+		return errs
+	}
 	done, err := e.store.CommitAll(ctx, commits)
 	if err != nil && !errors.Is(err, ErrStale) && !errors.Is(err, ErrDuplicate) {
 		err = fmt.Errorf("handle %d reports: %w", len(commits)-len(done), err)
@@ -284,9 +292,7 @@ func (e *Engine) publishAll(ctx context.Context, commits []Commit, changes [][]C
 		}
 		return
 	}
-	if e.queued != nil && slices.ContainsFunc(commits, func(c Commit) bool {
-		return slices.ContainsFunc(c.Alerts, func(ac AlertChange) bool { return len(ac.Enqueue) > 0 })
-	}) {
+	if e.queued != nil && slices.ContainsFunc(commits, Commit.queuesDeliveries) {
 		e.queued()
 	}
 	var all []Change
@@ -306,7 +312,7 @@ func (e *Engine) publishAll(ctx context.Context, commits []Commit, changes [][]C
 // committed nudges the dispatcher when c queued deliveries and publishes
 // its changes.
 func (e *Engine) committed(ctx context.Context, c Commit, changes []Change) error {
-	if e.queued != nil && slices.ContainsFunc(c.Alerts, func(ac AlertChange) bool { return len(ac.Enqueue) > 0 }) {
+	if e.queued != nil && c.queuesDeliveries() {
 		e.queued()
 	}
 	for _, ch := range changes {

@@ -74,25 +74,13 @@ func startChild(t *testing.T, bin string, env []string) *child {
 // report that got a 202 is processed, in exactly one alert; then stops the
 // second with SIGTERM and checks it drains and exits cleanly.
 func TestKillNineLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the server binary")
-	}
 	bin := build(t)
 	n, r := natstest.Start(t), redistest.Start(t)
-	env := []string{"TRUCELINE_NATS_URL=" + n.URL(), "TRUCELINE_REDIS_URL=" + r.URL(), "TRUCELINE_DEMO=true", "TRUCELINE_DEMO_RATE=0",
-		"TRUCELINE_BOOTSTRAP_ADMIN=", "TRUCELINE_RATE_REPORTS_PER_MINUTE=0"}
+	env := demoEnv(n, r, "TRUCELINE_RATE_REPORTS_PER_MINUTE=0")
 	first := startChild(t, bin, env)
 
 	// Sign in as the demo's duty officer; reports go with the session.
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
-	resp, err := client.Post(first.base+"/api/v1/session", "application/json", strings.NewReader(`{"user":"duty","password":"demo-duty-password"}`))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("sign in: %v %v", err, resp)
-	}
-	var session struct{ CSRF string }
-	_ = json.NewDecoder(resp.Body).Decode(&session)
-	resp.Body.Close()
+	client, csrf := signIn(t, first.base, "duty", "demo-duty-password")
 	zones := []string{"idlib", "daraa", "homs-north", "latakia", "damascus-ghouta"}
 	var accepted []string
 	post := func(base string, i int) bool {
@@ -100,7 +88,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 			i, zones[i%len(zones)], time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), i)
 		req, _ := http.NewRequest("POST", base+"/api/v1/reports", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-CSRF-Token", session.CSRF)
+		req.Header.Set("X-CSRF-Token", csrf)
 		resp, err := client.Do(req)
 		if err != nil {
 			return false
@@ -192,14 +180,43 @@ func TestKillNineLosesNothing(t *testing.T) {
 	}
 }
 
-// build builds the truceline binary for a test.
+// build builds the truceline binary for a test; -short skips such tests.
 func build(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
 	bin := filepath.Join(t.TempDir(), "truceline")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// demoEnv is the environment of a truceline child with the demo's
+// configuration and users and no feed, on the test's NATS and Redis.
+func demoEnv(n *natstest.Server, r *redistest.Server, extra ...string) []string {
+	return append([]string{"TRUCELINE_NATS_URL=" + n.URL(), "TRUCELINE_REDIS_URL=" + r.URL(), "TRUCELINE_DEMO=true",
+		"TRUCELINE_DEMO_RATE=0", "TRUCELINE_BOOTSTRAP_ADMIN="}, extra...)
+}
+
+// signIn signs in to a child as user: a client holding the session, and
+// the session's CSRF token.
+func signIn(t *testing.T, base, user, password string) (*http.Client, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	body := fmt.Sprintf(`{"user":%q,"password":%q}`, user, password)
+	resp, err := client.Post(base+"/api/v1/session", "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sign in as %s: %v %v", user, err, resp)
+	}
+	defer resp.Body.Close()
+	var session struct{ CSRF string }
+	if err := json.NewDecoder(resp.Body).Decode(&session); err != nil {
+		t.Fatal(err)
+	}
+	return client, session.CSRF
 }
 
 // TestSIGTERMDrains stops a real truceline process with SIGTERM while a
@@ -208,23 +225,12 @@ func build(t *testing.T) string {
 // down"), the process exits 0, and it leaves no report it took from
 // JetStream unacknowledged: what it had started, it finished.
 func TestSIGTERMDrains(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the server binary")
-	}
 	bin := build(t)
 	n, r := natstest.Start(t), redistest.Start(t)
-	env := []string{"TRUCELINE_NATS_URL=" + n.URL(), "TRUCELINE_REDIS_URL=" + r.URL(), "TRUCELINE_DEMO=true", "TRUCELINE_DEMO_RATE=0",
-		"TRUCELINE_BOOTSTRAP_ADMIN="}
-	c := startChild(t, bin, env)
+	c := startChild(t, bin, demoEnv(n, r))
 
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
-	resp, err := client.Post(c.base+"/api/v1/session", "application/json", strings.NewReader(`{"user":"viewer","password":"demo-viewer-password"}`))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("sign in: %v %v", err, resp)
-	}
-	resp.Body.Close()
-	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}, Jar: jar}
+	client, _ := signIn(t, c.base, "viewer", "demo-viewer-password")
+	d := websocket.Dialer{Subprotocols: []string{"truceline.v1"}, Jar: client.Jar}
 	conn, _, err := d.Dial("ws"+strings.TrimPrefix(c.base, "http")+"/ws", http.Header{"Origin": {c.base}})
 	if err != nil {
 		t.Fatalf("dial /ws: %v", err)
