@@ -23,13 +23,18 @@ import "github.com/redis/go-redis/v9"
 // For each commit it checks every premise first: the report is not
 // processed yet, each alert is at the version before the new one, each
 // group key is bound as expected, each threshold count holds as many
-// reports as read. Then it writes everything: the alert's JSON (cut out of
-// the frame body), the frame in the zone's history under the zone's next
-// sequence number, and the rest. A later commit's premises see the earlier
-// commits' writes. It returns {applied, status, seq, seq, ...}: how many
-// commits it applied, "ok", or why the next was not ("dup" or "stale"),
-// and the sequence numbers of the applied commits' alert changes in order;
-// the caller joins each with its body into the frame the history holds
+// reports as read. Then it writes everything: the frame in the zone's
+// history under the zone's next sequence number, the alert's JSON (cut out
+// of the frame body) and the rest. A later commit's premises see the
+// earlier commits' writes. An alert changed by several commits has its
+// state (JSON, version, indexes, timer, group binding) written once, as
+// the last of them left it, and each history is trimmed once: under a
+// surge a zone's alerts change many times per call.
+//
+// It returns {applied, status, seq, seq, ...}: how many commits it
+// applied, "ok", or why the next was not ("dup" or "stale"), and the
+// sequence numbers of the applied commits' alert changes in order; the
+// caller joins each with its body into the frame the history holds
 // (alerting.ChangeFrame).
 var commitScript = redis.NewScript(`
 local i = 0
@@ -42,111 +47,129 @@ local timers_key, deliveries_key = arg(), arg()
 local ncommits = tonumber(arg())
 local out = {0, 'ok'}
 
-for commit = 1, ncommits do
-  local report = {key = arg(), id = arg(), index_key = arg(), observed = arg(), json = arg(),
-    received_at = arg(), classification = arg()}
-  local nalerts, ndeliveries, npending = tonumber(arg()), tonumber(arg()), tonumber(arg())
-  local alerts = {}
-  for n = 1, nalerts do
-    local a = {id = arg(), key = arg(), version = tonumber(arg()), body = arg(), alert_at = tonumber(arg()),
-      zone = arg(), active = arg() == '1', score = arg(), seq_key = arg(), history_key = arg(),
-      active_key = arg(), index_key = arg(), reports_key = arg(), group_key = arg(),
-      group_expect = arg(), group_ttl = arg(), timer_at = arg(), report_ids = {}}
-    for r = 1, tonumber(arg()) do
-      a.report_ids[r] = arg()
-    end
-    alerts[n] = a
-  end
-  local deliveries = {}
-  for n = 1, ndeliveries do
-    deliveries[n] = {op = arg(), lane = arg(), key = arg(), json = arg(), score = arg()}
-  end
-  local pending = {}
-  for n = 1, npending do
-    pending[n] = {key = arg(), expect = tonumber(arg()), clear = arg() == '1', member = arg(), score = arg(), ttl = arg()}
-  end
+-- An alert changed several times in one call has its state written once,
+-- as the last change left it; premises read that state first.
+local states, order = {}, {}   -- alert key -> its newest change; keys in first-change order
+local groups, group_order = {}, {}   -- group key -> {alert id, ttl}
+local histories = {}           -- history key -> true, to trim once
+local function version_of(key)
+  local st = states[key]
+  if st then return st.version end
+  return tonumber(redis.call('HGET', key, 'v') or '0')
+end
+local function bound_to(key)
+  local g = groups[key]
+  if g then return g[1] end
+  return redis.call('GET', key) or ''
+end
 
-  if report.key ~= '' and redis.call('EXISTS', report.key) == 1 then
-    out[2] = 'dup'
-    return out
-  end
-  for _, a in ipairs(alerts) do
-    local version = tonumber(redis.call('HGET', a.key, 'v') or '0')
-    if version + 1 ~= a.version then
-      out[2] = 'stale'
-      return out
+local function apply()
+  for commit = 1, ncommits do
+    local report = {key = arg(), id = arg(), index_key = arg(), observed = arg(), json = arg(),
+      received_at = arg(), classification = arg()}
+    local nalerts, ndeliveries, npending = tonumber(arg()), tonumber(arg()), tonumber(arg())
+    local alerts = {}
+    for n = 1, nalerts do
+      local a = {id = arg(), key = arg(), version = tonumber(arg()), body = arg(), alert_at = tonumber(arg()),
+        zone = arg(), active = arg() == '1', score = arg(), seq_key = arg(), history_key = arg(),
+        active_key = arg(), index_key = arg(), reports_key = arg(), group_key = arg(),
+        group_expect = arg(), group_ttl = arg(), timer_at = arg(), report_ids = {}}
+      for r = 1, tonumber(arg()) do
+        a.report_ids[r] = arg()
+      end
+      alerts[n] = a
     end
-    if a.group_key ~= '' then
-      local bound = redis.call('GET', a.group_key) or ''
-      if bound ~= a.group_expect then
-        out[2] = 'stale'
-        return out
+    local deliveries = {}
+    for n = 1, ndeliveries do
+      deliveries[n] = {op = arg(), lane = arg(), key = arg(), json = arg(), score = arg()}
+    end
+    local pending = {}
+    for n = 1, npending do
+      pending[n] = {key = arg(), expect = tonumber(arg()), clear = arg() == '1', member = arg(), score = arg(), ttl = arg()}
+    end
+
+    if report.key ~= '' and redis.call('EXISTS', report.key) == 1 then
+      return 'dup'
+    end
+    for _, a in ipairs(alerts) do
+      if version_of(a.key) + 1 ~= a.version then return 'stale' end
+      if a.group_key ~= '' and bound_to(a.group_key) ~= a.group_expect then return 'stale' end
+    end
+    for _, p in ipairs(pending) do
+      if redis.call('ZCARD', p.key) ~= p.expect then return 'stale' end
+    end
+
+    local refs = {}
+    for _, a in ipairs(alerts) do
+      local seq = redis.call('INCR', a.seq_key)
+      local s = string.format('%d', seq)
+      redis.call('ZADD', a.history_key, seq, '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body)
+      histories[a.history_key] = true
+      if not states[a.key] then order[#order + 1] = a.key end
+      states[a.key] = a
+      if a.group_key ~= '' then
+        if not groups[a.group_key] then group_order[#group_order + 1] = a.group_key end
+        groups[a.group_key] = {a.id, a.group_ttl}
+      end
+      for first = 1, #a.report_ids, 256 do
+        redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
+      end
+      refs[#refs + 1] = a.zone .. ' ' .. s
+      out[#out + 1] = seq
+    end
+    for _, d in ipairs(deliveries) do
+      if d.op == 'add' then
+        if redis.call('HSETNX', deliveries_key, d.key, d.json) == 1 then
+          redis.call('ZADD', d.lane, d.score, d.key)
+        end
+      elseif d.op == 'retry' then
+        redis.call('ZADD', d.lane, 'XX', d.score, d.key)
+      else
+        redis.call('ZREM', d.lane, d.key)
+        redis.call('HDEL', deliveries_key, d.key)
       end
     end
-  end
-  for _, p in ipairs(pending) do
-    if redis.call('ZCARD', p.key) ~= p.expect then
-      out[2] = 'stale'
-      return out
-    end
-  end
-
-  local refs = {}
-  for _, a in ipairs(alerts) do
-    local seq = redis.call('INCR', a.seq_key)
-    local s = string.format('%d', seq)
-    local frame = '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body
-    redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', string.sub(a.body, a.alert_at, -2), 'zone', a.zone)
-    redis.call('ZADD', a.history_key, seq, frame)
-    if redis.call('ZCARD', a.history_key) > cap then
-      redis.call('ZREMRANGEBYRANK', a.history_key, 0, -cap - 1)
-    end
-    if a.active then
-      redis.call('SADD', a.active_key, a.id)
-    else
-      redis.call('SREM', a.active_key, a.id)
-    end
-    redis.call('ZADD', a.index_key, a.score, a.id)
-    if a.group_key ~= '' then
-      redis.call('SET', a.group_key, a.id, 'PX', a.group_ttl)
-    end
-    for first = 1, #a.report_ids, 256 do
-      redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
-    end
-    if a.timer_at ~= '0' then
-      redis.call('ZADD', timers_key, a.timer_at, a.id)
-    else
-      redis.call('ZREM', timers_key, a.id)
-    end
-    refs[#refs + 1] = a.zone .. ' ' .. s
-    out[#out + 1] = seq
-  end
-  for _, d in ipairs(deliveries) do
-    if d.op == 'add' then
-      if redis.call('HSETNX', deliveries_key, d.key, d.json) == 1 then
-        redis.call('ZADD', d.lane, d.score, d.key)
+    for _, p in ipairs(pending) do
+      if p.clear then
+        redis.call('DEL', p.key)
+      else
+        redis.call('ZADD', p.key, p.score, p.member)
+        redis.call('PEXPIRE', p.key, p.ttl)
       end
-    elseif d.op == 'retry' then
-      redis.call('ZADD', d.lane, 'XX', d.score, d.key)
-    else
-      redis.call('ZREM', d.lane, d.key)
-      redis.call('HDEL', deliveries_key, d.key)
     end
-  end
-  for _, p in ipairs(pending) do
-    if p.clear then
-      redis.call('DEL', p.key)
-    else
-      redis.call('ZADD', p.key, p.score, p.member)
-      redis.call('PEXPIRE', p.key, p.ttl)
+    if report.key ~= '' then
+      redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
+        'classification', report.classification, 'changes', table.concat(refs, ','))
+      redis.call('ZADD', report.index_key, report.observed, report.id)
     end
+    out[1] = commit
   end
-  if report.key ~= '' then
-    redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
-      'classification', report.classification, 'changes', table.concat(refs, ','))
-    redis.call('ZADD', report.index_key, report.observed, report.id)
+  return 'ok'
+end
+
+out[2] = apply()
+for _, key in ipairs(order) do
+  local a = states[key]
+  redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', string.sub(a.body, a.alert_at, -2), 'zone', a.zone)
+  if a.active then
+    redis.call('SADD', a.active_key, a.id)
+  else
+    redis.call('SREM', a.active_key, a.id)
   end
-  out[1] = commit
+  redis.call('ZADD', a.index_key, a.score, a.id)
+  if a.timer_at ~= '0' then
+    redis.call('ZADD', timers_key, a.timer_at, a.id)
+  else
+    redis.call('ZREM', timers_key, a.id)
+  end
+end
+for _, key in ipairs(group_order) do
+  redis.call('SET', key, groups[key][1], 'PX', groups[key][2])
+end
+for key in pairs(histories) do
+  if redis.call('ZCARD', key) > cap then
+    redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+  end
 end
 return out
 `)
