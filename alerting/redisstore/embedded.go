@@ -96,6 +96,7 @@ func startChild(ctx context.Context, path string, o EmbeddedOptions, logger *slo
 	stopStale(filepath.Join(dir, "redis.pid"), logger)
 	args := []string{
 		"--dir", dir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+		"--auto-aof-rewrite-percentage", "400", "--auto-aof-rewrite-min-size", "256mb",
 		"--daemonize", "no", "--pidfile", filepath.Join(dir, "redis.pid"), "--logfile", "redis.log",
 		"--protected-mode", "yes",
 	}
