@@ -69,6 +69,21 @@ func startChild(t *testing.T, bin string, env []string) *child {
 	return c
 }
 
+// waitExit waits for the process, stopped with SIGTERM, to exit 0.
+func (c *child) waitExit(t *testing.T) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("truceline did not stop within 40 s of SIGTERM")
+	}
+}
+
 // TestKillNineLosesNothing kills a real truceline process with SIGKILL
 // while reports stream in over HTTP, starts another, and checks that every
 // report that got a 202 is processed, in exactly one alert; then stops the
@@ -168,16 +183,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- second.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("truceline did not stop within 40 s of SIGTERM")
-	}
+	second.waitExit(t)
 }
 
 // build builds the truceline binary for a test; -short skips such tests.
@@ -289,16 +295,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("no close frame within 40 s of SIGTERM")
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("truceline did not stop within 40 s of SIGTERM")
-	}
+	c.waitExit(t)
 	info, err := cons.Info(t.Context())
 	if err != nil {
 		t.Fatal(err)
