@@ -153,7 +153,10 @@ func decodeStoredReport(id string, vals []any) (*alerting.StoredReport, error) {
 // to it and that it is at the same version, and the JSON is neither read
 // nor decoded.
 func (s *Store) GroupAlert(ctx context.Context, key string) (*alerting.Alert, error) {
-	cached := s.groups.get(key)
+	cached, trusted := s.groups.get(key)
+	if trusted {
+		return cached, nil
+	}
 	var id string
 	if cached != nil {
 		pipe := s.rdb.Pipeline()
@@ -183,7 +186,7 @@ func (s *Store) GroupAlert(ctx context.Context, key string) (*alerting.Alert, er
 	if err != nil {
 		return nil, err
 	}
-	s.groups.put(key, a)
+	s.groups.put(key, a, false, time.Now())
 	return a, nil
 }
 
@@ -275,6 +278,7 @@ func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerti
 		return nil, unavailable("commit", err)
 	}
 	applied, _ := res[0].(int64)
+	now := time.Now()
 	out := make([][]alerting.Change, 0, applied)
 	seqs := res[2:]
 	for i, c := range cs[:applied] {
@@ -284,9 +288,7 @@ func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerti
 			reportID = c.Report.ID
 		}
 		for j, ac := range c.Alerts {
-			if ac.GroupKey != "" {
-				s.groups.put(ac.GroupKey, ac.Alert)
-			}
+			s.groups.committed(ac, now)
 			seq, _ := seqs[0].(int64)
 			seqs = seqs[1:]
 			changes[j] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert,
@@ -300,6 +302,9 @@ func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerti
 	case "dup":
 		return out, alerting.ErrDuplicate
 	default:
+		for _, ac := range cs[applied].Alerts {
+			s.groups.doubt(ac, now)
+		}
 		return out, alerting.ErrStale
 	}
 }
