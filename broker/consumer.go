@@ -25,7 +25,7 @@ type ReportHandler interface {
 	HandleReports(ctx context.Context, rs []*alerting.Report, receivedAt []time.Time) []error
 }
 
-// maxBatch is how many waiting reports of one subject a worker takes and
+// maxBatch is how many waiting reports of one zone a worker takes and
 // handles together at most: under a surge, one commit and fewer round trips
 // for many reports; otherwise a report is handled alone as soon as it comes.
 const maxBatch = 64
@@ -38,9 +38,9 @@ type ConsumerOptions struct {
 	// Timeout bounds the handling of one report; 0 means 10 s, the
 	// consumer's ack wait.
 	Timeout time.Duration
-	// Workers is how many reports are handled at once; 0 means 32.
-	// Reports of one subject (zone and category) are handled one at a
-	// time, in the order they were stored.
+	// Workers is how many lanes (zones) are handled at once; 0 means 32.
+	// Reports of one zone are handled one batch at a time, in the order
+	// they were stored.
 	Workers int
 	// MaxAttempts is how many times a report whose processing fails is
 	// tried before it is parked on rejected.parked; 0 means 10. A report
@@ -179,7 +179,7 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 		go func() {
 			defer wg.Done()
 			for {
-				subject, msgs, ok := c.lanes.next(maxBatch)
+				lane, msgs, ok := c.lanes.next(maxBatch)
 				if !ok {
 					return
 				}
@@ -189,7 +189,7 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 				for range msgs {
 					c.duration.Observe(took)
 				}
-				c.lanes.done(subject)
+				c.lanes.done(lane)
 			}
 		}()
 	}
@@ -202,9 +202,9 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	return c, nil
 }
 
-// run pulls messages and queues each in the lane of its subject: reports of
-// different zones and categories are handled in parallel, overlapping their
-// Redis and NATS round trips, while one subject's stay in order.
+// run pulls messages and queues each in the lane of its zone (laneOf):
+// zones are handled in parallel, overlapping their Redis and NATS round
+// trips, while one zone's reports stay in order.
 func (c *Consumer) run() {
 	for {
 		msg, err := c.iter.Next()
@@ -226,7 +226,7 @@ type admitted struct {
 	report *alerting.Report
 }
 
-// handle handles messages of one subject, in order: each is admitted or
+// handle handles messages of one lane (zone), in order: each is admitted or
 // rejected, the admitted reports are handled together, and each message is
 // then acknowledged, redelivered later, or parked according to its own
 // outcome.
