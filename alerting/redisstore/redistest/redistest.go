@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,9 +83,17 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 	return c
 }
 
-// Kill ends the server with SIGKILL, as a crash would.
+// Kill ends the server with SIGKILL, as a crash would, once Redis has
+// written what it acknowledged to its append-only file.
+//
+// With appendfsync everysec, Redis postpones writing its AOF buffer (for up
+// to 2 s) while a background fsync is still running, and answers clients
+// meanwhile; a crash in that window loses acknowledged writes (docs/REDIS.md,
+// "Durability"). The tests check what truceline guarantees beyond that
+// window, which is Redis's, so Kill waits for the buffer to be written.
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
+	s.waitAOFWritten(t)
 	if s.opts != nil {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
@@ -118,4 +127,24 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// waitAOFWritten waits, for at most 5 s, until Redis's AOF buffer is
+// written to the file (INFO persistence: aof_buffer_length 0).
+func (s *Server) waitAOFWritten(t testing.TB) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	if s.opts != nil {
+		c = s.client()
+	}
+	defer c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		info, err := c.Info(context.Background(), "persistence").Result()
+		if err != nil || strings.Contains(info, "aof_buffer_length:0\r\n") {
+			return // not answering: nothing more will be written
+		}
+		time.Sleep(5 * time.Millisecond) // polling Redis with the deadline above
+	}
+	t.Logf("redis's AOF buffer was still not written after 5 s; killing it anyway")
 }
