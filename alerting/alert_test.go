@@ -1,6 +1,7 @@
 package alerting_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -95,10 +96,11 @@ func TestAlertLifecycle(t *testing.T) {
 func TestChangeFrameRoundTrip(t *testing.T) {
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Minute}
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
-	body, err := alerting.EncodeChangeBody(alerting.EventOpened, "r1", a)
+	alertJSON, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ := alerting.ChangeBody(alerting.EventOpened, "r1", alertJSON)
 	c, err := alerting.DecodeChange(alerting.ChangeFrame("aleppo", 42, body))
 	if err != nil {
 		t.Fatal(err)

@@ -31,22 +31,12 @@ type frame struct {
 	Alert    *Alert `json:"alert"`
 }
 
-// EncodeChangeBody encodes everything of a change frame but its head
+// ChangeBody encodes everything of a change frame but its head
 // ({"type":"alert","zone":...,"seq":...,), which only the store can write
-// because it assigns the sequence number in the same transaction.
-func EncodeChangeBody(event Event, reportID string, a *Alert) ([]byte, error) {
-	alert, err := json.Marshal(a)
-	if err != nil {
-		return nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
-	}
-	body, _ := ChangeBody(event, reportID, alert)
-	return body, nil
-}
-
-// ChangeBody is EncodeChangeBody for an alert already encoded as JSON. It
-// also returns where the alert's JSON starts in the body, which runs from
-// there to the body's last byte, exclusive: a store can keep the alert and
-// the frame from one encoding.
+// because it assigns the sequence number in the same transaction, from the
+// alert already encoded as JSON. It also returns where the alert's JSON
+// starts in the body, which runs from there to the body's last byte,
+// exclusive: a store keeps the alert and the frame from one encoding.
 func ChangeBody(event Event, reportID string, alertJSON []byte) (body []byte, alertAt int) {
 	body = make([]byte, 0, len(alertJSON)+len(reportID)+48)
 	body = append(body, `"event":`...)
