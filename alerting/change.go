@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -19,6 +20,9 @@ type Change struct {
 	ReportID string
 	Alert    *Alert
 	Frame    []byte
+	// Record is what the change did besides the alert, encoded (see
+	// Record); nil when it did nothing else.
+	Record []byte
 }
 
 // frame is the JSON shape of an alert change.
@@ -61,6 +65,24 @@ func ChangeFrame(zone string, seq int64, body []byte) []byte {
 	out = strconv.AppendInt(out, seq, 10)
 	out = append(out, ',')
 	return append(out, body...)
+}
+
+// FrameBody returns the body of a change frame (what ChangeBody made) and
+// where the alert's JSON starts in it; ok is false for anything but a
+// change frame of zone and seq.
+func FrameBody(zone string, seq int64, frame []byte) (body []byte, alertAt int, ok bool) {
+	head := ChangeFrame(zone, seq, nil)
+	if !bytes.HasPrefix(frame, head) || !bytes.HasSuffix(frame, []byte("}")) {
+		return nil, 0, false
+	}
+	body = frame[len(head):]
+	// Report ids cannot hold a quote, so the first ,"alert": is the key.
+	const key = `,"alert":`
+	i := bytes.Index(body, []byte(key))
+	if i < 0 {
+		return nil, 0, false
+	}
+	return body, i + len(key), true
 }
 
 // DecodeChange parses a change frame.

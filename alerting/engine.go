@@ -16,15 +16,18 @@ var (
 	ErrStale = errors.New("alerting: stale read")
 	// ErrDuplicate means the report was processed already.
 	ErrDuplicate = errors.New("alerting: report already processed")
+	// ErrGap means a change redone from the stream does not follow the
+	// zone's last change in the store: changes before it are missing.
+	ErrGap = errors.New("alerting: the store lacks the changes before this one")
 )
 
 // Store holds alert state. Commit must apply a change atomically: every
 // alert change with the zone's next sequence number and its history entry,
 // the threshold counts, and the report with its processed mark, or nothing.
 type Store interface {
-	// ReportFrames returns the change frames a report produced when it was
-	// processed, and whether it was processed at all.
-	ReportFrames(ctx context.Context, reportID string) ([][]byte, bool, error)
+	// ReportChanges returns the changes a report made when it was
+	// processed, with their records, and whether it was processed at all.
+	ReportChanges(ctx context.Context, reportID string) ([]Change, bool, error)
 	// GroupAlert returns the alert the group key is bound to, or nil.
 	GroupAlert(ctx context.Context, groupKey string) (*Alert, error)
 	// Pending returns the reports counted towards a group's threshold.
@@ -50,6 +53,13 @@ type Commit struct {
 	Classification Classification
 	Alerts         []AlertChange
 	Pending        []PendingChange
+	// Redo marks a change read back from the stream of changes (see
+	// Redo): its premises are not checked, only that each change gets its
+	// recorded sequence number.
+	Redo bool
+	// ReportChanges, when redoing, is how many changes the report's
+	// commit made in all; the one redone is the last of them.
+	ReportChanges int
 }
 
 // queuesDeliveries reports whether c adds deliveries to the queue.
@@ -74,6 +84,10 @@ type AlertChange struct {
 	// Settle, when set, settles the claimed delivery whose attempt this
 	// change records: retried later, or taken off the queue.
 	Settle *Settle
+	// Seq and Frame, when redoing a change, are the sequence number and
+	// the frame it had when first committed, stored again as they are.
+	Seq   int64
+	Frame []byte
 }
 
 // PendingChange updates the reports counted towards a rule's threshold,
@@ -212,12 +226,12 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 			// committed and died before publishing, so publish again what
 			// it committed. Checking first would cost every report a
 			// round trip to spare the rare redelivery one plan.
-			frames, seen, err := e.store.ReportFrames(ctx, r.ID)
+			changes, seen, err := e.store.ReportChanges(ctx, r.ID)
 			if err != nil {
 				return fmt.Errorf("handle report %s: %w", r.ID, err)
 			}
 			if seen {
-				return e.republish(ctx, frames)
+				return e.republish(ctx, changes)
 			}
 			continue
 		case errors.Is(err, ErrStale):
@@ -534,12 +548,8 @@ func (e *Engine) publish(ctx context.Context, c Change) error {
 
 // republish sends again the changes a report made when first processed: the
 // first attempt may have committed and then died before publishing.
-func (e *Engine) republish(ctx context.Context, frames [][]byte) error {
-	for _, f := range frames {
-		c, err := DecodeChange(f)
-		if err != nil {
-			return fmt.Errorf("republish: %w", err)
-		}
+func (e *Engine) republish(ctx context.Context, changes []Change) error {
+	for _, c := range changes {
 		if err := e.publish(ctx, c); err != nil {
 			return err
 		}

@@ -11,7 +11,9 @@ import (
 // against a real Redis.
 type nopStore struct{}
 
-func (nopStore) ReportFrames(context.Context, string) ([][]byte, bool, error)      { return nil, false, nil }
+func (nopStore) ReportChanges(context.Context, string) ([]alerting.Change, bool, error) {
+	return nil, false, nil
+}
 func (nopStore) GroupAlert(context.Context, string) (*alerting.Alert, error)       { return nil, nil }
 func (nopStore) Alert(context.Context, string) (*alerting.Alert, error)            { return nil, nil }
 func (nopStore) Pending(context.Context, string) ([]alerting.PendingReport, error) { return nil, nil }

@@ -32,6 +32,11 @@ const (
 	HeaderSubject  = "Truceline-Subject"  // the subject the input arrived on
 )
 
+// HeaderRecord, on a message of ALERTS, carries the change's record: what
+// it did besides the alert (alerting.Record), so that the stream is enough
+// to redo it. Its form is internal to truceline.
+const HeaderRecord = "Truceline-Record"
+
 // Options configures a Broker.
 type Options struct {
 	// Conn is a connected NATS connection. Required. The Broker does not
@@ -142,7 +147,7 @@ func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplica
 // on alerts.<zone>.<event>. The message id names the exact change, so a
 // change published again after a crash is stored once.
 func (b *Broker) PublishChange(ctx context.Context, c alerting.Change) error {
-	ack, err := b.js.Publish(ctx, b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(changeMsgID(c)))
+	ack, err := b.js.PublishMsg(ctx, b.changeMsg(c), jetstream.WithMsgID(changeMsgID(c)))
 	if err != nil {
 		return changeUnconfirmed(c, err)
 	}
@@ -159,7 +164,7 @@ func (b *Broker) PublishChanges(ctx context.Context, cs []alerting.Change) []err
 	errs := make([]error, len(cs))
 	futures := make([]jetstream.PubAckFuture, len(cs))
 	for i, c := range cs {
-		f, err := b.js.PublishAsync(b.prefix+"alerts."+c.Zone+"."+string(c.Event), c.Frame, jetstream.WithMsgID(changeMsgID(c)))
+		f, err := b.js.PublishMsgAsync(b.changeMsg(c), jetstream.WithMsgID(changeMsgID(c)))
 		if err != nil {
 			errs[i] = changeUnconfirmed(c, err)
 			continue
@@ -182,6 +187,16 @@ func (b *Broker) PublishChanges(ctx context.Context, cs []alerting.Change) []err
 		}
 	}
 	return errs
+}
+
+// changeMsg is the message of a change on alerts.<zone>.<event>: its frame,
+// and its record in a header.
+func (b *Broker) changeMsg(c alerting.Change) *nats.Msg {
+	m := &nats.Msg{Subject: b.prefix + "alerts." + c.Zone + "." + string(c.Event), Data: c.Frame}
+	if len(c.Record) > 0 {
+		m.Header = nats.Header{HeaderRecord: []string{string(c.Record)}}
+	}
+	return m
 }
 
 // changeMsgID names the exact change, so a change published again after a

@@ -267,11 +267,7 @@ func (c *Consumer) admit(ctx context.Context, msg jetstream.Msg) (admitted, bool
 		c.reject(ctx, msg, meta, alerting.Errorf(alerting.EINVALID, "subject %q is not violations.<zone>.<category>", msg.Subject()))
 		return admitted{}, false
 	}
-	id := msg.Headers().Get(jetstream.MsgIDHeader)
-	if !alerting.ValidReportID(id) {
-		id = fmt.Sprintf("js-%d", meta.Sequence.Stream)
-	}
-	r, err := c.h.Admit(msg.Data(), zone, category, id)
+	r, err := c.h.Admit(msg.Data(), zone, category, reportID(msg.Headers().Get(jetstream.MsgIDHeader), meta.Sequence.Stream))
 	if err != nil {
 		c.reject(ctx, msg, meta, err)
 		return admitted{}, false

@@ -318,6 +318,11 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 			checks[c.Name] = "ok"
 		}
 	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks,
-		"config_version": h.opts.Catalog.Catalog().Version})
+	body := map[string]any{"ready": status == http.StatusOK, "checks": checks, "config_version": h.opts.Catalog.Catalog().Version}
+	if h.opts.Healing != nil {
+		if zones := h.opts.Healing(); len(zones) > 0 {
+			body["healing"] = zones
+		}
+	}
+	writeJSON(w, status, body)
 }

@@ -72,6 +72,9 @@ type Options struct {
 	Config  ConfigStore
 	Gateway Gateway
 	Ready   []Check
+	// Healing, when set, lists the zones being restored from the streams;
+	// /readyz names them.
+	Healing func() []string
 	// Gatherer serves /metrics; Registerer takes the HTTP metrics.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer

@@ -6,16 +6,20 @@ import "github.com/redis/go-redis/v9"
 // first whose premises no longer hold. Its arguments (Store.CommitAll
 // writes them):
 //
+//	the fence's epoch key and run_id (fence.go),
 //	history limit per zone, timers key, deliveries key, number of commits,
 //	then each commit's plan:
 //	report key ("" for none), report id, the zone's reports index key,
-//	  observed (ms), report JSON, received at, classification JSON,
+//	  observed (ms), report JSON, received at, classification JSON, the
+//	  records of its changes (a JSON array),
+//	redo (1/0), how many changes the report made (redo only),
 //	number of alerts, of deliveries, of threshold counts,
 //	each alert: id, key, version, frame body, where the alert's JSON starts
 //	  in the body, zone, active (1/0), score (ms), seq key, history key,
 //	  active key, index key, reports key, group key ("" for none), the
 //	  alert the group must be bound to, group TTL (ms), timer (ms; 0
-//	  removes it), number of report ids, the report ids,
+//	  removes it), the seq it must get (redo only), number of report ids,
+//	  the report ids,
 //	each delivery: op (add, retry or done), lane key, key, job JSON, score,
 //	each threshold count: key, expected size, clear (1/0), member, score,
 //	  TTL (ms).
@@ -31,13 +35,19 @@ import "github.com/redis/go-redis/v9"
 // the last of them left it, and each history is trimmed once: under a
 // surge a zone's alerts change many times per call.
 //
+// A redo commit (alerting.Redo: one change read back from the stream) has
+// no premises but its seq: a zone already past it skips it (its seq comes
+// back as 0), a zone more than one change behind it stops the call with
+// "gap".
+//
 // It returns {applied, status, seq, seq, ...}: how many commits it
-// applied, "ok", or why the next was not ("dup" or "stale"), and the
+// applied, "ok", or why the next was not ("dup", "stale" or "gap"), and the
 // sequence numbers of the applied commits' alert changes in order; the
 // caller joins each with its body into the frame the history holds
 // (alerting.ChangeFrame).
-var commitScript = redis.NewScript(`
-local i = 0
+var commitScript = redis.NewScript(fenceLua + `
+if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
+local i = 2
 local function arg()
   i = i + 1
   return ARGV[i]
@@ -63,17 +73,71 @@ local function bound_to(key)
   return redis.call('GET', key) or ''
 end
 
+-- apply_commit writes one commit whose premises hold.
+local function apply_commit(report, redo, report_changes, alerts, deliveries, pending)
+  local refs = {}
+  for _, a in ipairs(alerts) do
+    local seq = redis.call('INCR', a.seq_key)
+    local s = string.format('%d', seq)
+    redis.call('ZADD', a.history_key, seq, '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body)
+    histories[a.history_key] = true
+    if not states[a.key] then order[#order + 1] = a.key end
+    states[a.key] = a
+    if a.group_key ~= '' then
+      if not groups[a.group_key] then group_order[#group_order + 1] = a.group_key end
+      groups[a.group_key] = {a.id, a.group_ttl}
+    end
+    for first = 1, #a.report_ids, 256 do
+      redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
+    end
+    refs[#refs + 1] = a.zone .. ' ' .. s
+    out[#out + 1] = seq
+  end
+  for _, d in ipairs(deliveries) do
+    if d.op == 'add' then
+      if redis.call('HSETNX', deliveries_key, d.key, d.json) == 1 then
+        redis.call('ZADD', d.lane, d.score, d.key)
+      end
+    elseif d.op == 'retry' then
+      redis.call('ZADD', d.lane, 'XX', d.score, d.key)
+    else
+      redis.call('ZREM', d.lane, d.key)
+      redis.call('HDEL', deliveries_key, d.key)
+    end
+  end
+  for _, p in ipairs(pending) do
+    if p.clear then
+      redis.call('DEL', p.key)
+    else
+      redis.call('ZADD', p.key, p.score, p.member)
+      redis.call('PEXPIRE', p.key, p.ttl)
+    end
+  end
+  if report.key ~= '' then
+    if redo and report_changes > 1 then
+      -- The report's earlier changes precede this one in the zone.
+      local zone, seq = alerts[1].zone, alerts[1].seq
+      refs = {}
+      for k = report_changes - 1, 0, -1 do refs[#refs + 1] = zone .. ' ' .. string.format('%d', seq - k) end
+    end
+    redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
+      'classification', report.classification, 'changes', table.concat(refs, ','), 'records', report.records)
+    redis.call('ZADD', report.index_key, report.observed, report.id)
+  end
+end
+
 local function apply()
   for commit = 1, ncommits do
     local report = {key = arg(), id = arg(), index_key = arg(), observed = arg(), json = arg(),
-      received_at = arg(), classification = arg()}
+      received_at = arg(), classification = arg(), records = arg()}
+    local redo, report_changes = arg() == '1', tonumber(arg())
     local nalerts, ndeliveries, npending = tonumber(arg()), tonumber(arg()), tonumber(arg())
     local alerts = {}
     for n = 1, nalerts do
       local a = {id = arg(), key = arg(), version = tonumber(arg()), body = arg(), alert_at = tonumber(arg()),
         zone = arg(), active = arg() == '1', score = arg(), seq_key = arg(), history_key = arg(),
         active_key = arg(), index_key = arg(), reports_key = arg(), group_key = arg(),
-        group_expect = arg(), group_ttl = arg(), timer_at = arg(), report_ids = {}}
+        group_expect = arg(), group_ttl = arg(), timer_at = arg(), seq = tonumber(arg()), report_ids = {}}
       for r = 1, tonumber(arg()) do
         a.report_ids[r] = arg()
       end
@@ -88,61 +152,35 @@ local function apply()
       pending[n] = {key = arg(), expect = tonumber(arg()), clear = arg() == '1', member = arg(), score = arg(), ttl = arg()}
     end
 
-    if report.key ~= '' and redis.call('EXISTS', report.key) == 1 then
-      return 'dup'
-    end
-    for _, a in ipairs(alerts) do
-      if version_of(a.key) + 1 ~= a.version then return 'stale' end
-      if a.group_key ~= '' and bound_to(a.group_key) ~= a.group_expect then return 'stale' end
-    end
-    for _, p in ipairs(pending) do
-      if redis.call('ZCARD', p.key) ~= p.expect then return 'stale' end
-    end
-
-    local refs = {}
-    for _, a in ipairs(alerts) do
-      local seq = redis.call('INCR', a.seq_key)
-      local s = string.format('%d', seq)
-      redis.call('ZADD', a.history_key, seq, '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body)
-      histories[a.history_key] = true
-      if not states[a.key] then order[#order + 1] = a.key end
-      states[a.key] = a
-      if a.group_key ~= '' then
-        if not groups[a.group_key] then group_order[#group_order + 1] = a.group_key end
-        groups[a.group_key] = {a.id, a.group_ttl}
-      end
-      for first = 1, #a.report_ids, 256 do
-        redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
-      end
-      refs[#refs + 1] = a.zone .. ' ' .. s
-      out[#out + 1] = seq
-    end
-    for _, d in ipairs(deliveries) do
-      if d.op == 'add' then
-        if redis.call('HSETNX', deliveries_key, d.key, d.json) == 1 then
-          redis.call('ZADD', d.lane, d.score, d.key)
+    local skip = false
+    if redo then
+      for _, a in ipairs(alerts) do
+        local current = tonumber(redis.call('GET', a.seq_key) or '0')
+        if current >= a.seq then
+          skip = true -- the zone has this change already
+        elseif current + 1 ~= a.seq then
+          return 'gap'
         end
-      elseif d.op == 'retry' then
-        redis.call('ZADD', d.lane, 'XX', d.score, d.key)
-      else
-        redis.call('ZREM', d.lane, d.key)
-        redis.call('HDEL', deliveries_key, d.key)
+      end
+    else
+      if report.key ~= '' and redis.call('EXISTS', report.key) == 1 then
+        return 'dup'
+      end
+      for _, a in ipairs(alerts) do
+        if version_of(a.key) + 1 ~= a.version then return 'stale' end
+        if a.group_key ~= '' and bound_to(a.group_key) ~= a.group_expect then return 'stale' end
+      end
+      for _, p in ipairs(pending) do
+        if redis.call('ZCARD', p.key) ~= p.expect then return 'stale' end
       end
     end
-    for _, p in ipairs(pending) do
-      if p.clear then
-        redis.call('DEL', p.key)
-      else
-        redis.call('ZADD', p.key, p.score, p.member)
-        redis.call('PEXPIRE', p.key, p.ttl)
-      end
+    if skip then
+      for _, a in ipairs(alerts) do out[#out + 1] = 0 end
+      out[1] = commit
+    else
+      apply_commit(report, redo, report_changes, alerts, deliveries, pending)
+      out[1] = commit
     end
-    if report.key ~= '' then
-      redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
-        'classification', report.classification, 'changes', table.concat(refs, ','))
-      redis.call('ZADD', report.index_key, report.observed, report.id)
-    end
-    out[1] = commit
   end
   return 'ok'
 end
@@ -190,12 +228,13 @@ return due
 // snapshotScript reads a zone's sequence and its active alerts at that
 // sequence in one step, so no change can fall between them.
 //
-// KEYS: 1 zone seq, 2 zone active set. ARGV: 1 alert key prefix.
-// It returns {seq, alert JSON...}.
-var snapshotScript = redis.NewScript(`
+// KEYS: 1 zone seq, 2 zone active set. ARGV: 1-2 the fence, 3 alert key
+// prefix. It returns {seq, alert JSON...}.
+var snapshotScript = redis.NewScript(fenceLua + `
+if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
 local out = {redis.call('GET', KEYS[1]) or '0'}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local json = redis.call('HGET', ARGV[1] .. id, 'json')
+  local json = redis.call('HGET', ARGV[3] .. id, 'json')
   if json then out[#out + 1] = json end
 end
 return out
@@ -204,23 +243,33 @@ return out
 // sinceScript returns the changes of a zone after a sequence number, when the
 // history still holds all of them.
 //
-// KEYS: 1 zone seq, 2 zone history. ARGV: 1 after, 2 most changes to return.
-// It returns {seq, frame...}, or {-1} when the changes cannot all be given:
-// the client is ahead of the zone (Redis lost its data), the history was
-// trimmed past the point, or more changes were missed than the limit.
-var sinceScript = redis.NewScript(`
+// KEYS: 1 zone seq, 2 zone history. ARGV: 1-2 the fence, 3 after, 4 most
+// changes to return. It returns {seq, frame...}, or {-1} when the changes
+// cannot all be given: the client is ahead of the zone (Redis lost its
+// data), the history was trimmed past the point, or more changes were
+// missed than the limit.
+var sinceScript = redis.NewScript(fenceLua + `
+if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
 local seq = tonumber(redis.call('GET', KEYS[1]) or '0')
-local after = tonumber(ARGV[1])
+local after = tonumber(ARGV[3])
 if after > seq then return {-1} end
 if after == seq then return {seq} end
-if seq - after > tonumber(ARGV[2]) then return {-1} end
+if seq - after > tonumber(ARGV[4]) then return {-1} end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if #first == 0 or tonumber(first[2]) > after + 1 then return {-1} end
 local out = {seq}
-for _, frame in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], seq)) do
+for _, frame in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], seq)) do
   out[#out + 1] = frame
 end
 return out
+`)
+
+// seqScript reads a zone's sequence number behind the fence.
+//
+// KEYS: 1 zone seq. ARGV: 1-2 the fence.
+var seqScript = redis.NewScript(fenceLua + `
+if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
+return tonumber(redis.call('GET', KEYS[1]) or '0')
 `)
 
 // claimDeliveriesScript leases the due deliveries of a lane like claimScript

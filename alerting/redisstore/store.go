@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,11 @@ type Options struct {
 	// MaxResume is the most missed changes a resume may replay before the
 	// client gets a snapshot instead; 0 means 1000.
 	MaxResume int
+	// Fence, when set, keeps the store from writing alert state or serving
+	// zone history until a Healer has checked this Redis against the
+	// streams, and again whenever Redis restarts or is wiped (fence.go).
+	// Off, the store trusts Redis as it finds it (tests, tools).
+	Fence bool
 }
 
 // Store is the Redis implementation of alerting.Store, and the history and
@@ -37,6 +43,7 @@ type Store struct {
 	historyLimit int
 	maxResume    int
 	groups       groupCache
+	fence        fence
 }
 
 var (
@@ -50,6 +57,7 @@ func New(o Options) (*Store, error) {
 		return nil, errors.New("redisstore: Options.Client is required")
 	}
 	s := &Store{rdb: o.Client, prefix: o.Prefix, historyLimit: o.HistoryLimit, maxResume: o.MaxResume}
+	s.fence.on = o.Fence
 	if s.prefix == "" {
 		s.prefix = "tl:"
 	}
@@ -85,21 +93,28 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// ReportFrames implements alerting.Store. A report's hash names the changes
-// it made ("zone seq" pairs); their frames come from the zone's history, so
-// each frame is stored once. A change already trimmed from the history is
-// long delivered and is not sent again.
-func (s *Store) ReportFrames(ctx context.Context, reportID string) ([][]byte, bool, error) {
-	vals, err := s.rdb.HMGet(ctx, s.reportKey(reportID), "report", "changes").Result()
+// ReportChanges implements alerting.Store. A report's hash names the
+// changes it made ("zone seq" pairs) and keeps their records; their frames
+// come from the zone's history, so each frame is stored once. A change
+// already trimmed from the history is long delivered and is not sent again.
+func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.Change, bool, error) {
+	vals, err := s.rdb.HMGet(ctx, s.reportKey(reportID), "report", "changes", "classification", "records").Result()
 	if err != nil {
 		return nil, false, unavailable(fmt.Sprintf("read report %s", reportID), err)
 	}
+	report, _ := vals[0].(string)
 	if vals[0] == nil {
 		return nil, false, nil
 	}
 	changes, _ := vals[1].(string)
-	var frames [][]byte
-	for ref := range strings.SplitSeq(changes, ",") {
+	class, _ := vals[2].(string)
+	var records []json.RawMessage
+	if text, ok := vals[3].(string); ok {
+		_ = json.Unmarshal([]byte(text), &records) // a report stored before records were kept has none
+	}
+	var out []alerting.Change
+	refs := strings.Split(changes, ",")
+	for i, ref := range refs {
 		zone, seq, ok := strings.Cut(ref, " ")
 		if !ok {
 			continue
@@ -109,10 +124,35 @@ func (s *Store) ReportFrames(ctx context.Context, reportID string) ([][]byte, bo
 			return nil, true, unavailable(fmt.Sprintf("read change %s of report %s", ref, reportID), err)
 		}
 		for _, f := range found {
-			frames = append(frames, []byte(f))
+			c, err := alerting.DecodeChange([]byte(f))
+			if err != nil {
+				return nil, true, err
+			}
+			if i < len(records) {
+				c.Record = records[i]
+				if i == len(refs)-1 {
+					c.Record = withReport(records[i], report, class)
+				}
+			}
+			out = append(out, c)
 		}
 	}
-	return frames, true, nil
+	return out, true, nil
+}
+
+// withReport puts a report and its classification back into the record of
+// its last change, as the report's hash keeps it without them.
+func withReport(record json.RawMessage, report, class string) []byte {
+	rec, err := alerting.DecodeRecord(record)
+	if err != nil || rec.Report == nil {
+		return record
+	}
+	rec.Report.Report, rec.Report.Classification = json.RawMessage(report), json.RawMessage(class)
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return record
+	}
+	return data
 }
 
 // Report returns a stored report with when it was received and how it was
@@ -264,18 +304,46 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 // documents, and each alert's JSON travels once: inside its change's frame
 // body.
 func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerting.Change, error) {
-	args := make([]any, 0, 4+len(cs)*40)
+	var zones []string
+	for _, c := range cs {
+		for _, ac := range c.Alerts {
+			if !slices.Contains(zones, ac.Alert.Zone) {
+				zones = append(zones, ac.Alert.Zone)
+			}
+		}
+	}
+	runID, err := s.gate(zones...)
+	if err != nil {
+		return nil, err
+	}
+	return s.commitAll(ctx, runID, cs)
+}
+
+// Redo implements alerting.HealStore: CommitAll of changes redone from the
+// stream, on the incarnation runID the healer is checking, whatever the
+// fence says of their zones meanwhile.
+func (s *Store) Redo(ctx context.Context, runID string, cs []alerting.Commit) ([][]alerting.Change, error) {
+	if !s.fence.on {
+		runID = "*"
+	}
+	return s.commitAll(ctx, runID, cs)
+}
+
+func (s *Store) commitAll(ctx context.Context, runID string, cs []alerting.Commit) ([][]alerting.Change, error) {
+	args := make([]any, 0, 6+len(cs)*40)
+	args = append(args, s.fenceArgs(runID)...)
 	args = append(args, s.historyLimit, s.timersKey(), s.deliveriesKey(), len(cs))
 	bodies := make([][][]byte, len(cs))
+	records := make([][][]byte, len(cs))
 	for i, c := range cs {
 		var err error
-		if args, bodies[i], err = s.appendPlan(args, c); err != nil {
+		if args, bodies[i], records[i], err = s.appendPlan(args, c); err != nil {
 			return nil, err
 		}
 	}
 	res, err := commitScript.Run(ctx, s.rdb, nil, args...).Slice()
 	if err != nil {
-		return nil, unavailable("commit", err)
+		return nil, s.fail("commit", err)
 	}
 	applied, _ := res[0].(int64)
 	now := time.Now()
@@ -292,7 +360,7 @@ func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerti
 			seq, _ := seqs[0].(int64)
 			seqs = seqs[1:]
 			changes[j] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert,
-				Frame: alerting.ChangeFrame(ac.Alert.Zone, seq, bodies[i][j])}
+				Frame: alerting.ChangeFrame(ac.Alert.Zone, seq, bodies[i][j]), Record: records[i][j]}
 		}
 		out = append(out, changes)
 	}
@@ -301,6 +369,8 @@ func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerti
 		return out, nil
 	case "dup":
 		return out, alerting.ErrDuplicate
+	case "gap":
+		return out, fmt.Errorf("redo change %s/%d: %w", cs[applied].Alerts[0].Alert.Zone, cs[applied].Alerts[0].Seq, alerting.ErrGap)
 	default:
 		for _, ac := range cs[applied].Alerts {
 			s.groups.doubt(ac, now)
@@ -310,23 +380,36 @@ func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerti
 }
 
 // appendPlan appends c's plan to the script's arguments, and returns the
-// frame body of each of its alert changes.
-func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, error) {
+// frame body and the record of each of its alert changes.
+func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, [][]byte, error) {
 	reportID := ""
+	var records, stored [][]byte
 	if r := c.Report; r != nil {
 		reportID = r.ID
 		reportJSON, err := json.Marshal(r)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encode report %s: %w", reportID, err)
+			return nil, nil, nil, fmt.Errorf("encode report %s: %w", reportID, err)
 		}
 		class, err := json.Marshal(c.Classification)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
+			return nil, nil, nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
+		}
+		if records, err = c.Records(reportJSON, class); err != nil {
+			return nil, nil, nil, err
+		}
+		// The report's hash keeps the records without the report and its
+		// classification, which it holds in fields of their own.
+		if stored, err = c.Records(nil, nil); err != nil {
+			return nil, nil, nil, err
 		}
 		args = append(args, s.reportKey(reportID), reportID, s.zoneKey(r.Zone, "reports"), r.ObservedAt.UnixMilli(),
-			reportJSON, c.ReceivedAt.UTC().Format(time.RFC3339Nano), class)
+			reportJSON, c.ReceivedAt.UTC().Format(time.RFC3339Nano), class, joinRecords(stored))
 	} else {
-		args = append(args, "", "", "", 0, "", "", "")
+		var err error
+		if records, err = c.Records(nil, nil); err != nil {
+			return nil, nil, nil, err
+		}
+		args = append(args, "", "", "", 0, "", "", "", "")
 	}
 	deliveries := 0
 	for _, ac := range c.Alerts {
@@ -335,15 +418,24 @@ func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, erro
 			deliveries++
 		}
 	}
-	args = append(args, len(c.Alerts), deliveries, len(c.Pending))
+	args = append(args, boolArg(c.Redo), c.ReportChanges, len(c.Alerts), deliveries, len(c.Pending))
 	bodies := make([][]byte, len(c.Alerts))
 	for i, ac := range c.Alerts {
 		a := ac.Alert
-		alertJSON, err := json.Marshal(a)
-		if err != nil {
-			return nil, nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
+		var body []byte
+		var at int
+		if c.Redo {
+			var ok bool
+			if body, at, ok = alerting.FrameBody(a.Zone, ac.Seq, ac.Frame); !ok {
+				return nil, nil, nil, fmt.Errorf("redo change %s/%d: its frame is not a change frame of that zone and seq", a.Zone, ac.Seq)
+			}
+		} else {
+			alertJSON, err := json.Marshal(a)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
+			}
+			body, at = alerting.ChangeBody(ac.Event, reportID, alertJSON)
 		}
-		body, at := alerting.ChangeBody(ac.Event, reportID, alertJSON)
 		bodies[i] = body
 		var timer int64
 		if t := timerAt(a); t != nil {
@@ -355,7 +447,7 @@ func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, erro
 		}
 		args = append(args, a.ID, s.alertKey(a.ID), a.Version, body, at+1, a.Zone, boolArg(a.Active()), a.UpdatedAt.UnixMilli(),
 			s.zoneKey(a.Zone, "seq"), s.zoneKey(a.Zone, "changes"), s.zoneKey(a.Zone, "active"), s.zoneKey(a.Zone, "alerts"),
-			s.alertReportsKey(a.ID), groupKey, groupExpect, groupTTL, timer, len(ac.ReportIDs))
+			s.alertReportsKey(a.ID), groupKey, groupExpect, groupTTL, timer, ac.Seq, len(ac.ReportIDs))
 		for _, id := range ac.ReportIDs {
 			args = append(args, id)
 		}
@@ -364,7 +456,7 @@ func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, erro
 		for _, d := range ac.Enqueue {
 			job, err := json.Marshal(d)
 			if err != nil {
-				return nil, nil, fmt.Errorf("encode delivery %s: %w", d.Key, err)
+				return nil, nil, nil, fmt.Errorf("encode delivery %s: %w", d.Key, err)
 			}
 			args = append(args, "add", s.laneKey(d.Urgent), d.Key, job, ac.Alert.UpdatedAt.UnixMilli())
 		}
@@ -383,7 +475,23 @@ func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, erro
 		}
 		args = append(args, s.pendingKey(pc.GroupKey), pc.Expect, boolArg(pc.Clear), member, score, pc.TTL.Milliseconds())
 	}
-	return args, bodies, nil
+	return args, bodies, records, nil
+}
+
+// joinRecords encodes the records of a report's changes as a JSON array,
+// an absent one as {}.
+func joinRecords(records [][]byte) []byte {
+	out := []byte{'['}
+	for i, r := range records {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if r == nil {
+			r = []byte("{}")
+		}
+		out = append(out, r...)
+	}
+	return append(out, ']')
 }
 
 // boolArg is a flag as the scripts read it.
@@ -454,6 +562,20 @@ func (s *Store) AlertReports(ctx context.Context, id string, offset, limit int) 
 
 // Seq returns the zone's current sequence number.
 func (s *Store) Seq(ctx context.Context, zone string) (int64, error) {
+	runID, err := s.gate(zone)
+	if err != nil {
+		return 0, err
+	}
+	n, err := seqScript.Run(ctx, s.rdb, []string{s.zoneKey(zone, "seq")}, s.fenceArgs(runID)...).Int64()
+	if err != nil {
+		return 0, s.fail(fmt.Sprintf("read seq of %s", zone), err)
+	}
+	return n, nil
+}
+
+// StoredSeq implements alerting.HealStore: the zone's sequence number as
+// Redis has it, fence or not.
+func (s *Store) StoredSeq(ctx context.Context, zone string) (int64, error) {
 	n, err := s.rdb.Get(ctx, s.zoneKey(zone, "seq")).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
@@ -467,9 +589,14 @@ func (s *Store) Seq(ctx context.Context, zone string) (int64, error) {
 // Snapshot returns the zone's active alerts and the sequence number they are
 // current at, most severe and most recent first.
 func (s *Store) Snapshot(ctx context.Context, zone string) (int64, []*alerting.Alert, error) {
-	res, err := snapshotScript.Run(ctx, s.rdb, []string{s.zoneKey(zone, "seq"), s.zoneKey(zone, "active")}, s.alertKey("")).StringSlice()
+	runID, err := s.gate(zone)
 	if err != nil {
-		return 0, nil, unavailable(fmt.Sprintf("snapshot of %s", zone), err)
+		return 0, nil, err
+	}
+	args := append(s.fenceArgs(runID), s.alertKey(""))
+	res, err := snapshotScript.Run(ctx, s.rdb, []string{s.zoneKey(zone, "seq"), s.zoneKey(zone, "active")}, args...).StringSlice()
+	if err != nil {
+		return 0, nil, s.fail(fmt.Sprintf("snapshot of %s", zone), err)
 	}
 	seq, err := strconv.ParseInt(res[0], 10, 64)
 	if err != nil {
@@ -491,9 +618,14 @@ func (s *Store) Snapshot(ctx context.Context, zone string) (int64, []*alerting.A
 // and the zone's sequence number; ok is false when they cannot all be given
 // (see sinceScript) and the client needs a snapshot instead.
 func (s *Store) ChangesSince(ctx context.Context, zone string, after int64) (frames [][]byte, seq int64, ok bool, err error) {
-	res, err := sinceScript.Run(ctx, s.rdb, []string{s.zoneKey(zone, "seq"), s.zoneKey(zone, "changes")}, after, s.maxResume).Slice()
+	runID, err := s.gate(zone)
 	if err != nil {
-		return nil, 0, false, unavailable(fmt.Sprintf("changes of %s since %d", zone, after), err)
+		return nil, 0, false, err
+	}
+	args := append(s.fenceArgs(runID), after, s.maxResume)
+	res, err := sinceScript.Run(ctx, s.rdb, []string{s.zoneKey(zone, "seq"), s.zoneKey(zone, "changes")}, args...).Slice()
+	if err != nil {
+		return nil, 0, false, s.fail(fmt.Sprintf("changes of %s since %d", zone, after), err)
 	}
 	seq, _ = res[0].(int64)
 	if seq < 0 {

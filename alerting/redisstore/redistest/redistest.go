@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,3 +150,45 @@ func (s *Server) waitAOFWritten(t testing.TB) {
 	}
 	t.Logf("redis's AOF buffer was still not written after 5 s; killing it anyway")
 }
+
+// Snapshot is a copy of a server's append-only file taken while it ran.
+type Snapshot struct{ dir string }
+
+// Snapshot copies the server's append-only file as it is now (once Redis
+// has written what it acknowledged), as a backup or a lagging copy would
+// hold it.
+func (s *Server) Snapshot(t testing.TB) Snapshot {
+	t.Helper()
+	s.waitAOFWritten(t)
+	snap := Snapshot{dir: t.TempDir()}
+	if err := os.CopyFS(filepath.Join(snap.dir, aofDir), os.DirFS(filepath.Join(s.dir, aofDir))); err != nil {
+		t.Fatalf("copy the append-only file: %v", err)
+	}
+	return snap
+}
+
+// Restore kills the server and starts it again from snap: Redis comes back
+// behind everything it acknowledged since, as after restoring a backup.
+func (s *Server) Restore(t testing.TB, snap Snapshot) {
+	t.Helper()
+	if s.opts != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	} else {
+		s.emb.Kill()
+	}
+	if err := os.RemoveAll(filepath.Join(s.dir, aofDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(s.dir, aofDir), os.DirFS(filepath.Join(snap.dir, aofDir))); err != nil {
+		t.Fatalf("restore the append-only file: %v", err)
+	}
+	if s.opts != nil {
+		s.startChild(t)
+		return
+	}
+	s.start(t)
+}
+
+// aofDir is where Redis 7 keeps its append-only file.
+const aofDir = "appendonlydir"

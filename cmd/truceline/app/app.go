@@ -51,6 +51,7 @@ type App struct {
 	consumer *broker.Consumer
 	escalate *alerting.Escalator
 	dispatch *alerting.Dispatcher
+	healer   *alerting.Healer
 	links    *alerting.AckLinks
 	inbox    *webhook.Receiver
 	gateway  *gateway.Gateway
@@ -123,7 +124,7 @@ func (a *App) startRedis(ctx context.Context) error {
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
 		return redisError(opts.Addr, scrub(err, url))
 	}
-	a.Store, err = redisstore.New(redisstore.Options{Client: a.rdb, Prefix: a.cfg.RedisPrefix})
+	a.Store, err = redisstore.New(redisstore.Options{Client: a.rdb, Prefix: a.cfg.RedisPrefix, Fence: true})
 	return err
 }
 
@@ -223,6 +224,20 @@ func (a *App) startEngine(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Redis is a projection of the streams: check it against them (and
+	// heal what it lost) before anything uses it, and whenever it restarts.
+	heals := newHealMetrics(a.registry, a.Store)
+	a.healer, err = alerting.NewHealer(alerting.HealerOptions{
+		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Healed: heals.healed, Logger: a.logger,
+	})
+	if err != nil {
+		return err
+	}
+	a.Store.OnFenceTrip(a.healer.Kick)
+	if err := a.healer.Verify(ctx); err != nil {
+		return fmt.Errorf("check Redis against the streams: %w", err)
+	}
+	go a.healer.Run()
 	a.consumer, err = a.Broker.StartConsumer(ctx, broker.ConsumerOptions{Handler: a.Engine, Registerer: a.registry})
 	if err != nil {
 		return err
@@ -251,7 +266,7 @@ func (a *App) startHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	ready := []web.Check{{Name: "nats", Check: a.Broker.Ready}, {Name: "redis", Check: a.Store.Ping}}
+	ready := []web.Check{{Name: "nats", Check: a.Broker.Ready}, {Name: "redis", Check: a.redisReady}}
 	a.registry.MustRegister(a.stateMetrics(ready)...)
 	handler, err := web.NewHandler(web.Options{
 		Auth: authn, Users: a.Store, Audit: a, AuditLog: a.Store,
@@ -259,6 +274,7 @@ func (a *App) startHTTP(context.Context) error {
 		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
 		Config:   liveConfig{a.Store, a.catalog},
 		Ready:    ready,
+		Healing:  a.Store.Healing,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
 		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone, PublicURL: a.PublicURL(),
@@ -387,6 +403,19 @@ func (l liveConfig) DeleteConfig(ctx context.Context, kind, id string) (int64, [
 	return v, ps, err
 }
 
+// redisReady is Redis's readiness: it answers, and it has been checked
+// against the streams since it (re)started. A zone being healed does not
+// make truceline unready; /readyz lists it.
+func (a *App) redisReady(ctx context.Context) error {
+	if err := a.Store.Ping(ctx); err != nil {
+		return err
+	}
+	if !a.Store.Verified() {
+		return errors.New("redis restarted or was wiped: it is being checked against the streams")
+	}
+	return nil
+}
+
 // HTTPAddr is the address the HTTP server listens on.
 func (a *App) HTTPAddr() string { return a.listener.Addr().String() }
 
@@ -431,6 +460,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.dispatch != nil {
 			errs = append(errs, a.dispatch.Shutdown(ctx))
+		}
+		if a.healer != nil {
+			errs = append(errs, a.healer.Shutdown(ctx))
 		}
 		if a.catalog != nil {
 			errs = append(errs, a.catalog.Shutdown(ctx))
@@ -485,6 +517,11 @@ func (a *App) Kill() {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			_ = a.dispatch.Shutdown(ctx)
+		}
+		if a.healer != nil {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = a.healer.Shutdown(ctx)
 		}
 		if a.catalog != nil {
 			_ = a.catalog.Shutdown(context.Background())

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/redisstore"
 	"github.com/truceline/truceline/web"
 )
 
@@ -213,4 +214,34 @@ func newDependencyCollector(checks []web.Check) prometheus.Collector {
 		wg.Wait()
 		return out, nil
 	}}
+}
+
+// healMetrics count what the healer restored, and show the zones it is
+// restoring.
+type healMetrics struct {
+	heals   prometheus.Counter
+	changes prometheus.Counter
+}
+
+func newHealMetrics(reg prometheus.Registerer, s *redisstore.Store) *healMetrics {
+	m := &healMetrics{
+		heals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_zone_heals_total",
+			Help: "Zones healed from the streams after Redis came back behind them.",
+		}),
+		changes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_healed_changes_total",
+			Help: "Alert changes redone from ALERTS into Redis by healing.",
+		}),
+	}
+	reg.MustRegister(m.heals, m.changes, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "truceline_zones_healing",
+		Help: "Zones being restored from the streams now; their boards and writes wait until it is done.",
+	}, func() float64 { return float64(len(s.Healing())) }))
+	return m
+}
+
+func (m *healMetrics) healed(_ string, changes int, _ time.Duration) {
+	m.heals.Inc()
+	m.changes.Add(float64(changes))
 }

@@ -173,6 +173,9 @@ func TestMetrics(t *testing.T) {
 		{"truceline_ws_gap_fills_total", nil, 0, -1},
 		{"truceline_dependency_up", []string{"dependency", "nats"}, 1, 1},
 		{"truceline_dependency_up", []string{"dependency", "redis"}, 1, 1},
+		{"truceline_zones_healing", nil, 0, 0},
+		{"truceline_zone_heals_total", nil, 0, 0},
+		{"truceline_healed_changes_total", nil, 0, 0},
 	} {
 		v, ok := sample(m, c.name, c.labels...)
 		if !ok || v < c.min || (c.max >= 0 && v > c.max) {
@@ -206,6 +209,9 @@ func TestMetrics(t *testing.T) {
 		"truceline_ws_gap_fills_total":             nil,
 		"truceline_ws_subscriptions_total":         {"start"},
 		"truceline_dependency_up":                  {"dependency"},
+		"truceline_zones_healing":                  nil,
+		"truceline_zone_heals_total":               nil,
+		"truceline_healed_changes_total":           nil,
 	}
 	values := map[string][]string{
 		"reason":     {"invalid", "unauthenticated", "forbidden", "too_large", "rate_limited", "unavailable", "internal"},

@@ -1,0 +1,418 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// The streams are the record; the store is a projection of them. A Redis
+// that comes back behind what it acknowledged (a crash inside its fsync
+// window, a failover to a lagging replica, a restored backup, a wipe) is
+// brought back to what the streams say, zone by zone, while the rest keeps
+// working:
+//
+//   - every alert change is in ALERTS with its record (Record), so the
+//     changes a zone lacks are redone from there, with the sequence numbers
+//     and frames they had;
+//   - every report is in VIOLATIONS, so a report acknowledged but not marked
+//     processed in the store (one that changed no alert, or whose change
+//     was lost with the zone) is processed again; the engine recognises one
+//     it has.
+
+// Journal is the streams read back.
+type Journal interface {
+	// LastSeq is the sequence number of the zone's last change in the
+	// stream, 0 when it has none.
+	LastSeq(ctx context.Context, zone string) (int64, error)
+	// Changes calls fn with the zone's changes, oldest first, from those
+	// stored at since (all of them when since is zero), with their records.
+	Changes(ctx context.Context, zone string, since time.Time, fn func(Change) error) error
+	// Reports calls fn with the zone's reports stored after the stream
+	// position after, oldest first.
+	Reports(ctx context.Context, zone string, after uint64, fn func(Submission) error) error
+	// AckFloor is the stream position at and before which every report
+	// was processed.
+	AckFloor(ctx context.Context) (uint64, error)
+}
+
+// Submission is a report as the stream of reports holds it.
+type Submission struct {
+	Data           []byte
+	Zone, Category string
+	// ID is the id the report has when its body gives none.
+	ID         string
+	StreamSeq  uint64
+	ReceivedAt time.Time
+}
+
+// HealStore is the store as the Healer needs it.
+type HealStore interface {
+	// Incarnation names the running store (a restart is a new one), and
+	// says whether it holds the epoch mark that a wipe loses.
+	Incarnation(ctx context.Context) (runID string, epoch bool, err error)
+	HasState(ctx context.Context) (bool, error)
+	SetEpoch(ctx context.Context, epoch string) error
+	// OpenFence lets every zone but those behind be used on incarnation
+	// runID; ZoneHealed lets one more.
+	OpenFence(runID string, behind []string)
+	ZoneHealed(zone string)
+	// Probe fails, and trips the fence, when the store is no longer the
+	// incarnation verified.
+	Probe(ctx context.Context) error
+	StoredSeq(ctx context.Context, zone string) (int64, error)
+	// LastChangeAt is when the zone's newest change in the store was
+	// made; zero when it has none.
+	LastChangeAt(ctx context.Context, zone string) (time.Time, error)
+	// Redo applies changes read back from the stream (see Redo); a change
+	// the store has already comes back with Seq 0.
+	Redo(ctx context.Context, runID string, cs []Commit) ([][]Change, error)
+	// Processed says of each report whether the store has it processed.
+	Processed(ctx context.Context, ids []string) ([]bool, error)
+	// Checkpoint is the stream position of reports the store was last
+	// known to have processed everything up to; SetCheckpoint moves it,
+	// on incarnation runID only.
+	Checkpoint(ctx context.Context) (uint64, error)
+	SetCheckpoint(ctx context.Context, runID string, at uint64) error
+}
+
+// HealerOptions configures a Healer. Store, Journal, Engine and Catalog are
+// required.
+type HealerOptions struct {
+	Store   HealStore
+	Journal Journal
+	// Engine processes again the reports the store lost.
+	Engine  *Engine
+	Catalog CatalogSource
+	// Interval is how often the store is probed and the checkpoint moved;
+	// 0 means 2 s.
+	Interval time.Duration
+	// Healed, when set, is told of each zone healed: how many changes
+	// were redone and how long it took.
+	Healed func(zone string, changes int, took time.Duration)
+	Logger *slog.Logger
+}
+
+// Healer checks the store against the streams when it starts, whenever the
+// store trips its fence (a restart, a wipe) and every Interval, and heals
+// the zones that are behind. Every replica runs one; two healing a zone at
+// once apply each change once, since a change redone needs the zone's
+// sequence right before it.
+type Healer struct {
+	o      HealerOptions
+	logger *slog.Logger
+	kick   chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	mu       sync.Mutex
+	verified string // the incarnation this healer last verified in full
+	ok       bool
+}
+
+// redoBatch is how many changes one call redoes at most.
+const redoBatch = 256
+
+// NewHealer returns a healer; Run starts it.
+func NewHealer(o HealerOptions) (*Healer, error) {
+	if o.Store == nil || o.Journal == nil || o.Engine == nil || o.Catalog == nil {
+		return nil, errors.New("alerting: a healer needs a Store, a Journal, an Engine and a Catalog")
+	}
+	if o.Interval <= 0 {
+		o.Interval = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Healer{o: o, logger: o.Logger.With("component", "healer"), kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Kick asks for the store to be checked again (the store's fence tripped).
+func (h *Healer) Kick() {
+	h.mu.Lock()
+	h.ok = false
+	h.mu.Unlock()
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run checks and heals until Shutdown: at once when kicked, and every
+// Interval it probes the store and moves the checkpoint.
+func (h *Healer) Run() {
+	defer close(h.done)
+	t := time.NewTicker(h.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-h.kick:
+		case <-t.C:
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-h.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if err := h.tick(ctx); err != nil && ctx.Err() == nil {
+			h.logger.Warn("checking the state store against the streams failed; retrying", "err", err)
+		}
+		cancel()
+	}
+}
+
+func (h *Healer) tick(ctx context.Context) error {
+	h.mu.Lock()
+	ok, runID := h.ok, h.verified
+	h.mu.Unlock()
+	if !ok {
+		return h.Verify(ctx)
+	}
+	if err := h.o.Store.Probe(ctx); err != nil {
+		h.mu.Lock()
+		ok = h.ok
+		h.mu.Unlock()
+		if !ok { // the fence tripped: Redis restarted or was wiped
+			return h.Verify(ctx)
+		}
+		return err
+	}
+	at, err := h.o.Journal.AckFloor(ctx)
+	if err != nil {
+		return err
+	}
+	return h.o.Store.SetCheckpoint(ctx, runID, at)
+}
+
+// Verify checks the store against the streams and heals what is behind:
+// the zones whose last change the store lacks, then the reports it lost.
+// Zones in step are usable as soon as each zone has been compared.
+func (h *Healer) Verify(ctx context.Context) error {
+	start := time.Now()
+	runID, epoch, err := h.o.Store.Incarnation(ctx)
+	if err != nil {
+		return err
+	}
+	rebuild := false
+	if !epoch {
+		has, err := h.o.Store.HasState(ctx)
+		if err != nil {
+			return err
+		}
+		rebuild = !has
+		if err := h.o.Store.SetEpoch(ctx, NewAlertID()); err != nil {
+			return err
+		}
+	}
+	// Read before anything can move it: the reports after it may have been
+	// lost with the rest.
+	floor, err := h.o.Store.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	zones := h.o.Catalog.Catalog().Zones()
+	var behind []string
+	for _, z := range zones {
+		last, err := h.o.Journal.LastSeq(ctx, z.ID)
+		if err != nil {
+			return err
+		}
+		seq, err := h.o.Store.StoredSeq(ctx, z.ID)
+		if err != nil {
+			return err
+		}
+		if last > seq {
+			behind = append(behind, z.ID)
+			h.logger.Warn("the state store is behind the streams; healing the zone", "zone", z.ID, "store_seq", seq, "stream_seq", last)
+		}
+	}
+	h.o.Store.OpenFence(runID, behind)
+	if rebuild && len(behind) > 0 {
+		h.logger.Warn("the state store is empty: rebuilding it from the streams", "zones", len(behind))
+	}
+	for _, zone := range behind {
+		zstart := time.Now()
+		n, err := h.healZone(ctx, runID, zone)
+		if err != nil {
+			return fmt.Errorf("heal zone %s: %w", zone, err)
+		}
+		h.o.Store.ZoneHealed(zone)
+		h.logger.Warn("zone healed from the streams", "zone", zone, "changes_redone", n, "took", time.Since(zstart).Round(time.Millisecond))
+		if h.o.Healed != nil {
+			h.o.Healed(zone, n, time.Since(zstart))
+		}
+	}
+	lost := 0
+	for _, z := range zones {
+		n, err := h.recoverReports(ctx, z.ID, floor)
+		if err != nil {
+			return fmt.Errorf("recover the reports of %s: %w", z.ID, err)
+		}
+		lost += n
+	}
+	if lost > 0 {
+		h.logger.Warn("reports the state store had lost were processed again", "reports", lost, "after_stream_seq", floor)
+	}
+	h.mu.Lock()
+	h.verified, h.ok = runID, true
+	h.mu.Unlock()
+	if len(behind) > 0 || lost > 0 {
+		h.logger.Warn("the state store is in step with the streams again", "zones_healed", len(behind), "reports_recovered", lost,
+			"took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// errRestart asks healZone to read the zone's changes from the start.
+var errRestart = errors.New("read the changes from the start")
+
+// healZone redoes the zone's changes the store lacks and returns how many.
+func (h *Healer) healZone(ctx context.Context, runID, zone string) (int, error) {
+	since, err := h.o.Store.LastChangeAt(ctx, zone)
+	if err != nil {
+		return 0, err
+	}
+	if !since.IsZero() {
+		// Changes are stored in the stream after the store committed
+		// them, and clocks differ: start a little earlier.
+		since = since.Add(-time.Minute)
+	}
+	for {
+		n, err := h.redoFrom(ctx, runID, zone, since)
+		if errors.Is(err, errRestart) && !since.IsZero() {
+			since = time.Time{}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (h *Healer) redoFrom(ctx context.Context, runID, zone string, since time.Time) (int, error) {
+	seq, err := h.o.Store.StoredSeq(ctx, zone)
+	if err != nil {
+		return 0, err
+	}
+	planned, redone := seq, 0
+	var batch []Commit
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		done, err := h.o.Store.Redo(ctx, runID, batch)
+		for _, cs := range done {
+			if len(cs) > 0 && cs[0].Seq > 0 { // 0: another replica redid it first
+				redone++
+			}
+		}
+		batch = batch[:0]
+		if errors.Is(err, ErrGap) {
+			return errRestart
+		}
+		return err
+	}
+	err = h.o.Journal.Changes(ctx, zone, since, func(c Change) error {
+		if c.Seq <= planned {
+			return nil // the store has it, or the stream holds it twice
+		}
+		if c.Seq != planned+1 {
+			// The read started past the store's last change.
+			if redone == 0 && len(batch) == 0 {
+				return errRestart
+			}
+			return fmt.Errorf("the stream lacks changes %d to %d", planned+1, c.Seq-1)
+		}
+		rec, err := DecodeRecord(c.Record)
+		if err != nil {
+			return fmt.Errorf("change %d: %w", c.Seq, err)
+		}
+		commit, err := Redo(c, rec)
+		if err != nil {
+			return err
+		}
+		batch, planned = append(batch, commit), c.Seq
+		if len(batch) == redoBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return redone, err
+	}
+	return redone, flush()
+}
+
+// recoverReports processes again every report of the zone stored after
+// floor that the store does not have processed, and returns how many.
+func (h *Healer) recoverReports(ctx context.Context, zone string, floor uint64) (int, error) {
+	var batch []Submission
+	recovered := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		ids := make([]string, len(batch))
+		reports := make([]Report, len(batch))
+		for i, s := range batch {
+			r, err := h.o.Engine.Admit(s.Data, s.Zone, s.Category, s.ID)
+			if err != nil {
+				reports[i].ID = "" // rejected when it came; nothing to recover
+				continue
+			}
+			reports[i], ids[i] = r, r.ID
+		}
+		done, err := h.o.Store.Processed(ctx, ids)
+		if err != nil {
+			return err
+		}
+		var rs []*Report
+		var received []time.Time
+		for i := range batch {
+			if ids[i] != "" && !done[i] {
+				rs, received = append(rs, &reports[i]), append(received, batch[i].ReceivedAt)
+			}
+		}
+		batch = batch[:0]
+		if len(rs) == 0 {
+			return nil
+		}
+		for i, err := range h.o.Engine.HandleReports(ctx, rs, received) {
+			if err != nil && ErrorCode(err) != EINVALID {
+				return fmt.Errorf("report %s: %w", rs[i].ID, err)
+			}
+		}
+		recovered += len(rs)
+		return nil
+	}
+	err := h.o.Journal.Reports(ctx, zone, floor, func(s Submission) error {
+		batch = append(batch, s)
+		if len(batch) == redoBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return recovered, err
+	}
+	return recovered, flush()
+}
+
+// Shutdown stops the healer after what it is doing. Idempotent.
+func (h *Healer) Shutdown(ctx context.Context) error {
+	h.once.Do(func() { close(h.stop) })
+	select {
+	case <-h.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("healer: %w", ctx.Err())
+	}
+}

@@ -1,0 +1,154 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// The streams read back: ALERTS holds every alert change with its record,
+// VIOLATIONS every report, so a store that lost recent writes is healed
+// from them (alerting.Healer).
+
+var _ alerting.Journal = (*Broker)(nil)
+
+// journalBatch is how many messages a journal read fetches at once.
+const journalBatch = 256
+
+// LastSeq implements alerting.Journal: the sequence number of the zone's
+// last change in ALERTS, 0 when there is none.
+func (b *Broker) LastSeq(ctx context.Context, zone string) (int64, error) {
+	stream, err := b.js.Stream(ctx, StreamAlerts)
+	if err != nil {
+		return 0, journalUnavailable("read "+StreamAlerts, err)
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, b.changeSubjects(zone))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, journalUnavailable("read the last change of "+zone, err)
+	}
+	c, err := alerting.DecodeChange(msg.Data)
+	if err != nil {
+		return 0, fmt.Errorf("the last change of %s in %s (stream seq %d): %w", zone, StreamAlerts, msg.Sequence, err)
+	}
+	return c.Seq, nil
+}
+
+// Changes implements alerting.Journal: it calls fn with each change of the
+// zone in ALERTS, with its record, oldest first, starting from the changes
+// stored at since (the beginning when zero). It skips nothing: fn sees
+// what the stream holds, and decides what it needs.
+func (b *Broker) Changes(ctx context.Context, zone string, since time.Time, fn func(alerting.Change) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{b.changeSubjects(zone)}}
+	if !since.IsZero() {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	return b.readAll(ctx, StreamAlerts, cfg, func(m jetstream.Msg) error {
+		c, err := alerting.DecodeChange(m.Data())
+		if err != nil {
+			return fmt.Errorf("a change of %s in %s: %w", zone, StreamAlerts, err)
+		}
+		c.Record = []byte(m.Headers().Get(HeaderRecord))
+		return fn(c)
+	})
+}
+
+// Reports implements alerting.Journal: it calls fn with each report of the
+// zone in VIOLATIONS stored after the stream sequence after, oldest first.
+func (b *Broker) Reports(ctx context.Context, zone string, after uint64, fn func(alerting.Submission) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{b.prefix + "violations." + zone + ".>"},
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
+	return b.readAll(ctx, StreamViolations, cfg, func(m jetstream.Msg) error {
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("a report of %s in %s: %w", zone, StreamViolations, err)
+		}
+		s := alerting.Submission{Data: m.Data(), StreamSeq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp,
+			ID: reportID(m.Headers().Get(jetstream.MsgIDHeader), meta.Sequence.Stream)}
+		var ok bool
+		if s.Zone, s.Category, ok = b.subjectTokens(m.Subject()); !ok {
+			return nil // rejected when it came; nothing to heal
+		}
+		return fn(s)
+	})
+}
+
+// AckFloor implements alerting.Journal: the engine consumer's ack floor in
+// VIOLATIONS; every report stored at or before it was processed.
+func (b *Broker) AckFloor(ctx context.Context) (uint64, error) {
+	cons, err := b.js.Consumer(ctx, StreamViolations, EngineConsumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, journalUnavailable("read the engine's consumer", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, journalUnavailable("read the engine's consumer", err)
+	}
+	return info.AckFloor.Stream, nil
+}
+
+// changeSubjects is the filter of a zone's changes in ALERTS.
+func (b *Broker) changeSubjects(zone string) string { return b.prefix + "alerts." + zone + ".*" }
+
+// readAll calls fn with every message an ordered consumer of stream
+// delivers, until it has caught up with the stream.
+func (b *Broker) readAll(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) error) error {
+	cons, err := b.js.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return journalUnavailable("read "+stream, err)
+	}
+	info := cons.CachedInfo()
+	if info == nil || info.NumPending == 0 {
+		return nil
+	}
+	for {
+		batch, err := cons.Fetch(journalBatch, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return journalUnavailable("read "+stream, err)
+		}
+		for m := range batch.Messages() {
+			if err := fn(m); err != nil {
+				return err
+			}
+			meta, err := m.Metadata()
+			if err != nil {
+				return fmt.Errorf("read %s: %w", stream, err)
+			}
+			if meta.NumPending == 0 {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return journalUnavailable("read "+stream, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return journalUnavailable("read "+stream, err)
+		}
+	}
+}
+
+// reportID is the id the engine gives a report whose body has none (see
+// Consumer.admit).
+func reportID(header string, seq uint64) string {
+	if alerting.ValidReportID(header) {
+		return header
+	}
+	return fmt.Sprintf("js-%d", seq)
+}
+
+// journalUnavailable is a stream that could not be read: try again later.
+func journalUnavailable(op string, err error) error {
+	return &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the streams (NATS JetStream) cannot be read; try again",
+		Cause: fmt.Errorf("%s: %w", op, err)}
+}

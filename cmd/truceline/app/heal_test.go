@@ -1,0 +1,481 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/alertingtest"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/cmd/truceline/app"
+)
+
+// healZones and healCategories spread the reports of the heal tests.
+var (
+	healZones      = []string{"aleppo", "damascus-ghouta", "latakia", "idlib", "homs-north", "daraa"}
+	healCategories = []string{"shelling", "small_arms", "airstrike"}
+)
+
+// sendReports sends n reports, every other one over HTTP and the rest as
+// JetStream publications, and returns their ids once each was accepted
+// (202 or a PubAck).
+func sendReports(t *testing.T, a *app.App, js jetstream.JetStream, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		id := fmt.Sprintf("%s-%04d", prefix, i)
+		zone, category := healZones[i%len(healZones)], healCategories[(i/len(healZones))%len(healCategories)]
+		body := reportJSON(id, zone, category)
+		if i%2 == 0 {
+			if status, resp := post(t, a, "/api/v1/reports", body); status != http.StatusAccepted {
+				t.Fatalf("report %s: %d %v", id, status, resp)
+			}
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := js.Publish(ctx, "violations."+zone+"."+category, body, jetstream.WithMsgID(id))
+			cancel()
+			if err != nil {
+				t.Fatalf("publish report %s: %v", id, err)
+			}
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+// reportCounts counts in how many alerts each report is, over every alert
+// of the heal zones.
+func reportCounts(t *testing.T, a *app.App) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for _, zone := range healZones {
+		for _, al := range alerts(t, a, zone) {
+			for _, id := range reportIDs(t, a, al.ID) {
+				counts[id]++
+			}
+		}
+	}
+	return counts
+}
+
+// waitCounted waits until every report of ids is in an alert.
+func waitCounted(t *testing.T, a *app.App, ids []string) {
+	t.Helper()
+	alertingtest.Eventually(t, 60*time.Second, "every report to be in an alert", func() bool {
+		if !ready(t, a) {
+			return false
+		}
+		counts := reportCounts(t, a)
+		for _, id := range ids {
+			if counts[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// ready reports whether /readyz says ready and heals nothing.
+func ready(t *testing.T, a *app.App) bool {
+	t.Helper()
+	status, body := get(t, a, "/readyz")
+	return status == http.StatusOK && body["healing"] == nil
+}
+
+// act posts an action on an alert and fails unless it is answered 200.
+func act(t *testing.T, a *app.App, alertID, action, body string) {
+	t.Helper()
+	if status, resp := post(t, a, "/api/v1/alerts/"+alertID+"/"+action, []byte(body)); status != http.StatusOK {
+		t.Fatalf("%s %s: %d %v", action, alertID, status, resp)
+	}
+}
+
+// boardState is what a WebSocket client knows of every zone: each zone's
+// sequence and its active alerts, kept from snapshots and changes.
+type boardState struct {
+	mu     sync.Mutex
+	seq    map[string]int64
+	alerts map[string]map[string]alerting.Alert // zone → id → alert
+	err    error
+}
+
+// follow keeps a boardState from a client's frames until the client closes.
+func follow(c *wsClient) *boardState {
+	b := &boardState{seq: map[string]int64{}, alerts: map[string]map[string]alerting.Alert{}}
+	go func() {
+		for f := range c.frames {
+			b.apply(f)
+		}
+	}()
+	return b
+}
+
+func (b *boardState) apply(f frame) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch f.Type {
+	case "snapshot":
+		b.alerts[f.Zone] = map[string]alerting.Alert{}
+		for _, al := range f.Alerts {
+			b.alerts[f.Zone][al.ID] = al
+		}
+		b.seq[f.Zone] = f.Seq
+	case "alert":
+		if f.Seq <= b.seq[f.Zone] && b.err == nil {
+			b.err = fmt.Errorf("zone %s: change %d after %d: the sequence went back", f.Zone, f.Seq, b.seq[f.Zone])
+		}
+		if f.Seq != b.seq[f.Zone]+1 && b.err == nil {
+			b.err = fmt.Errorf("zone %s: change %d after %d: a gap nobody was told of", f.Zone, f.Seq, b.seq[f.Zone])
+		}
+		b.seq[f.Zone] = f.Seq
+		if f.Alert.Active() {
+			b.alerts[f.Zone][f.Alert.ID] = *f.Alert
+		} else {
+			delete(b.alerts[f.Zone], f.Alert.ID)
+		}
+	}
+}
+
+// view is a boardState's state: zone → seq and the versions of its alerts.
+func (b *boardState) view() (map[string]int64, map[string]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	seqs := map[string]int64{}
+	alerts := map[string]string{}
+	for zone, as := range b.alerts {
+		seqs[zone] = b.seq[zone]
+		var vs []string
+		for id, al := range as {
+			vs = append(vs, fmt.Sprintf("%s@%d", id, al.Version))
+		}
+		slices.Sort(vs)
+		alerts[zone] = strings.Join(vs, " ")
+	}
+	return seqs, alerts, b.err
+}
+
+// sameBoard waits until a boardState followed throughout shows what a fresh
+// client is shown.
+func sameBoard(t *testing.T, a *app.App, old *boardState) {
+	t.Helper()
+	fresh := dial(t, a)
+	fresh.subscribe(t, healZones, nil)
+	want := follow(fresh)
+	alertingtest.Eventually(t, 30*time.Second, "the board followed throughout to show what a fresh one shows", func() bool {
+		ws, wa, _ := want.view()
+		gs, ga, err := old.view()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ws) == len(healZones) && fmt.Sprint(ws) == fmt.Sprint(gs) && fmt.Sprint(wa) == fmt.Sprint(ga)
+	})
+}
+
+// TestRedisRestoredToASnapshotHeals restores Redis to a snapshot taken in
+// the middle of the load: what it acknowledged since (reports over HTTP and
+// NATS, and actions of every kind) is missing from it, and truceline must
+// bring it back from the streams by itself.
+func TestRedisRestoredToASnapshotHeals(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	js, err := jetstream.New(d.nats.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := dial(t, a)
+	client.subscribe(t, healZones, nil)
+	followed := follow(client)
+
+	before := sendReports(t, a, js, "before", 120)
+	waitCounted(t, a, before)
+	snap := d.redis.Snapshot(t)
+
+	after := sendReports(t, a, js, "after", 120)
+	waitCounted(t, a, after)
+	// Actions of every kind on alerts of the second half.
+	as := alerts(t, a, "aleppo")
+	if len(as) < 3 {
+		t.Fatalf("aleppo has %d alerts, want 3", len(as))
+	}
+	act(t, a, as[0].ID, "ack", `{"note":"seen by the duty officer"}`)
+	act(t, a, as[0].ID, "comment", `{"note":"comment that must survive"}`)
+	dutyA := userToken(t, a, alerting.User{Name: "duty-a", Role: alerting.RoleDutyOfficer, Party: "party-a"})
+	if status, resp := postAs(t, a, dutyA, "/api/v1/alerts/"+as[1].ID+"/verify", []byte(`{"status":"confirmed","note":"UN patrol confirms"}`)); status != http.StatusOK {
+		t.Fatalf("verify: %d %v", status, resp)
+	}
+	act(t, a, as[1].ID, "snooze", `{"for":"2h","note":"waiting for the patrol"}`)
+	act(t, a, as[2].ID, "resolve", `{"note":"closed"}`)
+	want := map[string]alerting.Alert{}
+	for _, id := range []string{as[0].ID, as[1].ID, as[2].ID} {
+		_, body := get(t, a, "/api/v1/alerts/"+id)
+		want[id] = alerting.Alert{Version: int64(body["version"].(float64)), State: alerting.State(body["state"].(string))}
+	}
+
+	d.redis.Restore(t, snap)
+
+	all := append(before, after...)
+	waitCounted(t, a, all)
+	for id, n := range reportCounts(t, a) {
+		if n != 1 {
+			t.Errorf("report %s is in %d alerts, want 1", id, n)
+		}
+	}
+	for id, w := range want {
+		status, body := get(t, a, "/api/v1/alerts/"+id)
+		if status != http.StatusOK || int64(body["version"].(float64)) != w.Version || alerting.State(body["state"].(string)) != w.State {
+			t.Errorf("alert %s after healing: %d, version %v state %v; want version %d state %s", id, status, body["version"], body["state"], w.Version, w.State)
+		}
+	}
+	_, body := get(t, a, "/api/v1/alerts/"+as[0].ID)
+	if !strings.Contains(fmt.Sprint(body["timeline"]), "comment that must survive") {
+		t.Errorf("the comment was lost: %v", body["timeline"])
+	}
+	// New reports still count once, after the heal.
+	late := sendReports(t, a, js, "late", 12)
+	waitCounted(t, a, late)
+	sameBoard(t, a, followed)
+}
+
+// storedSeqs reads each heal zone's sequence number as Redis has it.
+func storedSeqs(t *testing.T, a *app.App) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, zone := range healZones {
+		seq, err := a.Store.StoredSeq(context.Background(), zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[zone] = seq
+	}
+	return out
+}
+
+// TestTwoReplicasHealAtOnce restores Redis under two replicas: both notice,
+// both heal, and each lost change is redone exactly once between them.
+func TestTwoReplicasHealAtOnce(t *testing.T) {
+	d, a, b, _ := twoReplicas(t, time.Hour)
+	js, err := jetstream.New(d.nats.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := dial(t, b)
+	client.subscribe(t, healZones, nil)
+	followed := follow(client)
+
+	before := sendReports(t, a, js, "before", 60)
+	waitCounted(t, a, before)
+	snap := d.redis.Snapshot(t)
+	atSnapshot := storedSeqs(t, a)
+	after := sendReports(t, b, js, "after", 60)
+	waitCounted(t, a, after)
+	lost := 0.0
+	for zone, seq := range storedSeqs(t, a) {
+		lost += float64(seq - atSnapshot[zone])
+	}
+
+	d.redis.Restore(t, snap)
+	waitCounted(t, a, append(before, after...))
+	alertingtest.Eventually(t, 30*time.Second, "replica b to be ready", func() bool { return ready(t, b) })
+	for id, n := range reportCounts(t, b) {
+		if n != 1 {
+			t.Errorf("report %s is in %d alerts, want 1", id, n)
+		}
+	}
+	redone := 0.0
+	for _, r := range []*app.App{a, b} {
+		v, _ := sample(scrape(t, r), "truceline_healed_changes_total")
+		redone += v
+	}
+	if redone != lost {
+		t.Errorf("the replicas redid %v changes between them; %v were lost", redone, lost)
+	}
+	sameBoard(t, b, followed)
+}
+
+// TestLostReportsWithoutAlertChangesAreRecovered: reports that changed no
+// alert yet (counted towards a rule's threshold) are in no alert change, so
+// the stream of reports is where they are found again.
+func TestLostReportsWithoutAlertChangesAreRecovered(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	if err := a.ApplyConfig(context.Background(), alerting.Config{Rules: []alerting.Rule{{ID: "three", GroupBy: []string{"zone"},
+		Window: alerting.Duration(time.Hour), Threshold: 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A report elsewhere, and a checkpoint past it: the healer moves the
+	// checkpoint every 2 s, and reads the reports after it.
+	if status, resp := post(t, a, "/api/v1/reports", reportJSON("elsewhere", "daraa", "shelling")); status != http.StatusAccepted {
+		t.Fatalf("report: %d %v", status, resp)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "a checkpoint past the first report", func() bool {
+		n, err := a.Store.Checkpoint(context.Background())
+		return err == nil && n > 0
+	})
+	snap := d.redis.Snapshot(t)
+	var ids []string
+	for i := range 2 {
+		id := fmt.Sprintf("held-%d", i)
+		if status, resp := post(t, a, "/api/v1/reports", reportJSON(id, "idlib", "shelling")); status != http.StatusAccepted {
+			t.Fatalf("report %s: %d %v", id, status, resp)
+		}
+		ids = append(ids, id)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "both reports to be counted", func() bool {
+		done, err := a.Store.Processed(context.Background(), ids)
+		return err == nil && done[0] && done[1]
+	})
+
+	d.redis.Restore(t, snap)
+	alertingtest.Eventually(t, 30*time.Second, "the lost reports to be processed again", func() bool {
+		done, err := a.Store.Processed(context.Background(), ids)
+		return err == nil && ready(t, a) && done[0] && done[1]
+	})
+	if status, resp := post(t, a, "/api/v1/reports", reportJSON("held-2", "idlib", "shelling")); status != http.StatusAccepted {
+		t.Fatalf("third report: %d %v", status, resp)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "the third report to open the alert with all three", func() bool {
+		for _, al := range alerts(t, a, "idlib") {
+			if al.Rule == "three" {
+				got := reportIDs(t, a, al.ID)
+				slices.Sort(got)
+				return slices.Equal(got, []string{"held-0", "held-1", "held-2"})
+			}
+		}
+		return false
+	})
+}
+
+// switchProxy forwards TCP connections to a backend that a test can switch,
+// as a failover moves a service address from one server to another.
+type switchProxy struct {
+	l       net.Listener
+	mu      sync.Mutex
+	backend string
+	conns   []net.Conn
+}
+
+func newSwitchProxy(t *testing.T, backend string) *switchProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &switchProxy{l: l, backend: backend}
+	t.Cleanup(func() { _ = l.Close(); p.switchTo("") })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			backend := p.backend
+			p.mu.Unlock()
+			up, err := net.Dial("tcp", backend)
+			if err != nil {
+				_ = c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+			go func() { _, _ = io.Copy(c, up); _ = c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *switchProxy) addr() string { return p.l.Addr().String() }
+
+// switchTo sends new connections to backend and cuts the current ones.
+func (p *switchProxy) switchTo(backend string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.backend = backend
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+// TestFailoverToALaggingReplicaHeals promotes a replica that stopped
+// following its primary in the middle of the load, as a failover to a
+// lagging replica does: everything the primary acknowledged since is
+// missing from it.
+func TestFailoverToALaggingReplicaHeals(t *testing.T) {
+	d := startDeps(t)
+	replica := redistest.Start(t)
+	proxy := newSwitchProxy(t, d.redis.Addr)
+	cfg := d.config(t)
+	cfg.RedisURL = "redis://" + proxy.addr()
+	a := start(t, cfg)
+	js, err := jetstream.New(d.nats.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	host, port, _ := net.SplitHostPort(d.redis.Addr)
+	rc := replica.Client(t)
+	if err := rc.ReplicaOf(ctx, host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	client := dial(t, a)
+	client.subscribe(t, healZones, nil)
+	followed := follow(client)
+
+	before := sendReports(t, a, js, "before", 90)
+	waitCounted(t, a, before)
+	primary := d.redis.Client(t)
+	alertingtest.Eventually(t, 20*time.Second, "the replica to catch up", func() bool {
+		want, _ := primary.Info(ctx, "replication").Result()
+		got, _ := rc.Info(ctx, "replication").Result()
+		return offset(want, "master_repl_offset") > 0 && offset(want, "master_repl_offset") == offset(got, "slave_repl_offset")
+	})
+	// The replica falls behind: it stops following here.
+	if err := rc.ReplicaOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	after := sendReports(t, a, js, "after", 90)
+	waitCounted(t, a, after)
+	as := alerts(t, a, "latakia")
+	act(t, a, as[0].ID, "comment", `{"note":"said before the failover"}`)
+
+	// Failover: the service address now leads to the replica.
+	proxy.switchTo(replica.Addr)
+	d.redis.Kill(t)
+
+	waitCounted(t, a, append(before, after...))
+	for id, n := range reportCounts(t, a) {
+		if n != 1 {
+			t.Errorf("report %s is in %d alerts, want 1", id, n)
+		}
+	}
+	_, body := get(t, a, "/api/v1/alerts/"+as[0].ID)
+	if !strings.Contains(fmt.Sprint(body["timeline"]), "said before the failover") {
+		t.Errorf("the comment was lost in the failover: %v", body["timeline"])
+	}
+	sameBoard(t, a, followed)
+}
+
+// offset reads a number from INFO replication.
+func offset(info, field string) int64 {
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return -1
+}
