@@ -72,6 +72,9 @@ type HealStore interface {
 	Redo(ctx context.Context, runID string, cs []Commit) ([][]Change, error)
 	// Processed says of each report whether the store has it processed.
 	Processed(ctx context.Context, ids []string) ([]bool, error)
+	// DropSessions signs everybody out: after the store went back in
+	// time, a session signed out since may have come back.
+	DropSessions(ctx context.Context) (int, error)
 	// Checkpoint is the stream position of reports the store was last
 	// known to have processed everything up to; SetCheckpoint moves it,
 	// on incarnation runID only.
@@ -90,6 +93,11 @@ type HealerOptions struct {
 	// Interval is how often the store is probed and the checkpoint moved;
 	// 0 means 2 s.
 	Interval time.Duration
+	// Restore, when set, writes back into the store what the streams
+	// record besides alerts and reports (configuration, users, tokens),
+	// before the zones are compared; it reports whether it changed
+	// anything.
+	Restore func(ctx context.Context) (bool, error)
 	// Healed, when set, is told of each zone healed: how many changes
 	// were redone and how long it took.
 	Healed func(zone string, changes int, took time.Duration)
@@ -220,6 +228,12 @@ func (h *Healer) Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	restored := false
+	if h.o.Restore != nil {
+		if restored, err = h.o.Restore(ctx); err != nil {
+			return fmt.Errorf("restore the configuration, users and tokens: %w", err)
+		}
+	}
 	zones := h.o.Catalog.Catalog().Zones()
 	var behind []string
 	for _, z := range zones {
@@ -235,6 +249,13 @@ func (h *Healer) Verify(ctx context.Context) error {
 			behind = append(behind, z.ID)
 			h.logger.Warn("the state store is behind the streams; healing the zone", "zone", z.ID, "store_seq", seq, "stream_seq", last)
 		}
+	}
+	if restored || len(behind) > 0 {
+		n, err := h.o.Store.DropSessions(ctx)
+		if err != nil {
+			return err
+		}
+		h.logger.Warn("signed everybody out: the state store went back in time, and a session signed out since may have come back", "sessions", n)
 	}
 	h.o.Store.OpenFence(runID, behind)
 	if rebuild && len(behind) > 0 {

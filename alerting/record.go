@@ -32,7 +32,7 @@ type Record struct {
 // ReportRecord is a processed report as its commit stored it.
 type ReportRecord struct {
 	Report         json.RawMessage `json:"report,omitempty"`
-	ReceivedAt     time.Time       `json:"received_at"`
+	ReceivedAt     time.Time       `json:"received_at,omitzero"`
 	Classification json.RawMessage `json:"classification,omitempty"`
 	// Changes is how many alert changes the report's commit made; this
 	// change is the last of them.
@@ -50,9 +50,10 @@ type PendingRecord struct {
 }
 
 // Records returns the record of each of c's alert changes, encoded, given
-// the report and its classification as the store encoded them (a store
-// that keeps those apart passes nil for both). A change that did nothing
-// besides its alert has no record (nil).
+// the report and its classification as the store encoded them. A store
+// that keeps the report, its classification and when it was received
+// apart passes nil for both, and gets records without them. A change that
+// did nothing besides its alert has no record (nil).
 func (c Commit) Records(reportJSON, classJSON []byte) ([][]byte, error) {
 	out := make([][]byte, len(c.Alerts))
 	for i, ac := range c.Alerts {
@@ -64,8 +65,11 @@ func (c Commit) Records(reportJSON, classJSON []byte) ([][]byte, error) {
 			continue
 		}
 		if c.Report != nil && i == len(c.Alerts)-1 {
-			rec.Report = &ReportRecord{Report: reportJSON, ReceivedAt: c.ReceivedAt.UTC(), Classification: classJSON,
+			rec.Report = &ReportRecord{Report: reportJSON, Classification: classJSON,
 				Changes: len(c.Alerts), Pending: pendingRecords(c.Pending)}
+			if reportJSON != nil {
+				rec.Report.ReceivedAt = c.ReceivedAt.UTC()
+			}
 		}
 		data, err := json.Marshal(rec)
 		if err != nil {

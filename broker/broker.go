@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -62,6 +63,10 @@ type Broker struct {
 	root   *slog.Logger // for the broker's parts to scope themselves
 	// changes counts alert changes stored in ALERTS by event.
 	changes *prometheus.CounterVec
+
+	replicas int
+	stateMu  sync.Mutex
+	state    jetstream.KeyValue // StateBucket, once set up
 }
 
 // New sets up the streams (creating or updating them) and returns a Broker.
@@ -79,7 +84,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger,
+	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger, replicas: o.Replicas,
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_alert_changes_total",
 			Help: "Alert changes stored in ALERTS by event (a change published again is counted once).",
@@ -112,6 +117,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("broker: set up stream %s: %w", cfg.Name, err)
 		}
+	}
+	if _, err := b.stateBucket(ctx); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	for _, e := range []alerting.Event{alerting.EventOpened, alerting.EventUpdated, alerting.EventEscalated,
 		alerting.EventAcknowledged, alerting.EventResolved, alerting.EventReopened} {

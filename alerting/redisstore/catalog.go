@@ -199,6 +199,7 @@ type CatalogWatcher struct {
 	window   time.Duration
 	logger   *slog.Logger
 	current  atomic.Pointer[alerting.Catalog]
+	behind   atomic.Int64 // the lower version last found in Redis, said once
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -234,7 +235,18 @@ func (w *CatalogWatcher) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if v == w.current.Load().Version {
+	current := w.current.Load().Version
+	if v == current {
+		return nil
+	}
+	if v < current {
+		// Versions only grow: Redis went back in time. Keep the
+		// configuration in force until it is restored from the streams.
+		if w.behind.Swap(v) != v {
+			w.logger.Warn("the configuration version went back: Redis lost configuration changes; keeping the one in force until it is restored from the streams",
+				"in_force", current, "redis", v)
+			w.store.trip()
+		}
 		return nil
 	}
 	c, err := w.store.LoadCatalog(ctx, w.window)

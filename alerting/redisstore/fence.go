@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,16 +100,22 @@ func (s *Store) tripped(err error) (error, bool) {
 	if err == nil || !strings.Contains(err.Error(), fenceError) {
 		return nil, false
 	}
+	s.trip()
+	return errVerifying(), true
+}
+
+// trip closes the fence and kicks the verifier: Redis is not what was
+// verified.
+func (s *Store) trip() {
 	f := &s.fence
 	f.mu.Lock()
-	wasOpen := f.open
+	wasOpen := f.on && f.open
 	f.open = false
 	trip := f.trip
 	f.mu.Unlock()
 	if wasOpen && trip != nil {
 		trip()
 	}
-	return errVerifying(), true
 }
 
 // fail maps a failed script call: a tripped fence, or Redis unavailable.
@@ -200,15 +207,6 @@ func (s *Store) Healing() []string {
 	return out
 }
 
-// Verified reports whether an incarnation of Redis is verified (always
-// true for an unfenced store).
-func (s *Store) Verified() bool {
-	f := &s.fence
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return !f.on || f.open
-}
-
 // probeScript does nothing but check the fence.
 var probeScript = redis.NewScript(fenceLua + `
 if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
@@ -227,4 +225,27 @@ func (s *Store) Probe(ctx context.Context) error {
 		return s.fail("probe", err)
 	}
 	return nil
+}
+
+// getScript reads one key behind the fence: what decides who may do what
+// (users, tokens, sessions) is not read from a Redis that may have brought
+// a revoked token back.
+//
+// KEYS: 1 the key. ARGV: 1-2 the fence.
+var getScript = redis.NewScript(fenceLua + `
+if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
+return redis.call('GET', KEYS[1])
+`)
+
+// fencedGet is GET behind the fence; redis.Nil when the key is absent.
+func (s *Store) fencedGet(ctx context.Context, key string) (string, error) {
+	runID, err := s.gate()
+	if err != nil {
+		return "", err
+	}
+	text, err := getScript.Run(ctx, s.rdb, []string{key}, s.fenceArgs(runID)...).Text()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", s.fail("read "+key, err)
+	}
+	return text, err
 }

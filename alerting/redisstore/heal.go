@@ -2,10 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -90,4 +90,120 @@ func (s *Store) SetCheckpoint(ctx context.Context, runID string, at uint64) erro
 		return s.fail("set the checkpoint", err)
 	}
 	return nil
+}
+
+// RestoreConfig replaces the whole configuration with cfg at version, as
+// it was recorded in the streams, unless Redis holds that version or a
+// newer one already. It reports whether it replaced it.
+func (s *Store) RestoreConfig(ctx context.Context, cfg alerting.Config, version int64) (bool, error) {
+	objects, err := cfg.Objects()
+	if err != nil {
+		return false, err
+	}
+	restored := false
+	err = s.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		current, err := tx.Get(ctx, s.versionKey()).Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		if current >= version {
+			return nil
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range alerting.Kinds {
+				p.Del(ctx, s.kindKey(k))
+			}
+			for _, o := range objects {
+				p.HSet(ctx, s.kindKey(o.Kind), o.ID, []byte(o.JSON))
+			}
+			p.Set(ctx, s.versionKey(), version, 0)
+			return nil
+		})
+		restored = err == nil
+		return err
+	}, s.versionKey())
+	if err != nil {
+		return false, unavailable("restore the configuration", err)
+	}
+	return restored, nil
+}
+
+// RestoreUsers writes the users and API tokens recorded in the streams back
+// into Redis where Redis differs (a token revoked there is revoked here), and
+// removes the users recorded as deleted. It reports whether it changed
+// anything.
+func (s *Store) RestoreUsers(ctx context.Context, users []*alerting.User, deleted []string, tokens []*alerting.Token) (bool, error) {
+	changed := false
+	for _, u := range users {
+		data, err := json.Marshal(u)
+		if err != nil {
+			return false, err
+		}
+		old, err := s.rdb.Get(ctx, s.userKey(u.Name)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return false, unavailable("read user", err)
+		}
+		if old == string(data) {
+			continue
+		}
+		changed = true
+		if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, s.userKey(u.Name), data, 0)
+			p.SAdd(ctx, s.usersKey(), u.Name)
+			return nil
+		}); err != nil {
+			return false, unavailable("restore user", err)
+		}
+	}
+	for _, t := range tokens {
+		data, err := json.Marshal(t)
+		if err != nil {
+			return false, err
+		}
+		old, err := s.rdb.Get(ctx, s.tokenKey(t.ID)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return false, unavailable("read token", err)
+		}
+		if old != string(data) {
+			changed = true
+			if err := s.PutToken(ctx, t); err != nil {
+				return false, err
+			}
+		}
+	}
+	for _, name := range deleted {
+		n, err := s.rdb.Exists(ctx, s.userKey(name)).Result()
+		if err != nil {
+			return false, unavailable("read user", err)
+		}
+		if n == 0 {
+			continue
+		}
+		changed = true
+		if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Del(ctx, s.userKey(name))
+			p.SRem(ctx, s.usersKey(), name)
+			return nil
+		}); err != nil {
+			return false, unavailable("remove user", err)
+		}
+	}
+	return changed, nil
+}
+
+// DropSessions signs everybody out: after Redis went back in time, a session
+// signed out since may have come back.
+func (s *Store) DropSessions(ctx context.Context) (int, error) {
+	n := 0
+	iter := s.rdb.Scan(ctx, 0, s.sessionKey("*"), 1000).Iterator()
+	for iter.Next(ctx) {
+		if err := s.rdb.Del(ctx, iter.Val()).Err(); err != nil {
+			return n, unavailable("drop sessions", err)
+		}
+		n++
+	}
+	if err := iter.Err(); err != nil {
+		return n, unavailable("drop sessions", err)
+	}
+	return n, nil
 }

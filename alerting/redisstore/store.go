@@ -98,7 +98,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // come from the zone's history, so each frame is stored once. A change
 // already trimmed from the history is long delivered and is not sent again.
 func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.Change, bool, error) {
-	vals, err := s.rdb.HMGet(ctx, s.reportKey(reportID), "report", "changes", "classification", "records").Result()
+	vals, err := s.rdb.HMGet(ctx, s.reportKey(reportID), "report", "changes", "classification", "records", "received_at").Result()
 	if err != nil {
 		return nil, false, unavailable(fmt.Sprintf("read report %s", reportID), err)
 	}
@@ -108,6 +108,7 @@ func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.
 	}
 	changes, _ := vals[1].(string)
 	class, _ := vals[2].(string)
+	received, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(vals[4]))
 	var records []json.RawMessage
 	if text, ok := vals[3].(string); ok {
 		_ = json.Unmarshal([]byte(text), &records) // a report stored before records were kept has none
@@ -131,7 +132,7 @@ func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.
 			if i < len(records) {
 				c.Record = records[i]
 				if i == len(refs)-1 {
-					c.Record = withReport(records[i], report, class)
+					c.Record = withReport(records[i], report, class, received)
 				}
 			}
 			out = append(out, c)
@@ -140,14 +141,15 @@ func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.
 	return out, true, nil
 }
 
-// withReport puts a report and its classification back into the record of
-// its last change, as the report's hash keeps it without them.
-func withReport(record json.RawMessage, report, class string) []byte {
+// withReport puts a report, its classification and when it was received
+// back into the record of its last change, as the report's hash keeps it
+// without them.
+func withReport(record json.RawMessage, report, class string, received time.Time) []byte {
 	rec, err := alerting.DecodeRecord(record)
 	if err != nil || rec.Report == nil {
 		return record
 	}
-	rec.Report.Report, rec.Report.Classification = json.RawMessage(report), json.RawMessage(class)
+	rec.Report.Report, rec.Report.Classification, rec.Report.ReceivedAt = json.RawMessage(report), json.RawMessage(class), received
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return record

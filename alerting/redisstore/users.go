@@ -23,12 +23,12 @@ func (s *Store) sessionKey(hash string) string { return s.prefix + "session:" + 
 
 // User returns a user; an *Error with ENOTFOUND when absent.
 func (s *Store) User(ctx context.Context, name string) (*alerting.User, error) {
-	text, err := s.rdb.Get(ctx, s.userKey(name)).Result()
+	text, err := s.fencedGet(ctx, s.userKey(name))
 	if errors.Is(err, redis.Nil) {
 		return nil, alerting.Errorf(alerting.ENOTFOUND, "no user %q", name)
 	}
 	if err != nil {
-		return nil, unavailable("read user", err)
+		return nil, err
 	}
 	var u alerting.User
 	if err := json.Unmarshal([]byte(text), &u); err != nil {
@@ -138,12 +138,12 @@ func (s *Store) PutToken(ctx context.Context, t *alerting.Token) error {
 
 // Token returns a token record; ENOTFOUND when absent.
 func (s *Store) Token(ctx context.Context, id string) (*alerting.Token, error) {
-	text, err := s.rdb.Get(ctx, s.tokenKey(id)).Result()
+	text, err := s.fencedGet(ctx, s.tokenKey(id))
 	if errors.Is(err, redis.Nil) {
 		return nil, alerting.Errorf(alerting.ENOTFOUND, "no token %q", id)
 	}
 	if err != nil {
-		return nil, unavailable("read token", err)
+		return nil, err
 	}
 	var t alerting.Token
 	if err := json.Unmarshal([]byte(text), &t); err != nil {
@@ -201,12 +201,12 @@ func (s *Store) PutSession(ctx context.Context, hash string, sess *alerting.Sess
 // Session returns the session with the hashed id, or nil when there is
 // none (expired, signed out, never made).
 func (s *Store) Session(ctx context.Context, hash string) (*alerting.Session, error) {
-	text, err := s.rdb.Get(ctx, s.sessionKey(hash)).Result()
+	text, err := s.fencedGet(ctx, s.sessionKey(hash))
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, unavailable("read session", err)
+		return nil, err
 	}
 	var sess alerting.Session
 	if err := json.Unmarshal([]byte(text), &sess); err != nil {

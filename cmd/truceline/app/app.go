@@ -207,6 +207,9 @@ func (a *App) startEngine(ctx context.Context) error {
 		if len(problems) > 0 {
 			return fmt.Errorf("the demo configuration does not fit the stored one: %w", &alerting.ConfigError{Problems: problems})
 		}
+		if err := a.recordConfig(ctx); err != nil {
+			return fmt.Errorf("record the demo configuration: %w", err)
+		}
 	}
 	var err error
 	if a.catalog, err = redisstore.WatchCatalog(ctx, a.Store, 0, a.cfg.GroupWindow, a.logger); err != nil {
@@ -228,7 +231,7 @@ func (a *App) startEngine(ctx context.Context) error {
 	// heal what it lost) before anything uses it, and whenever it restarts.
 	heals := newHealMetrics(a.registry, a.Store)
 	a.healer, err = alerting.NewHealer(alerting.HealerOptions{
-		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Healed: heals.healed, Logger: a.logger,
+		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Restore: a.restoreState, Healed: heals.healed, Logger: a.logger,
 	})
 	if err != nil {
 		return err
@@ -269,10 +272,10 @@ func (a *App) startHTTP(context.Context) error {
 	ready := []web.Check{{Name: "nats", Check: a.Broker.Ready}, {Name: "redis", Check: a.redisReady}}
 	a.registry.MustRegister(a.stateMetrics(ready)...)
 	handler, err := web.NewHandler(web.Options{
-		Auth: authn, Users: a.Store, Audit: a, AuditLog: a.Store,
+		Auth: authn, Users: a.users(), Audit: a, AuditLog: a.Store,
 		Limits: web.Limits{ReportsPerMinute: a.cfg.RateReports, LoginsPerMinute: a.cfg.RateLogins, WebSocketsPerMinute: a.cfg.RateWebSockets},
 		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
-		Config:   liveConfig{a.Store, a.catalog},
+		Config:   liveConfig{a.Store, a.catalog, a.recordConfig},
 		Ready:    ready,
 		Healing:  a.Store.Healing,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
@@ -305,8 +308,13 @@ func (a *App) startHTTP(context.Context) error {
 func (a *App) newDispatcher(ctx context.Context) error {
 	secret := []byte(a.cfg.AckLinkSecret)
 	if len(secret) == 0 {
+		// Shared by the replicas, and recorded in the streams so that a
+		// Redis that lost it does not void every acknowledge link.
 		var err error
 		if secret, err = a.Store.SharedSecret(ctx, "ack-links"); err != nil {
+			return err
+		}
+		if secret, err = a.Broker.CreateState(ctx, "secret.ack-links", secret); err != nil {
 			return err
 		}
 	}
@@ -370,7 +378,7 @@ func (a *App) startDemo(ctx context.Context) error {
 // and makes this instance use them at once; other replicas follow within a
 // second.
 func (a *App) ApplyConfig(ctx context.Context, cfg alerting.Config) error {
-	_, problems, err := liveConfig{a.Store, a.catalog}.ApplyConfig(ctx, cfg, false)
+	_, problems, err := liveConfig{a.Store, a.catalog, a.recordConfig}.ApplyConfig(ctx, cfg, false)
 	if err != nil {
 		return err
 	}
@@ -380,17 +388,19 @@ func (a *App) ApplyConfig(ctx context.Context, cfg alerting.Config) error {
 	return nil
 }
 
-// liveConfig changes the stored configuration and reloads this instance's
-// catalog at once, so a change made here is in force when the call returns.
+// liveConfig changes the stored configuration, records it in the streams,
+// and reloads this instance's catalog at once, so a change made here is in
+// force when the call returns.
 type liveConfig struct {
 	*redisstore.Store
 	catalog *redisstore.CatalogWatcher
+	record  func(context.Context) error
 }
 
 func (l liveConfig) ApplyConfig(ctx context.Context, cfg alerting.Config, dryRun bool) (int64, []alerting.Problem, error) {
 	v, ps, err := l.Store.ApplyConfig(ctx, cfg, dryRun)
 	if err == nil && len(ps) == 0 && !dryRun {
-		err = l.catalog.Refresh(ctx)
+		err = l.changed(ctx)
 	}
 	return v, ps, err
 }
@@ -398,9 +408,16 @@ func (l liveConfig) ApplyConfig(ctx context.Context, cfg alerting.Config, dryRun
 func (l liveConfig) DeleteConfig(ctx context.Context, kind, id string) (int64, []alerting.Problem, error) {
 	v, ps, err := l.Store.DeleteConfig(ctx, kind, id)
 	if err == nil && len(ps) == 0 {
-		err = l.catalog.Refresh(ctx)
+		err = l.changed(ctx)
 	}
 	return v, ps, err
+}
+
+func (l liveConfig) changed(ctx context.Context) error {
+	if err := l.record(ctx); err != nil {
+		return err
+	}
+	return l.catalog.Refresh(ctx)
 }
 
 // redisReady is Redis's readiness: it answers, and it has been checked
@@ -410,7 +427,7 @@ func (a *App) redisReady(ctx context.Context) error {
 	if err := a.Store.Ping(ctx); err != nil {
 		return err
 	}
-	if !a.Store.Verified() {
+	if err := a.Store.Probe(ctx); err != nil {
 		return errors.New("redis restarted or was wiped: it is being checked against the streams")
 	}
 	return nil

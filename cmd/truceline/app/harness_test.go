@@ -294,7 +294,7 @@ func signIn(t *testing.T, a *app.App) string {
 	ctx := context.Background()
 	if _, err := a.Store.User(ctx, "test-admin"); err != nil {
 		u := &alerting.User{Name: "test-admin", FullName: "Test admin", Role: alerting.RoleAdmin, CreatedAt: time.Now()}
-		if err := a.Store.PutUser(ctx, u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
+		if err := a.CreateUser(ctx, u); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
 			t.Fatal(err)
 		}
 	}
@@ -312,7 +312,7 @@ func userToken(t *testing.T, a *app.App, u alerting.User) string {
 	t.Helper()
 	ctx := context.Background()
 	u.CreatedAt = time.Now()
-	if err := a.Store.PutUser(ctx, &u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
+	if err := a.CreateUser(ctx, &u); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
 		t.Fatal(err)
 	}
 	tok, err := a.IssueToken(ctx, u.Name, "tests")

@@ -101,6 +101,34 @@ func act(t *testing.T, a *app.App, alertID, action, body string) {
 	}
 }
 
+// jetStream is a JetStream client of the test's NATS, for reporters.
+func jetStream(t *testing.T, d *deps) jetstream.JetStream {
+	t.Helper()
+	js, err := jetstream.New(d.nats.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// followBoard connects a board to a that follows the heal zones.
+func followBoard(t *testing.T, a *app.App) *boardState {
+	t.Helper()
+	c := dial(t, a)
+	c.subscribe(t, healZones, nil)
+	return follow(c)
+}
+
+// countedOnce fails the test for every report in more than one alert.
+func countedOnce(t *testing.T, a *app.App) {
+	t.Helper()
+	for id, n := range reportCounts(t, a) {
+		if n != 1 {
+			t.Errorf("report %s is in %d alerts, want 1", id, n)
+		}
+	}
+}
+
 // boardState is what a WebSocket client knows of every zone: each zone's
 // sequence and its active alerts, kept from snapshots and changes.
 type boardState struct {
@@ -169,9 +197,7 @@ func (b *boardState) view() (map[string]int64, map[string]string, error) {
 // client is shown.
 func sameBoard(t *testing.T, a *app.App, old *boardState) {
 	t.Helper()
-	fresh := dial(t, a)
-	fresh.subscribe(t, healZones, nil)
-	want := follow(fresh)
+	want := followBoard(t, a)
 	alertingtest.Eventually(t, 30*time.Second, "the board followed throughout to show what a fresh one shows", func() bool {
 		ws, wa, _ := want.view()
 		gs, ga, err := old.view()
@@ -189,13 +215,8 @@ func sameBoard(t *testing.T, a *app.App, old *boardState) {
 func TestRedisRestoredToASnapshotHeals(t *testing.T) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
-	js, err := jetstream.New(d.nats.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := dial(t, a)
-	client.subscribe(t, healZones, nil)
-	followed := follow(client)
+	js := jetStream(t, d)
+	followed := followBoard(t, a)
 
 	before := sendReports(t, a, js, "before", 120)
 	waitCounted(t, a, before)
@@ -226,11 +247,7 @@ func TestRedisRestoredToASnapshotHeals(t *testing.T) {
 
 	all := append(before, after...)
 	waitCounted(t, a, all)
-	for id, n := range reportCounts(t, a) {
-		if n != 1 {
-			t.Errorf("report %s is in %d alerts, want 1", id, n)
-		}
-	}
+	countedOnce(t, a)
 	for id, w := range want {
 		status, body := get(t, a, "/api/v1/alerts/"+id)
 		if status != http.StatusOK || int64(body["version"].(float64)) != w.Version || alerting.State(body["state"].(string)) != w.State {
@@ -265,13 +282,8 @@ func storedSeqs(t *testing.T, a *app.App) map[string]int64 {
 // both heal, and each lost change is redone exactly once between them.
 func TestTwoReplicasHealAtOnce(t *testing.T) {
 	d, a, b, _ := twoReplicas(t, time.Hour)
-	js, err := jetstream.New(d.nats.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := dial(t, b)
-	client.subscribe(t, healZones, nil)
-	followed := follow(client)
+	js := jetStream(t, d)
+	followed := followBoard(t, b)
 
 	before := sendReports(t, a, js, "before", 60)
 	waitCounted(t, a, before)
@@ -287,11 +299,7 @@ func TestTwoReplicasHealAtOnce(t *testing.T) {
 	d.redis.Restore(t, snap)
 	waitCounted(t, a, append(before, after...))
 	alertingtest.Eventually(t, 30*time.Second, "replica b to be ready", func() bool { return ready(t, b) })
-	for id, n := range reportCounts(t, b) {
-		if n != 1 {
-			t.Errorf("report %s is in %d alerts, want 1", id, n)
-		}
-	}
+	countedOnce(t, b)
 	redone := 0.0
 	for _, r := range []*app.App{a, b} {
 		v, _ := sample(scrape(t, r), "truceline_healed_changes_total")
@@ -421,19 +429,14 @@ func TestFailoverToALaggingReplicaHeals(t *testing.T) {
 	cfg := d.config(t)
 	cfg.RedisURL = "redis://" + proxy.addr()
 	a := start(t, cfg)
-	js, err := jetstream.New(d.nats.Connect(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := jetStream(t, d)
 	ctx := context.Background()
 	host, port, _ := net.SplitHostPort(d.redis.Addr)
 	rc := replica.Client(t)
 	if err := rc.ReplicaOf(ctx, host, port).Err(); err != nil {
 		t.Fatal(err)
 	}
-	client := dial(t, a)
-	client.subscribe(t, healZones, nil)
-	followed := follow(client)
+	followed := followBoard(t, a)
 
 	before := sendReports(t, a, js, "before", 90)
 	waitCounted(t, a, before)
@@ -457,11 +460,7 @@ func TestFailoverToALaggingReplicaHeals(t *testing.T) {
 	d.redis.Kill(t)
 
 	waitCounted(t, a, append(before, after...))
-	for id, n := range reportCounts(t, a) {
-		if n != 1 {
-			t.Errorf("report %s is in %d alerts, want 1", id, n)
-		}
-	}
+	countedOnce(t, a)
 	_, body := get(t, a, "/api/v1/alerts/"+as[0].ID)
 	if !strings.Contains(fmt.Sprint(body["timeline"]), "said before the failover") {
 		t.Errorf("the comment was lost in the failover: %v", body["timeline"])
@@ -478,4 +477,89 @@ func offset(info, field string) int64 {
 		}
 	}
 	return -1
+}
+
+// TestRedisWipedIsRebuiltFromTheStreams wipes Redis (FLUSHALL) under a
+// running truceline: the configuration, users, tokens, alerts with their
+// actions and every report come back from the streams, through the rebuild.
+func TestRedisWipedIsRebuiltFromTheStreams(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	js := jetStream(t, d)
+	followed := followBoard(t, a)
+	ids := sendReports(t, a, js, "wiped", 90)
+	waitCounted(t, a, ids)
+	as := alerts(t, a, "daraa")
+	act(t, a, as[0].ID, "ack", `{"note":"seen before the wipe"}`)
+	viewer := userToken(t, a, alerting.User{Name: "watcher", Role: alerting.RoleViewer})
+	_, before := get(t, a, "/readyz")
+
+	if err := d.redis.Client(t).FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	waitCounted(t, a, ids)
+	countedOnce(t, a)
+	if _, after := get(t, a, "/readyz"); after["config_version"] != before["config_version"] {
+		t.Errorf("configuration version %v after the rebuild, want %v", after["config_version"], before["config_version"])
+	}
+	_, body := get(t, a, "/api/v1/alerts/"+as[0].ID)
+	if body["state"] != "acknowledged" || !strings.Contains(fmt.Sprint(body["timeline"]), "seen before the wipe") {
+		t.Errorf("the acknowledgement was lost: %v %v", body["state"], body["timeline"])
+	}
+	req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/api/v1/alerts?zone=daraa", nil)
+	req.Header.Set("Authorization", "Bearer "+viewer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("a viewer's token after the rebuild: %d, want 200", resp.StatusCode)
+	}
+	late := sendReports(t, a, js, "late", 12)
+	waitCounted(t, a, late)
+	countedOnce(t, a)
+	sameBoard(t, a, followed)
+}
+
+// TestRevokedTokenStaysRevoked revokes a token after a snapshot and
+// restores Redis to it: the token must not come back to life.
+func TestRevokedTokenStaysRevoked(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	tok := userToken(t, a, alerting.User{Name: "leaver", Role: alerting.RoleViewer})
+	whoAmI := func() int {
+		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/api/v1/session", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := whoAmI(); got != http.StatusOK {
+		t.Fatalf("the token before revoking it: %d", got)
+	}
+	snap := d.redis.Snapshot(t)
+	id := strings.SplitN(strings.TrimPrefix(tok, "tlt_"), "_", 2)[0]
+	req, _ := http.NewRequest("DELETE", "http://"+a.HTTPAddr()+"/api/v1/tokens/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("revoke token %s: %d", id, resp.StatusCode)
+	}
+	if got := whoAmI(); got != http.StatusUnauthorized {
+		t.Fatalf("the revoked token: %d, want 401", got)
+	}
+
+	d.redis.Restore(t, snap)
+	alertingtest.Eventually(t, 30*time.Second, "truceline to check the restored Redis", func() bool { return ready(t, a) })
+	if got := whoAmI(); got != http.StatusUnauthorized {
+		t.Errorf("the revoked token after Redis was restored to before its revocation: %d, want 401", got)
+	}
 }

@@ -59,7 +59,7 @@ func (a *App) bootstrapAdmin(ctx context.Context, name string) error {
 		return fmt.Errorf("TRUCELINE_BOOTSTRAP_PASSWORD: %w", err)
 	}
 	u := &alerting.User{Name: name, FullName: name, Role: alerting.RoleAdmin, PasswordHash: hash, CreatedAt: time.Now().UTC()}
-	if err := a.Store.PutUser(ctx, u, true); err != nil {
+	if err := a.users().PutUser(ctx, u, true); err != nil {
 		return fmt.Errorf("bootstrap admin: %w", err)
 	}
 	a.RecordAudit(ctx, alerting.AuditEntry{At: time.Now().UTC(), Actor: "bootstrap", Action: "user.create", Object: "user " + name, Detail: "role admin, first admin"})
@@ -98,7 +98,7 @@ func (a *App) demoUsers(ctx context.Context) error {
 			return err
 		}
 		u.PasswordHash, u.CreatedAt = hash, time.Now().UTC()
-		if err := a.Store.PutUser(ctx, &u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
+		if err := a.users().PutUser(ctx, &u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
 			return fmt.Errorf("demo user %s: %w", u.Name, err)
 		}
 	}
@@ -116,7 +116,7 @@ func (a *App) IssueToken(ctx context.Context, user, name string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	return secret, a.Store.PutToken(ctx, t)
+	return secret, a.users().PutToken(ctx, t)
 }
 
 // observeDelivery counts each delivery attempt and records it in the audit
@@ -133,4 +133,10 @@ func (a *App) observeDelivery(m *deliveryMetrics) func(alerting.Notification, *a
 		a.RecordAudit(ctx, alerting.AuditEntry{At: time.Now().UTC(), Actor: "delivery", Action: "delivery." + n.State,
 			Object: "alert " + al.ID, Zone: al.Zone, Detail: detail})
 	}
+}
+
+// CreateUser makes a user, as the API does: in Redis, and recorded in the
+// streams.
+func (a *App) CreateUser(ctx context.Context, u *alerting.User) error {
+	return a.users().PutUser(ctx, u, true)
 }
