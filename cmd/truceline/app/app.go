@@ -101,8 +101,8 @@ func (a *App) startRedis(ctx context.Context) error {
 		url = emb.URL()
 		if !emb.Persistent() {
 			a.logger.Warn("**********************************************************************")
-			a.logger.Warn("redis-server is not installed: using an IN-MEMORY Redis. NOTHING IS KEPT:")
-			a.logger.Warn("alerts, configuration and history are lost when truceline stops.")
+			a.logger.Warn("redis-server is not installed: using an IN-MEMORY Redis. It is EMPTY at every start:")
+			a.logger.Warn("truceline rebuilds it from the streams, which keep alert changes for 7 days only.")
 			a.logger.Warn("Install redis-server (apt-get install redis-server) or set --redis-url.")
 			a.logger.Warn("**********************************************************************")
 		}
