@@ -429,6 +429,9 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	}
 	now := e.now()
 	policy, hasPolicy := e.catalog.Catalog().Policy(rule.Policy)
+	if current != nil && slices.Contains(current.ReportIDs, r.ID) {
+		return nil // the alert has this report already: never count it twice
+	}
 	if current != nil && (Grouping{Rule: rule.ID, Window: window}).Admits(current, r) {
 		next, event := current.AddReport(r, rule.Severity, now)
 		if event == EventReopened && hasPolicy {

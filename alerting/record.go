@@ -80,6 +80,22 @@ func (c Commit) Records(reportJSON, classJSON []byte) ([][]byte, error) {
 	return out, nil
 }
 
+// RecordsNeeded reports whether c's records say more than a store can tell
+// from the report and its alerts: that a report's changes each added it to
+// their alert and bound their alert's group. Threshold counts, and reports
+// an opening adds besides, are only in the records.
+func (c Commit) RecordsNeeded() bool {
+	if len(c.Pending) > 0 || c.Report == nil {
+		return true
+	}
+	for _, ac := range c.Alerts {
+		if len(ac.ReportIDs) != 1 || ac.ReportIDs[0] != c.Report.ID || ac.GroupKey != ac.Alert.GroupKey {
+			return true
+		}
+	}
+	return false
+}
+
 func pendingRecords(ps []PendingChange) []PendingRecord {
 	out := make([]PendingRecord, 0, len(ps))
 	for _, p := range ps {
@@ -110,6 +126,10 @@ func Redo(ch Change, rec *Record) (Commit, error) {
 	reports := rec.Reports
 	if reports == nil && ch.ReportID != "" {
 		reports = []string{ch.ReportID}
+	}
+	if rec.Group == "" && ch.ReportID != "" {
+		// A report's change binds its rule's group to the alert.
+		rec.Group, rec.GroupTTL = ch.Alert.GroupKey, (DefaultWindow + 24*time.Hour).Milliseconds()
 	}
 	c := Commit{Redo: true, Alerts: []AlertChange{{Alert: ch.Alert, Event: ch.Event, Seq: ch.Seq, Frame: ch.Frame,
 		ReportIDs: reports, GroupKey: rec.Group, GroupTTL: time.Duration(rec.GroupTTL) * time.Millisecond,

@@ -11,7 +11,8 @@ import "github.com/redis/go-redis/v9"
 //	then each commit's plan:
 //	report key ("" for none), report id, the zone's reports index key,
 //	  observed (ms), report JSON, received at, classification JSON, the
-//	  records of its changes (a JSON array),
+//	  records of its changes (a JSON array; "" when they say nothing the
+//	  rest does not),
 //	redo (1/0), how many changes the report made (redo only),
 //	number of alerts, of deliveries, of threshold counts,
 //	each alert: id, key, version, frame body, where the alert's JSON starts
@@ -121,7 +122,8 @@ local function apply_commit(report, redo, report_changes, alerts, deliveries, pe
       for k = report_changes - 1, 0, -1 do refs[#refs + 1] = zone .. ' ' .. string.format('%d', seq - k) end
     end
     redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
-      'classification', report.classification, 'changes', table.concat(refs, ','), 'records', report.records)
+      'classification', report.classification, 'changes', table.concat(refs, ','))
+    if report.records ~= '' then redis.call('HSET', report.key, 'records', report.records) end
     redis.call('ZADD', report.index_key, report.observed, report.id)
   end
 end

@@ -129,32 +129,27 @@ func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.
 			if err != nil {
 				return nil, true, err
 			}
+			// A report's change binds its rule's group, and adds the
+			// report: what the record says when the hash keeps none.
+			rec := &alerting.Record{Group: c.Alert.GroupKey}
 			if i < len(records) {
-				c.Record = records[i]
-				if i == len(refs)-1 {
-					c.Record = withReport(records[i], report, class, received)
+				if rec, err = alerting.DecodeRecord(records[i]); err != nil {
+					return nil, true, err
 				}
+			}
+			if i == len(refs)-1 {
+				if rec.Report == nil {
+					rec.Report = &alerting.ReportRecord{Changes: len(refs)}
+				}
+				rec.Report.Report, rec.Report.Classification, rec.Report.ReceivedAt = json.RawMessage(report), json.RawMessage(class), received
+			}
+			if c.Record, err = json.Marshal(rec); err != nil {
+				return nil, true, err
 			}
 			out = append(out, c)
 		}
 	}
 	return out, true, nil
-}
-
-// withReport puts a report, its classification and when it was received
-// back into the record of its last change, as the report's hash keeps it
-// without them.
-func withReport(record json.RawMessage, report, class string, received time.Time) []byte {
-	rec, err := alerting.DecodeRecord(record)
-	if err != nil || rec.Report == nil {
-		return record
-	}
-	rec.Report.Report, rec.Report.Classification, rec.Report.ReceivedAt = json.RawMessage(report), json.RawMessage(class), received
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return record
-	}
-	return data
 }
 
 // Report returns a stored report with when it was received and how it was
@@ -400,9 +395,12 @@ func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, [][]
 			return nil, nil, nil, err
 		}
 		// The report's hash keeps the records without the report and its
-		// classification, which it holds in fields of their own.
-		if stored, err = c.Records(nil, nil); err != nil {
-			return nil, nil, nil, err
+		// classification, which it holds in fields of their own, and only
+		// when they say more than ReportChanges can tell from the rest.
+		if c.RecordsNeeded() {
+			if stored, err = c.Records(nil, nil); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 		args = append(args, s.reportKey(reportID), reportID, s.zoneKey(r.Zone, "reports"), r.ObservedAt.UnixMilli(),
 			reportJSON, c.ReceivedAt.UTC().Format(time.RFC3339Nano), class, joinRecords(stored))
@@ -481,8 +479,11 @@ func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, [][]
 }
 
 // joinRecords encodes the records of a report's changes as a JSON array,
-// an absent one as {}.
+// an absent one as {}; no records at all as "".
 func joinRecords(records [][]byte) []byte {
+	if records == nil {
+		return nil
+	}
 	out := []byte{'['}
 	for i, r := range records {
 		if i > 0 {

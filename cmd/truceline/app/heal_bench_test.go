@@ -1,0 +1,114 @@
+//go:build unix
+
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker"
+	"github.com/truceline/truceline/broker/natstest"
+	"github.com/truceline/truceline/cmd/truceline/app"
+)
+
+// BenchmarkHeal measures how long truceline takes to bring Redis back to the
+// streams after Redis lost N processed reports (TRUCELINE_HEAL_REPORTS,
+// default 10,000): Redis is restored to a copy taken before they came, and
+// a new truceline is timed from its start, which checks Redis against the
+// streams and heals it before it serves. With TRUCELINE_HEAL_ALERTS=1 every
+// report opens an alert of its own (one reporter per report, grouped by
+// reporter) and Redis is wiped instead: the rebuild of N alerts from
+// nothing. It runs once whatever -benchtime says.
+//
+//	go test -run '^$' -bench Heal -benchtime 1x ./cmd/truceline/app/
+//	TRUCELINE_HEAL_REPORTS=100000 TRUCELINE_HEAL_ALERTS=1 go test -run '^$' -bench Heal -benchtime 1x -timeout 30m ./cmd/truceline/app/
+func BenchmarkHeal(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("TRUCELINE_HEAL_REPORTS")); err == nil && v > 0 {
+		n = v
+	}
+	perAlert := os.Getenv("TRUCELINE_HEAL_ALERTS") == "1"
+	ns, rs := natstest.Start(b), redistest.Start(b)
+	cfg := app.DefaultConfig()
+	cfg.DataDir, cfg.HTTPAddr, cfg.NATSURL, cfg.RedisURL = b.TempDir(), "127.0.0.1:0", ns.URL(), rs.URL()
+	cfg.Demo, cfg.DemoRate = true, 0
+	cfg.LogLevel = "warn"
+
+	a := startApp(b, cfg)
+	if perAlert {
+		if err := a.ApplyConfig(context.Background(), alerting.Config{Rules: []alerting.Rule{{ID: "per-reporter",
+			GroupBy: []string{"zone", "category", "reported_by"}, Window: alerting.Duration(time.Hour)}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	snap := rs.Snapshot(b)
+	js, err := jetstream.New(ns.Connect(b), jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	zones := []string{"aleppo", "idlib", "homs-north", "damascus-ghouta", "daraa", "latakia"}
+	observed := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	for i := range n {
+		zone := zones[i%len(zones)]
+		id := fmt.Sprintf("heal-%d", i)
+		body := fmt.Appendf(nil, `{"id":%q,"zone":%q,"category":"shelling","observed_at":%q,"reported_by":"monitor %d","exercise":true}`,
+			id, zone, observed, i)
+		if _, err := js.PublishAsync("violations."+zone+".shelling", body, jetstream.WithMsgID(id)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	ctx := context.Background()
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) { // polling JetStream until drained
+		cons, err := js.Consumer(ctx, broker.StreamViolations, broker.EngineConsumer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Consumer >= uint64(n) {
+			break
+		}
+		if time.Since(start) > 20*time.Minute {
+			b.Fatal("not drained after 20 minutes")
+		}
+	}
+	a.Kill()
+	if perAlert {
+		if err := rs.Client(b).FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		rs.Restore(b, snap)
+	}
+
+	b.ResetTimer()
+	began := time.Now()
+	healed := startApp(b, cfg)
+	took := time.Since(began)
+	b.StopTimer()
+	families, err := healed.Registry().Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range families {
+		byName[f.GetName()] = f
+	}
+	v, _ := sample(byName, "truceline_healed_changes_total")
+	b.ReportMetric(took.Seconds(), "s-to-serve")
+	b.ReportMetric(v, "changes-redone")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("%d reports lost, %v changes redone; truceline served again %s after it started", n, v, took.Round(time.Millisecond))
+}
