@@ -19,7 +19,8 @@ type Timers interface {
 }
 
 // EscalatorOptions configures an Escalator. Store, Timers, Publisher and
-// Catalog are required.
+// Catalog are required. A Retrier as the Publisher keeps escalation from
+// waiting for NATS.
 type EscalatorOptions struct {
 	Store     Store
 	Timers    Timers

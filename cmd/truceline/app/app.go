@@ -52,6 +52,7 @@ type App struct {
 	escalate *alerting.Escalator
 	dispatch *alerting.Dispatcher
 	healer   *alerting.Healer
+	retrier  *alerting.Retrier
 	links    *alerting.AckLinks
 	inbox    *webhook.Receiver
 	gateway  *gateway.Gateway
@@ -218,11 +219,15 @@ func (a *App) startEngine(ctx context.Context) error {
 	if len(a.catalog.Catalog().Zones()) == 0 {
 		a.logger.Warn("no zones are configured: every report will be rejected; start with --demo for the demo zones")
 	}
+	// Escalation steps and delivery outcomes are published in the
+	// background, so that they never wait for NATS.
+	a.retrier = alerting.NewRetrier(a.Broker, a.logger)
+	go a.retrier.Run()
 	if err := a.newDispatcher(ctx); err != nil {
 		return err
 	}
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
-		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
+		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Retry: a.retrier, Logger: a.logger,
 	})
 	if err != nil {
 		return err
@@ -246,7 +251,7 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.escalate, err = alerting.NewEscalator(alerting.EscalatorOptions{
-		Store: a.Store, Timers: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
+		Store: a.Store, Timers: a.Store, Publisher: a.retrier, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
 	})
 	if err != nil {
 		return err
@@ -337,7 +342,7 @@ func (a *App) newDispatcher(ctx context.Context) error {
 		a.logger.Info("no --smtp-host: email methods give up at once, saying so on the board")
 	}
 	a.dispatch, err = alerting.NewDispatcher(alerting.DispatcherOptions{
-		Store: a.Store, Queue: a.Store, Publisher: a.Broker, Catalog: a.catalog, Senders: senders,
+		Store: a.Store, Queue: a.Store, Publisher: a.retrier, Catalog: a.catalog, Senders: senders,
 		Links: a.links, PublicURL: a.PublicURL(), Attempts: a.cfg.DeliveryAttempts,
 		Backoff: a.cfg.DeliveryBackoff, MaxBackoff: a.cfg.DeliveryMaxBackoff, Rate: a.cfg.DeliveryRate,
 		Observe: a.observeDelivery(newDeliveryMetrics(a.registry)), Logger: a.logger,
@@ -478,6 +483,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.dispatch != nil {
 			errs = append(errs, a.dispatch.Shutdown(ctx))
 		}
+		if a.retrier != nil {
+			errs = append(errs, a.retrier.Shutdown(ctx))
+		}
 		if a.healer != nil {
 			errs = append(errs, a.healer.Shutdown(ctx))
 		}
@@ -535,10 +543,13 @@ func (a *App) Kill() {
 			cancel()
 			_ = a.dispatch.Shutdown(ctx)
 		}
+		stopped, cancel := context.WithCancel(context.Background())
+		cancel()
+		if a.retrier != nil {
+			_ = a.retrier.Shutdown(stopped)
+		}
 		if a.healer != nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_ = a.healer.Shutdown(ctx)
+			_ = a.healer.Shutdown(stopped)
 		}
 		if a.catalog != nil {
 			_ = a.catalog.Shutdown(context.Background())

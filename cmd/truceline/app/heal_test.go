@@ -563,3 +563,65 @@ func TestRevokedTokenStaysRevoked(t *testing.T) {
 		t.Errorf("the revoked token after Redis was restored to before its revocation: %d, want 401", got)
 	}
 }
+
+// alertSeqs reads every change of a zone that ALERTS holds, in stream order.
+func alertSeqs(t *testing.T, a *app.App, zone string) []int64 {
+	t.Helper()
+	var seqs []int64
+	err := a.Broker.Changes(context.Background(), zone, time.Time{}, func(c alerting.Change) error {
+		seqs = append(seqs, c.Seq)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seqs
+}
+
+// TestNATSRestartLeavesNoHoleInALERTS stops NATS while escalation steps fire
+// and notifications go out: they go on without it, and once NATS is back
+// ALERTS holds every change of every zone, each once, in order.
+func TestNATSRestartLeavesNoHoleInALERTS(t *testing.T) {
+	d, a, _, in := twoReplicas(t, time.Second)
+	ids := make([]string, 0, 24)
+	for i := range 24 {
+		id := fmt.Sprintf("outage-%02d", i)
+		zone := healZones[i%len(healZones)]
+		if status, resp := post(t, a, "/api/v1/reports", reportJSON(id, zone, healCategories[i%2])); status != http.StatusAccepted {
+			t.Fatalf("report %s: %d %v", id, status, resp)
+		}
+		ids = append(ids, id)
+	}
+	waitCounted(t, a, ids)
+	total := func() (n int64) {
+		for _, seq := range storedSeqs(t, a) {
+			n += seq
+		}
+		return n
+	}
+	before, delivered := total(), len(in.counts())
+
+	d.nats.Shutdown()
+	alertingtest.Eventually(t, 30*time.Second, "escalation steps and deliveries to go on without NATS", func() bool {
+		return total() > before && len(in.counts()) > delivered
+	})
+	d.nats.Restart(t)
+
+	alertingtest.Eventually(t, 60*time.Second, "ALERTS to hold every change of every zone", func() bool {
+		seqs := storedSeqs(t, a)
+		for _, zone := range healZones {
+			got := alertSeqs(t, a, zone)
+			if int64(len(got)) != seqs[zone] {
+				return false
+			}
+		}
+		return true
+	})
+	for _, zone := range healZones {
+		for i, seq := range alertSeqs(t, a, zone) {
+			if seq != int64(i+1) {
+				t.Fatalf("zone %s: ALERTS holds change %d at position %d, want %d", zone, seq, i+1, i+1)
+			}
+		}
+	}
+}
