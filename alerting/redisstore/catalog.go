@@ -254,6 +254,7 @@ func (w *CatalogWatcher) Refresh(ctx context.Context) error {
 		return err
 	}
 	w.current.Store(c)
+	w.behind.Store(0)
 	w.logger.Info("configuration reloaded", "version", c.Version, "zones", len(c.Zones()), "parties", len(c.Parties()))
 	return nil
 }
