@@ -18,6 +18,16 @@ import (
 	"github.com/truceline/truceline/alerting"
 )
 
+// The store derived data may take besides ALERTS, which has its own limit:
+// REJECTED and the state bucket. The rest of the JetStream store is the
+// reports'.
+const (
+	rejectedMaxMB = 256
+	stateMaxMB    = 64
+	// DerivedMaxMB is what REJECTED and the state bucket may take in all.
+	DerivedMaxMB = rejectedMaxMB + stateMaxMB
+)
+
 // Stream and consumer names.
 const (
 	StreamViolations = "VIOLATIONS"
@@ -46,9 +56,13 @@ type Options struct {
 	// Prefix stands before every subject ("" or "centre1." for
 	// "centre1.violations.aleppo.shelling").
 	Prefix string
-	// Replicas is the JetStream replica count of the streams; 0 means 1.
+	// Replicas is the JetStream replica count of the streams and the state
+	// bucket; 0 means 1.
 	Replicas int
-	Logger   *slog.Logger
+	// AlertsMaxBytes caps ALERTS (the oldest changes go first); 0 means
+	// 1 GiB.
+	AlertsMaxBytes int64
+	Logger         *slog.Logger
 	// Registerer receives truceline_alert_changes_total; nil registers
 	// none.
 	Registerer prometheus.Registerer
@@ -77,6 +91,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if o.Replicas == 0 {
 		o.Replicas = 1
 	}
+	if o.AlertsMaxBytes == 0 {
+		o.AlertsMaxBytes = 1 << 30
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,6 +120,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
 		MaxAge:      7 * 24 * time.Hour,
+		MaxBytes:    o.AlertsMaxBytes,
 		Duplicates:  2 * time.Minute,
 	}, {
 		Name:        StreamRejected,
@@ -111,7 +129,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
 		MaxAge:      7 * 24 * time.Hour,
-		MaxBytes:    256 << 20,
+		MaxBytes:    rejectedMaxMB << 20,
 	}}
 	for _, cfg := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {

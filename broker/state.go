@@ -30,6 +30,7 @@ func (b *Broker) stateBucket(ctx context.Context) (jetstream.KeyValue, error) {
 		History:     1,
 		Storage:     jetstream.FileStorage,
 		Replicas:    b.replicas,
+		MaxBytes:    stateMaxMB << 20,
 	})
 	if err != nil {
 		return nil, journalUnavailable("set up the bucket "+StateBucket, err)

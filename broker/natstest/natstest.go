@@ -38,7 +38,7 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start(t testing.TB, listen string) {
 	t.Helper()
-	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: listen, StoreDir: s.dir, MaxStore: 1 << 30})
+	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: listen, StoreDir: s.dir, MaxStore: 4 << 30})
 	if err != nil {
 		t.Fatalf("start nats-server: %v", err)
 	}

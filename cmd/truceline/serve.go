@@ -69,6 +69,14 @@ func options() []option {
 			flag:  &cli.Int64Flag{Name: "nats-max-store-mb", Usage: "file store limit of the embedded JetStream, MiB", Value: d.NATSMaxStoreMB, Sources: env("nats-max-store-mb")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.NATSMaxStoreMB = cmd.Int64("nats-max-store-mb") },
 		},
+		{
+			flag:  &cli.IntFlag{Name: "stream-replicas", Usage: "JetStream replicas of truceline's streams and bucket: 1, or 3 (5) on a NATS cluster", Value: d.StreamReplicas, Sources: env("stream-replicas")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.StreamReplicas = cmd.Int("stream-replicas") },
+		},
+		{
+			flag:  &cli.Int64Flag{Name: "alerts-max-mb", Usage: "size limit of the stream ALERTS, MiB; the oldest changes go first", Value: d.AlertsMaxMB, Sources: env("alerts-max-mb")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.AlertsMaxMB = cmd.Int64("alerts-max-mb") },
+		},
 		stringOption("nats-credentials", "external NATS: a .creds file (user JWT and nkey seed)", d.NATSCredentials, func(c *app.Config) *string { return &c.NATSCredentials }),
 		stringOption("nats-nkey-seed", "external NATS: a file holding the user's nkey seed", d.NATSNkeySeed, func(c *app.Config) *string { return &c.NATSNkeySeed }),
 		stringOption("nats-tls-ca", "external NATS: CA file (PEM) verifying the server's certificate", d.NATSTLSCA, func(c *app.Config) *string { return &c.NATSTLSCA }),

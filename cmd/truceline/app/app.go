@@ -172,7 +172,8 @@ func (a *App) startNATS(ctx context.Context) error {
 		return natsError(redact(url), scrub(err, url))
 	}
 	a.nc = nc
-	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Logger: a.logger, Registerer: a.registry})
+	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Replicas: a.cfg.StreamReplicas,
+		AlertsMaxBytes: a.cfg.AlertsMaxMB << 20, Logger: a.logger, Registerer: a.registry})
 	return err
 }
 

@@ -36,6 +36,12 @@ type Config struct {
 	// NATSMaxMemoryMB and NATSMaxStoreMB cap the embedded JetStream.
 	NATSMaxMemoryMB int64 `yaml:"nats_max_memory_mb"`
 	NATSMaxStoreMB  int64 `yaml:"nats_max_store_mb"`
+	// StreamReplicas is the JetStream replica count of truceline's streams
+	// and bucket: 1 for a single server, 3 (or 5) on a cluster.
+	StreamReplicas int `yaml:"stream_replicas"`
+	// AlertsMaxMB caps ALERTS, so that derived data never fills the store
+	// that VIOLATIONS needs; the oldest changes go first.
+	AlertsMaxMB int64 `yaml:"alerts_max_mb"`
 	// NATSUsers are the embedded server's liaison users (YAML only); with
 	// any, the server requires authentication.
 	NATSUsers []NATSUser `yaml:"nats_users"`
@@ -137,6 +143,8 @@ func DefaultConfig() Config {
 		NATSListen:      "127.0.0.1:14222",
 		NATSMaxMemoryMB: 64,
 		NATSMaxStoreMB:  4096,
+		StreamReplicas:  1,
+		AlertsMaxMB:     1024,
 		NATSUsers:       []NATSUser{},
 		RedisURL:        Embedded,
 		RedisPrefix:     "tl:",
@@ -191,8 +199,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.NATSURL != Embedded {
-		if err := checkURL(c.NATSURL, "nats", "tls", "ws", "wss"); err != nil {
-			bad("nats-url", "%v", err)
+		// A cluster's servers, comma-separated, or one server.
+		for part := range strings.SplitSeq(c.NATSURL, ",") {
+			if err := checkURL(part, "nats", "tls", "ws", "wss"); err != nil {
+				bad("nats-url", "%v", err)
+			}
 		}
 		if len(c.NATSUsers) > 0 {
 			problems = append(problems, "nats_users: applies only to the embedded NATS server (nats_url: embedded); "+
@@ -228,6 +239,18 @@ func (c *Config) Validate() error {
 	}
 	if c.NATSMaxStoreMB < 64 {
 		bad("nats-max-store-mb", "must be at least 64")
+	}
+	switch {
+	case c.StreamReplicas != 1 && c.StreamReplicas != 3 && c.StreamReplicas != 5:
+		bad("stream-replicas", "%d: must be 1, 3 or 5", c.StreamReplicas)
+	case c.StreamReplicas != 1 && c.NATSURL == Embedded:
+		bad("stream-replicas", "%d: the embedded NATS is one server; replicas need an external NATS cluster (--nats-url)", c.StreamReplicas)
+	}
+	if c.AlertsMaxMB < 16 {
+		bad("alerts-max-mb", "must be at least 16")
+	} else if c.NATSURL == Embedded && c.AlertsMaxMB+broker.DerivedMaxMB > c.NATSMaxStoreMB/2 {
+		bad("alerts-max-mb", "%d MiB, with %d MiB for rejected input and the state bucket, leaves less than half of --nats-max-store-mb (%d MiB) to the reports: lower it or raise --nats-max-store-mb",
+			c.AlertsMaxMB, broker.DerivedMaxMB, c.NATSMaxStoreMB)
 	}
 	if c.RedisURL != Embedded {
 		if err := checkURL(c.RedisURL, "redis", "rediss", "unix"); err != nil {
@@ -523,6 +546,12 @@ func scrub(err error, raw string) error {
 
 // redact hides a URL's password so configuration errors never print it.
 func redact(raw string) string {
+	if parts := strings.Split(raw, ","); len(parts) > 1 {
+		for i, p := range parts {
+			parts[i] = redact(p)
+		}
+		return strings.Join(parts, ",")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		if i := strings.LastIndex(raw, "@"); i >= 0 {
