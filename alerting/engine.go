@@ -263,6 +263,7 @@ func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []t
 	ov := &overlay{alerts: map[string]*Alert{}, pending: map[string][]PendingReport{}}
 	commits := make([]Commit, 0, len(rs))
 	planned := make([]int, 0, len(rs)) // index in rs of each commit
+	alone := len(rs)                   // reports from here on are handled alone
 	for i, r := range rs {
 		c, err := e.planReport(ctx, r, receivedAt[i], ov)
 		if err != nil {
@@ -270,14 +271,19 @@ func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []t
 			if ErrorCode(err) == EINVALID {
 				continue // this report changes nothing; the next ones plan on without it
 			}
-			for j := i + 1; j < len(rs); j++ {
-				errs[j] = err
-			}
+			// The ones after it cannot plan on what it would have done:
+			// each gets its own outcome, handled alone after the rest.
+			alone = i + 1
 			break
 		}
 		ov.apply(c)
 		commits, planned = append(commits, c), append(planned, i)
 	}
+	defer func() {
+		for j := alone; j < len(rs); j++ {
+			errs[j] = e.HandleReport(ctx, rs[j], receivedAt[j])
+		}
+	}()
 	if len(commits) == 0 {
 		return errs
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -79,6 +80,7 @@ type Broker struct {
 	changes *prometheus.CounterVec
 
 	replicas int
+	full     atomic.Int64 // when the store last refused a report as full (Unix ns); 0 once one is stored
 	stateMu  sync.Mutex
 	state    jetstream.KeyValue // StateBucket, once set up
 }
@@ -162,12 +164,42 @@ func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplica
 	if err != nil {
 		return false, fmt.Errorf("encode report %s: %w", r.ID, err)
 	}
-	ack, err := b.js.Publish(ctx, b.ReportSubject(r.Zone, r.Category), data, jetstream.WithMsgID(r.ID))
-	if err != nil {
-		return false, &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the report store (NATS JetStream) did not confirm the report; it may not be stored, send it again (it will not be counted twice)"}
+	if !b.nc.IsConnected() {
+		// Known to be away: say so at once, rather than after the
+		// publication's timeout.
+		return false, &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the report store (NATS) is not connected; the report is not stored, send it again (it will not be counted twice)"}
 	}
+	ack, err := b.js.Publish(ctx, b.ReportSubject(r.Zone, r.Category), data, jetstream.WithMsgID(r.ID))
+	if storeFull(err) {
+		if last := b.full.Swap(time.Now().UnixNano()); time.Since(time.Unix(0, last)) > time.Minute {
+			b.logger.Error("the JetStream store is full: reports are refused until an operator makes room (docs/OPERATIONS.md)", "err", err)
+		}
+		return false, &alerting.Error{Code: alerting.EUNAVAILABLE, Cause: err,
+			Message: "the report store (NATS JetStream) is full; the report is not stored: send it again later (it will not be counted twice)"}
+	}
+	if err != nil {
+		return false, &alerting.Error{Code: alerting.EUNAVAILABLE, Cause: err, Message: "the report store (NATS JetStream) did not confirm the report; it may not be stored, send it again (it will not be counted twice)"}
+	}
+	b.full.Store(0)
 	return ack.Duplicate, nil
 }
+
+// storeFull reports whether err is JetStream refusing a message for want
+// of storage.
+func storeFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrInsufficientResources || apiErr.ErrorCode == jsErrStorageResourcesExceeded) {
+		return true
+	}
+	return err != nil && strings.Contains(err.Error(), "insufficient") && strings.Contains(err.Error(), "resources")
+}
+
+// JetStream's error codes for a store that cannot take a message:
+// "insufficient resources" and "insufficient storage resources available".
+const (
+	jsErrInsufficientResources    jetstream.ErrorCode = 10023
+	jsErrStorageResourcesExceeded jetstream.ErrorCode = 10047
+)
 
 // PublishChange implements alerting.Publisher: it stores the change in ALERTS
 // on alerts.<zone>.<event>. The message id names the exact change, so a
@@ -297,10 +329,14 @@ func (b *Broker) Park(ctx context.Context, subject string, data []byte, reason e
 	return nil
 }
 
-// Ready checks that NATS is connected and JetStream answers.
+// Ready checks that NATS is connected, JetStream answers, and its store
+// took the last report offered (it refuses them when full).
 func (b *Broker) Ready(ctx context.Context) error {
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("nats: %s", b.nc.Status())
+	}
+	if b.full.Load() != 0 {
+		return errors.New("the JetStream store is full: reports are refused until an operator makes room")
 	}
 	if _, err := b.js.Stream(ctx, StreamViolations); err != nil {
 		return fmt.Errorf("jetstream: %w", err)

@@ -20,16 +20,21 @@ type Server struct {
 	// client certificate and key from that CA, and the nkey user's seed.
 	CAFile, ClientCertFile, ClientKeyFile, SeedFile string
 
-	dir  string
-	emb  *broker.Embedded
-	opts *Options       // StartWith's
-	srv  *server.Server // StartWith's
+	dir      string
+	emb      *broker.Embedded
+	opts     *Options       // StartWith's
+	maxStore int64          // Start's
+	srv      *server.Server // StartWith's
 }
 
 // Start runs a NATS server for the test and stops it when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWithMaxStore(t, 4<<30) }
+
+// StartWithMaxStore is Start with a JetStream store of maxStore bytes, for
+// tests that fill it.
+func StartWithMaxStore(t testing.TB, maxStore int64) *Server {
 	t.Helper()
-	s := &Server{dir: t.TempDir()}
+	s := &Server{dir: t.TempDir(), maxStore: maxStore}
 	s.start(t, "127.0.0.1:0")
 	s.Addr = net.JoinHostPort("127.0.0.1", portOf(s.emb.ClientURL()))
 	t.Cleanup(s.Shutdown)
@@ -38,7 +43,7 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start(t testing.TB, listen string) {
 	t.Helper()
-	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: listen, StoreDir: s.dir, MaxStore: 4 << 30})
+	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: listen, StoreDir: s.dir, MaxStore: s.maxStore})
 	if err != nil {
 		t.Fatalf("start nats-server: %v", err)
 	}

@@ -284,9 +284,23 @@ func TestSIGTERMDrains(t *testing.T) {
 		return err == nil && info.AckFloor.Consumer > 0
 	})
 
+	// A load balancer checks readiness; on SIGTERM it is told to drain
+	// (503) before the listener closes.
+	if resp, err := http.Get(c.base + "/readyz"); err == nil {
+		resp.Body.Close()
+	}
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	alertingtest.Eventually(t, 10*time.Second, "/readyz to answer 503 before the listener closes", func() bool {
+		resp, err := http.Get(c.base + "/readyz")
+		if err != nil {
+			t.Fatalf("the listener closed before /readyz said the server was shutting down: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "shutting down")
+	})
 	select {
 	case ce := <-closed:
 		if ce == nil || ce.Code != websocket.CloseGoingAway || !strings.Contains(ce.Text, "shutting down") {

@@ -110,6 +110,7 @@ func options() []option {
 		stringOption("debug-addr", "serve Go's profiler (/debug/pprof/) on this address; keep it on loopback (default: off)", d.DebugAddr, func(c *app.Config) *string { return &c.DebugAddr }),
 		stringOption("public-url", "where people reach this server, for links in notifications (default http://<http-addr>)", d.PublicURL, func(c *app.Config) *string { return &c.PublicURL }),
 		stringOption("ack-link-secret", "secret signing acknowledge links, 32+ characters (default: generated, kept in Redis)", d.AckLinkSecret, func(c *app.Config) *string { return &c.AckLinkSecret }),
+		durationOption("shutdown-drain", "on shutdown, how long /readyz answers 503 before the listener closes, when a load balancer checked it lately", d.ShutdownDrain, func(c *app.Config) *time.Duration { return &c.ShutdownDrain }),
 		durationOption("ack-link-ttl", "how long an acknowledge link works", d.AckLinkTTL, func(c *app.Config) *time.Duration { return &c.AckLinkTTL }),
 		intOption("delivery-attempts", "attempts at a notification before giving up", d.DeliveryAttempts, func(c *app.Config) *int { return &c.DeliveryAttempts }),
 		durationOption("delivery-backoff", "delay before a notification's second attempt, doubling after", d.DeliveryBackoff, func(c *app.Config) *time.Duration { return &c.DeliveryBackoff }),

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -62,6 +63,8 @@ type App struct {
 
 	debugSrv     *http.Server
 	httpDone     chan struct{}
+	draining     atomic.Bool  // shutting down: /readyz answers 503
+	readyzAt     atomic.Int64 // when /readyz was last asked (Unix ns)
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -282,7 +285,7 @@ func (a *App) startHTTP(context.Context) error {
 		Limits: web.Limits{ReportsPerMinute: a.cfg.RateReports, LoginsPerMinute: a.cfg.RateLogins, WebSocketsPerMinute: a.cfg.RateWebSockets},
 		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
 		Config:   liveConfig{a.Store, a.catalog, a.recordConfig},
-		Ready:    ready,
+		Ready:    append(ready, web.Check{Name: "shutdown", Check: a.notDraining}),
 		Healing:  a.Store.Healing,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
@@ -426,6 +429,31 @@ func (l liveConfig) changed(ctx context.Context) error {
 	return l.catalog.Refresh(ctx)
 }
 
+// notDraining is the readiness check that fails once shutdown began; it
+// also notes that something checks readiness.
+func (a *App) notDraining(context.Context) error {
+	a.readyzAt.Store(time.Now().UnixNano())
+	if a.draining.Load() {
+		return errors.New("shutting down: send new work to another replica")
+	}
+	return nil
+}
+
+// drain turns /readyz to 503 and, when something checked it in the last
+// 30 s (a load balancer), waits --shutdown-drain for it to notice before
+// the listener closes.
+func (a *App) drain(ctx context.Context) {
+	a.draining.Store(true)
+	if a.cfg.ShutdownDrain <= 0 || time.Since(time.Unix(0, a.readyzAt.Load())) > 30*time.Second {
+		return
+	}
+	a.logger.Info("draining: /readyz answers 503 before the listener closes", "for", a.cfg.ShutdownDrain)
+	select {
+	case <-time.After(a.cfg.ShutdownDrain):
+	case <-ctx.Done():
+	}
+}
+
 // redisReady is Redis's readiness: it answers, and it has been checked
 // against the streams since it (re)started. A zone being healed does not
 // make truceline unready; /readyz lists it.
@@ -461,6 +489,7 @@ func (a *App) Registry() *prometheus.Registry { return a.registry }
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() {
 		var errs []error
+		a.drain(ctx)
 		if a.demo != nil {
 			a.demo.stop()
 		}

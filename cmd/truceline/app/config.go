@@ -102,6 +102,10 @@ type Config struct {
 
 	// SessionTTL is how long a board's sign-in lasts.
 	SessionTTL time.Duration `yaml:"session_ttl"`
+	// ShutdownDrain is how long /readyz answers 503 before the listener
+	// closes on shutdown, when something (a load balancer) checked it in
+	// the last 30 s, so it stops sending new work first.
+	ShutdownDrain time.Duration `yaml:"shutdown_drain"`
 	// Rates accepted per minute: reports per caller (four times that per
 	// address), sign-in attempts per address and per user name, WebSocket
 	// connections per address. 0 means unlimited.
@@ -145,6 +149,7 @@ func DefaultConfig() Config {
 		NATSMaxStoreMB:  4096,
 		StreamReplicas:  1,
 		AlertsMaxMB:     1024,
+		ShutdownDrain:   5 * time.Second,
 		NATSUsers:       []NATSUser{},
 		RedisURL:        Embedded,
 		RedisPrefix:     "tl:",

@@ -42,6 +42,7 @@ func (d *deps) config(t *testing.T) app.Config {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.NATSURL = d.nats.URL()
 	cfg.RedisURL = d.redis.URL()
+	cfg.ShutdownDrain = 0 // no load balancer waits for these
 	return cfg
 }
 
