@@ -98,6 +98,10 @@ type HealerOptions struct {
 	// before the zones are compared; it reports whether it changed
 	// anything.
 	Restore func(ctx context.Context) (bool, error)
+	// Reconcile, when set, is run after each check and every Interval
+	// while the store is verified, to keep smaller records in step (the
+	// audit log).
+	Reconcile func(ctx context.Context) error
 	// Healed, when set, is told of each zone healed: how many changes
 	// were redone and how long it took.
 	Healed func(zone string, changes int, took time.Duration)
@@ -199,7 +203,17 @@ func (h *Healer) tick(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.o.Store.SetCheckpoint(ctx, runID, at)
+	if err := h.o.Store.SetCheckpoint(ctx, runID, at); err != nil {
+		return err
+	}
+	return h.reconcile(ctx)
+}
+
+func (h *Healer) reconcile(ctx context.Context) error {
+	if h.o.Reconcile == nil {
+		return nil
+	}
+	return h.o.Reconcile(ctx)
 }
 
 // Verify checks the store against the streams and heals what is behind:
@@ -283,6 +297,9 @@ func (h *Healer) Verify(ctx context.Context) error {
 	}
 	if lost > 0 {
 		h.logger.Warn("reports the state store had lost were processed again", "reports", lost, "after_stream_seq", floor)
+	}
+	if err := h.reconcile(ctx); err != nil {
+		return err
 	}
 	h.mu.Lock()
 	h.verified, h.ok = runID, true

@@ -19,14 +19,15 @@ import (
 	"github.com/truceline/truceline/alerting"
 )
 
-// The store derived data may take besides ALERTS, which has its own limit:
-// REJECTED and the state bucket. The rest of the JetStream store is the
-// reports'.
+// The store what is not a report may take besides ALERTS, which has its
+// own limit: REJECTED, the state bucket and AUDIT. The rest of the
+// JetStream store is the reports'.
 const (
 	rejectedMaxMB = 256
 	stateMaxMB    = 64
-	// DerivedMaxMB is what REJECTED and the state bucket may take in all.
-	DerivedMaxMB = rejectedMaxMB + stateMaxMB
+	// DerivedMaxMB is what REJECTED, the state bucket and AUDIT may take
+	// in all.
+	DerivedMaxMB = rejectedMaxMB + stateMaxMB + auditMaxMB
 )
 
 // Stream and consumer names.
@@ -132,7 +133,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		Replicas:    o.Replicas,
 		MaxAge:      7 * 24 * time.Hour,
 		MaxBytes:    rejectedMaxMB << 20,
-	}}
+	}, b.auditStream()}
 	for _, cfg := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return nil, fmt.Errorf("broker: set up stream %s: %w", cfg.Name, err)

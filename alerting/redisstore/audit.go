@@ -262,3 +262,52 @@ func (s *Store) VerifyAudit(ctx context.Context) ([]alerting.AuditProblem, int64
 	}
 	return problems, n, nil
 }
+
+// restoreAuditScript appends entries read back from the stream AUDIT where
+// the list ends right before each, and moves the head to the last.
+//
+// KEYS: 1 list, 2 head hash. ARGV: triples of seq, hash, entry JSON, in
+// order. It returns how many it appended.
+var restoreAuditScript = redis.NewScript(`
+local n = 0
+for i = 1, #ARGV, 3 do
+  local seq = tonumber(ARGV[i])
+  if redis.call('LLEN', KEYS[1]) == seq - 1 then
+    redis.call('RPUSH', KEYS[1], ARGV[i + 2])
+    redis.call('HSET', KEYS[2], 'seq', ARGV[i], 'hash', ARGV[i + 1])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// RestoreAudit appends entries the list lacks (read back from the stream
+// AUDIT, oldest first): each where the list ends right before it. It
+// returns how many it appended.
+func (s *Store) RestoreAudit(ctx context.Context, entries []alerting.AuditEntry) (int, error) {
+	args := make([]any, 0, 3*len(entries))
+	for _, e := range entries {
+		data, err := json.Marshal(e)
+		if err != nil {
+			return 0, fmt.Errorf("encode audit entry %d: %w", e.Seq, err)
+		}
+		args = append(args, e.Seq, e.Hash, data)
+	}
+	if len(args) == 0 {
+		return 0, nil
+	}
+	n, err := restoreAuditScript.Run(ctx, s.rdb, []string{s.auditKey(), s.auditHeadKey()}, args...).Int()
+	if err != nil {
+		return 0, unavailable("restore audit entries", err)
+	}
+	return n, nil
+}
+
+// AuditLength is how many elements the audit log's list holds.
+func (s *Store) AuditLength(ctx context.Context) (int64, error) {
+	n, err := s.rdb.LLen(ctx, s.auditKey()).Result()
+	if err != nil {
+		return 0, unavailable("read audit log", err)
+	}
+	return n, nil
+}

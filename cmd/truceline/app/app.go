@@ -64,6 +64,7 @@ type App struct {
 	debugSrv     *http.Server
 	httpDone     chan struct{}
 	draining     atomic.Bool  // shutting down: /readyz answers 503
+	auditForked  atomic.Int64 // the audit head last found differing from AUDIT, said once
 	readyzAt     atomic.Int64 // when /readyz was last asked (Unix ns)
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -240,7 +241,8 @@ func (a *App) startEngine(ctx context.Context) error {
 	// heal what it lost) before anything uses it, and whenever it restarts.
 	heals := newHealMetrics(a.registry, a.Store)
 	a.healer, err = alerting.NewHealer(alerting.HealerOptions{
-		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Restore: a.restoreState, Healed: heals.healed, Logger: a.logger,
+		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Restore: a.restoreState, Reconcile: a.syncAudit,
+		Healed: heals.healed, Logger: a.logger,
 	})
 	if err != nil {
 		return err

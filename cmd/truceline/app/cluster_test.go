@@ -34,7 +34,7 @@ func TestStreamsReplicatedOnACluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, name := range []string{broker.StreamViolations, broker.StreamAlerts, broker.StreamRejected, "KV_" + broker.StateBucket} {
+	for _, name := range []string{broker.StreamViolations, broker.StreamAlerts, broker.StreamRejected, broker.StreamAudit, "KV_" + broker.StateBucket} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatalf("stream %s: %v", name, err)

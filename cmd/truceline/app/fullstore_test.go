@@ -17,9 +17,9 @@ import (
 // refused with a 503 that says the store is full, /readyz says the same,
 // and both recover once there is room again.
 func TestFullStoreTurnsReadinessDown(t *testing.T) {
-	// A store of 400 MiB, of which ALERTS (16 MiB here), REJECTED and the
-	// state bucket reserve 336.
-	d := &deps{nats: natstest.StartWithMaxStore(t, 400<<20), redis: redistest.Start(t)}
+	// A store of 700 MiB, of which ALERTS (16 MiB here), REJECTED, AUDIT
+	// and the state bucket reserve 592.
+	d := &deps{nats: natstest.StartWithMaxStore(t, 700<<20), redis: redistest.Start(t)}
 	cfg := d.config(t)
 	cfg.AlertsMaxMB = 16
 	a := start(t, cfg)
@@ -32,7 +32,7 @@ func TestFullStoreTurnsReadinessDown(t *testing.T) {
 	chunk := make([]byte, 256<<10)
 	for i := 0; ; i++ {
 		if _, err := js.Publish(ctx, "filler", chunk); err != nil {
-			t.Logf("the store took %d MiB of filler before refusing: %v", i/4, err)
+			t.Logf("the store refused filler after %d MiB: %v", i/4, err)
 			break
 		}
 		if i > 4000 {

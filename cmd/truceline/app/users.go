@@ -10,15 +10,6 @@ import (
 	"github.com/truceline/truceline/web/auth"
 )
 
-// RecordAudit appends a change to the audit log. A failure is logged, not
-// returned: the change itself happened, and the log says the audit missed
-// it.
-func (a *App) RecordAudit(ctx context.Context, e alerting.AuditEntry) {
-	if _, err := a.Store.AppendAudit(ctx, e); err != nil {
-		a.logger.Error("audit entry not recorded", "action", e.Action, "object", e.Object, "actor", e.Actor, "err", err)
-	}
-}
-
 // startUsers creates the bootstrap admin, and the demo's users with --demo.
 func (a *App) startUsers(ctx context.Context) error {
 	if name := a.cfg.BootstrapAdmin; name != "" {
