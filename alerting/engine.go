@@ -402,6 +402,20 @@ func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time
 	return c, nil
 }
 
+// MarkProcessed returns the commit that marks a report processed, as
+// classified now, without handling it again: for a report already in the
+// alerts a store gets back from the compacted record.
+func (e *Engine) MarkProcessed(r *Report, receivedAt time.Time) Commit {
+	catalog := e.catalog.Catalog()
+	cl, env := catalog.Classify(r)
+	if rules, err := catalog.Match(r, cl, env); err == nil {
+		for _, rule := range rules {
+			cl.Rules = append(cl.Rules, rule.ID)
+		}
+	}
+	return Commit{Redo: true, Report: r, ReceivedAt: receivedAt, Classification: cl}
+}
+
 // groupAlert is the alert a group is bound to, as ov will leave it.
 func (e *Engine) groupAlert(ctx context.Context, key string, ov *overlay) (*Alert, error) {
 	if ov != nil {

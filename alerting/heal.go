@@ -98,6 +98,10 @@ type HealerOptions struct {
 	// before the zones are compared; it reports whether it changed
 	// anything.
 	Restore func(ctx context.Context) (bool, error)
+	// Compacted, when set, is the compacted record of every alert: kept
+	// up to date by one replica at a time, and loaded into a zone when
+	// ALERTS no longer holds the changes it lacks.
+	Compacted Compacted
 	// Reconcile, when set, is run after each check and every Interval
 	// while the store is verified, to keep smaller records in step (the
 	// audit log).
@@ -124,6 +128,8 @@ type Healer struct {
 	mu       sync.Mutex
 	verified string // the incarnation this healer last verified in full
 	ok       bool
+
+	compacted time.Time // when the compacted record was last brought up to date
 }
 
 // redoBatch is how many changes one call redoes at most.
@@ -206,7 +212,10 @@ func (h *Healer) tick(ctx context.Context) error {
 	if err := h.o.Store.SetCheckpoint(ctx, runID, at); err != nil {
 		return err
 	}
-	return h.reconcile(ctx)
+	if err := h.reconcile(ctx); err != nil {
+		return err
+	}
+	return h.compact(ctx)
 }
 
 func (h *Healer) reconcile(ctx context.Context) error {
@@ -216,48 +225,70 @@ func (h *Healer) reconcile(ctx context.Context) error {
 	return h.o.Reconcile(ctx)
 }
 
+// HealResult is what one check of the store against the streams did.
+type HealResult struct {
+	ZonesChecked     int           `json:"zones_checked"`
+	ZonesHealed      []string      `json:"zones_healed"`
+	ChangesRedone    int           `json:"changes_redone"`
+	ReportsRecovered int           `json:"reports_recovered"`
+	Restored         bool          `json:"restored"` // configuration, users or tokens written back
+	Took             time.Duration `json:"-"`
+	TookMS           int64         `json:"took_ms"`
+}
+
 // Verify checks the store against the streams and heals what is behind:
 // the zones whose last change the store lacks, then the reports it lost.
 // Zones in step are usable as soon as each zone has been compared.
 func (h *Healer) Verify(ctx context.Context) error {
+	_, err := h.Heal(ctx)
+	return err
+}
+
+// Heal is Verify, saying what it did. An operator runs it (trucectl heal)
+// after changing Redis in a way the fence cannot see, such as loading an
+// older dataset in place.
+func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 	start := time.Now()
+	defer func() { res.Took = time.Since(start); res.TookMS = res.Took.Milliseconds() }()
+	res.ZonesHealed = []string{}
 	runID, epoch, err := h.o.Store.Incarnation(ctx)
 	if err != nil {
-		return err
+		return res, err
 	}
 	rebuild := false
 	if !epoch {
 		has, err := h.o.Store.HasState(ctx)
 		if err != nil {
-			return err
+			return res, err
 		}
 		rebuild = !has
 		if err := h.o.Store.SetEpoch(ctx, NewAlertID()); err != nil {
-			return err
+			return res, err
 		}
 	}
 	// Read before anything can move it: the reports after it may have been
 	// lost with the rest.
 	floor, err := h.o.Store.Checkpoint(ctx)
 	if err != nil {
-		return err
+		return res, err
 	}
 	restored := false
 	if h.o.Restore != nil {
 		if restored, err = h.o.Restore(ctx); err != nil {
-			return fmt.Errorf("restore the configuration, users and tokens: %w", err)
+			return res, fmt.Errorf("restore the configuration, users and tokens: %w", err)
 		}
 	}
 	zones := h.o.Catalog.Catalog().Zones()
+	res.ZonesChecked, res.Restored = len(zones), restored
 	var behind []string
 	for _, z := range zones {
 		last, err := h.o.Journal.LastSeq(ctx, z.ID)
 		if err != nil {
-			return err
+			return res, err
 		}
 		seq, err := h.o.Store.StoredSeq(ctx, z.ID)
 		if err != nil {
-			return err
+			return res, err
 		}
 		if last > seq {
 			behind = append(behind, z.ID)
@@ -267,7 +298,7 @@ func (h *Healer) Verify(ctx context.Context) error {
 	if restored || len(behind) > 0 {
 		n, err := h.o.Store.DropSessions(ctx)
 		if err != nil {
-			return err
+			return res, err
 		}
 		h.logger.Warn("signed everybody out: the state store went back in time, and a session signed out since may have come back", "sessions", n)
 	}
@@ -275,13 +306,15 @@ func (h *Healer) Verify(ctx context.Context) error {
 	if rebuild && len(behind) > 0 {
 		h.logger.Warn("the state store is empty: rebuilding it from the streams", "zones", len(behind))
 	}
+	known := map[string]bool{} // reports of alerts loaded from the compacted record
 	for _, zone := range behind {
 		zstart := time.Now()
-		n, err := h.healZone(ctx, runID, zone)
+		n, err := h.healZone(ctx, runID, zone, known)
 		if err != nil {
-			return fmt.Errorf("heal zone %s: %w", zone, err)
+			return res, fmt.Errorf("heal zone %s: %w", zone, err)
 		}
 		h.o.Store.ZoneHealed(zone)
+		res.ZonesHealed, res.ChangesRedone = append(res.ZonesHealed, zone), res.ChangesRedone+n
 		h.logger.Warn("zone healed from the streams", "zone", zone, "changes_redone", n, "took", time.Since(zstart).Round(time.Millisecond))
 		if h.o.Healed != nil {
 			h.o.Healed(zone, n, time.Since(zstart))
@@ -289,17 +322,18 @@ func (h *Healer) Verify(ctx context.Context) error {
 	}
 	lost := 0
 	for _, z := range zones {
-		n, err := h.recoverReports(ctx, z.ID, floor)
+		n, err := h.recoverReports(ctx, runID, z.ID, floor, known)
 		if err != nil {
-			return fmt.Errorf("recover the reports of %s: %w", z.ID, err)
+			return res, fmt.Errorf("recover the reports of %s: %w", z.ID, err)
 		}
 		lost += n
 	}
+	res.ReportsRecovered = lost
 	if lost > 0 {
 		h.logger.Warn("reports the state store had lost were processed again", "reports", lost, "after_stream_seq", floor)
 	}
 	if err := h.reconcile(ctx); err != nil {
-		return err
+		return res, err
 	}
 	h.mu.Lock()
 	h.verified, h.ok = runID, true
@@ -308,14 +342,17 @@ func (h *Healer) Verify(ctx context.Context) error {
 		h.logger.Warn("the state store is in step with the streams again", "zones_healed", len(behind), "reports_recovered", lost,
 			"took", time.Since(start).Round(time.Millisecond))
 	}
-	return nil
+	return res, nil
 }
 
 // errRestart asks healZone to read the zone's changes from the start.
 var errRestart = errors.New("read the changes from the start")
 
 // healZone redoes the zone's changes the store lacks and returns how many.
-func (h *Healer) healZone(ctx context.Context, runID, zone string) (int, error) {
+// When ALERTS no longer holds the first of them, the zone is loaded from the
+// compacted record first, and the reports of the alerts loaded are added to
+// known.
+func (h *Healer) healZone(ctx context.Context, runID, zone string, known map[string]bool) (int, error) {
 	since, err := h.o.Store.LastChangeAt(ctx, zone)
 	if err != nil {
 		return 0, err
@@ -325,11 +362,29 @@ func (h *Healer) healZone(ctx context.Context, runID, zone string) (int, error) 
 		// them, and clocks differ: start a little earlier.
 		since = since.Add(-time.Minute)
 	}
+	loaded := false
 	for {
 		n, err := h.redoFrom(ctx, runID, zone, since)
-		if errors.Is(err, errRestart) && !since.IsZero() {
+		switch {
+		case errors.Is(err, errRestart) && !since.IsZero():
 			since = time.Time{}
 			continue
+		case errors.Is(err, errRestart) && !loaded:
+			// ALERTS starts after the store's last change.
+			loaded = true
+			seq, reports, err := h.loadCompacted(ctx, runID, zone)
+			if err != nil {
+				return n, err
+			}
+			if seq == 0 {
+				return n, fmt.Errorf("ALERTS no longer holds the changes after the store's, and there is no compacted record of the zone")
+			}
+			for id := range reports {
+				known[id] = true
+			}
+			continue
+		case errors.Is(err, errRestart):
+			return n, fmt.Errorf("ALERTS and the compacted record leave a hole in the zone's changes")
 		}
 		return n, err
 	}
@@ -390,8 +445,9 @@ func (h *Healer) redoFrom(ctx context.Context, runID, zone string, since time.Ti
 }
 
 // recoverReports processes again every report of the zone stored after
-// floor that the store does not have processed, and returns how many.
-func (h *Healer) recoverReports(ctx context.Context, zone string, floor uint64) (int, error) {
+// floor that the store does not have processed, and returns how many; a
+// report known to be in an alert already is only marked processed.
+func (h *Healer) recoverReports(ctx context.Context, runID, zone string, floor uint64, known map[string]bool) (int, error) {
 	var batch []Submission
 	recovered := 0
 	flush := func() error {
@@ -414,12 +470,23 @@ func (h *Healer) recoverReports(ctx context.Context, zone string, floor uint64) 
 		}
 		var rs []*Report
 		var received []time.Time
+		var marks []Commit
 		for i := range batch {
-			if ids[i] != "" && !done[i] {
+			switch {
+			case ids[i] == "" || done[i]:
+			case known[ids[i]]:
+				marks = append(marks, h.o.Engine.MarkProcessed(&reports[i], batch[i].ReceivedAt))
+			default:
 				rs, received = append(rs, &reports[i]), append(received, batch[i].ReceivedAt)
 			}
 		}
 		batch = batch[:0]
+		if len(marks) > 0 {
+			if _, err := h.o.Store.Redo(ctx, runID, marks); err != nil {
+				return err
+			}
+			recovered += len(marks)
+		}
 		if len(rs) == 0 {
 			return nil
 		}

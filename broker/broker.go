@@ -61,8 +61,8 @@ type Options struct {
 	// Replicas is the JetStream replica count of the streams and the state
 	// bucket; 0 means 1.
 	Replicas int
-	// AlertsMaxBytes caps ALERTS (the oldest changes go first); 0 means
-	// 1 GiB.
+	// AlertsMaxBytes caps ALERTS (the oldest changes go first), and the
+	// compacted record of every alert (CompactedBucket); 0 means 512 MiB.
 	AlertsMaxBytes int64
 	Logger         *slog.Logger
 	// Registerer receives truceline_alert_changes_total; nil registers
@@ -80,10 +80,12 @@ type Broker struct {
 	// changes counts alert changes stored in ALERTS by event.
 	changes *prometheus.CounterVec
 
-	replicas int
-	full     atomic.Int64 // when the store last refused a report as full (Unix ns); 0 once one is stored
-	stateMu  sync.Mutex
-	state    jetstream.KeyValue // StateBucket, once set up
+	replicas       int
+	alertsMaxBytes int64
+	full           atomic.Int64 // when the store last refused a report as full (Unix ns); 0 once one is stored
+	stateMu        sync.Mutex
+	state          jetstream.KeyValue // StateBucket, once set up
+	compacted      jetstream.KeyValue // CompactedBucket, once set up
 }
 
 // New sets up the streams (creating or updating them) and returns a Broker.
@@ -95,7 +97,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		o.Replicas = 1
 	}
 	if o.AlertsMaxBytes == 0 {
-		o.AlertsMaxBytes = 1 << 30
+		o.AlertsMaxBytes = 512 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -104,7 +106,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger, replicas: o.Replicas,
+	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger, replicas: o.Replicas, alertsMaxBytes: o.AlertsMaxBytes,
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_alert_changes_total",
 			Help: "Alert changes stored in ALERTS by event (a change published again is counted once).",
@@ -140,6 +142,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		}
 	}
 	if _, err := b.stateBucket(ctx); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if _, err := b.compactedBucket(ctx); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	for _, e := range []alerting.Event{alerting.EventOpened, alerting.EventUpdated, alerting.EventEscalated,

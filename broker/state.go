@@ -19,24 +19,25 @@ const StateBucket = "truceline-state"
 
 // stateBucket returns the bucket, creating it when it is missing.
 func (b *Broker) stateBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	return b.bucket(ctx, &b.state, StateBucket, "truceline's configuration, users, API tokens and shared secrets, as last recorded",
+		stateMaxMB<<20)
+}
+
+// bucket returns the key-value bucket *kv holds, creating or updating it
+// the first time (one revision per key, file storage, b's replicas).
+func (b *Broker) bucket(ctx context.Context, kv *jetstream.KeyValue, name, description string, maxBytes int64) (jetstream.KeyValue, error) {
 	b.stateMu.Lock()
 	defer b.stateMu.Unlock()
-	if b.state != nil {
-		return b.state, nil
+	if *kv != nil {
+		return *kv, nil
 	}
-	kv, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      StateBucket,
-		Description: "truceline's configuration, users, API tokens and shared secrets, as last recorded",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    b.replicas,
-		MaxBytes:    stateMaxMB << 20,
-	})
+	made, err := b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Description: description,
+		History: 1, Storage: jetstream.FileStorage, Replicas: b.replicas, MaxBytes: maxBytes})
 	if err != nil {
-		return nil, journalUnavailable("set up the bucket "+StateBucket, err)
+		return nil, journalUnavailable("set up the bucket "+name, err)
 	}
-	b.state = kv
-	return kv, nil
+	*kv = made
+	return made, nil
 }
 
 // RecordState stores value under key (config, user.<name>, token.<id>,

@@ -75,6 +75,9 @@ type Options struct {
 	// Healing, when set, lists the zones being restored from the streams;
 	// /readyz names them.
 	Healing func() []string
+	// Healer, when set, checks Redis against the streams on demand
+	// (POST /api/v1/heal).
+	Healer Healer
 	// Gatherer serves /metrics; Registerer takes the HTTP metrics.
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
@@ -148,6 +151,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.routeConfig()
 	h.routeUsers()
 	h.route("GET /api/v1/audit", adminOnly, h.listAudit)
+	h.route("POST /api/v1/heal", adminOnly, h.heal)
 	h.route("GET /api/v1/zones.geojson", signedIn, h.zonesGeoJSON)
 	h.route("POST /api/v1/zones.geojson", adminOnly, h.importZonesGeoJSON)
 	h.route("GET /api/v1/reports.geojson", signedIn, h.reportsGeoJSON)

@@ -47,6 +47,17 @@ local function fence_tripped(epoch_key, run_id)
 end
 `
 
+// fencedArgsLua starts a script whose ARGV begin with the fence: it checks
+// the fence, and arg() then reads the arguments after it in order.
+const fencedArgsLua = fenceLua + `
+if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
+local i = 2
+local function arg()
+  i = i + 1
+  return ARGV[i]
+end
+`
+
 // fence is what this process verified of Redis.
 type fence struct {
 	mu      sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +17,10 @@ import (
 // What the Healer reads and writes to bring Redis back to the streams (the
 // fence's part is in fence.go).
 
-var _ alerting.HealStore = (*Store)(nil)
+var (
+	_ alerting.HealStore    = (*Store)(nil)
+	_ alerting.CompactStore = (*Store)(nil)
+)
 
 func (s *Store) checkpointKey() string { return s.prefix + "checkpoint:reports" }
 
@@ -206,4 +210,161 @@ func (s *Store) DropSessions(ctx context.Context) (int, error) {
 		return n, unavailable("drop sessions", err)
 	}
 	return n, nil
+}
+
+// ChangedAlerts implements alerting.CompactStore.
+func (s *Store) ChangedAlerts(ctx context.Context, zone string, after int64) ([]alerting.CompactAlert, int64, error) {
+	seq, err := s.StoredSeq(ctx, zone)
+	if err != nil {
+		return nil, 0, err
+	}
+	frames, err := s.rdb.ZRangeByScoreWithScores(ctx, s.zoneKey(zone, "changes"), &redis.ZRangeBy{
+		Min: strconv.FormatInt(after+1, 10), Max: strconv.FormatInt(seq, 10)}).Result()
+	if err != nil {
+		return nil, 0, unavailable("read the history of "+zone, err)
+	}
+	var ids []string
+	seen := map[string]bool{}
+	if len(frames) == 0 || int64(frames[0].Score) != after+1 {
+		// The history no longer reaches back there: every alert of the zone.
+		if ids, err = s.rdb.ZRange(ctx, s.zoneKey(zone, "alerts"), 0, -1).Result(); err != nil {
+			return nil, 0, unavailable("list alerts of "+zone, err)
+		}
+	} else {
+		for _, f := range frames {
+			if id := frameAlertID(f.Member.(string)); id != "" && !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	pipe := s.rdb.Pipeline()
+	states := make([]*redis.StringCmd, len(ids))
+	reports := make([]*redis.StringSliceCmd, len(ids))
+	for i, id := range ids {
+		states[i] = pipe.HGet(ctx, s.alertKey(id), "json")
+		reports[i] = pipe.LRange(ctx, s.alertReportsKey(id), 0, -1)
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, 0, unavailable("read alerts of "+zone, err)
+		}
+	}
+	out := make([]alerting.CompactAlert, 0, len(ids))
+	for i := range ids {
+		text, err := states[i].Result()
+		if err != nil {
+			continue // gone
+		}
+		out = append(out, alerting.CompactAlert{Alert: json.RawMessage(text), Reports: reports[i].Val()})
+	}
+	return out, seq, nil
+}
+
+// frameAlertID reads the alert's id from a change frame, whose alert
+// starts with its id, without decoding the alert.
+func frameAlertID(frame string) string {
+	const key = `"alert":{"id":"`
+	i := strings.Index(frame, key)
+	if i < 0 {
+		return ""
+	}
+	rest := frame[i+len(key):]
+	j := strings.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return rest[:j]
+}
+
+// loadScript writes alerts from the compacted record into a zone that is
+// behind it, and moves the zone's sequence number there. The zone's
+// history before that point stays empty: a board resuming from it gets a
+// snapshot.
+//
+// KEYS: none. ARGV: 1-2 the fence, 3 zone seq key, 4 seq, 5 timers key,
+// 6 deliveries key, 7 number of alerts, then each alert: key, id, version,
+// JSON, zone, active (1/0), score (ms), active key, index key, reports key,
+// group key ("" for none), group TTL (ms), timer (ms; 0 for none), number
+// of reports, the reports, number of deliveries, each: lane key, key, job
+// JSON, score.
+var loadScript = redis.NewScript(fencedArgsLua + `
+local seq_key, seq = arg(), tonumber(arg())
+local timers_key, deliveries_key = arg(), arg()
+if tonumber(redis.call('GET', seq_key) or '0') >= seq then return 0 end
+for n = 1, tonumber(arg()) do
+  local a = {key = arg(), id = arg(), version = tonumber(arg()), json = arg(), zone = arg(), active = arg() == '1',
+    score = arg(), active_key = arg(), index_key = arg(), reports_key = arg(), group_key = arg(), group_ttl = arg(),
+    timer = arg()}
+  local reports = {}
+  for r = 1, tonumber(arg()) do reports[r] = arg() end
+  local newer = tonumber(redis.call('HGET', a.key, 'v') or '0') < a.version
+  if newer then
+    redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', a.json, 'zone', a.zone)
+    if a.active then redis.call('SADD', a.active_key, a.id) else redis.call('SREM', a.active_key, a.id) end
+    redis.call('ZADD', a.index_key, a.score, a.id)
+    if a.timer ~= '0' then redis.call('ZADD', timers_key, a.timer, a.id) else redis.call('ZREM', timers_key, a.id) end
+    redis.call('DEL', a.reports_key)
+    for first = 1, #reports, 256 do
+      redis.call('RPUSH', a.reports_key, unpack(reports, first, math.min(first + 255, #reports)))
+    end
+    if a.group_key ~= '' then redis.call('SET', a.group_key, a.id, 'PX', a.group_ttl) end
+  end
+  for d = 1, tonumber(arg()) do
+    local lane, key, job, score = arg(), arg(), arg(), arg()
+    if newer and redis.call('HSETNX', deliveries_key, key, job) == 1 then redis.call('ZADD', lane, score, key) end
+  end
+end
+redis.call('SET', seq_key, seq)
+return 1
+`)
+
+// LoadAlerts implements alerting.CompactStore.
+func (s *Store) LoadAlerts(ctx context.Context, runID, zone string, seq int64, alerts []alerting.CompactAlert) error {
+	if !s.fence.on {
+		runID = "*"
+	}
+	args := append(s.fenceArgs(runID), s.zoneKey(zone, "seq"), seq, s.timersKey(), s.deliveriesKey(), len(alerts))
+	ttl := (alerting.DefaultWindow + 24*time.Hour).Milliseconds()
+	for _, ca := range alerts {
+		a, err := decodeAlert(string(ca.Alert))
+		if err != nil {
+			return err
+		}
+		var timer int64
+		if t := timerAt(a); t != nil {
+			timer = t.UnixMilli()
+		}
+		group := ""
+		if a.GroupKey != "" {
+			group = s.groupKey(a.GroupKey)
+		}
+		args = append(args, s.alertKey(a.ID), a.ID, a.Version, string(ca.Alert), a.Zone, boolArg(a.Active()), a.UpdatedAt.UnixMilli(),
+			s.zoneKey(a.Zone, "active"), s.zoneKey(a.Zone, "alerts"), s.alertReportsKey(a.ID), group, ttl, timer, len(ca.Reports))
+		for _, id := range ca.Reports {
+			args = append(args, id)
+		}
+		deliveries := alerting.OpenDeliveries(a)
+		args = append(args, len(deliveries))
+		for _, d := range deliveries {
+			job, err := json.Marshal(d)
+			if err != nil {
+				return err
+			}
+			args = append(args, s.laneKey(d.Urgent), d.Key, job, a.UpdatedAt.UnixMilli())
+		}
+	}
+	if err := loadScript.Run(ctx, s.rdb, nil, args...).Err(); err != nil {
+		return s.fail("load the compacted record of "+zone, err)
+	}
+	return nil
+}
+
+// TryLease implements alerting.CompactStore.
+func (s *Store) TryLease(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.prefix+"lease:"+name, "1", ttl).Result()
+	if err != nil {
+		return false, unavailable("take the lease "+name, err)
+	}
+	return ok, nil
 }

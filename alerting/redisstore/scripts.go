@@ -46,13 +46,7 @@ import "github.com/redis/go-redis/v9"
 // sequence numbers of the applied commits' alert changes in order; the
 // caller joins each with its body into the frame the history holds
 // (alerting.ChangeFrame).
-var commitScript = redis.NewScript(fenceLua + `
-if fence_tripped(ARGV[1], ARGV[2]) then return redis.error_reply('` + fenceError + `') end
-local i = 2
-local function arg()
-  i = i + 1
-  return ARGV[i]
-end
+var commitScript = redis.NewScript(fencedArgsLua + `
 local cap = tonumber(arg())
 local timers_key, deliveries_key = arg(), arg()
 local ncommits = tonumber(arg())

@@ -54,7 +54,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			c.Usage = "print a shell completion script: bash, zsh, fish or pwsh"
 		},
 		Commands: []*cli.Command{reportCommand(), alertsCommand(), applyCommand(), getCommand(), deleteCommand(), onCallCommand(),
-			secretCommand(), receiveCommand(), loginCommand(), usersCommand(), tokensCommand(), auditCommand(), parkedCommand(), benchCommand()},
+			secretCommand(), receiveCommand(), loginCommand(), usersCommand(), tokensCommand(), auditCommand(), healCommand(), parkedCommand(), benchCommand()},
 	}
 	markUsageErrors(cmd)
 	err := cmd.Run(ctx, args)

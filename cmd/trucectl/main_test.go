@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
@@ -384,5 +385,61 @@ func TestParkedListAndReplay(t *testing.T) {
 	})
 	if code, _, _ := trucectl(t, "", append(g, "parked", "replay", "x")...); code != 2 {
 		t.Errorf("a bad seq: exit %d, want 2", code)
+	}
+}
+
+// TestHeal: a zone's state deleted in place in Redis (as loading an older
+// dataset in place would lose it) is healed from the streams by `trucectl
+// heal`, which says which zones it healed.
+func TestHeal(t *testing.T) {
+	server, natsURL, redisURL := startServerAndRedis(t)
+	g := []string{"--server", server, "--nats", natsURL}
+	for i := range 3 {
+		if code, _, errOut := trucectl(t, "", append(g, "report", "--id", fmt.Sprintf("heal-%d", i), "--zone", "daraa", "--category", "shelling", "--reported-by", "OP 1")...); code != 0 {
+			t.Fatalf("report: %s", errOut)
+		}
+	}
+	count := func() int {
+		code, out, _ := trucectl(t, "", append(g, "--output", "json", "alerts", "list", "--zone", "daraa")...)
+		var list struct {
+			Alerts []struct {
+				ReportCount int `json:"report_count"`
+			} `json:"alerts"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil {
+			return -1
+		}
+		n := 0
+		for _, a := range list.Alerts {
+			n += a.ReportCount
+		}
+		return n
+	}
+	alertingtest.Eventually(t, 10*time.Second, "the three reports counted", func() bool { return count() == 3 })
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "tl:zone:daraa:*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("the zone's keys: %v %v", keys, err)
+	}
+	alertKeys, _ := rdb.Keys(ctx, "tl:alert:*").Result()
+	reportKeys, _ := rdb.Keys(ctx, "tl:report:heal-*").Result()
+	if err := rdb.Del(ctx, append(append(keys, alertKeys...), reportKeys...)...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d reports counted after the zone's state was deleted, want 0", n)
+	}
+	code, out, errOut := trucectl(t, "", append(g, "heal")...)
+	if code != 0 || !strings.Contains(out, "healed: daraa") {
+		t.Fatalf("trucectl heal: exit %d, %q %q", code, out, errOut)
+	}
+	if n := count(); n != 3 {
+		t.Errorf("%d reports counted after trucectl heal, want 3", n)
 	}
 }

@@ -74,7 +74,7 @@ func options() []option {
 			apply: func(c *app.Config, cmd *cli.Command) { c.StreamReplicas = cmd.Int("stream-replicas") },
 		},
 		{
-			flag:  &cli.Int64Flag{Name: "alerts-max-mb", Usage: "size limit of the stream ALERTS, MiB; the oldest changes go first", Value: d.AlertsMaxMB, Sources: env("alerts-max-mb")},
+			flag:  &cli.Int64Flag{Name: "alerts-max-mb", Usage: "size limit of the stream ALERTS and of the compacted record of every alert, MiB each", Value: d.AlertsMaxMB, Sources: env("alerts-max-mb")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.AlertsMaxMB = cmd.Int64("alerts-max-mb") },
 		},
 		stringOption("nats-credentials", "external NATS: a .creds file (user JWT and nkey seed)", d.NATSCredentials, func(c *app.Config) *string { return &c.NATSCredentials }),

@@ -107,7 +107,7 @@ func (a *App) startRedis(ctx context.Context) error {
 		if !emb.Persistent() {
 			a.logger.Warn("**********************************************************************")
 			a.logger.Warn("redis-server is not installed: using an IN-MEMORY Redis. It is EMPTY at every start:")
-			a.logger.Warn("truceline rebuilds it from the streams, which keep alert changes for 7 days only.")
+			a.logger.Warn("truceline rebuilds it from the streams, which takes longer the more alerts there are.")
 			a.logger.Warn("Install redis-server (apt-get install redis-server) or set --redis-url.")
 			a.logger.Warn("**********************************************************************")
 		}
@@ -241,7 +241,8 @@ func (a *App) startEngine(ctx context.Context) error {
 	// heal what it lost) before anything uses it, and whenever it restarts.
 	heals := newHealMetrics(a.registry, a.Store)
 	a.healer, err = alerting.NewHealer(alerting.HealerOptions{
-		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Restore: a.restoreState, Reconcile: a.syncAudit,
+		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Compacted: a.Broker,
+		Restore: a.restoreState, Reconcile: a.syncAudit,
 		Healed: heals.healed, Logger: a.logger,
 	})
 	if err != nil {
@@ -289,6 +290,7 @@ func (a *App) startHTTP(context.Context) error {
 		Config:   liveConfig{a.Store, a.catalog, a.recordConfig},
 		Ready:    append(ready, web.Check{Name: "shutdown", Check: a.notDraining}),
 		Healing:  a.Store.Healing,
+		Healer:   a.healer,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
 		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone, PublicURL: a.PublicURL(),

@@ -39,8 +39,8 @@ type Config struct {
 	// StreamReplicas is the JetStream replica count of truceline's streams
 	// and bucket: 1 for a single server, 3 (or 5) on a cluster.
 	StreamReplicas int `yaml:"stream_replicas"`
-	// AlertsMaxMB caps ALERTS, so that derived data never fills the store
-	// that VIOLATIONS needs; the oldest changes go first.
+	// AlertsMaxMB caps ALERTS and the compacted record of every alert
+	// each, so that they never fill the store that VIOLATIONS needs.
 	AlertsMaxMB int64 `yaml:"alerts_max_mb"`
 	// NATSUsers are the embedded server's liaison users (YAML only); with
 	// any, the server requires authentication.
@@ -148,7 +148,7 @@ func DefaultConfig() Config {
 		NATSMaxMemoryMB: 64,
 		NATSMaxStoreMB:  4096,
 		StreamReplicas:  1,
-		AlertsMaxMB:     1024,
+		AlertsMaxMB:     512,
 		ShutdownDrain:   5 * time.Second,
 		NATSUsers:       []NATSUser{},
 		RedisURL:        Embedded,
@@ -253,8 +253,8 @@ func (c *Config) Validate() error {
 	}
 	if c.AlertsMaxMB < 16 {
 		bad("alerts-max-mb", "must be at least 16")
-	} else if c.NATSURL == Embedded && c.AlertsMaxMB+broker.DerivedMaxMB > c.NATSMaxStoreMB/2 {
-		bad("alerts-max-mb", "%d MiB, with %d MiB for rejected input and the state bucket, leaves less than half of --nats-max-store-mb (%d MiB) to the reports: lower it or raise --nats-max-store-mb",
+	} else if c.NATSURL == Embedded && 2*c.AlertsMaxMB+broker.DerivedMaxMB > c.NATSMaxStoreMB/2 {
+		bad("alerts-max-mb", "%d MiB twice (ALERTS and the compacted record), with %d MiB for rejected input, the audit log and the state bucket, leaves less than half of --nats-max-store-mb (%d MiB) to the reports: lower it or raise --nats-max-store-mb",
 			c.AlertsMaxMB, broker.DerivedMaxMB, c.NATSMaxStoreMB)
 	}
 	if c.RedisURL != Embedded {

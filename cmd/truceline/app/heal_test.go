@@ -18,6 +18,7 @@ import (
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 
@@ -685,4 +686,53 @@ func TestAuditLogSurvivesARollbackAndACut(t *testing.T) {
 		got, gotHead, problems := auditState(t, a)
 		return got >= n && gotHead == got && len(problems) == 0
 	})
+}
+
+// TestRebuildPastWhatALERTSKeeps wipes Redis after ALERTS has lost its
+// older changes (its age or size limit): the alerts come back from the
+// compacted record, the changes after it from ALERTS, and every report
+// counts once.
+func TestRebuildPastWhatALERTSKeeps(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	js := jetStream(t, d)
+	ctx := context.Background()
+	early := sendReports(t, a, js, "early", 60)
+	waitCounted(t, a, early)
+	al := alerts(t, a, "homs-north")[0]
+	act(t, a, al.ID, "ack", `{"note":"acknowledged long ago"}`)
+	alertingtest.Eventually(t, 60*time.Second, "the compacted record to cover every zone", func() bool {
+		seqs := storedSeqs(t, a)
+		for _, zone := range healZones {
+			at, err := a.Broker.CompactedSeq(ctx, zone)
+			if err != nil || at != seqs[zone] {
+				return false
+			}
+		}
+		return true
+	})
+	stream, err := js.Stream(ctx, broker.StreamAlerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := sendReports(t, a, js, "late", 12)
+	waitCounted(t, a, late)
+	// ALERTS loses everything the compacted record covers.
+	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(info.State.LastSeq+1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.redis.Client(t).FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	waitCounted(t, a, append(early, late...))
+	countedOnce(t, a)
+	_, body := get(t, a, "/api/v1/alerts/"+al.ID)
+	if body["state"] != "acknowledged" {
+		t.Errorf("the alert acknowledged before the compaction is %v after the rebuild", body["state"])
+	}
 }

@@ -392,6 +392,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 	v.do(apiCall{method: "GET", path: "/api/v1/audit?after=0&limit=50", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/audit", token: viewer, want: 403})
 	v.do(apiCall{method: "GET", path: "/api/v1/audit?limit=5000", want: 400, bad: true})
+	v.do(apiCall{method: "POST", path: "/api/v1/heal", want: 200})
+	v.do(apiCall{method: "POST", path: "/api/v1/heal", token: viewer, want: 403})
 
 	// Operations.
 	v.do(apiCall{method: "GET", path: "/healthz", anonymous: true, want: 200})

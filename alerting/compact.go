@@ -1,0 +1,119 @@
+package alerting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// ALERTS keeps alert changes for a while (7 days, and a byte limit), so a
+// store rebuilt from it alone would miss the alerts nobody changed since.
+// The compacted record keeps every alert's latest state, with its complete
+// list of reports, per zone up to a sequence number; a rebuild loads it and
+// redoes from ALERTS only the changes after it. One replica at a time
+// brings it up to date, every compactEvery, from the store.
+
+// CompactAlert is an alert as the compacted record keeps it.
+type CompactAlert struct {
+	Alert json.RawMessage `json:"alert"`
+	// Reports are all the alert's reports, oldest first.
+	Reports []string `json:"reports"`
+}
+
+// Compacted is the compacted record as the Healer reads and writes it.
+type Compacted interface {
+	// CompactedSeq is the zone's sequence number the record reflects
+	// every change up to; 0 when it holds nothing of the zone.
+	CompactedSeq(ctx context.Context, zone string) (int64, error)
+	// Compact stores alerts as the zone's latest and moves its sequence
+	// number to seq.
+	Compact(ctx context.Context, zone string, seq int64, alerts []CompactAlert) error
+	// CompactedAlerts calls fn with every alert of the zone it holds.
+	CompactedAlerts(ctx context.Context, zone string, fn func(CompactAlert) error) error
+}
+
+// CompactStore is what compaction and loading the compacted record need of
+// the store.
+type CompactStore interface {
+	// ChangedAlerts returns the alerts of the zone changed after seq after
+	// (all of them when its history no longer reaches back there), as
+	// they are now, and the zone's sequence number they are at.
+	ChangedAlerts(ctx context.Context, zone string, after int64) ([]CompactAlert, int64, error)
+	// LoadAlerts writes alerts from the compacted record at seq into a
+	// zone that is behind it, on incarnation runID.
+	LoadAlerts(ctx context.Context, runID, zone string, seq int64, alerts []CompactAlert) error
+	// TryLease takes the named lease for ttl unless another holds it.
+	TryLease(ctx context.Context, name string, ttl time.Duration) (bool, error)
+}
+
+// compactEvery is how often the compacted record is brought up to date.
+const compactEvery = 10 * time.Second
+
+// compact brings the compacted record up to date with the store, zone by
+// zone, when this replica holds the compaction lease.
+func (h *Healer) compact(ctx context.Context) error {
+	if h.o.Compacted == nil || time.Since(h.compacted) < compactEvery {
+		return nil
+	}
+	h.compacted = time.Now()
+	cs, ok := h.o.Store.(CompactStore)
+	if !ok {
+		return nil
+	}
+	if held, err := cs.TryLease(ctx, "compactor", compactEvery); err != nil || !held {
+		return err
+	}
+	for _, z := range h.o.Catalog.Catalog().Zones() {
+		at, err := h.o.Compacted.CompactedSeq(ctx, z.ID)
+		if err != nil {
+			return err
+		}
+		seq, err := h.o.Store.StoredSeq(ctx, z.ID)
+		if err != nil {
+			return err
+		}
+		if seq <= at {
+			continue
+		}
+		alerts, upTo, err := cs.ChangedAlerts(ctx, z.ID, at)
+		if err != nil {
+			return err
+		}
+		if err := h.o.Compacted.Compact(ctx, z.ID, upTo, alerts); err != nil {
+			return fmt.Errorf("compact %s: %w", z.ID, err)
+		}
+	}
+	return nil
+}
+
+// loadCompacted writes the compacted record of a zone into a store that
+// lacks changes ALERTS no longer holds, and returns the sequence number it
+// is at and the reports its alerts hold (so that they are marked
+// processed, not processed again).
+func (h *Healer) loadCompacted(ctx context.Context, runID, zone string) (int64, map[string]bool, error) {
+	cs, ok := h.o.Store.(CompactStore)
+	if h.o.Compacted == nil || !ok {
+		return 0, nil, nil
+	}
+	seq, err := h.o.Compacted.CompactedSeq(ctx, zone)
+	if err != nil || seq == 0 {
+		return 0, nil, err
+	}
+	var alerts []CompactAlert
+	known := map[string]bool{}
+	if err := h.o.Compacted.CompactedAlerts(ctx, zone, func(a CompactAlert) error {
+		alerts = append(alerts, a)
+		for _, id := range a.Reports {
+			known[id] = true
+		}
+		return nil
+	}); err != nil {
+		return 0, nil, err
+	}
+	if err := cs.LoadAlerts(ctx, runID, zone, seq, alerts); err != nil {
+		return 0, nil, err
+	}
+	h.logger.Warn("zone loaded from the compacted record: ALERTS no longer holds its older changes", "zone", zone, "alerts", len(alerts), "seq", seq)
+	return seq, known, nil
+}

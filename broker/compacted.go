@@ -1,0 +1,102 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// CompactedBucket is the compacted record of every alert: its latest state
+// and complete list of reports (key <zone>.<alert id>), and each zone's
+// sequence number the record reflects every change up to (key
+// _seq.<zone>). A store rebuilt from the streams loads it, then redoes from
+// ALERTS only the changes after it.
+const CompactedBucket = "truceline-alerts"
+
+var _ alerting.Compacted = (*Broker)(nil)
+
+// compactedBucket returns the bucket, creating it when it is missing.
+func (b *Broker) compactedBucket(ctx context.Context) (jetstream.KeyValue, error) {
+	return b.bucket(ctx, &b.compacted, CompactedBucket, "every alert's latest state and reports, for rebuilding Redis past what ALERTS keeps",
+		b.alertsMaxBytes)
+}
+
+// CompactedSeq implements alerting.Compacted.
+func (b *Broker) CompactedSeq(ctx context.Context, zone string) (int64, error) {
+	kv, err := b.compactedBucket(ctx)
+	if err != nil {
+		return 0, err
+	}
+	e, err := kv.Get(ctx, "_seq."+zone)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, journalUnavailable("read "+CompactedBucket, err)
+	}
+	return strconv.ParseInt(string(e.Value()), 10, 64)
+}
+
+// Compact implements alerting.Compacted: the alerts first, then the
+// zone's sequence number, so the record never claims what it lacks.
+func (b *Broker) Compact(ctx context.Context, zone string, seq int64, alerts []alerting.CompactAlert) error {
+	kv, err := b.compactedBucket(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range alerts {
+		var head struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(a.Alert, &head); err != nil || head.ID == "" {
+			return fmt.Errorf("an alert of %s without an id: %v", zone, err)
+		}
+		data, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		if _, err := kv.Put(ctx, zone+"."+head.ID, data); err != nil {
+			return recordUnavailable(zone+"."+head.ID, err)
+		}
+	}
+	if _, err := kv.Put(ctx, "_seq."+zone, []byte(strconv.FormatInt(seq, 10))); err != nil {
+		return recordUnavailable("_seq."+zone, err)
+	}
+	return nil
+}
+
+// CompactedAlerts implements alerting.Compacted.
+func (b *Broker) CompactedAlerts(ctx context.Context, zone string, fn func(alerting.CompactAlert) error) error {
+	kv, err := b.compactedBucket(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := kv.Watch(ctx, zone+".*", jetstream.IgnoreDeletes())
+	if err != nil {
+		return journalUnavailable("read "+CompactedBucket, err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				return nil // every value read
+			}
+			var a alerting.CompactAlert
+			if err := json.Unmarshal(e.Value(), &a); err != nil {
+				return fmt.Errorf("%s %s: %w", CompactedBucket, e.Key(), err)
+			}
+			if err := fn(a); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return journalUnavailable("read "+CompactedBucket, ctx.Err())
+		}
+	}
+}
