@@ -230,9 +230,9 @@ type inbound struct {
 // the reader's own stack stays as small as reading needs: it is the one
 // goroutine an idle connection keeps.
 func (g *Gateway) readLoop(c *client) {
-	subscribed := make(map[string]bool)
+	subscribed := &zoneSet{zones: map[string]bool{}}
 	defer func() {
-		for zone := range subscribed {
+		for _, zone := range subscribed.close() {
 			g.unsubscribe(c, zone)
 		}
 		c.close(websocket.CloseNormalClosure, "")
@@ -262,8 +262,72 @@ func (g *Gateway) readLoop(c *client) {
 	}
 }
 
+// zoneSet is the zones a client follows, and those it waits to follow
+// (their history could not be read yet), shared by its reader and the
+// retries of its subscriptions.
+type zoneSet struct {
+	mu      sync.Mutex
+	zones   map[string]bool // zone → subscribed (true) or waiting (false)
+	stopped bool
+}
+
+// want marks zone as waiting, unless it is followed or waited for already.
+func (s *zoneSet) want(zone string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.zones[zone]; ok || s.stopped {
+		return false
+	}
+	s.zones[zone] = false
+	return true
+}
+
+// waiting reports whether zone is still wanted and not yet followed.
+func (s *zoneSet) waiting(zone string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	followed, ok := s.zones[zone]
+	return ok && !followed && !s.stopped
+}
+
+// set marks zone followed; false when it is no longer wanted.
+func (s *zoneSet) set(zone string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.zones[zone]; !ok || s.stopped {
+		return false
+	}
+	s.zones[zone] = true
+	return true
+}
+
+// drop forgets zones ("*" for all) and returns those that were followed.
+func (s *zoneSet) drop(zone string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var followed []string
+	for z, ok := range s.zones {
+		if z == zone || zone == "*" {
+			if ok {
+				followed = append(followed, z)
+			}
+			delete(s.zones, z)
+		}
+	}
+	return followed
+}
+
+// close stops retries and returns the zones followed.
+func (s *zoneSet) close() []string {
+	followed := s.drop("*")
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	return followed
+}
+
 // handle carries out one client message; subscribed is the client's zones.
-func (g *Gateway) handle(c *client, data []byte, subscribed map[string]bool) {
+func (g *Gateway) handle(c *client, data []byte, subscribed *zoneSet) {
 	var m inbound
 	if err := json.Unmarshal(data, &m); err != nil {
 		c.enqueue(errorFrame("bad_message", "messages must be JSON objects: "+err.Error()))
@@ -272,32 +336,61 @@ func (g *Gateway) handle(c *client, data []byte, subscribed map[string]bool) {
 	switch m.Type {
 	case "subscribe":
 		for _, zone := range g.expand(c, m.Zones) {
-			if subscribed[zone] {
+			if !subscribed.want(zone) {
 				continue
 			}
 			var resume *int64
 			if seq, ok := m.Resume[zone]; ok {
 				resume = &seq
 			}
-			if err := g.subscribe(c, zone, resume); err != nil {
-				g.logger.Warn("subscribe failed", "zone", zone, "err", err)
-				c.enqueue(errorFrame("unavailable", fmt.Sprintf("cannot subscribe to %s now; try again", zone)))
-				continue
-			}
-			subscribed[zone] = true
+			g.follow(c, zone, resume, subscribed)
 		}
 	case "unsubscribe":
 		for _, zone := range m.Zones {
-			for z := range subscribed {
-				if z == zone || zone == "*" {
-					g.unsubscribe(c, z)
-					delete(subscribed, z)
-				}
+			for _, z := range subscribed.drop(zone) {
+				g.unsubscribe(c, z)
 			}
 		}
 	default:
 		c.enqueue(errorFrame("bad_message", fmt.Sprintf("unknown message type %q", m.Type)))
 	}
+}
+
+// follow subscribes c to zone. When the zone's history cannot be read now
+// (Redis away, or the zone being restored from the streams), the client is
+// told why, and the subscription is tried again every few seconds until it
+// succeeds, the client lets the zone go, or it leaves: a board never stops
+// following a zone without being told, and never for good.
+func (g *Gateway) follow(c *client, zone string, resume *int64, subscribed *zoneSet) {
+	err := g.subscribe(c, zone, resume)
+	if err == nil {
+		if !subscribed.set(zone) {
+			g.unsubscribe(c, zone) // dropped meanwhile
+		}
+		return
+	}
+	g.logger.Warn("subscribe failed; retrying", "zone", zone, "err", err)
+	message := fmt.Sprintf("cannot follow %s now; trying again", zone)
+	if alerting.ErrorCode(err) == alerting.EUNAVAILABLE {
+		message = alerting.ErrorMessage(err) + "; following " + zone + " as soon as it is back"
+	}
+	c.enqueue(errorFrame("unavailable", message))
+	wait := time.Second
+	var retry func()
+	retry = func() {
+		if !subscribed.waiting(zone) {
+			return
+		}
+		if err := g.subscribe(c, zone, resume); err != nil {
+			wait = min(2*wait, 5*time.Second)
+			time.AfterFunc(wait, retry)
+			return
+		}
+		if !subscribed.set(zone) {
+			g.unsubscribe(c, zone)
+		}
+	}
+	time.AfterFunc(wait, retry)
 }
 
 // expand resolves "*" to every zone and drops unknown zones with an error.

@@ -92,11 +92,12 @@ func (f *fixture) report(t *testing.T, e *alerting.Engine, zone string) {
 }
 
 type frame struct {
-	Type   string `json:"type"`
-	Zone   string `json:"zone"`
-	Seq    int64  `json:"seq"`
-	Reason string `json:"reason"`
-	Code   string `json:"code"`
+	Type    string `json:"type"`
+	Zone    string `json:"zone"`
+	Seq     int64  `json:"seq"`
+	Reason  string `json:"reason"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 type client struct {
@@ -364,5 +365,47 @@ func TestCompressionIsOffUnlessConfigured(t *testing.T) {
 		if got != enabled {
 			t.Errorf("compression configured %v, negotiated %v", enabled, got)
 		}
+	}
+}
+
+// TestAZoneBeingHealedIsFollowedOnceHealed: a board subscribing to a zone
+// that is being restored from the streams is told so, and follows the zone
+// by itself once it is healed.
+func TestAZoneBeingHealedIsFollowedOnceHealed(t *testing.T) {
+	rs := redistest.Start(t)
+	store, err := redisstore.New(redisstore.Options{Client: rs.Client(t), Fence: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := store.SetEpoch(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	runID, _, err := store.Incarnation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.OpenFence(runID, []string{"aleppo"})
+	b, err := broker.New(ctx, broker.Options{Conn: natstest.Start(t).Connect(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog := staticCatalog{alerting.MustCatalog(1, alerting.Config{Zones: []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}}})}
+	g, err := gateway.New(gateway.Options{Feed: b, History: store, Zones: catalog, Logger: alertingtest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	t.Cleanup(func() { _ = g.Shutdown(ctx); srv.Close() })
+	f := &fixture{srv: srv}
+	c := f.dial(t, nil)
+	c.read()
+	c.subscribe(t, "aleppo")
+	if fr := c.next(t); fr.Type != "error" || fr.Code != "unavailable" || !strings.Contains(fr.Message, "being restored") {
+		t.Fatalf("subscribing to a zone being healed: %+v, want an error saying it is being restored", fr)
+	}
+	store.ZoneHealed("aleppo")
+	if fr := c.next(t); fr.Type != "snapshot" || fr.Zone != "aleppo" {
+		t.Fatalf("after the heal: %+v, want the zone's snapshot", fr)
 	}
 }
