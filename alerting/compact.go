@@ -10,9 +10,10 @@ import (
 // ALERTS keeps alert changes for a while (7 days, and a byte limit), so a
 // store rebuilt from it alone would miss the alerts nobody changed since.
 // The compacted record keeps every alert's latest state, with its complete
-// list of reports, per zone up to a sequence number; a rebuild loads it and
-// redoes from ALERTS only the changes after it. One replica at a time
-// brings it up to date, every compactEvery, from the store.
+// list of reports, per zone at a sequence number or later; a rebuild loads
+// it and redoes from ALERTS the changes after that number (a change the
+// loaded alert has already adds only its history entry). One replica at a
+// time brings it up to date, every compactEvery, from the store.
 
 // CompactAlert is an alert as the compacted record keeps it.
 type CompactAlert struct {
@@ -24,11 +25,12 @@ type CompactAlert struct {
 // Compacted is the compacted record as the Healer reads and writes it.
 type Compacted interface {
 	// CompactedSeq is the zone's sequence number the record reflects
-	// every change up to; 0 when it holds nothing of the zone.
-	CompactedSeq(ctx context.Context, zone string) (int64, error)
+	// every change up to (0 when it holds nothing of the zone), and when
+	// the record was last brought up to date.
+	CompactedSeq(ctx context.Context, zone string) (int64, time.Time, error)
 	// Compact stores alerts as the zone's latest and moves its sequence
-	// number to seq.
-	Compact(ctx context.Context, zone string, seq int64, alerts []CompactAlert) error
+	// number to seq, brought up to date at at.
+	Compact(ctx context.Context, zone string, seq int64, at time.Time, alerts []CompactAlert) error
 	// CompactedAlerts calls fn with every alert of the zone it holds.
 	CompactedAlerts(ctx context.Context, zone string, fn func(CompactAlert) error) error
 }
@@ -36,10 +38,10 @@ type Compacted interface {
 // CompactStore is what compaction and loading the compacted record need of
 // the store.
 type CompactStore interface {
-	// ChangedAlerts returns the alerts of the zone changed after seq after
-	// (all of them when its history no longer reaches back there), as
-	// they are now, and the zone's sequence number they are at.
-	ChangedAlerts(ctx context.Context, zone string, after int64) ([]CompactAlert, int64, error)
+	// ChangedAlerts returns the alerts of the zone changed at or after
+	// since (by their updated_at), as they are now, and the zone's
+	// sequence number read before them: they are at it or later.
+	ChangedAlerts(ctx context.Context, zone string, since time.Time) ([]CompactAlert, int64, error)
 	// LoadAlerts writes alerts from the compacted record at seq into a
 	// zone that is behind it, on incarnation runID.
 	LoadAlerts(ctx context.Context, runID, zone string, seq int64, alerts []CompactAlert) error
@@ -65,7 +67,7 @@ func (h *Healer) compact(ctx context.Context) error {
 		return err
 	}
 	for _, z := range h.o.Catalog.Catalog().Zones() {
-		at, err := h.o.Compacted.CompactedSeq(ctx, z.ID)
+		at, last, err := h.o.Compacted.CompactedSeq(ctx, z.ID)
 		if err != nil {
 			return err
 		}
@@ -76,11 +78,18 @@ func (h *Healer) compact(ctx context.Context) error {
 		if seq <= at {
 			continue
 		}
-		alerts, upTo, err := cs.ChangedAlerts(ctx, z.ID, at)
+		// The alerts changed since the last time, by their updated_at:
+		// replicas' clocks differ, so a minute more.
+		now := time.Now()
+		since := time.Time{}
+		if at > 0 {
+			since = last.Add(-time.Minute)
+		}
+		alerts, upTo, err := cs.ChangedAlerts(ctx, z.ID, since)
 		if err != nil {
 			return err
 		}
-		if err := h.o.Compacted.Compact(ctx, z.ID, upTo, alerts); err != nil {
+		if err := h.o.Compacted.Compact(ctx, z.ID, upTo, now, alerts); err != nil {
 			return fmt.Errorf("compact %s: %w", z.ID, err)
 		}
 	}
@@ -96,7 +105,7 @@ func (h *Healer) loadCompacted(ctx context.Context, runID, zone string) (int64, 
 	if h.o.Compacted == nil || !ok {
 		return 0, nil, nil
 	}
-	seq, err := h.o.Compacted.CompactedSeq(ctx, zone)
+	seq, _, err := h.o.Compacted.CompactedSeq(ctx, zone)
 	if err != nil || seq == 0 {
 		return 0, nil, err
 	}

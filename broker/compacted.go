@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -15,7 +15,7 @@ import (
 // CompactedBucket is the compacted record of every alert: its latest state
 // and complete list of reports (key <zone>.<alert id>), and each zone's
 // sequence number the record reflects every change up to (key
-// _seq.<zone>). A store rebuilt from the streams loads it, then redoes from
+// _seq.<zone>, with when it was brought up to date). A store rebuilt from the streams loads it, then redoes from
 // ALERTS only the changes after it.
 const CompactedBucket = "truceline-alerts"
 
@@ -27,25 +27,35 @@ func (b *Broker) compactedBucket(ctx context.Context) (jetstream.KeyValue, error
 		b.alertsMaxBytes)
 }
 
+// compactedMark is a zone's key _seq.<zone>.
+type compactedMark struct {
+	Seq int64     `json:"seq"`
+	At  time.Time `json:"at"`
+}
+
 // CompactedSeq implements alerting.Compacted.
-func (b *Broker) CompactedSeq(ctx context.Context, zone string) (int64, error) {
+func (b *Broker) CompactedSeq(ctx context.Context, zone string) (int64, time.Time, error) {
 	kv, err := b.compactedBucket(ctx)
 	if err != nil {
-		return 0, err
+		return 0, time.Time{}, err
 	}
 	e, err := kv.Get(ctx, "_seq."+zone)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return 0, nil
+		return 0, time.Time{}, nil
 	}
 	if err != nil {
-		return 0, journalUnavailable("read "+CompactedBucket, err)
+		return 0, time.Time{}, journalUnavailable("read "+CompactedBucket, err)
 	}
-	return strconv.ParseInt(string(e.Value()), 10, 64)
+	var m compactedMark
+	if err := json.Unmarshal(e.Value(), &m); err != nil {
+		return 0, time.Time{}, fmt.Errorf("%s _seq.%s: %w", CompactedBucket, zone, err)
+	}
+	return m.Seq, m.At, nil
 }
 
 // Compact implements alerting.Compacted: the alerts first, then the
-// zone's sequence number, so the record never claims what it lacks.
-func (b *Broker) Compact(ctx context.Context, zone string, seq int64, alerts []alerting.CompactAlert) error {
+// zone's mark, so the record never claims what it lacks.
+func (b *Broker) Compact(ctx context.Context, zone string, seq int64, at time.Time, alerts []alerting.CompactAlert) error {
 	kv, err := b.compactedBucket(ctx)
 	if err != nil {
 		return err
@@ -65,7 +75,11 @@ func (b *Broker) Compact(ctx context.Context, zone string, seq int64, alerts []a
 			return recordUnavailable(zone+"."+head.ID, err)
 		}
 	}
-	if _, err := kv.Put(ctx, "_seq."+zone, []byte(strconv.FormatInt(seq, 10))); err != nil {
+	mark, err := json.Marshal(compactedMark{Seq: seq, At: at.UTC()})
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, "_seq."+zone, mark); err != nil {
 		return recordUnavailable("_seq."+zone, err)
 	}
 	return nil

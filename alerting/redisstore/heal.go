@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -212,31 +211,18 @@ func (s *Store) DropSessions(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ChangedAlerts implements alerting.CompactStore.
-func (s *Store) ChangedAlerts(ctx context.Context, zone string, after int64) ([]alerting.CompactAlert, int64, error) {
+// ChangedAlerts implements alerting.CompactStore: the alerts of the zone's
+// index updated at or after since, read after the zone's sequence number,
+// so they are at it or later.
+func (s *Store) ChangedAlerts(ctx context.Context, zone string, since time.Time) ([]alerting.CompactAlert, int64, error) {
 	seq, err := s.StoredSeq(ctx, zone)
 	if err != nil {
 		return nil, 0, err
 	}
-	frames, err := s.rdb.ZRangeByScoreWithScores(ctx, s.zoneKey(zone, "changes"), &redis.ZRangeBy{
-		Min: strconv.FormatInt(after+1, 10), Max: strconv.FormatInt(seq, 10)}).Result()
+	ids, err := s.rdb.ZRangeByScore(ctx, s.zoneKey(zone, "alerts"), &redis.ZRangeBy{
+		Min: strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf"}).Result()
 	if err != nil {
-		return nil, 0, unavailable("read the history of "+zone, err)
-	}
-	var ids []string
-	seen := map[string]bool{}
-	if len(frames) == 0 || int64(frames[0].Score) != after+1 {
-		// The history no longer reaches back there: every alert of the zone.
-		if ids, err = s.rdb.ZRange(ctx, s.zoneKey(zone, "alerts"), 0, -1).Result(); err != nil {
-			return nil, 0, unavailable("list alerts of "+zone, err)
-		}
-	} else {
-		for _, f := range frames {
-			if id := frameAlertID(f.Member.(string)); id != "" && !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
-		}
+		return nil, 0, unavailable("list alerts of "+zone, err)
 	}
 	pipe := s.rdb.Pipeline()
 	states := make([]*redis.StringCmd, len(ids))
@@ -259,22 +245,6 @@ func (s *Store) ChangedAlerts(ctx context.Context, zone string, after int64) ([]
 		out = append(out, alerting.CompactAlert{Alert: json.RawMessage(text), Reports: reports[i].Val()})
 	}
 	return out, seq, nil
-}
-
-// frameAlertID reads the alert's id from a change frame, whose alert
-// starts with its id, without decoding the alert.
-func frameAlertID(frame string) string {
-	const key = `"alert":{"id":"`
-	i := strings.Index(frame, key)
-	if i < 0 {
-		return ""
-	}
-	rest := frame[i+len(key):]
-	j := strings.IndexByte(rest, '"')
-	if j < 0 {
-		return ""
-	}
-	return rest[:j]
 }
 
 // loadScript writes alerts from the compacted record into a zone that is

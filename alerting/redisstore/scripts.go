@@ -39,7 +39,8 @@ import "github.com/redis/go-redis/v9"
 // A redo commit (alerting.Redo: one change read back from the stream) has
 // no premises but its seq: a zone already past it skips it (its seq comes
 // back as 0), a zone more than one change behind it stops the call with
-// "gap".
+// "gap", and an alert already at its version or later (loaded from the
+// compacted record) keeps its state: the change adds its history entry.
 //
 // It returns {applied, status, seq, seq, ...}: how many commits it
 // applied, "ok", or why the next was not ("dup", "stale" or "gap"), and the
@@ -76,14 +77,18 @@ local function apply_commit(report, redo, report_changes, alerts, deliveries, pe
     local s = string.format('%d', seq)
     redis.call('ZADD', a.history_key, seq, '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body)
     histories[a.history_key] = true
-    if not states[a.key] then order[#order + 1] = a.key end
-    states[a.key] = a
-    if a.group_key ~= '' then
-      if not groups[a.group_key] then group_order[#group_order + 1] = a.group_key end
-      groups[a.group_key] = {a.id, a.group_ttl}
-    end
-    for first = 1, #a.report_ids, 256 do
-      redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
+    -- A change redone onto an alert that has it already (loaded from the
+    -- compacted record at a later version) adds only its history entry.
+    if not (redo and version_of(a.key) >= a.version) then
+      if not states[a.key] then order[#order + 1] = a.key end
+      states[a.key] = a
+      if a.group_key ~= '' then
+        if not groups[a.group_key] then group_order[#group_order + 1] = a.group_key end
+        groups[a.group_key] = {a.id, a.group_ttl}
+      end
+      for first = 1, #a.report_ids, 256 do
+        redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
+      end
     end
     refs[#refs + 1] = a.zone .. ' ' .. s
     out[#out + 1] = seq

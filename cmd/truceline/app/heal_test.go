@@ -709,7 +709,7 @@ func TestRebuildPastWhatALERTSKeeps(t *testing.T) {
 	alertingtest.Eventually(t, 60*time.Second, "the compacted record to cover every zone", func() bool {
 		seqs := storedSeqs(t, a)
 		for _, zone := range healZones {
-			at, err := a.Broker.CompactedSeq(ctx, zone)
+			at, _, err := a.Broker.CompactedSeq(ctx, zone)
 			if err != nil || at != seqs[zone] {
 				return false
 			}
