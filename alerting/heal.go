@@ -130,6 +130,7 @@ type Healer struct {
 	ok       bool
 
 	compacted time.Time // when the compacted record was last brought up to date
+	running   bool      // Run started
 }
 
 // redoBatch is how many changes one call redoes at most.
@@ -164,6 +165,9 @@ func (h *Healer) Kick() {
 // Run checks and heals until Shutdown: at once when kicked, and every
 // Interval it probes the store and moves the checkpoint.
 func (h *Healer) Run() {
+	h.mu.Lock()
+	h.running = true
+	h.mu.Unlock()
 	defer close(h.done)
 	t := time.NewTicker(h.o.Interval)
 	defer t.Stop()
@@ -514,6 +518,12 @@ func (h *Healer) recoverReports(ctx context.Context, runID, zone string, floor u
 // Shutdown stops the healer after what it is doing. Idempotent.
 func (h *Healer) Shutdown(ctx context.Context) error {
 	h.once.Do(func() { close(h.stop) })
+	h.mu.Lock()
+	running := h.running
+	h.mu.Unlock()
+	if !running {
+		return nil
+	}
 	select {
 	case <-h.done:
 		return nil
