@@ -39,11 +39,7 @@ func BenchmarkEngineDrain(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TRUCELINE_DRAIN_REPORTS")); err == nil && v > 0 {
 		n = v
 	}
-	ns, rs := natstest.Start(b), redistest.Start(b)
-	cfg := app.DefaultConfig()
-	cfg.DataDir, cfg.HTTPAddr, cfg.NATSURL, cfg.RedisURL = b.TempDir(), "127.0.0.1:0", ns.URL(), rs.URL()
-	cfg.Demo, cfg.DemoRate = true, 0
-	cfg.LogLevel = "warn"
+	ns, rs, cfg := benchServers(b)
 
 	// A first start creates the streams and loads the demo configuration.
 	startApp(b, cfg).Kill()
@@ -97,10 +93,37 @@ func BenchmarkEngineDrain(b *testing.B) {
 	b.ResetTimer()
 	startAt := time.Now()
 	startApp(b, cfg)
+	waitDrained(b, js, n, 10*time.Minute)
+	elapsed := time.Since(startAt)
+	b.StopTimer()
+	cpu, redis := processCPU(b)-cpu0, redisCPU()-redis0
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "reports/s")
+	b.ReportMetric(cpu.Seconds()/float64(n)*1e6, "truceline-CPU-µs/report")
+	b.ReportMetric(redis/float64(n)*1e6, "redis-CPU-µs/report")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("%d reports drained in %s on %d CPUs", n, elapsed.Round(time.Millisecond), runtime.NumCPU())
+}
+
+// benchServers starts a NATS and a Redis for a benchmark, and the
+// configuration of a demo truceline on them (no demo feed, warnings only).
+func benchServers(b *testing.B) (*natstest.Server, *redistest.Server, app.Config) {
+	b.Helper()
+	ns, rs := natstest.Start(b), redistest.Start(b)
+	cfg := app.DefaultConfig()
+	cfg.DataDir, cfg.HTTPAddr, cfg.NATSURL, cfg.RedisURL = b.TempDir(), "127.0.0.1:0", ns.URL(), rs.URL()
+	cfg.Demo, cfg.DemoRate = true, 0
+	cfg.LogLevel = "warn"
+	return ns, rs, cfg
+}
+
+// waitDrained waits until the engine's consumer has acknowledged n reports
+// and holds none, for at most limit.
+func waitDrained(b *testing.B, js jetstream.JetStream, n int, limit time.Duration) {
+	b.Helper()
 	ctx := context.Background()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for ; ; <-tick.C {
+	for start := time.Now(); ; <-tick.C {
 		cons, err := js.Consumer(ctx, broker.StreamViolations, broker.EngineConsumer)
 		if err != nil {
 			b.Fatal(err)
@@ -110,20 +133,12 @@ func BenchmarkEngineDrain(b *testing.B) {
 			b.Fatal(err)
 		}
 		if info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Consumer >= uint64(n) {
-			break
+			return
 		}
-		if time.Since(startAt) > 10*time.Minute {
-			b.Fatalf("not drained after 10 minutes: %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
+		if time.Since(start) > limit {
+			b.Fatalf("not drained after %s: %d pending, %d unacknowledged", limit, info.NumPending, info.NumAckPending)
 		}
 	}
-	elapsed := time.Since(startAt)
-	b.StopTimer()
-	cpu, redis := processCPU(b)-cpu0, redisCPU()-redis0
-	b.ReportMetric(float64(n)/elapsed.Seconds(), "reports/s")
-	b.ReportMetric(cpu.Seconds()/float64(n)*1e6, "truceline-CPU-µs/report")
-	b.ReportMetric(redis/float64(n)*1e6, "redis-CPU-µs/report")
-	b.ReportMetric(0, "ns/op")
-	b.Logf("%d reports drained in %s on %d CPUs", n, elapsed.Round(time.Millisecond), runtime.NumCPU())
 }
 
 // startApp starts truceline for a benchmark and stops it at the end.

@@ -15,9 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/broker"
-	"github.com/truceline/truceline/broker/natstest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 
@@ -41,11 +39,7 @@ func BenchmarkHeal(b *testing.B) {
 		n = v
 	}
 	perAlert := os.Getenv("TRUCELINE_HEAL_ALERTS") == "1"
-	ns, rs := natstest.Start(b), redistest.Start(b)
-	cfg := app.DefaultConfig()
-	cfg.DataDir, cfg.HTTPAddr, cfg.NATSURL, cfg.RedisURL = b.TempDir(), "127.0.0.1:0", ns.URL(), rs.URL()
-	cfg.Demo, cfg.DemoRate = true, 0
-	cfg.LogLevel = "warn"
+	ns, rs, cfg := benchServers(b)
 
 	a := startApp(b, cfg)
 	if perAlert {
@@ -71,23 +65,8 @@ func BenchmarkHeal(b *testing.B) {
 		}
 	}
 	<-js.PublishAsyncComplete()
+	waitDrained(b, js, n, 20*time.Minute)
 	ctx := context.Background()
-	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) { // polling JetStream until drained
-		cons, err := js.Consumer(ctx, broker.StreamViolations, broker.EngineConsumer)
-		if err != nil {
-			b.Fatal(err)
-		}
-		info, err := cons.Info(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Consumer >= uint64(n) {
-			break
-		}
-		if time.Since(start) > 20*time.Minute {
-			b.Fatal("not drained after 20 minutes")
-		}
-	}
 	if os.Getenv("TRUCELINE_HEAL_PURGE") == "1" {
 		// ALERTS loses everything the compacted record holds, as its age
 		// and size limits would: the rebuild loads the record instead.
