@@ -231,13 +231,12 @@ func (h *Healer) reconcile(ctx context.Context) error {
 
 // HealResult is what one check of the store against the streams did.
 type HealResult struct {
-	ZonesChecked     int           `json:"zones_checked"`
-	ZonesHealed      []string      `json:"zones_healed"`
-	ChangesRedone    int           `json:"changes_redone"`
-	ReportsRecovered int           `json:"reports_recovered"`
-	Restored         bool          `json:"restored"` // configuration, users or tokens written back
-	Took             time.Duration `json:"-"`
-	TookMS           int64         `json:"took_ms"`
+	ZonesChecked     int      `json:"zones_checked"`
+	ZonesHealed      []string `json:"zones_healed"`
+	ChangesRedone    int      `json:"changes_redone"`
+	ReportsRecovered int      `json:"reports_recovered"`
+	Restored         bool     `json:"restored"` // configuration, users or tokens written back
+	TookMS           int64    `json:"took_ms"`
 }
 
 // Verify checks the store against the streams and heals what is behind:
@@ -253,7 +252,7 @@ func (h *Healer) Verify(ctx context.Context) error {
 // older dataset in place.
 func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 	start := time.Now()
-	defer func() { res.Took = time.Since(start); res.TookMS = res.Took.Milliseconds() }()
+	defer func() { res.TookMS = time.Since(start).Milliseconds() }()
 	res.ZonesHealed = []string{}
 	runID, epoch, err := h.o.Store.Incarnation(ctx)
 	if err != nil {

@@ -138,15 +138,11 @@ func (s *Store) RestoreConfig(ctx context.Context, cfg alerting.Config, version 
 func (s *Store) RestoreUsers(ctx context.Context, users []*alerting.User, deleted []string, tokens []*alerting.Token) (bool, error) {
 	changed := false
 	for _, u := range users {
-		data, err := json.Marshal(u)
+		data, differs, err := s.differs(ctx, s.userKey(u.Name), u)
 		if err != nil {
 			return false, err
 		}
-		old, err := s.rdb.Get(ctx, s.userKey(u.Name)).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return false, unavailable("read user", err)
-		}
-		if old == string(data) {
+		if !differs {
 			continue
 		}
 		changed = true
@@ -159,15 +155,11 @@ func (s *Store) RestoreUsers(ctx context.Context, users []*alerting.User, delete
 		}
 	}
 	for _, t := range tokens {
-		data, err := json.Marshal(t)
+		_, differs, err := s.differs(ctx, s.tokenKey(t.ID), t)
 		if err != nil {
 			return false, err
 		}
-		old, err := s.rdb.Get(ctx, s.tokenKey(t.ID)).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return false, unavailable("read token", err)
-		}
-		if old != string(data) {
+		if differs {
 			changed = true
 			if err := s.PutToken(ctx, t); err != nil {
 				return false, err
@@ -192,6 +184,19 @@ func (s *Store) RestoreUsers(ctx context.Context, users []*alerting.User, delete
 		}
 	}
 	return changed, nil
+}
+
+// differs encodes v and reports whether key holds something else.
+func (s *Store) differs(ctx context.Context, key string, v any) ([]byte, bool, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, false, err
+	}
+	old, err := s.rdb.Get(ctx, key).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false, unavailable("read "+key, err)
+	}
+	return data, old != string(data), nil
 }
 
 // DropSessions signs everybody out: after Redis went back in time, a session
