@@ -24,22 +24,8 @@ const journalBatch = 256
 // LastSeq implements alerting.Journal: the sequence number of the zone's
 // last change in ALERTS, 0 when there is none.
 func (b *Broker) LastSeq(ctx context.Context, zone string) (int64, error) {
-	stream, err := b.js.Stream(ctx, StreamAlerts)
-	if err != nil {
-		return 0, journalUnavailable("read "+StreamAlerts, err)
-	}
-	msg, err := stream.GetLastMsgForSubject(ctx, b.changeSubjects(zone))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, journalUnavailable("read the last change of "+zone, err)
-	}
-	c, err := alerting.DecodeChange(msg.Data)
-	if err != nil {
-		return 0, fmt.Errorf("the last change of %s in %s (stream seq %d): %w", zone, StreamAlerts, msg.Sequence, err)
-	}
-	return c.Seq, nil
+	seq, _, err := b.lastChange(ctx, zone)
+	return seq, err
 }
 
 // Changes implements alerting.Journal: it calls fn with each change of the
@@ -110,8 +96,10 @@ func (b *Broker) readAll(ctx context.Context, stream string, cfg jetstream.Order
 	}
 	info := cons.CachedInfo()
 	if info == nil || info.NumPending == 0 {
+		b.dropConsumer(stream, info)
 		return nil
 	}
+	defer func() { b.dropConsumer(stream, cons.CachedInfo()) }() // each fetch may have made a new one
 	for {
 		batch, err := cons.Fetch(journalBatch, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -136,6 +124,17 @@ func (b *Broker) readAll(ctx context.Context, stream string, cfg jetstream.Order
 			return journalUnavailable("read "+stream, err)
 		}
 	}
+}
+
+// dropConsumer deletes a reader's consumer now rather than when it has
+// been idle long enough: readers may come often (a board's check, a test).
+func (b *Broker) dropConsumer(stream string, info *jetstream.ConsumerInfo) {
+	if info == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = b.js.DeleteConsumer(ctx, stream, info.Name)
 }
 
 // reportID is the id the engine gives a report whose body has none (see
