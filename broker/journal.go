@@ -24,8 +24,22 @@ const journalBatch = 256
 // LastSeq implements alerting.Journal: the sequence number of the zone's
 // last change in ALERTS, 0 when there is none.
 func (b *Broker) LastSeq(ctx context.Context, zone string) (int64, error) {
-	seq, _, err := b.lastChange(ctx, zone)
-	return seq, err
+	stream, err := b.js.Stream(ctx, StreamAlerts)
+	if err != nil {
+		return 0, journalUnavailable("read "+StreamAlerts, err)
+	}
+	msg, err := stream.GetLastMsgForSubject(ctx, b.changeSubjects(zone))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, journalUnavailable("read the last change of "+zone, err)
+	}
+	c, err := alerting.DecodeChange(msg.Data)
+	if err != nil {
+		return 0, fmt.Errorf("the last change of %s in %s (stream seq %d): %w", zone, StreamAlerts, msg.Sequence, err)
+	}
+	return c.Seq, nil
 }
 
 // Changes implements alerting.Journal: it calls fn with each change of the
@@ -127,7 +141,7 @@ func (b *Broker) readAll(ctx context.Context, stream string, cfg jetstream.Order
 }
 
 // dropConsumer deletes a reader's consumer now rather than when it has
-// been idle long enough: readers may come often (a board's check, a test).
+// been idle long enough: readers may come often (a heal, a test polling).
 func (b *Broker) dropConsumer(stream string, info *jetstream.ConsumerInfo) {
 	if info == nil {
 		return

@@ -1,0 +1,55 @@
+package broker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/broker"
+	"github.com/truceline/truceline/broker/natstest"
+)
+
+// Reading the streams leaves no consumer behind: a heal, or a test that
+// polls ALERTS, would otherwise pile them up until JetStream refuses more.
+func TestReadingTheStreamsLeavesNoConsumer(t *testing.T) {
+	srv := natstest.Start(t)
+	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &alerting.Alert{ID: "al-1", Zone: "aleppo", Version: 1}
+	frame := []byte(`{"type":"alert","zone":"aleppo","seq":1,"event":"opened","alert":{"id":"al-1","zone":"aleppo","version":1}}`)
+	if err := b.PublishChange(context.Background(), alerting.Change{Zone: "aleppo", Seq: 1, Event: alerting.EventOpened, Alert: a, Frame: frame}); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		n := 0
+		if err := b.Changes(context.Background(), "aleppo", time.Time{}, func(alerting.Change) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("read %d changes, want 1", n)
+		}
+		if err := b.Changes(context.Background(), "daraa", time.Time{}, func(alerting.Change) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js, err := jetstream.New(srv.Connect(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(context.Background(), broker.StreamAlerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Fatalf("%d consumers left on %s after reading it", info.State.Consumers, broker.StreamAlerts)
+	}
+}
