@@ -416,17 +416,10 @@ func (h *Healer) redoFrom(ctx context.Context, runID, zone string, since time.Ti
 		}
 		return err
 	}
-	err = h.o.Journal.Changes(ctx, zone, since, func(c Change) error {
-		if c.Seq <= planned {
-			return nil // the store has it, or the stream holds it twice
-		}
-		if c.Seq != planned+1 {
-			// The read started past the store's last change.
-			if redone == 0 && len(batch) == 0 {
-				return errRestart
-			}
-			return fmt.Errorf("the stream lacks changes %d to %d", planned+1, c.Seq-1)
-		}
+	// A change stored ahead of its turn (by another replica, or published
+	// again after an outage) waits in early until its predecessors come.
+	early := map[int64]Change{}
+	take := func(c Change) error {
 		rec, err := DecodeRecord(c.Record)
 		if err != nil {
 			return fmt.Errorf("change %d: %w", c.Seq, err)
@@ -440,12 +433,58 @@ func (h *Healer) redoFrom(ctx context.Context, runID, zone string, since time.Ti
 			return flush()
 		}
 		return nil
+	}
+	// hole is what a change missing from the stream means: the read
+	// started past the store's last change, or the stream lacks it.
+	hole := func() error {
+		first := int64(0)
+		for s := range early {
+			if first == 0 || s < first {
+				first = s
+			}
+		}
+		if redone == 0 && len(batch) == 0 {
+			return errRestart
+		}
+		return fmt.Errorf("the stream lacks changes %d to %d", planned+1, first-1)
+	}
+	err = h.o.Journal.Changes(ctx, zone, since, func(c Change) error {
+		if c.Seq <= planned {
+			return nil // the store has it, or the stream holds it twice
+		}
+		if c.Seq != planned+1 {
+			early[c.Seq] = c
+			if len(early) > maxEarly {
+				return hole()
+			}
+			return nil
+		}
+		if err := take(c); err != nil {
+			return err
+		}
+		for {
+			next, ok := early[planned+1]
+			if !ok {
+				return nil
+			}
+			delete(early, next.Seq)
+			if err := take(next); err != nil {
+				return err
+			}
+		}
 	})
+	if err == nil && len(early) > 0 {
+		err = hole()
+	}
 	if err != nil {
 		return redone, err
 	}
 	return redone, flush()
 }
+
+// maxEarly bounds the changes a heal holds while waiting for one stored
+// later than they were; past it the missing change is taken as a hole.
+const maxEarly = 4096
 
 // recoverReports processes again every report of the zone stored after
 // floor that the store does not have processed, and returns how many; a

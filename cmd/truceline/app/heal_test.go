@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/truceline/truceline/alerting"
@@ -263,6 +264,74 @@ func TestRedisRestoredToASnapshotHeals(t *testing.T) {
 	late := sendReports(t, a, js, "late", 12)
 	waitCounted(t, a, late)
 	sameBoard(t, a, followed)
+}
+
+// TestAHealTakesChangesStoredOutOfTurn: ALERTS written by an older
+// truceline may hold a zone's changes out of seq order (two replicas, or a
+// publication retried after an outage). A heal redoes them in their order
+// all the same.
+func TestAHealTakesChangesStoredOutOfTurn(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	js := jetStream(t, d)
+	ctx := context.Background()
+	before := sendReports(t, a, js, "before", 60)
+	waitCounted(t, a, before)
+	snap := d.redis.Snapshot(t)
+	stream, from := alertsStream(t, js)
+	after := sendReports(t, a, js, "after", 60)
+	waitCounted(t, a, after)
+	want := storedSeqs(t, a)
+
+	// Store aleppo's changes since the snapshot again, each pair swapped.
+	_, to := alertsStream(t, js)
+	var moved []*nats.Msg
+	for seq := from + 1; seq <= to; seq++ {
+		m, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(m.Subject, "alerts.aleppo.") {
+			continue
+		}
+		moved = append(moved, &nats.Msg{Subject: m.Subject, Data: m.Data, Header: m.Header})
+		if err := stream.DeleteMsg(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(moved) < 4 {
+		t.Fatalf("aleppo has %d changes after the snapshot, want 4 or more", len(moved))
+	}
+	for i := 0; i+1 < len(moved); i += 2 {
+		moved[i], moved[i+1] = moved[i+1], moved[i]
+	}
+	for _, m := range moved {
+		m.Header.Set(jetstream.MsgIDHeader, m.Header.Get(jetstream.MsgIDHeader)+":swapped")
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	d.redis.Restore(t, snap)
+	waitCounted(t, a, append(before, after...))
+	countedOnce(t, a)
+	if got := storedSeqs(t, a); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after the heal the zones are at %v, want %v", got, want)
+	}
+}
+
+// alertsStream returns ALERTS and the sequence of its last message.
+func alertsStream(t *testing.T, js jetstream.JetStream) (jetstream.Stream, uint64) {
+	t.Helper()
+	stream, err := js.Stream(context.Background(), broker.StreamAlerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream, info.State.LastSeq
 }
 
 // storedSeqs reads each heal zone's sequence number as Redis has it.
@@ -716,18 +785,11 @@ func TestRebuildPastWhatALERTSKeeps(t *testing.T) {
 		}
 		return true
 	})
-	stream, err := js.Stream(ctx, broker.StreamAlerts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream, last := alertsStream(t, js)
 	late := sendReports(t, a, js, "late", 12)
 	waitCounted(t, a, late)
 	// ALERTS loses everything the compacted record covers.
-	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(info.State.LastSeq+1)); err != nil {
+	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(last+1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.redis.Client(t).FlushAll(ctx).Err(); err != nil {
