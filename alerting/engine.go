@@ -100,8 +100,11 @@ type PendingChange struct {
 	TTL      time.Duration
 }
 
-// Publisher sends committed changes to everyone who follows alerts. Publishing
-// the same change twice must be harmless (it is deduplicated by zone and seq).
+// Publisher sends committed changes to everyone who follows alerts, in
+// each zone's order. Publishing the same change twice must be harmless (a
+// zone's change is stored once, by its seq), and a change whose
+// publication failed must stay on its way: it is published once the
+// stream takes it.
 type Publisher interface {
 	PublishChange(ctx context.Context, c Change) error
 }
@@ -132,9 +135,6 @@ type EngineOptions struct {
 	// Queued, when set, is called after a commit queued deliveries
 	// (Dispatcher.Nudge).
 	Queued func()
-	// Retry, when set, takes a person's change whose publication failed,
-	// to publish it once NATS is back (Retrier).
-	Retry  Publisher
 	Logger *slog.Logger
 }
 
@@ -148,7 +148,6 @@ type Engine struct {
 	now       func() time.Time
 	newID     func() string
 	queued    func()
-	retry     Publisher
 	logger    *slog.Logger
 }
 
@@ -163,7 +162,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, retry: o.Retry, logger: o.Logger}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, logger: o.Logger}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -558,12 +557,9 @@ func (e *Engine) act(ctx context.Context, id string, event Event, apply func(*Al
 		if err := e.publish(ctx, change); err != nil {
 			// The change is made (boards get it from Redis) but not
 			// recorded in the stream, the record a Redis that goes back
-			// in time is healed from: it is published once NATS is back,
-			// and until then the action is not answered as done.
+			// in time is healed from: it is stored there once NATS is
+			// back, and until then the action is not answered as done.
 			e.logger.Warn("change committed but not published", "alert", id, "seq", change.Seq, "err", err)
-			if e.retry != nil {
-				_ = e.retry.PublishChange(ctx, change)
-			}
 			return nil, &Error{Code: EUNAVAILABLE, Cause: err, Message: "the change was made, but the alert stream (NATS) has not recorded it yet; " +
 				"it will be once NATS is back: look at the alert before making the change again"}
 		}

@@ -19,8 +19,8 @@ type Timers interface {
 }
 
 // EscalatorOptions configures an Escalator. Store, Timers, Publisher and
-// Catalog are required. A Retrier as the Publisher keeps escalation from
-// waiting for NATS.
+// Catalog are required. A Publisher that only queues (broker.Later) keeps
+// escalation from waiting for NATS.
 type EscalatorOptions struct {
 	Store     Store
 	Timers    Timers

@@ -39,6 +39,17 @@ type Journal interface {
 	AckFloor(ctx context.Context) (uint64, error)
 }
 
+// ChangeOutbox stores committed changes in the stream, each zone's in order.
+type ChangeOutbox interface {
+	// Complete makes sure, in the background, that the stream holds the
+	// zone's changes up to seq, taking from the store those nobody
+	// published (their committer died in between).
+	Complete(zone string, seq int64)
+	// Forget drops the changes waiting to be published, failing their
+	// publishers with why, and returns how many.
+	Forget(why error) int
+}
+
 // Submission is a report as the stream of reports holds it.
 type Submission struct {
 	Data           []byte
@@ -106,6 +117,8 @@ type HealerOptions struct {
 	// while the store is verified, to keep smaller records in step (the
 	// audit log).
 	Reconcile func(ctx context.Context) error
+	// Outbox, when set, is how committed changes reach the stream.
+	Outbox ChangeOutbox
 	// Healed, when set, is told of each zone healed: how many changes
 	// were redone and how long it took.
 	Healed func(zone string, changes int, took time.Duration)
@@ -129,8 +142,9 @@ type Healer struct {
 	verified string // the incarnation this healer last verified in full
 	ok       bool
 
-	compacted time.Time // when the compacted record was last brought up to date
-	running   bool      // Run started
+	compacted time.Time        // when the compacted record was last brought up to date
+	running   bool             // Run started
+	seqs      map[string]int64 // each zone's sequence number at the last tick
 }
 
 // redoBatch is how many changes one call redoes at most.
@@ -219,7 +233,34 @@ func (h *Healer) tick(ctx context.Context) error {
 	if err := h.reconcile(ctx); err != nil {
 		return err
 	}
+	if err := h.complete(ctx); err != nil {
+		return err
+	}
 	return h.compact(ctx)
+}
+
+// complete asks the outbox to make sure the stream holds every change of
+// the zones whose sequence number stood still since the last tick: a
+// replica that died between committing a change and publishing it leaves
+// the change to whoever sees it missing, and none may come in that zone.
+func (h *Healer) complete(ctx context.Context) error {
+	if h.o.Outbox == nil {
+		return nil
+	}
+	if h.seqs == nil {
+		h.seqs = map[string]int64{}
+	}
+	for _, z := range h.o.Catalog.Catalog().Zones() {
+		seq, err := h.o.Store.StoredSeq(ctx, z.ID)
+		if err != nil {
+			return err
+		}
+		if seq > 0 && seq == h.seqs[z.ID] {
+			h.o.Outbox.Complete(z.ID, seq)
+		}
+		h.seqs[z.ID] = seq
+	}
+	return nil
 }
 
 func (h *Healer) reconcile(ctx context.Context) error {
@@ -267,6 +308,17 @@ func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 		rebuild = !has
 		if err := h.o.Store.SetEpoch(ctx, NewAlertID()); err != nil {
 			return res, err
+		}
+	}
+	h.mu.Lock()
+	moved := runID != h.verified
+	h.mu.Unlock()
+	if (moved || !epoch) && h.o.Outbox != nil {
+		// What waits to be published was committed on a store that may
+		// have lost it, and may give its sequence numbers to other
+		// changes: its publishers are told to try again.
+		if n := h.o.Outbox.Forget(errors.New("the state store went back in time before the change was published")); n > 0 {
+			h.logger.Warn("changes waiting to be published were dropped: the state store may have lost them, and they are made again", "changes", n)
 		}
 	}
 	// Read before anything can move it: the reports after it may have been

@@ -86,6 +86,7 @@ type Broker struct {
 	stateMu        sync.Mutex
 	state          jetstream.KeyValue // StateBucket, once set up
 	compacted      jetstream.KeyValue // CompactedBucket, once set up
+	out            *outbox            // the changes on their way to ALERTS
 }
 
 // New sets up the streams (creating or updating them) and returns a Broker.
@@ -101,6 +102,11 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !serverAtLeast(o.Conn, 2, 11) {
+		// The outbox checks a change's turn over a zone's subjects
+		// (Nats-Expected-Last-Subject-Sequence-Subject), new in 2.11.
+		return nil, fmt.Errorf("broker: NATS %s is too old: truceline needs NATS 2.11 or later", o.Conn.ConnectedServerVersion())
 	}
 	js, err := jetstream.New(o.Conn)
 	if err != nil {
@@ -141,6 +147,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 			return nil, fmt.Errorf("broker: set up stream %s: %w", cfg.Name, err)
 		}
 	}
+	b.out = newOutbox(b)
 	if _, err := b.stateBucket(ctx); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -207,66 +214,68 @@ const (
 	jsErrStorageResourcesExceeded jetstream.ErrorCode = 10047
 )
 
-// PublishChange implements alerting.Publisher: it stores the change in ALERTS
-// on alerts.<zone>.<event>. The message id names the exact change, so a
-// change published again after a crash is stored once.
+// PublishChange implements alerting.Publisher: it stores the change in
+// ALERTS on alerts.<zone>.<event>, right after the zone's change before
+// it (see outbox.go), and returns once it is stored, or once it has waited
+// up to 5 s; the change stays queued after that, and is stored once NATS
+// takes it. A change stored already is not stored again.
 func (b *Broker) PublishChange(ctx context.Context, c alerting.Change) error {
-	ack, err := b.js.PublishMsg(ctx, b.changeMsg(c), jetstream.WithMsgID(changeMsgID(c)))
-	if err != nil {
-		return changeUnconfirmed(c, err)
-	}
-	if !ack.Duplicate {
-		b.changes.WithLabelValues(string(c.Event)).Inc()
+	return b.PublishChanges(ctx, []alerting.Change{c})[0]
+}
+
+// PublishChanges implements alerting.ChangesPublisher: PublishChange for
+// many changes at once, a zone's consecutive changes sent together. It
+// returns an error per change.
+func (b *Broker) PublishChanges(ctx context.Context, cs []alerting.Change) []error {
+	entries, full := b.out.enqueue(cs)
+	return b.out.wait(ctx, cs, entries, full)
+}
+
+// Later returns a publisher that queues each change for ALERTS and
+// returns at once: escalation steps and delivery outcomes go through it,
+// so they never wait for NATS.
+func (b *Broker) Later() alerting.Publisher { return later{b.out} }
+
+type later struct{ out *outbox }
+
+func (l later) PublishChange(_ context.Context, c alerting.Change) error {
+	if _, full := l.out.enqueue([]alerting.Change{c}); full != nil {
+		return changeUnconfirmed(c, full)
 	}
 	return nil
 }
 
-// PublishChanges implements alerting.ChangesPublisher: it publishes every
-// change without waiting, then waits for JetStream to confirm each, so many
-// changes cost about one round trip. It returns an error per change.
-func (b *Broker) PublishChanges(ctx context.Context, cs []alerting.Change) []error {
-	errs := make([]error, len(cs))
-	futures := make([]jetstream.PubAckFuture, len(cs))
-	for i, c := range cs {
-		f, err := b.js.PublishMsgAsync(b.changeMsg(c), jetstream.WithMsgID(changeMsgID(c)))
-		if err != nil {
-			errs[i] = changeUnconfirmed(c, err)
-			continue
-		}
-		futures[i] = f
-	}
-	for i, f := range futures {
-		if f == nil {
-			continue
-		}
-		select {
-		case ack := <-f.Ok():
-			if !ack.Duplicate {
-				b.changes.WithLabelValues(string(cs[i].Event)).Inc()
-			}
-		case err := <-f.Err():
-			errs[i] = changeUnconfirmed(cs[i], err)
-		case <-ctx.Done():
-			errs[i] = changeUnconfirmed(cs[i], ctx.Err())
-		}
-	}
-	return errs
+// SetChangeSource gives the broker the state store's history of changes,
+// from which it reads back the changes committed and never published (a
+// replica died in between).
+func (b *Broker) SetChangeSource(src ChangeSource) {
+	b.out.mu.Lock()
+	b.out.source = src
+	b.out.mu.Unlock()
 }
+
+// Complete makes sure, in the background, that ALERTS holds the zone's
+// changes up to seq, reading from the change source those nobody
+// published. The healer calls it for zones whose sequence number stood
+// still; it costs nothing when ALERTS is known to hold them.
+func (b *Broker) Complete(zone string, seq int64) { b.out.complete(zone, seq) }
+
+// Forget drops the changes waiting for ALERTS, failing their publishers
+// with why, and returns how many. The state store went back in time: they
+// may be lost with it, and their sequence numbers given to other changes.
+func (b *Broker) Forget(why error) int { return b.out.reset(why) }
+
+// Shutdown stores the changes still queued for ALERTS, until ctx ends.
+func (b *Broker) Shutdown(ctx context.Context) error { return b.out.shutdown(ctx) }
 
 // changeMsg is the message of a change on alerts.<zone>.<event>: its frame,
 // and its record in a header.
 func (b *Broker) changeMsg(c alerting.Change) *nats.Msg {
-	m := &nats.Msg{Subject: b.prefix + "alerts." + c.Zone + "." + string(c.Event), Data: c.Frame}
+	m := &nats.Msg{Subject: b.prefix + "alerts." + c.Zone + "." + string(c.Event), Data: c.Frame, Header: nats.Header{}}
 	if len(c.Record) > 0 {
-		m.Header = nats.Header{HeaderRecord: []string{string(c.Record)}}
+		m.Header.Set(HeaderRecord, string(c.Record))
 	}
 	return m
-}
-
-// changeMsgID names the exact change, so a change published again after a
-// crash is stored once.
-func changeMsgID(c alerting.Change) string {
-	return c.Zone + ":" + strconv.FormatInt(c.Seq, 10) + ":" + c.Alert.ID + ":" + strconv.FormatInt(c.Alert.Version, 10)
 }
 
 // changeUnconfirmed is a change JetStream did not confirm: unavailable, so
@@ -274,7 +283,7 @@ func changeMsgID(c alerting.Change) string {
 // committed and only needs publishing.
 func changeUnconfirmed(c alerting.Change, err error) error {
 	return &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the alert stream (NATS JetStream) did not confirm the change; try again",
-		Cause: fmt.Errorf("publish %s: %w", changeMsgID(c), err)}
+		Cause: fmt.Errorf("store change %d of %s: %w", c.Seq, c.Zone, err)}
 }
 
 var (

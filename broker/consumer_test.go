@@ -145,22 +145,3 @@ func TestPoisonReportsAreParked(t *testing.T) {
 	}
 	alertingtest.Eventually(t, 10*time.Second, "the replayed report processed", func() bool { return h.processed("poison") })
 }
-
-// TestPublishFailureIsUnavailable: a change that JetStream does not confirm
-// is reported as unavailable, so the consumer waits for NATS rather than
-// parking a report whose change is committed and only needs publishing.
-func TestPublishFailureIsUnavailable(t *testing.T) {
-	srv := natstest.Start(t)
-	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Shutdown()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	a := &alerting.Alert{ID: "al-1", Zone: "aleppo", Version: 1}
-	err = b.PublishChange(ctx, alerting.Change{Zone: "aleppo", Seq: 1, Event: alerting.EventOpened, Alert: a, Frame: []byte(`{}`)})
-	if code := alerting.ErrorCode(err); code != alerting.EUNAVAILABLE {
-		t.Fatalf("publishing with NATS down: %v (code %q), want %q", err, code, alerting.EUNAVAILABLE)
-	}
-}

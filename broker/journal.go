@@ -24,22 +24,8 @@ const journalBatch = 256
 // LastSeq implements alerting.Journal: the sequence number of the zone's
 // last change in ALERTS, 0 when there is none.
 func (b *Broker) LastSeq(ctx context.Context, zone string) (int64, error) {
-	stream, err := b.js.Stream(ctx, StreamAlerts)
-	if err != nil {
-		return 0, journalUnavailable("read "+StreamAlerts, err)
-	}
-	msg, err := stream.GetLastMsgForSubject(ctx, b.changeSubjects(zone))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, journalUnavailable("read the last change of "+zone, err)
-	}
-	c, err := alerting.DecodeChange(msg.Data)
-	if err != nil {
-		return 0, fmt.Errorf("the last change of %s in %s (stream seq %d): %w", zone, StreamAlerts, msg.Sequence, err)
-	}
-	return c.Seq, nil
+	seq, _, err := b.lastChange(ctx, zone)
+	return seq, err
 }
 
 // Changes implements alerting.Journal: it calls fn with each change of the

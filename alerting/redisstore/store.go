@@ -152,6 +152,48 @@ func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.
 	return out, true, nil
 }
 
+// CommittedChanges returns the zone's changes with sequence numbers in
+// (after, upto] that its history still holds, oldest first, with their
+// records, and the zone's sequence number: what the broker stores in
+// ALERTS when nobody published it (broker.ChangeSource).
+func (s *Store) CommittedChanges(ctx context.Context, zone string, after, upto int64) ([]alerting.Change, int64, error) {
+	pipe := s.rdb.Pipeline()
+	seqCmd := pipe.Get(ctx, s.zoneKey(zone, "seq"))
+	framesCmd := pipe.ZRangeByScore(ctx, s.zoneKey(zone, "changes"), &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(after, 10), Max: strconv.FormatInt(upto, 10)})
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, 0, unavailable(fmt.Sprintf("read the changes of %s after %d", zone, after), err)
+	}
+	seq, err := seqCmd.Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, 0, fmt.Errorf("the sequence number of %s: %w", zone, err)
+	}
+	byReport := map[string][]alerting.Change{} // a report's changes, with their records
+	var out []alerting.Change
+	for _, f := range framesCmd.Val() {
+		c, err := alerting.DecodeChange([]byte(f))
+		if err != nil {
+			return nil, 0, fmt.Errorf("change of %s in the history: %w", zone, err)
+		}
+		if c.ReportID != "" {
+			rcs, ok := byReport[c.ReportID]
+			if !ok {
+				if rcs, _, err = s.ReportChanges(ctx, c.ReportID); err != nil {
+					return nil, 0, err
+				}
+				byReport[c.ReportID] = rcs
+			}
+			for _, rc := range rcs {
+				if rc.Zone == zone && rc.Seq == c.Seq {
+					c.Record = rc.Record
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out, seq, nil
+}
+
 // Report returns a stored report with when it was received and how it was
 // classified.
 func (s *Store) Report(ctx context.Context, id string) (*alerting.StoredReport, error) {

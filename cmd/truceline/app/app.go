@@ -53,7 +53,6 @@ type App struct {
 	escalate *alerting.Escalator
 	dispatch *alerting.Dispatcher
 	healer   *alerting.Healer
-	retrier  *alerting.Retrier
 	links    *alerting.AckLinks
 	inbox    *webhook.Receiver
 	gateway  *gateway.Gateway
@@ -142,6 +141,15 @@ func (a *App) startNATS(ctx context.Context) error {
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { a.logger.Info("NATS connection restored") }),
+		// Asynchronous errors, a slow consumer above all: messages
+		// dropped by this process, redelivered only after AckWait.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			a.logger.Warn("NATS reported an error", "subject", subject, "err", err)
+		}),
 	}
 	if url == Embedded {
 		emb, err := broker.StartEmbedded(broker.EmbeddedOptions{
@@ -224,15 +232,14 @@ func (a *App) startEngine(ctx context.Context) error {
 	if len(a.catalog.Catalog().Zones()) == 0 {
 		a.logger.Warn("no zones are configured: every report will be rejected; start with --demo for the demo zones")
 	}
-	// Escalation steps and delivery outcomes are published in the
-	// background, so that they never wait for NATS.
-	a.retrier = alerting.NewRetrier(a.Broker, a.logger)
-	go a.retrier.Run()
+	// Changes committed and never published (a replica died in between)
+	// are read back from Redis's history.
+	a.Broker.SetChangeSource(a.Store)
 	if err := a.newDispatcher(ctx); err != nil {
 		return err
 	}
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
-		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Retry: a.retrier, Logger: a.logger,
+		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
 	})
 	if err != nil {
 		return err
@@ -241,7 +248,7 @@ func (a *App) startEngine(ctx context.Context) error {
 	// heal what it lost) before anything uses it, and whenever it restarts.
 	heals := newHealMetrics(a.registry, a.Store)
 	a.healer, err = alerting.NewHealer(alerting.HealerOptions{
-		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Compacted: a.Broker,
+		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Compacted: a.Broker, Outbox: a.Broker,
 		Restore: a.restoreState, Reconcile: a.syncAudit,
 		Healed: heals.healed, Logger: a.logger,
 	})
@@ -258,7 +265,7 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.escalate, err = alerting.NewEscalator(alerting.EscalatorOptions{
-		Store: a.Store, Timers: a.Store, Publisher: a.retrier, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
+		Store: a.Store, Timers: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
 	})
 	if err != nil {
 		return err
@@ -350,7 +357,7 @@ func (a *App) newDispatcher(ctx context.Context) error {
 		a.logger.Info("no --smtp-host: email methods give up at once, saying so on the board")
 	}
 	a.dispatch, err = alerting.NewDispatcher(alerting.DispatcherOptions{
-		Store: a.Store, Queue: a.Store, Publisher: a.retrier, Catalog: a.catalog, Senders: senders,
+		Store: a.Store, Queue: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Senders: senders,
 		Links: a.links, PublicURL: a.PublicURL(), Attempts: a.cfg.DeliveryAttempts,
 		Backoff: a.cfg.DeliveryBackoff, MaxBackoff: a.cfg.DeliveryMaxBackoff, Rate: a.cfg.DeliveryRate,
 		Observe: a.observeDelivery(newDeliveryMetrics(a.registry)), Logger: a.logger,
@@ -517,8 +524,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.dispatch != nil {
 			errs = append(errs, a.dispatch.Shutdown(ctx))
 		}
-		if a.retrier != nil {
-			errs = append(errs, a.retrier.Shutdown(ctx))
+		if a.Broker != nil {
+			errs = append(errs, a.Broker.Shutdown(ctx)) // the changes still on their way to ALERTS
 		}
 		if a.healer != nil {
 			errs = append(errs, a.healer.Shutdown(ctx))
@@ -579,8 +586,8 @@ func (a *App) Kill() {
 		}
 		stopped, cancel := context.WithCancel(context.Background())
 		cancel()
-		if a.retrier != nil {
-			_ = a.retrier.Shutdown(stopped)
+		if a.Broker != nil {
+			_ = a.Broker.Shutdown(stopped)
 		}
 		if a.healer != nil {
 			_ = a.healer.Shutdown(stopped)

@@ -687,18 +687,60 @@ func TestNATSRestartLeavesNoHoleInALERTS(t *testing.T) {
 		}
 		return true
 	})
-	// Each change once, none missing. Not necessarily in seq order: two
-	// replicas, and a replica's background publications, may store a
-	// zone's changes out of order (docs/NATS.md).
+	inOrder(t, a)
+}
+
+// inOrder fails unless ALERTS holds each heal zone's changes from 1 to the
+// zone's sequence number in Redis, each once, in order.
+func inOrder(t *testing.T, a *app.App) {
+	t.Helper()
+	seqs := storedSeqs(t, a)
 	for _, zone := range healZones {
 		got := alertSeqs(t, a, zone)
-		slices.Sort(got)
 		for i, seq := range got {
 			if seq != int64(i+1) {
-				t.Fatalf("zone %s: ALERTS holds changes %v, want 1 to %d once each", zone, got, len(got))
+				t.Fatalf("zone %s: ALERTS holds changes %v, want 1 to %d once each, in order", zone, got, len(got))
 			}
 		}
+		if int64(len(got)) != seqs[zone] {
+			t.Fatalf("zone %s: ALERTS holds changes 1 to %d, Redis is at %d", zone, len(got), seqs[zone])
+		}
 	}
+}
+
+// TestAChangeNobodyPublishedReachesALERTS: a replica that dies between
+// committing a change and publishing it leaves the change in Redis only;
+// another replica stores it in ALERTS, in its place, though no later
+// change comes in the zone to reveal it.
+func TestAChangeNobodyPublishedReachesALERTS(t *testing.T) {
+	_, a, _, _ := twoReplicas(t, time.Hour)
+	ids := []string{"silent-1", "silent-2"}
+	for i, id := range ids {
+		if status, resp := post(t, a, "/api/v1/reports", reportJSON(id, healZones[i], healCategories[0])); status != http.StatusAccepted {
+			t.Fatalf("report %s: %d %v", id, status, resp)
+		}
+	}
+	waitCounted(t, a, ids)
+	// Committed as the replica that dies would: in Redis, never published.
+	ctx := context.Background()
+	al := alerts(t, a, healZones[0])[0]
+	current, err := a.Store.Alert(ctx, al.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := current.Comment(alerting.Actor{Name: "duty-a"}, "written just before the crash", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := a.Store.Commit(ctx, alerting.Commit{Alerts: []alerting.AlertChange{{Alert: next, Event: alerting.EventUpdated}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, 30*time.Second, "the change to reach ALERTS", func() bool {
+		got := alertSeqs(t, a, healZones[0])
+		return len(got) > 0 && got[len(got)-1] == changes[0].Seq
+	})
+	inOrder(t, a)
 }
 
 // auditState reads Redis's audit log: its length, its head, and what
