@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -66,11 +67,16 @@ type Consumer struct {
 	retryDelay  time.Duration
 	cons        jetstream.Consumer
 	timeout     time.Duration
-	iter        jetstream.MessagesContext
+	batch       int
 	lanes       *lanes[jetstream.Msg]
-	done        chan struct{}
-	once        sync.Once
-	logger      *slog.Logger
+	// draining closes when no more reports are to be pulled; stop
+	// cancels the pull in flight too.
+	draining chan struct{}
+	pulls    context.Context
+	stop     context.CancelFunc
+	done     chan struct{}
+	once     sync.Once
+	logger   *slog.Logger
 
 	handled  *prometheus.CounterVec
 	rejected *prometheus.CounterVec
@@ -138,11 +144,7 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	if err != nil {
 		return nil, fmt.Errorf("broker: create consumer %s: %w", EngineConsumer, err)
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(o.Batch))
-	if err != nil {
-		return nil, fmt.Errorf("broker: consume %s: %w", StreamViolations, err)
-	}
-	c := &Consumer{b: b, h: o.Handler, cons: cons, timeout: o.Timeout, iter: iter, done: make(chan struct{}), lanes: newLanes[jetstream.Msg](),
+	c := &Consumer{b: b, h: o.Handler, cons: cons, timeout: o.Timeout, batch: o.Batch, draining: make(chan struct{}), done: make(chan struct{}), lanes: newLanes[jetstream.Msg](),
 		maxAttempts: o.MaxAttempts, retryDelay: o.RetryDelay,
 		logger: b.root.With("component", "engine-consumer"),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -173,6 +175,7 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 			"Reports in VIOLATIONS the engine has not acknowledged yet: not yet delivered, or delivered and in processing or waiting for redelivery. Read from JetStream at most every 5 s.",
 			nil, nil)})
 	}
+	c.pulls, c.stop = context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range o.Workers {
 		wg.Add(1)
@@ -202,21 +205,65 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 	return c, nil
 }
 
+// pullWait is how long one pull waits for reports before the next is
+// sent; pullBackoff how long to wait after a failed one.
+const (
+	pullWait    = time.Second
+	pullBackoff = 250 * time.Millisecond
+)
+
 // run pulls messages and queues each in the lane of its zone (laneOf):
 // zones are handled in parallel, overlapping their Redis and NATS round
 // trips, while one zone's reports stay in order.
+//
+// Each pull is a request of its own, answered within pullWait. The
+// iterator of nats.go (Consumer.Messages), which keeps requests open and
+// counts what it is owed, was seen under full load to stop asking: the
+// server had reports pending and no request waiting, for the 30 s the
+// iterator waits before it asks again.
 func (c *Consumer) run() {
+	failing := false
 	for {
-		msg, err := c.iter.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+		select {
+		case <-c.draining:
+			return
+		default:
+		}
+		batch, err := c.cons.Fetch(c.batch, jetstream.FetchContext(c.pullContext()))
+		if err == nil {
+			for msg := range batch.Messages() {
+				c.lanes.push(laneOf(msg.Subject()), msg)
+			}
+			if err = batch.Error(); errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+				err = nil // nothing more came within pullWait
+			}
+		}
+		if c.pulls.Err() != nil {
 			return
 		}
-		if err != nil {
+		switch {
+		case err != nil && !failing:
 			c.logger.Warn("pull from VIOLATIONS failed; retrying", "err", err)
-			continue
+			failing = true
+		case err == nil && failing:
+			c.logger.Info("pulling from VIOLATIONS again")
+			failing = false
 		}
-		c.lanes.push(laneOf(msg.Subject()), msg)
+		if err != nil {
+			select {
+			case <-c.draining:
+				return
+			case <-time.After(pullBackoff):
+			}
+		}
 	}
+}
+
+// pullContext bounds one pull: pullWait, or until the consumer stops.
+func (c *Consumer) pullContext() context.Context {
+	ctx, cancel := context.WithTimeout(c.pulls, pullWait)
+	context.AfterFunc(ctx, cancel) // released when it ends either way
+	return ctx
 }
 
 // admitted is a message whose report was admitted, waiting to be handled.
@@ -410,12 +457,13 @@ func (p *pendingCollector) Collect(ch chan<- prometheus.Metric) {
 // Shutdown stops pulling, finishes the reports already pulled and returns
 // when the last one is acknowledged or ctx ends. Idempotent.
 func (c *Consumer) Shutdown(ctx context.Context) error {
-	c.once.Do(c.iter.Drain)
+	c.once.Do(func() { close(c.draining) }) // the pull in flight is handled
 	select {
 	case <-c.done:
 		return nil
 	case <-ctx.Done():
-		c.iter.Stop()
+		c.stop()
+		<-c.done
 		return fmt.Errorf("engine consumer: %w", ctx.Err())
 	}
 }
