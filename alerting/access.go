@@ -40,9 +40,12 @@ type User struct {
 	// to; the other roles cover every zone.
 	Zones []string `json:"zones,omitempty"`
 	// PasswordHash is a bcrypt hash; never shown by the API.
-	PasswordHash string    `json:"password_hash,omitempty"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	Disabled     bool   `json:"disabled,omitempty"`
+	// SessionsSince ends the user's sessions opened before it: a new
+	// password ends the sessions signed in with the old one.
+	SessionsSince time.Time `json:"sessions_since,omitzero"`
+	CreatedAt     time.Time `json:"created_at"`
 }
 
 // Display is how the user appears on the timeline.

@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -222,23 +221,34 @@ func (c *Catalog) Classify(r *Report) (Classification, *Env) {
 }
 
 // Match returns the rules a classified report matches, in id order. A
-// report against an excluded party matches only rules that opt in.
-func (c *Catalog) Match(r *Report, cl Classification, env *Env) ([]*compiledRule, error) {
-	var out []*compiledRule
+// report against an excluded party matches only rules that opt in. A rule
+// whose condition fails on the report, or takes more than
+// MaxConditionSteps, is left out and named in failed: a broken rule is
+// its author's problem, not the report's, nor its zone's.
+func (c *Catalog) Match(r *Report, cl Classification, env *Env) (matched []*compiledRule, failed []RuleFailure) {
 	for _, rule := range c.index.candidates(r.Zone, r.Category) {
 		if cl.NotApplicable && !rule.IncludeNotApplicable {
 			continue
 		}
 		ok, err := rule.eval(env)
 		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", rule.ID, err)
+			failed = append(failed, RuleFailure{Rule: rule.ID, Err: err})
+			continue
 		}
 		if ok {
-			out = append(out, rule)
+			matched = append(matched, rule)
 		}
 	}
-	return out, nil
+	return matched, failed
 }
+
+// RuleFailure is a rule whose condition could not be judged on a report.
+type RuleFailure struct {
+	Rule string
+	Err  error
+}
+
+func (f RuleFailure) String() string { return f.Rule + " (" + f.Err.Error() + ")" }
 
 // Validate checks a zone definition.
 func (z Zone) Validate() error {

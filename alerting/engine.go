@@ -135,20 +135,24 @@ type EngineOptions struct {
 	// Queued, when set, is called after a commit queued deliveries
 	// (Dispatcher.Nudge).
 	Queued func()
-	Logger *slog.Logger
+	// RuleFailed, when set, is told of each rule whose condition failed
+	// on a report (Catalog.Match): a metric.
+	RuleFailed func(rule string)
+	Logger     *slog.Logger
 }
 
 // Engine turns reports into alert changes and applies people's actions on
 // alerts. It keeps no state of its own, so any number of engines may share a
 // Store.
 type Engine struct {
-	store     Store
-	publisher Publisher
-	catalog   CatalogSource
-	now       func() time.Time
-	newID     func() string
-	queued    func()
-	logger    *slog.Logger
+	store      Store
+	publisher  Publisher
+	catalog    CatalogSource
+	now        func() time.Time
+	newID      func() string
+	queued     func()
+	ruleFailed func(rule string)
+	logger     *slog.Logger
 }
 
 // DefaultWindow is the grouping window of a rule that sets none.
@@ -162,7 +166,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, logger: o.Logger}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, logger: o.Logger}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -379,9 +383,13 @@ func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time
 		return Commit{}, Errorf(EINVALID, "unknown zone %q", r.Zone)
 	}
 	cl, env := catalog.Classify(r)
-	rules, err := catalog.Match(r, cl, env)
-	if err != nil {
-		return Commit{}, Errorf(EINVALID, "a rule failed on this report: %v", err)
+	rules, failed := catalog.Match(r, cl, env)
+	for _, f := range failed {
+		cl.Failed = append(cl.Failed, f.String())
+		e.logger.Error("a rule's condition failed on a report; the report is handled without the rule", "rule", f.Rule, "report", r.ID, "zone", r.Zone, "err", f.Err)
+		if e.ruleFailed != nil {
+			e.ruleFailed(f.Rule)
+		}
 	}
 	active := rules[:0:0]
 	for _, rule := range rules {
@@ -407,10 +415,9 @@ func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time
 func (e *Engine) MarkProcessed(r *Report, receivedAt time.Time) Commit {
 	catalog := e.catalog.Catalog()
 	cl, env := catalog.Classify(r)
-	if rules, err := catalog.Match(r, cl, env); err == nil {
-		for _, rule := range rules {
-			cl.Rules = append(cl.Rules, rule.ID)
-		}
+	rules, _ := catalog.Match(r, cl, env)
+	for _, rule := range rules {
+		cl.Rules = append(cl.Rules, rule.ID)
 	}
 	return Commit{Redo: true, Report: r, ReceivedAt: receivedAt, Classification: cl}
 }

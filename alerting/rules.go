@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -23,6 +25,8 @@ type Env struct {
 	Target        PartyEnv  `expr:"target"`
 	NotApplicable bool      `expr:"not_applicable"`
 	OutsideRegime bool      `expr:"outside_regime"`
+
+	steps int // of the evaluation under way (MaxConditionSteps)
 }
 
 // ReportEnv is a report as conditions see it.
@@ -70,12 +74,57 @@ type PartyEnv struct {
 	Status string `expr:"status"`
 }
 
+// A condition's cost is bounded twice: its size when it is compiled, and
+// its steps when it runs. A step is one element looked at by a predicate
+// (all, any, filter, map, count, ...), nested ones included, so a
+// condition that loops over a range inside a loop over a range stops
+// after MaxConditionSteps instead of holding its zone for minutes.
+const (
+	MaxConditionNodes = 1000
+	MaxConditionSteps = 100_000
+)
+
+// ErrConditionBudget is a condition that took more than MaxConditionSteps.
+var ErrConditionBudget = fmt.Errorf("the condition took more than %d steps", MaxConditionSteps)
+
 // compileCondition compiles a rule condition against Env; "" is true.
 func compileCondition(condition string) (*vm.Program, error) {
 	if strings.TrimSpace(condition) == "" {
 		condition = "true"
 	}
-	return expr.Compile(condition, expr.Env(Env{}), expr.AsBool())
+	return expr.Compile(condition, expr.Env(Env{}), expr.AsBool(), expr.MaxNodes(MaxConditionNodes),
+		expr.Function(stepFunc, countStep, new(func(any) bool)), expr.Patch(stepPatch{}))
+}
+
+// stepFunc counts a step of the evaluation it is given ($env); stepPatch
+// makes every predicate's body call it first.
+const stepFunc = "_step"
+
+func countStep(params ...any) (any, error) {
+	if env, ok := params[0].(*Env); ok {
+		if env.steps++; env.steps > MaxConditionSteps {
+			return false, ErrConditionBudget
+		}
+	}
+	return true, nil
+}
+
+type stepPatch struct{}
+
+func (stepPatch) Visit(node *ast.Node) {
+	p, ok := (*node).(*ast.PredicateNode)
+	if !ok {
+		return
+	}
+	if seq, ok := p.Node.(*ast.SequenceNode); ok && len(seq.Nodes) == 2 {
+		if call, ok := seq.Nodes[0].(*ast.CallNode); ok {
+			if id, ok := call.Callee.(*ast.IdentifierNode); ok && id.Value == stepFunc {
+				return // counted already
+			}
+		}
+	}
+	step := &ast.CallNode{Callee: &ast.IdentifierNode{Value: stepFunc}, Arguments: []ast.Node{&ast.IdentifierNode{Value: "$env"}}}
+	p.Node = &ast.SequenceNode{Nodes: []ast.Node{step, p.Node}}
 }
 
 // conditionProblem turns a compile error into a Problem pointing into the
@@ -105,6 +154,10 @@ type Classification struct {
 	// Suppressed are the rules it matched whose alerts a suppression
 	// window held back, as "rule (suppression)".
 	Suppressed []string `json:"suppressed,omitempty"`
+	// Failed are the rules whose condition could not be judged on the
+	// report (it failed, or took more than MaxConditionSteps), as
+	// "rule (why)": the report was handled without them.
+	Failed []string `json:"failed,omitempty"`
 }
 
 // compiledRule is a rule ready to evaluate.
@@ -210,6 +263,7 @@ var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
 func (r *compiledRule) eval(env *Env) (bool, error) {
 	v := vmPool.Get().(*vm.VM)
 	defer vmPool.Put(v)
+	env.steps = 0
 	out, err := v.Run(r.program, env)
 	if err != nil {
 		return false, err

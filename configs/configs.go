@@ -100,6 +100,9 @@ func Parse(name string, data []byte) (_ *File, err error) {
 		return nil, parseError(name, err)
 	}
 	f.ast = tree
+	if err := checkAliases(tree); err != nil {
+		return nil, &ParseError{Problem: alerting.Problem{File: name, Message: err.Error()}}
+	}
 	if err := yaml.UnmarshalWithOptions(data, &f.Config, yaml.DisallowUnknownField(), yaml.Strict(), geometry, duration, timestamp); err != nil {
 		return nil, locateValue(parseError(name, err), data)
 	}

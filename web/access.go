@@ -150,8 +150,8 @@ type Limits struct {
 	// ReportsPerMinute bounds report submission per caller (token or
 	// user) and, four times over, per address.
 	ReportsPerMinute float64
-	// LoginsPerMinute bounds sign-in attempts per address and per user
-	// name.
+	// LoginsPerMinute bounds sign-in attempts per address, and per user
+	// name from one address.
 	LoginsPerMinute float64
 	// WebSocketsPerMinute bounds WebSocket connections per address.
 	WebSocketsPerMinute float64

@@ -14,7 +14,15 @@ type httpMetrics struct {
 	requests *prometheus.HistogramVec
 	reports  *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	signIns  *prometheus.CounterVec
 }
+
+// Outcomes of a sign-in, the values of truceline_sign_ins_total's label.
+const (
+	signInAccepted = "accepted"
+	signInRefused  = "refused"      // wrong user name or password, or a disabled user
+	signInLimited  = "rate_limited" // too many attempts from the address, or for the name from it
+)
 
 // reportsRoute is the route whose answers truceline_http_reports_rejected_total
 // counts.
@@ -69,12 +77,19 @@ func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
 			Name: "truceline_http_reports_rejected_total",
 			Help: "Reports submitted over HTTP and not accepted, by reason: invalid, unauthenticated, forbidden, too_large, rate_limited, unavailable, internal.",
 		}, []string{"reason"}),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "truceline_sign_ins_total",
+			Help: "Sign-in attempts by outcome: accepted, refused (wrong user name or password), rate_limited. Refused attempts are not audited.",
+		}, []string{"outcome"}),
 	}
 	for _, reason := range rejectReasons {
 		m.rejected.WithLabelValues(reason) // every reason is exposed from the start, at 0
 	}
+	for _, outcome := range []string{signInAccepted, signInRefused, signInLimited} {
+		m.signIns.WithLabelValues(outcome)
+	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.reports, m.rejected)
+		reg.MustRegister(m.requests, m.reports, m.rejected, m.signIns)
 	}
 	return m
 }

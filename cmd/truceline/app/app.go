@@ -238,8 +238,14 @@ func (a *App) startEngine(ctx context.Context) error {
 	if err := a.newDispatcher(ctx); err != nil {
 		return err
 	}
+	ruleFailures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "truceline_rule_failures_total",
+		Help: "Reports a rule's condition failed on (an error, or more than its step budget), by rule; the reports were handled without the rule.",
+	}, []string{"rule"})
+	a.registry.MustRegister(ruleFailures)
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
 		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
+		RuleFailed: func(rule string) { ruleFailures.WithLabelValues(rule).Inc() },
 	})
 	if err != nil {
 		return err

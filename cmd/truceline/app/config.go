@@ -18,6 +18,7 @@ import (
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/email"
 	"github.com/truceline/truceline/broker"
+	"github.com/truceline/truceline/configs"
 )
 
 // Embedded is the value of NATSURL and RedisURL that makes truceline run the
@@ -180,6 +181,9 @@ func DefaultConfig() Config {
 // LoadFile overlays the options a YAML file sets onto c. Unknown options are
 // errors that name the line.
 func (c *Config) LoadFile(name string, data []byte) error {
+	if err := configs.CheckAliases(data); err != nil {
+		return fmt.Errorf("config file %s: %w", name, err)
+	}
 	if err := yaml.UnmarshalWithOptions(data, c, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
 		return fmt.Errorf("config file %s: %s", name, yaml.FormatError(err, false, false))
 	}

@@ -1,0 +1,165 @@
+package app_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/cmd/truceline/app"
+	"github.com/truceline/truceline/web/auth"
+)
+
+// signInUser creates a user who signs in with a password.
+func signInUser(t *testing.T, a *app.App, u alerting.User, password string) {
+	t.Helper()
+	hash, err := auth.HashPasswordCost(password, bcrypt.MinCost) // sign-in spends PasswordCost anyway
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.PasswordHash, u.CreatedAt = hash, time.Now()
+	if err := a.Store.PutUser(context.Background(), &u, true); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// browser is a client of a that connects from a loopback address of its
+// own, and keeps the session cookie it signs in with.
+type browser struct {
+	t      *testing.T
+	a      *app.App
+	client *http.Client
+	cookie *http.Cookie
+	csrf   string
+}
+
+func newBrowser(t *testing.T, a *app.App, from string) *browser {
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	return &browser{t: t, a: a, client: &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}}
+}
+
+// do sends a request with the session cookie, if any, and returns the
+// status.
+func (b *browser) do(method, path, body string) int {
+	b.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+b.a.HTTPAddr()+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if b.cookie != nil {
+		req.AddCookie(b.cookie)
+		req.Header.Set(auth.CSRFHeader, b.csrf)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if path == "/api/v1/session" && method == "POST" && resp.StatusCode == http.StatusOK {
+		for _, c := range resp.Cookies() {
+			if c.Name == auth.CookieName {
+				b.cookie = c
+			}
+		}
+		b.csrf, _ = decode(b.t, resp.Body)["csrf"].(string)
+	}
+	return resp.StatusCode
+}
+
+func (b *browser) signIn(user, password string) int {
+	b.t.Helper()
+	return b.do("POST", "/api/v1/session", `{"user":"`+user+`","password":"`+password+`"}`)
+}
+
+// TestASignInLockCannotBeTrippedFromElsewhere: failing to sign in as a
+// user from one address does not lock the user out from another, and the
+// refused attempts are counted, not written to the audit log.
+func TestASignInLockCannotBeTrippedFromElsewhere(t *testing.T) {
+	d := startDeps(t)
+	cfg := d.config(t)
+	cfg.RateLogins = 0.06 // bursts of 5, then one every 1,000 s: however slow the machine, no refill within the test
+	a := start(t, cfg)
+	signInUser(t, a, alerting.User{Name: "officer", Role: alerting.RoleDutyOfficer}, "correct horse battery")
+
+	attacker := newBrowser(t, a, "127.0.0.2")
+	codes := map[int]int{}
+	for range 7 {
+		codes[attacker.signIn("officer", "wrong password!!")]++
+	}
+	if codes[http.StatusUnauthorized] != 5 || codes[http.StatusTooManyRequests] != 2 {
+		t.Fatalf("failed sign-ins from one address answered %v, want five 401 then 429", codes)
+	}
+	if s := newBrowser(t, a, "127.0.0.1").signIn("officer", "correct horse battery"); s != http.StatusOK {
+		t.Errorf("the user signing in from their own address after failures elsewhere: %d, want 200", s)
+	}
+	if s := attacker.signIn("officer", "correct horse battery"); s != http.StatusTooManyRequests {
+		t.Errorf("the address that failed, signing in again at once: %d, want 429", s)
+	}
+
+	families := scrape(t, a)
+	for outcome, want := range map[string]int{"refused": codes[http.StatusUnauthorized], "rate_limited": codes[http.StatusTooManyRequests] + 1, "accepted": 1} {
+		if v, _ := sample(families, "truceline_sign_ins_total", "outcome", outcome); int(v) != want {
+			t.Errorf("truceline_sign_ins_total{outcome=%q} = %v, want %d", outcome, v, want)
+		}
+	}
+	entries, err := a.Store.AuditEntries(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Action, "login.") {
+			t.Errorf("a refused sign-in was audited: %+v", e)
+		}
+	}
+}
+
+// TestANewPasswordEndsTheOtherSessions: an admin resetting a user's
+// password ends the user's sessions; an admin setting their own ends
+// their other sessions and keeps the one they did it from.
+func TestANewPasswordEndsTheOtherSessions(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	signInUser(t, a, alerting.User{Name: "officer", Role: alerting.RoleDutyOfficer}, "correct horse battery")
+	signInUser(t, a, alerting.User{Name: "chief", Role: alerting.RoleAdmin}, "chief's first password")
+
+	desk, phone := newBrowser(t, a, "127.0.0.1"), newBrowser(t, a, "127.0.0.1")
+	for _, b := range []*browser{desk, phone} {
+		if s := b.signIn("officer", "correct horse battery"); s != http.StatusOK {
+			t.Fatalf("sign-in: %d", s)
+		}
+	}
+	chief, chiefsPhone := newBrowser(t, a, "127.0.0.1"), newBrowser(t, a, "127.0.0.1")
+	for _, b := range []*browser{chief, chiefsPhone} {
+		if s := b.signIn("chief", "chief's first password"); s != http.StatusOK {
+			t.Fatalf("sign-in: %d", s)
+		}
+	}
+
+	if s := chief.do("PUT", "/api/v1/users/officer", `{"name":"officer","role":"duty_officer","password":"a brand new password"}`); s != http.StatusOK {
+		t.Fatalf("resetting the officer's password: %d", s)
+	}
+	for name, b := range map[string]*browser{"desk": desk, "phone": phone} {
+		if s := b.do("GET", "/api/v1/session", ""); s != http.StatusUnauthorized {
+			t.Errorf("the officer's %s session after the reset: %d, want 401", name, s)
+		}
+	}
+	if s := desk.signIn("officer", "a brand new password"); s != http.StatusOK {
+		t.Errorf("signing in with the new password: %d", s)
+	}
+	if s := desk.do("GET", "/api/v1/session", ""); s != http.StatusOK {
+		t.Errorf("a session opened after the reset: %d, want 200", s)
+	}
+
+	if s := chief.do("PUT", "/api/v1/users/chief", `{"name":"chief","role":"admin","password":"chief's second password"}`); s != http.StatusOK {
+		t.Fatalf("the chief setting their own password: %d", s)
+	}
+	if s := chief.do("GET", "/api/v1/session", ""); s != http.StatusOK {
+		t.Errorf("the session the chief set their password from: %d, want 200", s)
+	}
+	if s := chiefsPhone.do("GET", "/api/v1/session", ""); s != http.StatusUnauthorized {
+		t.Errorf("the chief's other session: %d, want 401", s)
+	}
+}

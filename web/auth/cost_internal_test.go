@@ -1,0 +1,63 @@
+package auth
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/truceline/truceline/alerting"
+)
+
+// oneUser is a Store with one user and nowhere to keep sessions.
+type oneUser struct{ u *alerting.User }
+
+func (s oneUser) User(_ context.Context, name string) (*alerting.User, error) {
+	if name != s.u.Name {
+		return nil, alerting.Errorf(alerting.ENOTFOUND, "no user %s", name)
+	}
+	c := *s.u
+	return &c, nil
+}
+func (oneUser) Token(context.Context, string) (*alerting.Token, error) { return nil, nil }
+func (oneUser) PutSession(context.Context, string, *alerting.Session) error {
+	return nil
+}
+func (oneUser) Session(context.Context, string) (*alerting.Session, error) { return nil, nil }
+func (oneUser) DeleteSession(context.Context, string) error                { return nil }
+
+// TestSignInSpendsThePasswordCostWhateverTheStoredHash: a user whose hash
+// is cheaper than PasswordCost (the demo's) must not answer sooner than an
+// unknown name, or the time would tell which names exist. Every sign-in
+// compares at PasswordCost at least once.
+func TestSignInSpendsThePasswordCostWhateverTheStoredHash(t *testing.T) {
+	cheap, err := HashPasswordCost("demo-duty-password", bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Store: oneUser{&alerting.User{Name: "duty", Role: alerting.RoleDutyOfficer, PasswordHash: cheap}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var costs []int
+	compareHash = func(hash, password []byte) error {
+		c, _ := bcrypt.Cost(hash)
+		costs = append(costs, c)
+		return bcrypt.CompareHashAndPassword(hash, password)
+	}
+	t.Cleanup(func() { compareHash = bcrypt.CompareHashAndPassword })
+	for _, try := range []struct {
+		user, password string
+		ok             bool
+	}{{"duty", "wrong password!!", false}, {"nobody", "wrong password!!", false}, {"duty", "demo-duty-password", true}} {
+		costs = nil
+		_, _, _, err := a.Login(context.Background(), try.user, try.password)
+		if (err == nil) != try.ok {
+			t.Errorf("sign-in as %s: %v, want success %v", try.user, err, try.ok)
+		}
+		if len(costs) == 0 || slices.Max(costs) < PasswordCost {
+			t.Errorf("sign-in as %s compared at costs %v; want one at %d", try.user, costs, PasswordCost)
+		}
+	}
+}
