@@ -57,3 +57,13 @@ func TestLiaisonPermissions(t *testing.T) {
 		t.Errorf("unexpected denials or response permissions: %+v", p)
 	}
 }
+
+// TestVersionAtLeast: truceline refuses NATS older than 2.11, whose
+// JetStream cannot check a change's turn over a zone's subjects.
+func TestVersionAtLeast(t *testing.T) {
+	for v, want := range map[string]bool{"2.9.25": false, "2.10.22": false, "2.11.0": true, "2.12.0-RC.1": true, "2.15.2": true, "3.0.0": true, "": false, "dev": false} {
+		if got := versionAtLeast(v, 2, 11); got != want {
+			t.Errorf("versionAtLeast(%q, 2, 11) = %v, want %v", v, got, want)
+		}
+	}
+}

@@ -674,7 +674,12 @@ func wrongLast(err error) bool {
 // serverAtLeast reports whether the connected NATS server is at least
 // version major.minor.
 func serverAtLeast(nc *nats.Conn, major, minor int) bool {
-	v := nc.ConnectedServerVersion()
+	return versionAtLeast(nc.ConnectedServerVersion(), major, minor)
+}
+
+// versionAtLeast reports whether the version v ("2.11.3", "2.12.0-RC.1")
+// is at least major.minor.
+func versionAtLeast(v string, major, minor int) bool {
 	var maj, mnr int
 	if _, err := fmt.Sscanf(v, "%d.%d", &maj, &mnr); err != nil {
 		return false
