@@ -218,7 +218,13 @@ type Token struct {
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// Parent is the token this one was made with, if any: it expires no
+	// later than its parent, and stops working when its parent does.
+	Parent string `json:"parent,omitempty"`
 }
+
+// MaxTokenDepth bounds a chain of tokens made with tokens.
+const MaxTokenDepth = 8
 
 // Usable reports whether the token works at now.
 func (t *Token) Usable(now time.Time) bool {

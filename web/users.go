@@ -366,7 +366,18 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		e := now.Add(time.Duration(body.ExpiresIn))
 		expires = &e
 	}
+	parent, err := h.parentToken(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if parent != nil && parent.ExpiresAt != nil && (expires == nil || expires.After(*parent.ExpiresAt)) {
+		expires = parent.ExpiresAt // never outlives the token it was made with
+	}
 	t, secret, err := auth.NewToken(user, body.Name, expires, now)
+	if err == nil && parent != nil {
+		t.Parent = parent.ID
+	}
 	if err == nil {
 		err = h.opts.Users.PutToken(r.Context(), t)
 	}
@@ -380,6 +391,30 @@ func (h *Handler) createToken(w http.ResponseWriter, r *http.Request) {
 		*alerting.Token
 		Secret string `json:"token"`
 	}{t, secret})
+}
+
+// parentToken is the token the request was made with, nil for a session.
+// A token made with it never outlives it and stops working with it, so a
+// short-lived or revoked token cannot mint a lasting one.
+func (h *Handler) parentToken(r *http.Request) (*alerting.Token, error) {
+	p := principal(r)
+	if p.TokenID == "" {
+		return nil, nil
+	}
+	t, err := h.opts.Users.Token(r.Context(), p.TokenID)
+	if err != nil {
+		return nil, err
+	}
+	depth := 0
+	for up := t; up.Parent != "" && depth <= alerting.MaxTokenDepth; depth++ {
+		if up, err = h.opts.Users.Token(r.Context(), up.Parent); err != nil {
+			return nil, err
+		}
+	}
+	if depth >= alerting.MaxTokenDepth {
+		return nil, alerting.Errorf(alerting.EFORBIDDEN, "this token is the last of a chain of %d tokens made with tokens: sign in, or use an earlier one", alerting.MaxTokenDepth)
+	}
+	return t, nil
 }
 
 func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) {

@@ -263,6 +263,25 @@ func TestLoginUsersTokens(t *testing.T) {
 		t.Fatalf("tokens create: exit %d, %q", code, out)
 	}
 	ingest := strings.TrimSpace(out)
+	// Made with the 12-hour login token, a token expires with it; made
+	// signed in with a password, it lasts as asked.
+	for _, c := range []struct {
+		args   []string
+		stdin  string
+		parent bool
+	}{
+		{append(admin, "-o", "json", "tokens", "create", "--name", "child", "--user", "l-aleppo"), "", true},
+		{append(g, "-o", "json", "tokens", "create", "--name", "lasting", "--user", "l-aleppo", "--sign-in", "admin"), "demo-admin-password\n", false},
+	} {
+		code, out, errOut := trucectl(t, c.stdin, c.args...)
+		var made map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &made) != nil {
+			t.Fatalf("tokens create %v: exit %d, %q %q", c.args, code, out, errOut)
+		}
+		if _, has := made["parent"]; has != c.parent || has != (made["expires_at"] != nil) {
+			t.Errorf("tokens create %v: parent %v, expires_at %v; want a parent and an expiry: %v", c.args, made["parent"], made["expires_at"], c.parent)
+		}
+	}
 	code, out, _ = trucectl(t, "", append(admin, "-o", "json", "tokens", "list", "--user", "l-aleppo")...)
 	if code != 0 || strings.Contains(out, "tlt_") || !strings.Contains(out, `"ingest"`) {
 		t.Errorf("tokens list: exit %d, %q", code, out)

@@ -227,7 +227,9 @@ func tokensCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "name", Usage: "what the token is for", Required: true},
 					&cli.StringFlag{Name: "user", Usage: "for another user (admins)"},
-					&cli.DurationFlag{Name: "expires-in", Usage: "expire after this long (default: never)"},
+					&cli.DurationFlag{Name: "expires-in", Usage: "expire after this long (default: never, or when the token it is made with does)"},
+					&cli.StringFlag{Name: "sign-in", Usage: "make it as `USER`, signed in with the password read from standard input, " +
+						"instead of with TRUCECTL_TOKEN: a token made with a token never outlives it"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					body, _ := json.Marshal(map[string]any{"name": cmd.String("name"), "user": cmd.String("user"),
@@ -236,7 +238,15 @@ func tokensCommand() *cli.Command {
 						alerting.Token
 						Secret string `json:"token"`
 					}
-					if err := newClient(cmd).do(ctx, "POST", "/api/v1/tokens", body, &t); err != nil {
+					c := newClient(cmd)
+					if user := cmd.String("sign-in"); user != "" {
+						signOut, err := signIn(ctx, cmd, c, user)
+						if err != nil {
+							return err
+						}
+						defer signOut()
+					}
+					if err := c.do(ctx, "POST", "/api/v1/tokens", body, &t); err != nil {
 						return err
 					}
 					if cmd.Root().String("output") == "json" {
@@ -299,35 +309,45 @@ func loginCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			line, err := bufio.NewReader(cmd.Root().Reader).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				return err
-			}
-			password := strings.TrimRight(line, "\r\n")
-			if password == "" {
-				return usageError{errors.New("login reads the password from standard input, e.g. trucectl login duty < password-file")}
-			}
-			jar, _ := cookiejar.New(nil)
 			c := newClient(cmd)
-			c.token, c.http.Jar = "", jar
-			body, _ := json.Marshal(map[string]string{"user": user, "password": password})
-			var session struct {
-				CSRF string `json:"csrf"`
-			}
-			if err := c.do(ctx, "POST", "/api/v1/session", body, &session); err != nil {
+			signOut, err := signIn(ctx, cmd, c, user)
+			if err != nil {
 				return err
 			}
-			c.csrf = session.CSRF
-			body, _ = json.Marshal(map[string]any{"name": cmd.String("name"), "expires_in": alerting.Duration(cmd.Duration("expires-in"))})
+			body, _ := json.Marshal(map[string]any{"name": cmd.String("name"), "expires_in": alerting.Duration(cmd.Duration("expires-in"))})
 			var t struct {
 				Secret string `json:"token"`
 			}
 			if err := c.do(ctx, "POST", "/api/v1/tokens", body, &t); err != nil {
 				return err
 			}
-			_ = c.do(ctx, "DELETE", "/api/v1/session", nil, nil)
+			signOut()
 			err = emit(cmd, map[string]string{"token": t.Secret}, "export TRUCECTL_TOKEN=%s\n", t.Secret)
 			return err
 		},
 	}
+}
+
+// signIn opens a session as user on c, with the password read from
+// standard input, in place of c's token; signOut ends it.
+func signIn(ctx context.Context, cmd *cli.Command, c *apiClient, user string) (signOut func(), err error) {
+	line, err := bufio.NewReader(cmd.Root().Reader).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return nil, usageError{fmt.Errorf("the password of %s is read from standard input, e.g. < password-file", user)}
+	}
+	jar, _ := cookiejar.New(nil)
+	c.token, c.http.Jar = "", jar
+	body, _ := json.Marshal(map[string]string{"user": user, "password": password})
+	var session struct {
+		CSRF string `json:"csrf"`
+	}
+	if err := c.do(ctx, "POST", "/api/v1/session", body, &session); err != nil {
+		return nil, err
+	}
+	c.csrf = session.CSRF
+	return func() { _ = c.do(ctx, "DELETE", "/api/v1/session", nil, nil) }, nil
 }

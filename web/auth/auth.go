@@ -320,6 +320,17 @@ func (a *Authenticator) tokenPrincipal(ctx context.Context, id, secret string) (
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(digest(secret))) != 1 || !t.Usable(a.o.Now()) {
 		return nil, bad
 	}
+	// A token made with a token works only while its parent does.
+	for parent, depth := t.Parent, 0; parent != ""; depth++ {
+		pt, err := a.o.Store.Token(ctx, parent)
+		if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && (!pt.Usable(a.o.Now()) || depth >= alerting.MaxTokenDepth)) {
+			return nil, bad
+		}
+		if err != nil {
+			return nil, err
+		}
+		parent = pt.Parent
+	}
 	u, err := a.o.Store.User(ctx, t.User)
 	if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && u.Disabled) {
 		return nil, bad

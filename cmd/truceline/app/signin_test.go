@@ -163,3 +163,40 @@ func TestANewPasswordEndsTheOtherSessions(t *testing.T) {
 		t.Errorf("the chief's other session: %d, want 401", s)
 	}
 }
+
+// TestATokenMadeWithATokenNeverOutlivesIt: a token made with a token that
+// expires expires with it at the latest, and one made with a token that
+// is revoked stops working with it.
+func TestATokenMadeWithATokenNeverOutlivesIt(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	officer := userToken(t, a, alerting.User{Name: "officer", Role: alerting.RoleDutyOfficer})
+	mint := func(with, body string) map[string]any {
+		t.Helper()
+		status, out := call(t, a, with, "POST", "/api/v1/tokens", body)
+		if status != http.StatusCreated {
+			t.Fatalf("POST /api/v1/tokens %s: %d %s", body, status, out)
+		}
+		return decode(t, strings.NewReader(out))
+	}
+	short := mint(officer, `{"name":"an hour","expires_in":"1h"}`)
+	child := mint(short["token"].(string), `{"name":"for ever, it asks"}`)
+	if child["expires_at"] != short["expires_at"] || child["parent"] != short["id"] {
+		t.Errorf("a token made with a token expiring at %v: expires at %v, parent %v; want the same expiry and parent %v",
+			short["expires_at"], child["expires_at"], child["parent"], short["id"])
+	}
+	grandchild := mint(child["token"].(string), `{"name":"and another"}`)
+	for name, tok := range map[string]map[string]any{"child": child, "grandchild": grandchild} {
+		if s, _ := call(t, a, tok["token"].(string), "GET", "/api/v1/session", ""); s != http.StatusOK {
+			t.Fatalf("the %s before its parent is revoked: %d", name, s)
+		}
+	}
+	if s, out := call(t, a, officer, "DELETE", "/api/v1/tokens/"+short["id"].(string), ""); s != http.StatusNoContent && s != http.StatusOK {
+		t.Fatalf("revoking the parent: %d %s", s, out)
+	}
+	for name, tok := range map[string]map[string]any{"child": child, "grandchild": grandchild} {
+		if s, _ := call(t, a, tok["token"].(string), "GET", "/api/v1/session", ""); s != http.StatusUnauthorized {
+			t.Errorf("the %s after its parent was revoked: %d, want 401", name, s)
+		}
+	}
+}
