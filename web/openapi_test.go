@@ -331,9 +331,11 @@ func (f *fake) DeleteConfig(ctx context.Context, kind, id string) (int64, []aler
 
 // ServeViewer answers like the gateway does a request that is no
 // WebSocket upgrade.
-func (f *fake) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(zone string) bool) {
+func (f *fake) ServeViewer(w http.ResponseWriter, r *http.Request, _ func(zone string) bool, _ func(context.Context) (func(string) bool, error)) {
 	http.Error(w, `WebSocket subprotocol "truceline.v1" is required`, http.StatusBadRequest)
 }
+
+func (f *fake) Recheck() {}
 
 func (f *fake) User(ctx context.Context, name string) (*alerting.User, error) {
 	if u, ok := f.users[name]; ok {

@@ -223,6 +223,7 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, b userBody, c
 		}
 	}
 	h.opts.Auth.Forget()
+	h.opts.Gateway.Recheck() // open connections too: closed, or their zones narrowed
 	action, detail := "user.update", "role "+string(u.Role)
 	if create {
 		action = "user.create"
@@ -288,6 +289,7 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Auth.Forget()
+	h.opts.Gateway.Recheck() // open connections too: closed, or their zones narrowed
 	h.audit(r, "user.delete", "user "+name, "", "its tokens revoked")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -430,6 +432,7 @@ func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.opts.Auth.Forget()
+	h.opts.Gateway.Recheck() // open connections too: closed, or their zones narrowed
 	h.audit(r, "token.revoke", "token "+t.ID, "", "of "+t.User)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -53,7 +53,10 @@ type Actions interface {
 // Gateway serves WebSocket clients that may follow only the zones sees
 // allows.
 type Gateway interface {
-	ServeViewer(w http.ResponseWriter, r *http.Request, sees func(zone string) bool)
+	ServeViewer(w http.ResponseWriter, r *http.Request, sees func(zone string) bool, viewer func(ctx context.Context) (func(zone string) bool, error))
+	// Recheck asks every connection's viewer again now: credentials or
+	// zones changed.
+	Recheck()
 }
 
 // Check is one readiness check: a dependency that must answer.
@@ -242,7 +245,21 @@ func (h *Handler) webSocket(w http.ResponseWriter, r *http.Request) {
 	if h.limited(w, r, h.limits.websockets.allow(clientAddress(r), time.Now())) {
 		return
 	}
-	h.opts.Gateway.ServeViewer(w, r, principal(r).SeesZone)
+	h.opts.Gateway.ServeViewer(w, r, principal(r).SeesZone, func(ctx context.Context) (func(string) bool, error) {
+		// The credentials of the upgrade request, checked again: a
+		// revoked token, a disabled or deleted user or a new password
+		// closes the connection; a liaison's zones follow the user.
+		id, err := h.opts.Auth.Authenticate(r.WithContext(ctx))
+		switch {
+		case alerting.ErrorCode(err) == auth.EUNAUTHENTICATED:
+			return nil, err
+		case err != nil:
+			return nil, nil // the store is away: cannot say now
+		case id.Principal == nil:
+			return nil, alerting.Errorf(auth.EUNAUTHENTICATED, "the credentials are gone")
+		}
+		return id.Principal.SeesZone, nil
+	})
 }
 
 // intParam reads an integer query parameter in [lo, hi]: def when absent,

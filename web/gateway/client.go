@@ -10,7 +10,8 @@ import (
 // Close codes the gateway sends besides the standard ones; documented in
 // docs/WEBSOCKET.md.
 const (
-	CloseSlowClient = 4001 // the client did not keep up; reconnect and resume
+	CloseSlowClient  = 4001 // the client did not keep up; reconnect and resume
+	CloseCredentials = 4401 // the client's credentials no longer hold (revoked, expired, user disabled or deleted, new password); sign in again
 )
 
 // client is one WebSocket connection. Frames are queued by reference (the
@@ -21,10 +22,13 @@ const (
 type client struct {
 	conn *websocket.Conn
 	g    *Gateway
-	// sees says which zones the client may follow.
-	sees func(zone string) bool
+	// viewer says again, at each ping and Recheck, whether the client may
+	// stay and which zones it may follow (see Viewer).
+	viewer     Viewer
+	subscribed *zoneSet
 
 	mu       sync.Mutex
+	sees     func(zone string) bool // which zones the client may follow
 	queue    [][]byte
 	queued   int
 	ping     bool // a ping is due
@@ -37,7 +41,15 @@ type client struct {
 }
 
 func newClient(g *Gateway, conn *websocket.Conn) *client {
-	return &client{conn: conn, g: g, done: make(chan struct{})}
+	return &client{conn: conn, g: g, done: make(chan struct{}), subscribed: &zoneSet{zones: map[string]bool{}}}
+}
+
+// may reports whether the client may follow zone.
+func (c *client) may(zone string) bool {
+	c.mu.Lock()
+	sees := c.sees
+	c.mu.Unlock()
+	return sees(zone)
 }
 
 // enqueue adds a frame; it never blocks. It returns false when the client is

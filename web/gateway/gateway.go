@@ -159,12 +159,22 @@ func (g *Gateway) checkOrigin(r *http.Request) bool {
 
 // ServeHTTP upgrades the request and serves the connection until it closes.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.ServeViewer(w, r, func(string) bool { return true })
+	all := func(string) bool { return true }
+	g.ServeViewer(w, r, all, func(context.Context) (func(string) bool, error) { return all, nil })
 }
+
+// Viewer says again whether a connection's client may stay connected, and
+// which zones it may now follow. An error closes the connection with
+// CloseCredentials and the error's message; a nil sees and a nil error
+// mean it cannot say now (the store is away), and nothing changes.
+type Viewer = func(ctx context.Context) (sees func(zone string) bool, err error)
 
 // ServeViewer upgrades a connection whose client may see only the zones
 // sees allows: "*" means those, and any other zone is, to it, unknown.
-func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(zone string) bool) {
+// viewer is asked again at every ping and on Recheck: a client whose
+// credentials no longer hold is disconnected, and one that may see fewer
+// zones stops following the others, told why.
+func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(zone string) bool, viewer Viewer) {
 	if !slices.Contains(websocket.Subprotocols(r), Subprotocol) {
 		http.Error(w, `WebSocket subprotocol "truceline.v1" is required`, http.StatusBadRequest)
 		return
@@ -174,7 +184,7 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 		return // the upgrader has answered
 	}
 	c := newClient(g, conn)
-	c.sees = sees
+	c.sees, c.viewer = sees, viewer
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -207,15 +217,95 @@ func (g *Gateway) every(interval time.Duration, fn func()) {
 // pingAll pings every client from one goroutine, so that idle connections
 // need no timer or goroutine of their own.
 func (g *Gateway) pingAll() {
+	clients := g.connected()
+	for _, c := range clients {
+		c.sendPing()
+	}
+	g.recheck(clients)
+}
+
+// Recheck asks every client's viewer again now: credentials or zones
+// changed on this replica. Other replicas see it at their next ping.
+func (g *Gateway) Recheck() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	g.wg.Add(1) // Shutdown waits for it
+	go func() {
+		defer g.wg.Done()
+		g.recheck(g.connected())
+	}()
+}
+
+// connected returns the clients connected now.
+func (g *Gateway) connected() []*client {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	clients := make([]*client, 0, len(g.clients))
 	for c := range g.clients {
 		clients = append(clients, c)
 	}
-	g.mu.Unlock()
+	return clients
+}
+
+// recheck asks the clients' viewers again, a few at a time.
+func (g *Gateway) recheck(clients []*client) {
+	const parallel = 16
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
 	for _, c := range clients {
-		c.sendPing()
+		if c.viewer == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			g.recheckClient(c)
+		})
 	}
+	wg.Wait()
+}
+
+func (g *Gateway) recheckClient(c *client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sees, err := c.viewer(ctx)
+	if err != nil {
+		g.metrics.credentialDisconnects.Inc()
+		c.close(CloseCredentials, truncateReason(alerting.ErrorMessage(err)))
+		return
+	}
+	if sees == nil {
+		return
+	}
+	c.mu.Lock()
+	c.sees = sees
+	c.mu.Unlock()
+	c.subscribed.mu.Lock()
+	var lost []string
+	for zone := range c.subscribed.zones {
+		if !sees(zone) {
+			lost = append(lost, zone)
+		}
+	}
+	c.subscribed.mu.Unlock()
+	for _, zone := range lost {
+		for _, z := range c.subscribed.drop(zone) {
+			g.unsubscribe(c, z)
+		}
+		c.enqueue(errorFrame("forbidden", fmt.Sprintf("you may no longer follow %s; it was unsubscribed", zone)))
+	}
+}
+
+// truncateReason keeps a close reason within the 123 bytes a close frame
+// allows.
+func truncateReason(s string) string {
+	if len(s) <= 123 {
+		return s
+	}
+	return s[:120] + "..."
 }
 
 // inbound is a client message.
@@ -230,7 +320,7 @@ type inbound struct {
 // the reader's own stack stays as small as reading needs: it is the one
 // goroutine an idle connection keeps.
 func (g *Gateway) readLoop(c *client) {
-	subscribed := &zoneSet{zones: map[string]bool{}}
+	subscribed := c.subscribed
 	defer func() {
 		for _, zone := range subscribed.close() {
 			g.unsubscribe(c, zone)
@@ -400,13 +490,13 @@ func (g *Gateway) expand(c *client, zones []string) []string {
 	for _, zone := range zones {
 		if zone == "*" {
 			for _, z := range catalog.Zones() {
-				if c.sees(z.ID) {
+				if c.may(z.ID) {
 					out = append(out, z.ID)
 				}
 			}
 			continue
 		}
-		if _, ok := catalog.Zone(zone); !ok || !c.sees(zone) {
+		if _, ok := catalog.Zone(zone); !ok || !c.may(zone) {
 			c.enqueue(errorFrame("unknown_zone", fmt.Sprintf("no zone %q", zone)))
 			continue
 		}
@@ -463,9 +553,11 @@ type metrics struct {
 	clients         prometheus.Gauge
 	framesSent      prometheus.Counter
 	slowDisconnects prometheus.Counter
-	droppedFrames   prometheus.Counter
-	gapFills        prometheus.Counter
-	snapshots       *prometheus.CounterVec
+	// credentialDisconnects counts clients closed with CloseCredentials.
+	credentialDisconnects prometheus.Counter
+	droppedFrames         prometheus.Counter
+	gapFills              prometheus.Counter
+	snapshots             *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -476,6 +568,8 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "truceline_ws_frames_sent_total", Help: "Frames written to WebSocket clients."}),
 		slowDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "truceline_ws_slow_disconnects_total", Help: "Clients disconnected because their send queue was full."}),
+		credentialDisconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_ws_credential_disconnects_total", Help: "Clients disconnected because their credentials no longer held (close code 4401)."}),
 		droppedFrames: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "truceline_ws_dropped_frames_total", Help: "Frames discarded unsent when a slow client's full send queue was cut off (the client resumes after reconnecting)."}),
 		gapFills: prometheus.NewCounter(prometheus.CounterOpts{
@@ -484,7 +578,7 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Name: "truceline_ws_subscriptions_total", Help: "Zone subscriptions by how they started: snapshot, resumed, resume_failed."}, []string{"start"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.clients, m.framesSent, m.slowDisconnects, m.droppedFrames, m.gapFills, m.snapshots)
+		reg.MustRegister(m.clients, m.framesSent, m.slowDisconnects, m.credentialDisconnects, m.droppedFrames, m.gapFills, m.snapshots)
 	}
 	return m
 }

@@ -211,6 +211,11 @@ feed.on('frame', () => {
   if (els.updated.textContent !== 'updated 0 s ago') renderConnection();
 });
 
+feed.on('unauthenticated', () => {
+  // The server closed the connection: the session or the user is gone.
+  if (me) leave('Your session ended. Sign in again.', 'error');
+});
+
 feed.on('error', ({ code, message }) => {
   toasts.error(message || `Server error${code ? ` (${code})` : ''}`);
 });

@@ -259,9 +259,16 @@ export class LiveFeed {
       // Always followed by a close event; nothing to do here.
     };
 
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      if (ev.code === 4401) {
+        // The credentials no longer hold: reconnecting with them is
+        // pointless; whoever listens signs in again.
+        this._emit('unauthenticated', { reason: ev.reason });
+        this.stop();
+        return;
+      }
       this._down();
     };
   }

@@ -337,21 +337,18 @@ func TestBoardLoginSignOut(t *testing.T) {
 	}
 
 	// Signed in again, the session ends under the board (an admin disables
-	// the user): the next request brings the form back, the board gone.
+	// the user): the server closes the board's connection (4401), which
+	// brings the form back by itself, the board gone.
 	b.signIn(coChairA.Name, testPassword)
 	b.waitBoard()
 	b.waitRows(boardWait, "the alert again", hasRow(id))
 	disableUser(t, a, coChairA)
-	b.click(fmt.Sprintf(`[data-testid=alert][data-alert-id=%q] [data-testid=ack]`, id))
 	alertingtest.Eventually(t, boardWait, "the form to say the session ended", func() bool {
 		return b.shown("[data-testid=signin-form]") && b.text("[data-testid=signin-error]") == "Your session ended. Sign in again."
 	})
 	b.showsNoBoard("when the session ended", "Explosion in Daraa")
 	if got := evaluate[string](t, tab, `document.querySelector('[data-testid=signin-user]').value`); got != coChairA.Name {
 		t.Errorf("the form offers user name %q, want %q's again", got, coChairA.Name)
-	}
-	if _, body := get(t, a, "/api/v1/alerts/"+id); body["state"] != "open" {
-		t.Errorf("the acknowledgement of a disabled user went through: %v", body)
 	}
 }
 

@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/truceline/truceline/alerting"
@@ -198,5 +200,66 @@ func TestATokenMadeWithATokenNeverOutlivesIt(t *testing.T) {
 		if s, _ := call(t, a, tok["token"].(string), "GET", "/api/v1/session", ""); s != http.StatusUnauthorized {
 			t.Errorf("the %s after its parent was revoked: %d, want 401", name, s)
 		}
+	}
+}
+
+// TestAnOpenWebSocketFollowsItsCredentials: a connection is held to the
+// credentials it was opened with. A liaison whose zones shrink stops
+// following the zones taken away, told why; a revoked token closes the
+// connection with 4401.
+func TestAnOpenWebSocketFollowsItsCredentials(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	tok := userToken(t, a, alerting.User{Name: "liaison-x", Role: alerting.RoleLiaison, Party: "party-a", Zones: []string{"aleppo", "idlib"}})
+	dialer := websocket.Dialer{Subprotocols: []string{"truceline.v1"}}
+	conn, _, err := dialer.Dial("ws://"+a.HTTPAddr()+"/ws", http.Header{"Authorization": {"Bearer " + tok}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.WriteJSON(map[string]any{"type": "subscribe", "zones": []string{"aleppo", "idlib"}}); err != nil {
+		t.Fatal(err)
+	}
+	// next reads frames until one matches, and returns the error that
+	// ended the connection if it ends first.
+	next := func(match func(frame) bool) error {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for {
+			var f frame
+			if err := conn.ReadJSON(&f); err != nil {
+				return err
+			}
+			if match(f) {
+				return nil
+			}
+		}
+	}
+	snapshots := 0
+	if err := next(func(f frame) bool {
+		if f.Type == "snapshot" {
+			snapshots++
+		}
+		return snapshots == 2
+	}); err != nil {
+		t.Fatalf("waiting for the snapshots: %v", err)
+	}
+
+	admin := tokensOf(a)
+	if s, out := call(t, a, admin, "PUT", "/api/v1/users/liaison-x", `{"name":"liaison-x","role":"liaison","party":"party-a","zones":["aleppo"]}`); s != http.StatusOK {
+		t.Fatalf("narrowing the liaison's zones: %d %s", s, out)
+	}
+	if err := next(func(f frame) bool { return f.Type == "error" && f.Code == "forbidden" }); err != nil {
+		t.Fatalf("waiting to be told idlib was taken away: %v", err)
+	}
+
+	id, _, _ := auth.ParseToken(tok)
+	if s, out := call(t, a, admin, "DELETE", "/api/v1/tokens/"+id, ""); s != http.StatusNoContent && s != http.StatusOK {
+		t.Fatalf("revoking the token: %d %s", s, out)
+	}
+	err = next(func(frame) bool { return false })
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 4401 {
+		t.Fatalf("after the token was revoked the connection ended with %v, want close code 4401", err)
 	}
 }
