@@ -50,6 +50,10 @@ type SenderOptions struct {
 	Timeout time.Duration
 	// UserAgent is sent with each request; "" means DefaultUserAgent.
 	UserAgent string
+	// Destinations, when set, bounds the addresses webhooks may go to
+	// (private and local ones are denied unless allowed). It is ignored
+	// when Client is set.
+	Destinations *Destinations
 }
 
 // Sender delivers messages of webhook methods: it implements
@@ -75,7 +79,7 @@ func NewSender(o SenderOptions) *Sender {
 		c := *o.Client // a copy, so as not to change the caller's client
 		s.client = &c
 	} else {
-		s.client = &http.Client{Transport: newTransport()}
+		s.client = &http.Client{Transport: newTransport(o.Destinations)}
 	}
 	s.client.CheckRedirect = noRedirects
 	return s
@@ -84,10 +88,17 @@ func NewSender(o SenderOptions) *Sender {
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // newTransport returns the default client's transport: the default one,
-// with timeouts on each phase (the attempt's context bounds the whole).
-func newTransport() *http.Transport {
+// with timeouts on each phase (the attempt's context bounds the whole),
+// dialling only what d permits when d is set. No proxy: a proxy would
+// dial for us, past d.
+func newTransport(d *Destinations) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if d != nil {
+		dialer.Control = d.control
+		t.Proxy = nil
+	}
+	t.DialContext = dialer.DialContext
 	t.TLSHandshakeTimeout = 5 * time.Second
 	t.ResponseHeaderTimeout = 30 * time.Second
 	t.ExpectContinueTimeout = time.Second
@@ -120,16 +131,14 @@ type StatusError struct {
 	Destination string
 	StatusCode  int
 	// Body is the start of the response body, at most 200 bytes, with
-	// control characters and runs of white space made single spaces.
+	// control characters and runs of white space made single spaces. It
+	// is not in Error, which everyone who sees the alert reads: a
+	// destination's answer is not theirs to read.
 	Body string
 }
 
 func (e *StatusError) Error() string {
-	msg := fmt.Sprintf("%s answered %d %s", e.Destination, e.StatusCode, http.StatusText(e.StatusCode))
-	if e.Body != "" {
-		msg += ": " + strconv.Quote(e.Body)
-	}
-	return msg
+	return fmt.Sprintf("%s answered %d %s", e.Destination, e.StatusCode, http.StatusText(e.StatusCode))
 }
 
 // Temporary reports whether retrying may help.
@@ -192,7 +201,11 @@ func (s *Sender) Send(ctx context.Context, m *alerting.Message) error {
 
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", redactURLError(err, origin(m.Method.URL)))
+		cerr := &connError{dest: dest, reason: reason(err), err: redactURLError(err, origin(m.Method.URL))}
+		if errors.Is(err, ErrDestinationDenied) {
+			return alerting.Permanent(cerr)
+		}
+		return cerr
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))

@@ -104,6 +104,19 @@ func options() []option {
 			apply: func(c *app.Config, cmd *cli.Command) { c.AllowedOrigins = cmd.StringSlice("allowed-origins") },
 		},
 		{
+			flag: &cli.StringSliceFlag{Name: "webhook-allow-networks", Usage: "private or local networks (CIDR or address) webhooks may be sent to all the same",
+				Sources: env("webhook-allow-networks")},
+			apply: func(c *app.Config, cmd *cli.Command) {
+				c.WebhookAllowNetworks = cmd.StringSlice("webhook-allow-networks")
+			},
+		},
+		{
+			flag: &cli.StringSliceFlag{Name: "webhook-deny-networks", Usage: "public networks (CIDR or address) webhooks may not be sent to", Sources: env("webhook-deny-networks")},
+			apply: func(c *app.Config, cmd *cli.Command) {
+				c.WebhookDenyNetworks = cmd.StringSlice("webhook-deny-networks")
+			},
+		},
+		{
 			flag:  &cli.BoolFlag{Name: "ws-compression", Usage: "permessage-deflate on the WebSocket when clients offer it", Sources: env("ws-compression")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.WSCompression = cmd.Bool("ws-compression") },
 		},

@@ -238,14 +238,14 @@ func (a *App) startEngine(ctx context.Context) error {
 	if err := a.newDispatcher(ctx); err != nil {
 		return err
 	}
-	ruleFailures := prometheus.NewCounterVec(prometheus.CounterOpts{
+	ruleFailures := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "truceline_rule_failures_total",
-		Help: "Reports a rule's condition failed on (an error, or more than its step budget), by rule; the reports were handled without the rule.",
-	}, []string{"rule"})
+		Help: "Times a rule's condition failed on a report (an error, or more than its step budget); the report was handled without the rule, which the log and the report's classification name.",
+	})
 	a.registry.MustRegister(ruleFailures)
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
 		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
-		RuleFailed: func(rule string) { ruleFailures.WithLabelValues(rule).Inc() },
+		RuleFailed: func(string) { ruleFailures.Inc() },
 	})
 	if err != nil {
 		return err
@@ -349,7 +349,7 @@ func (a *App) newDispatcher(ctx context.Context) error {
 		return err
 	}
 	senders := map[alerting.MethodKind]alerting.Sender{
-		alerting.MethodWebhook: webhook.NewSender(webhook.SenderOptions{Timeout: a.cfg.DeliveryTimeout}),
+		alerting.MethodWebhook: webhook.NewSender(webhook.SenderOptions{Timeout: a.cfg.DeliveryTimeout, Destinations: a.cfg.webhookDestinations(a.PublicURL())}),
 		alerting.MethodNATS:    a.Broker.Notifier(),
 	}
 	if a.cfg.SMTPHost != "" {

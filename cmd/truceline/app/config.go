@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/email"
+	"github.com/truceline/truceline/alerting/webhook"
 	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/configs"
 )
@@ -67,6 +69,13 @@ type Config struct {
 	Demo           bool          `yaml:"demo"`
 	DemoRate       float64       `yaml:"demo_rate"`
 	AllowedOrigins []string      `yaml:"allowed_origins"`
+	// WebhookAllowNetworks are private or local networks (CIDR, or one
+	// address) webhooks may be sent to all the same; WebhookDenyNetworks
+	// public ones they may not. Private and local addresses are denied
+	// by default, so that a webhook method cannot reach services behind
+	// the centre's firewall.
+	WebhookAllowNetworks []string `yaml:"webhook_allow_networks"`
+	WebhookDenyNetworks  []string `yaml:"webhook_deny_networks"`
 	// WSCompression enables permessage-deflate on the WebSocket when a
 	// client offers it: less bandwidth, more CPU per frame.
 	WSCompression bool   `yaml:"ws_compression"`
@@ -157,8 +166,11 @@ func DefaultConfig() Config {
 		GroupWindow:     10 * time.Minute,
 		DemoRate:        1,
 		AllowedOrigins:  []string{},
-		LogFormat:       "text",
-		LogLevel:        "info",
+
+		WebhookAllowNetworks: []string{},
+		WebhookDenyNetworks:  []string{},
+		LogFormat:            "text",
+		LogLevel:             "info",
 
 		AckLinkTTL:         alerting.DefaultAckLinkTTL,
 		DeliveryAttempts:   6,
@@ -287,6 +299,13 @@ func (c *Config) Validate() error {
 		c.AllowedOrigins[i] = o
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			bad("allowed-origins", "%q is not an origin like https://board.example.org", o)
+		}
+	}
+	for option, networks := range map[string][]string{"webhook-allow-networks": c.WebhookAllowNetworks, "webhook-deny-networks": c.WebhookDenyNetworks} {
+		for _, n := range networks {
+			if _, err := parseNetwork(n); err != nil {
+				bad(option, "%q is not a network like 10.20.0.0/16 or an address like 10.20.0.5", n)
+			}
 		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
@@ -575,4 +594,41 @@ func redact(raw string) string {
 func (c *Config) smtp() email.Config {
 	return email.Config{Host: c.SMTPHost, Port: c.SMTPPort, Username: c.SMTPUsername, Password: c.SMTPPassword,
 		From: c.SMTPFrom, TLS: c.SMTPTLS, Timeout: c.DeliveryTimeout, TLSConfig: c.SMTPTLSConfig}
+}
+
+// parseNetwork reads a CIDR prefix, or one address as a prefix of it alone.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// webhookDestinations is where webhooks may go. The demo's webhooks go to
+// its own inbox, on this server: its address is allowed.
+func (c *Config) webhookDestinations(publicURL string) *webhook.Destinations {
+	d := &webhook.Destinations{}
+	for _, n := range c.WebhookAllowNetworks {
+		if p, err := parseNetwork(n); err == nil {
+			d.Allow = append(d.Allow, p)
+		}
+	}
+	for _, n := range c.WebhookDenyNetworks {
+		if p, err := parseNetwork(n); err == nil {
+			d.Deny = append(d.Deny, p)
+		}
+	}
+	if c.Demo {
+		d.Allow = append(d.Allow, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+		if u, err := url.Parse(publicURL); err == nil {
+			if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+				d.Allow = append(d.Allow, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
+	return d
 }

@@ -43,6 +43,9 @@ func (d *deps) config(t *testing.T) app.Config {
 	cfg.NATSURL = d.nats.URL()
 	cfg.RedisURL = d.redis.URL()
 	cfg.ShutdownDrain = 0 // no load balancer waits for these
+	// The tests' webhook receivers listen on loopback, which webhooks may
+	// not reach unless allowed.
+	cfg.WebhookAllowNetworks = []string{"127.0.0.0/8", "::1/128"}
 	return cfg
 }
 
