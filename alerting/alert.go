@@ -300,6 +300,11 @@ func (a *Alert) Acknowledge(actor Actor, note string, now time.Time) (*Alert, er
 	return b, nil
 }
 
+// AckedBy reports whether party has acknowledged the alert.
+func (a *Alert) AckedBy(party string) bool {
+	return slices.ContainsFunc(a.Acks, func(ack Ack) bool { return ack.Party == party })
+}
+
 // AwaitingAck lists the parties of RequireAckFrom that have not yet
 // acknowledged; without RequireAckFrom, any acknowledgement is enough.
 func (a *Alert) AwaitingAck() []string {
@@ -311,7 +316,7 @@ func (a *Alert) AwaitingAck() []string {
 	}
 	var out []string
 	for _, p := range a.RequireAckFrom {
-		if !slices.ContainsFunc(a.Acks, func(ack Ack) bool { return ack.Party == p }) {
+		if !a.AckedBy(p) {
 			out = append(out, p)
 		}
 	}

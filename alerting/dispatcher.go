@@ -229,6 +229,11 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	}
 	catalog := d.o.Catalog.Catalog()
 	contact, ok := catalog.Contact(n.Contact)
+	if ok && contact.Party != "" && a.AckedBy(contact.Party) {
+		// Its party acknowledged while the notification waited.
+		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationCancelled,
+			Err: fmt.Errorf("party %s acknowledged before delivery", contact.Party)})
+	}
 	method, found := contact.Method(n.Method)
 	if !ok || !found {
 		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationGaveUp,

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -170,7 +171,16 @@ func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []stri
 	giveUp := func(target, why string) {
 		add(Notification{Key: prefix + target, Target: target, State: NotificationGaveUp, Error: why})
 	}
+	var spared []string // contacts of parties that acknowledged already
 	contact := func(target string, c Contact, fallback bool) {
+		if c.Party != "" && a.AckedBy(c.Party) {
+			// Their party has seen it: paging them again would only
+			// wake them, and say the board is wrong.
+			if !slices.Contains(spared, c.ID) {
+				spared = append(spared, c.ID)
+			}
+			return
+		}
 		for _, m := range c.Methods {
 			add(Notification{Key: prefix + c.ID + "/" + m.ID, Target: target, Contact: c.ID, Method: m.ID, Kind: m.Type,
 				Fallback: fallback, Urgent: a.Severity == SeverityExtreme, State: NotificationPending})
@@ -213,6 +223,9 @@ func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []stri
 		}
 		giveUp(target, fmt.Sprintf("nobody is on call in %s and policy %s has no fallback contact", target, p.ID))
 		who = append(who, target+": NOBODY ON CALL and no fallback")
+	}
+	if len(spared) > 0 {
+		who = append(who, "not "+strings.Join(spared, ", ")+" (their party acknowledged)")
 	}
 	return who
 }

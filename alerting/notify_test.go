@@ -248,3 +248,38 @@ func FuzzAckLinkCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestAPartyThatAcknowledgedIsNotPagedAgain: once a party acknowledged an
+// alert that waits for another, later steps no longer page that party's
+// contacts, and the timeline says whom they spared.
+func TestAPartyThatAcknowledgedIsNotPagedAgain(t *testing.T) {
+	c := notifyCatalog(t)
+	p := Policy{ID: "both", RequireAckFrom: []string{"party-a", "party-b"}, Steps: []Step{
+		{After: 0, Notify: []string{"jonas", "amara"}},
+		{After: Duration(time.Minute), Notify: []string{"jonas", "amara"}},
+	}}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	a := &Alert{ID: "al-3", Zone: "aleppo", State: StateOpen, RequireAckFrom: p.RequireAckFrom}
+	a.StartEscalation(p, c, now)
+	if got := len(Outbox(nil, a)); got != 3 {
+		t.Fatalf("step 1 pages %d methods, want jonas's one and amara's two", got)
+	}
+	b, err := a.Acknowledge(Actor{Name: "jonas", Party: "party-a"}, "", now.Add(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.State != StateOpen {
+		t.Fatalf("after party-a alone the alert is %s, want still open (party-b has not acknowledged)", b.State)
+	}
+	c2, ok := b.Escalate(p, c, now.Add(time.Minute))
+	if !ok {
+		t.Fatal("step 2 did not fire")
+	}
+	out := Outbox(b, c2)
+	if len(out) != 2 || !strings.Contains(out[0].Key, ":amara/") || !strings.Contains(out[1].Key, ":amara/") {
+		t.Errorf("step 2 pages %+v, want amara's two methods and nothing for jonas of party-a", out)
+	}
+	if note := c2.Timeline[len(c2.Timeline)-1].Note; !strings.Contains(note, "not jonas (their party acknowledged)") {
+		t.Errorf("timeline %q", note)
+	}
+}

@@ -76,3 +76,37 @@ func TestWebhooksDoNotReachPrivateAddresses(t *testing.T) {
 		t.Errorf("the loopback receiver got %d requests, want none", n)
 	}
 }
+
+// TestAPartysPendingPagesStopWhenItAcknowledges: a page to a party's
+// contact that is still being retried when that party acknowledges is
+// cancelled, though the alert still waits for the other party.
+func TestAPartysPendingPagesStopWhenItAcknowledges(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	in := newReceiver(t)
+	in.down.Store(true) // answers 503: the page is retried
+	if err := a.ApplyConfig(context.Background(), notifyAtOnce([]alerting.Contact{webhookContact("liaison-a", "party-a", in.URL+"/a")}, "liaison-a", "party-a", "party-b")); err != nil {
+		t.Fatal(err)
+	}
+	post(t, a, "/api/v1/reports", reportJSON("pair-1", "aleppo", "shelling"))
+	page := func() alerting.Notification {
+		for _, n := range firstAlert(t, a, "aleppo").Notifications {
+			if n.Contact == "liaison-a" {
+				return n
+			}
+		}
+		return alerting.Notification{}
+	}
+	alertingtest.Eventually(t, 20*time.Second, "the page to fail once", func() bool { return page().State == alerting.NotificationFailed })
+	dutyA := userToken(t, a, alerting.User{Name: "duty-a", Role: alerting.RoleDutyOfficer, Party: "party-a"})
+	if status, resp := postAs(t, a, dutyA, "/api/v1/alerts/"+firstAlert(t, a, "aleppo").ID+"/ack", []byte(`{"note":"party A has it"}`)); status != http.StatusOK {
+		t.Fatalf("party A's acknowledgement: %d %v", status, resp)
+	}
+	alertingtest.Eventually(t, 20*time.Second, "the page to be cancelled", func() bool { return page().State == alerting.NotificationCancelled })
+	if n := page(); !strings.Contains(n.Error, "party-a acknowledged") {
+		t.Errorf("the cancelled page says %q", n.Error)
+	}
+	if al := firstAlert(t, a, "aleppo"); al.State != alerting.StateOpen {
+		t.Errorf("the alert is %s, want open: party B has not acknowledged", al.State)
+	}
+}
