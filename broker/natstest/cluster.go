@@ -23,11 +23,36 @@ type Cluster struct {
 // a JetStream meta leader.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
+	// A port found free may be taken by another test before its server
+	// listens there: start again on other ports.
+	for attempt := 1; ; attempt++ {
+		c, err := startCluster(t, n)
+		if err == nil {
+			return c
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("%v; starting the cluster again on other ports", err)
+	}
+}
+
+// startCluster is one attempt of StartCluster; on failure it has stopped
+// what it started.
+func startCluster(t testing.TB, n int) (_ *Cluster, err error) {
+	t.Helper()
 	clientAddrs, routeAddrs := make([]string, n), make([]string, n)
 	for i := range n {
 		clientAddrs[i], routeAddrs[i] = freeAddr(t), freeAddr(t)
 	}
 	c := &Cluster{}
+	defer func() {
+		if err != nil {
+			for _, s := range c.Servers {
+				s.Shutdown()
+			}
+		}
+	}()
 	for i := range n {
 		var routes []*url.URL
 		for j, a := range routeAddrs {
@@ -45,24 +70,24 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			Cluster: server.ClusterOpts{Name: "natstest", Host: rhost, Port: rport}, Routes: routes,
 		})
 		if err != nil {
-			t.Fatalf("nats cluster server %d: %v", i+1, err)
+			return nil, fmt.Errorf("nats cluster server %d: %w", i+1, err)
 		}
 		go srv.Start()
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats cluster server %d did not start", i+1)
-		}
 		s.srv = srv
 		c.Servers = append(c.Servers, s)
 		t.Cleanup(s.Shutdown)
+		if !srv.ReadyForConnections(30 * time.Second) {
+			return nil, fmt.Errorf("nats cluster server %d did not start on %s within 30 s", i+1, clientAddrs[i])
+		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !anyLeader(c) {
 		if time.Now().After(deadline) {
-			t.Fatal("the NATS cluster elected no JetStream leader within 30 s")
+			return nil, fmt.Errorf("the NATS cluster elected no JetStream leader within 30 s")
 		}
 		time.Sleep(20 * time.Millisecond) // polling the servers with the deadline above
 	}
-	return c
+	return c, nil
 }
 
 func anyLeader(c *Cluster) bool {
