@@ -135,9 +135,9 @@ type EngineOptions struct {
 	// Queued, when set, is called after a commit queued deliveries
 	// (Dispatcher.Nudge).
 	Queued func()
-	// RuleFailed, when set, is told of each rule whose condition failed
-	// on a report (Catalog.Match): a metric.
-	RuleFailed func(rule string)
+	// RuleFailed, when set, is called for each rule whose condition failed
+	// on a report (Catalog.Match): a metric. The log names the rule.
+	RuleFailed func()
 	Logger     *slog.Logger
 }
 
@@ -151,7 +151,7 @@ type Engine struct {
 	now        func() time.Time
 	newID      func() string
 	queued     func()
-	ruleFailed func(rule string)
+	ruleFailed func()
 	logger     *slog.Logger
 }
 
@@ -388,7 +388,7 @@ func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time
 		cl.Failed = append(cl.Failed, f.String())
 		e.logger.Error("a rule's condition failed on a report; the report is handled without the rule", "rule", f.Rule, "report", r.ID, "zone", r.Zone, "err", f.Err)
 		if e.ruleFailed != nil {
-			e.ruleFailed(f.Rule)
+			e.ruleFailed()
 		}
 	}
 	active := rules[:0:0]

@@ -229,15 +229,7 @@ func (c *Consumer) run() {
 			return
 		default:
 		}
-		batch, err := c.cons.Fetch(c.batch, jetstream.FetchContext(c.pullContext()))
-		if err == nil {
-			for msg := range batch.Messages() {
-				c.lanes.push(laneOf(msg.Subject()), msg)
-			}
-			if err = batch.Error(); errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-				err = nil // nothing more came within pullWait
-			}
-		}
+		err := c.pull()
 		if c.pulls.Err() != nil {
 			return
 		}
@@ -259,11 +251,22 @@ func (c *Consumer) run() {
 	}
 }
 
-// pullContext bounds one pull: pullWait, or until the consumer stops.
-func (c *Consumer) pullContext() context.Context {
+// pull asks for up to a batch of reports, waits for them at most
+// pullWait, and queues what came.
+func (c *Consumer) pull() error {
 	ctx, cancel := context.WithTimeout(c.pulls, pullWait)
-	context.AfterFunc(ctx, cancel) // released when it ends either way
-	return ctx
+	defer cancel()
+	batch, err := c.cons.Fetch(c.batch, jetstream.FetchContext(ctx))
+	if err != nil {
+		return err
+	}
+	for msg := range batch.Messages() {
+		c.lanes.push(laneOf(msg.Subject()), msg)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil // all came, or nothing more within pullWait
 }
 
 // admitted is a message whose report was admitted, waiting to be handled.

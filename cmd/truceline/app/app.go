@@ -245,7 +245,7 @@ func (a *App) startEngine(ctx context.Context) error {
 	a.registry.MustRegister(ruleFailures)
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
 		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
-		RuleFailed: func(string) { ruleFailures.Inc() },
+		RuleFailed: ruleFailures.Inc,
 	})
 	if err != nil {
 		return err

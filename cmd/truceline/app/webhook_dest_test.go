@@ -102,7 +102,9 @@ func TestAPartysPendingPagesStopWhenItAcknowledges(t *testing.T) {
 	if status, resp := postAs(t, a, dutyA, "/api/v1/alerts/"+firstAlert(t, a, "aleppo").ID+"/ack", []byte(`{"note":"party A has it"}`)); status != http.StatusOK {
 		t.Fatalf("party A's acknowledgement: %d %v", status, resp)
 	}
-	alertingtest.Eventually(t, 20*time.Second, "the page to be cancelled", func() bool { return page().State == alerting.NotificationCancelled })
+	// At its next attempt, which the backoff may put some tens of seconds
+	// away on a slow machine.
+	alertingtest.Eventually(t, 90*time.Second, "the page to be cancelled", func() bool { return page().State == alerting.NotificationCancelled })
 	if n := page(); !strings.Contains(n.Error, "party-a acknowledged") {
 		t.Errorf("the cancelled page says %q", n.Error)
 	}
