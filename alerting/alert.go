@@ -84,12 +84,16 @@ type Alert struct {
 	Acks       []Ack      `json:"acks"`
 	// RequireAckFrom are the parties whose acknowledgements, all of them,
 	// complete the acknowledgement (the policy's joint acknowledgement).
-	RequireAckFrom []string       `json:"require_ack_from,omitempty"`
-	Verifications  []Verifying    `json:"verifications,omitempty"`
-	Escalation     *Escalation    `json:"escalation,omitempty"`
-	Notifications  []Notification `json:"notifications,omitempty"`
-	SnoozedUntil   *time.Time     `json:"snoozed_until,omitempty"`
-	Timeline       []Entry        `json:"timeline"`
+	RequireAckFrom []string `json:"require_ack_from,omitempty"`
+	// ResolveAgreed are the parties that agreed to resolve an alert of
+	// RequireAckFrom, each through one of its people: it resolves when
+	// every required party has (see Resolve). A new report clears them.
+	ResolveAgreed []Ack          `json:"resolve_agreed,omitempty"`
+	Verifications []Verifying    `json:"verifications,omitempty"`
+	Escalation    *Escalation    `json:"escalation,omitempty"`
+	Notifications []Notification `json:"notifications,omitempty"`
+	SnoozedUntil  *time.Time     `json:"snoozed_until,omitempty"`
+	Timeline      []Entry        `json:"timeline"`
 	// Version counts the alert's changes; the store refuses a change made
 	// from an older version, so concurrent writers cannot lose updates.
 	Version int64 `json:"version"`
@@ -265,8 +269,13 @@ func (a *Alert) AddReport(r *Report, fixed Severity, now time.Time) (*Alert, Eve
 		b.State = StateOpen
 		b.ResolvedAt = nil
 		b.Acks = []Ack{}
+		b.ResolveAgreed = nil
 		b.record(now, Entry{By: engineActor, Action: EventReopened, Note: reportNote(r)})
 		return b, EventReopened
+	case len(b.ResolveAgreed) > 0:
+		// What the parties agreed to close has changed: each judges again.
+		b.ResolveAgreed = nil
+		b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: "agreement to resolve withdrawn: " + reportNote(r) + " came since"})
 	case b.Severity != before:
 		b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: fmt.Sprintf("severity raised to %s by %s", b.Severity, reportNote(r))})
 	}
@@ -329,11 +338,50 @@ func (a *Alert) Resolve(actor Actor, note string, now time.Time) (*Alert, error)
 		return nil, Errorf(ECONFLICT, "alert %s is already resolved", a.ID)
 	}
 	b := a.clone()
+	if actor.Party != "" && len(a.RequireAckFrom) > 0 {
+		// A joint alert: no party closes it alone. Each agrees in turn;
+		// the last required party's agreement resolves it.
+		if a.resolveAgreedBy(actor.Party) {
+			return nil, Errorf(ECONFLICT, "party %s has already agreed to resolve alert %s; waiting for %s",
+				actor.Party, a.ID, strings.Join(a.AwaitingResolve(), ", "))
+		}
+		b.ResolveAgreed = append(b.ResolveAgreed, Ack{Party: actor.Party, By: actor.Name, At: now})
+		if waiting := b.AwaitingResolve(); len(waiting) > 0 {
+			b.touch(now, Entry{By: actor.Name, Action: EventUpdated,
+				Note: strings.TrimSpace("agrees to resolve for " + actor.Party + " (waiting for " + strings.Join(waiting, ", ") + "). " + note)})
+			return b, nil
+		}
+		note = strings.TrimSpace("with the agreement of " + strings.Join(b.resolveParties(), ", ") + ". " + note)
+	}
 	b.State = StateResolved
 	b.ResolvedAt = &now
 	b.stopEscalation("resolved")
 	b.touch(now, Entry{By: actor.Name, Action: EventResolved, Note: note})
 	return b, nil
+}
+
+// AwaitingResolve lists the parties of RequireAckFrom that have not agreed
+// to resolve the alert.
+func (a *Alert) AwaitingResolve() []string {
+	var out []string
+	for _, p := range a.RequireAckFrom {
+		if !a.resolveAgreedBy(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (a *Alert) resolveAgreedBy(party string) bool {
+	return slices.ContainsFunc(a.ResolveAgreed, func(ack Ack) bool { return ack.Party == party })
+}
+
+func (a *Alert) resolveParties() []string {
+	out := make([]string, len(a.ResolveAgreed))
+	for i, ack := range a.ResolveAgreed {
+		out[i] = ack.Party
+	}
+	return out
 }
 
 // Active reports whether the alert still needs handling (not resolved).
@@ -364,6 +412,7 @@ func (a *Alert) clone() *Alert {
 	b := *a
 	b.ReportIDs = append([]string(nil), a.ReportIDs...)
 	b.Acks = append([]Ack{}, a.Acks...)
+	b.ResolveAgreed = slices.Clone(a.ResolveAgreed)
 	b.Verifications = slices.Clone(a.Verifications)
 	b.Notifications = slices.Clone(a.Notifications)
 	if a.Escalation != nil {

@@ -138,7 +138,10 @@ type EngineOptions struct {
 	// RuleFailed, when set, is called for each rule whose condition failed
 	// on a report (Catalog.Match): a metric. The log names the rule.
 	RuleFailed func()
-	Logger     *slog.Logger
+	// Stored, when set, is called once for each report the engine stores
+	// (not again for a redelivery): IntakeTally.Count.
+	Stored func(*Report)
+	Logger *slog.Logger
 }
 
 // Engine turns reports into alert changes and applies people's actions on
@@ -152,6 +155,7 @@ type Engine struct {
 	newID      func() string
 	queued     func()
 	ruleFailed func()
+	stored     func(*Report)
 	logger     *slog.Logger
 }
 
@@ -166,7 +170,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, logger: o.Logger}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, stored: o.Stored, logger: o.Logger}
+	if e.stored == nil {
+		e.stored = func(*Report) {}
+	}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -180,10 +187,12 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	return e, nil
 }
 
-// Admit decodes and validates a report as it arrived. subjectZone and
-// subjectCategory, when not empty, are what the NATS subject said, and the
-// body must agree with them. A report without an id gets id.
-func (e *Engine) Admit(data []byte, subjectZone, subjectCategory, id string) (Report, error) {
+// Admit decodes and validates a report as it arrived. a.Zone and
+// a.Category, when not empty, are what the NATS subject said, and the body
+// must agree with them. The report is stamped with its submitter: an id the
+// sender chose (in the body, else a.SenderID) becomes its ReportKey; a
+// report without one gets a.AssignedID.
+func (e *Engine) Admit(data []byte, a Arrival) (Report, error) {
 	r, err := DecodeReport(data)
 	p := problems(ErrorFields(err))
 	if err != nil && (ErrorCode(err) != EINVALID || (len(p) == 1 && p[0].Field == "(body)")) {
@@ -200,17 +209,24 @@ func (e *Engine) Admit(data []byte, subjectZone, subjectCategory, id string) (Re
 			p = append(p, fp)
 		}
 	}
-	if subjectZone != "" && r.Zone != subjectZone {
-		p.add("zone", "is %q but the subject names zone %q", r.Zone, subjectZone)
+	if a.Zone != "" && r.Zone != a.Zone {
+		p.add("zone", "is %q but the subject names zone %q", r.Zone, a.Zone)
 	}
-	if subjectCategory != "" && string(r.Category) != subjectCategory {
-		p.add("category", "is %q but the subject names category %q", r.Category, subjectCategory)
+	if a.Category != "" && string(r.Category) != a.Category {
+		p.add("category", "is %q but the subject names category %q", r.Category, a.Category)
 	}
 	if err := p.err("report"); err != nil {
 		return r, err
 	}
-	if r.ID == "" {
-		r.ID = id
+	switch {
+	case r.ID != "":
+		r.Stamp(a.By, true)
+	case a.SenderID != "":
+		r.ID = a.SenderID
+		r.Stamp(a.By, true)
+	default:
+		r.ID = a.AssignedID
+		r.Stamp(a.By, false)
 	}
 	return r, nil
 }
@@ -246,6 +262,7 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 		case err != nil:
 			return fmt.Errorf("handle report %s: %w", r.ID, err)
 		}
+		e.stored(r)
 		return e.committed(ctx, c, changes)
 	}
 	return fmt.Errorf("handle report %s: gave up after %d concurrent changes", r.ID, maxAttempts)
@@ -293,6 +310,9 @@ func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []t
 	done, err := e.store.CommitAll(ctx, commits)
 	if err != nil && !errors.Is(err, ErrStale) && !errors.Is(err, ErrDuplicate) {
 		err = fmt.Errorf("handle %d reports: %w", len(commits)-len(done), err)
+	}
+	for k := range done {
+		e.stored(rs[planned[k]])
 	}
 	e.publishAll(ctx, commits[:len(done)], done, func(k int, err error) { errs[planned[k]] = err })
 	for k := len(done); k < len(commits); k++ {
@@ -514,7 +534,9 @@ func (e *Engine) Acknowledge(ctx context.Context, id string, actor Actor, note s
 	})
 }
 
-// Resolve closes an alert.
+// Resolve closes an alert; on an alert that needs several parties'
+// acknowledgement, a party's people only agree to resolve it for their
+// party, and the last required party's agreement closes it (Alert.Resolve).
 func (e *Engine) Resolve(ctx context.Context, id string, actor Actor, note string) (*Alert, error) {
 	return e.act(ctx, id, EventResolved, func(a *Alert, now time.Time) (*Alert, error) {
 		return a.Resolve(actor, note, now)
@@ -552,6 +574,9 @@ func (e *Engine) act(ctx context.Context, id string, event Event, apply func(*Al
 		next, err := apply(a, e.now())
 		if err != nil {
 			return nil, err
+		}
+		if event == EventResolved && next.State != StateResolved {
+			event = EventUpdated // a party agreed to resolve; the others have not yet
 		}
 		changes, err := e.store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: event}}})
 		switch {

@@ -259,6 +259,11 @@ func (a *Alert) Snooze(actor Actor, until time.Time, note string, now time.Time)
 	if until.After(now.Add(7 * 24 * time.Hour)) {
 		return nil, &Error{Code: EINVALID, Message: "snooze is limited to 7 days", Fields: []FieldProblem{{Field: "until", Problem: "is more than 168h ahead"}}}
 	}
+	if others := a.otherParties(actor.Party); actor.Party != "" && len(others) > 0 {
+		// A snooze holds the escalation towards every party.
+		return nil, Errorf(EFORBIDDEN, "a snooze would hold the escalation towards %s too: on an alert that needs %s's "+
+			"acknowledgement only a duty officer or admin acting for no party may snooze it", strings.Join(others, ", "), strings.Join(others, " and "))
+	}
 	b := a.clone()
 	b.SnoozedUntil = &until
 	if e := b.Escalation; e != nil && e.NextAt != nil && e.NextAt.Before(until) {
@@ -266,6 +271,17 @@ func (a *Alert) Snooze(actor Actor, until time.Time, note string, now time.Time)
 	}
 	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: strings.TrimSpace("snoozed until " + until.UTC().Format(time.RFC3339) + ". " + note)})
 	return b, nil
+}
+
+// otherParties are the parties of RequireAckFrom other than party.
+func (a *Alert) otherParties(party string) []string {
+	var out []string
+	for _, p := range a.RequireAckFrom {
+		if p != party {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Verify records a party's judgement: confirmed, disputed or

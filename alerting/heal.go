@@ -52,10 +52,8 @@ type ChangeOutbox interface {
 
 // Submission is a report as the stream of reports holds it.
 type Submission struct {
-	Data           []byte
-	Zone, Category string
-	// ID is the id the report has when its body gives none.
-	ID         string
+	Data       []byte
+	Arrival    Arrival
 	StreamSeq  uint64
 	ReceivedAt time.Time
 }
@@ -551,7 +549,7 @@ func (h *Healer) recoverReports(ctx context.Context, runID, zone string, floor u
 		ids := make([]string, len(batch))
 		reports := make([]Report, len(batch))
 		for i, s := range batch {
-			r, err := h.o.Engine.Admit(s.Data, s.Zone, s.Category, s.ID)
+			r, err := h.o.Engine.Admit(s.Data, s.Arrival)
 			if err != nil {
 				reports[i].ID = "" // rejected when it came; nothing to recover
 				continue

@@ -49,6 +49,15 @@ type Report struct {
 	// Exercise marks drill and demo reports; alerts built from them are
 	// exercises too (CAP status Exercise).
 	Exercise bool `json:"exercise,omitempty"`
+
+	// Set by truceline on admission, never by the sender.
+	//
+	// SubmittedID is the id the sender gave, when it gave one; ID is then
+	// its ReportKey.
+	SubmittedID string `json:"submitted_id,omitempty"`
+	// SubmittedBy is who handed the report over; nil for a report stored
+	// before truceline recorded it.
+	SubmittedBy *Submitter `json:"submitted_by,omitempty"`
 }
 
 // StoredReport is a report as truceline keeps it: when it arrived and what
@@ -106,7 +115,12 @@ var reportFields = map[string]func(r *Report, raw json.RawMessage) string{
 	"description":   func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Description) },
 	"references":    func(r *Report, raw json.RawMessage) string { return decodeStrings(raw, &r.References) },
 	"exercise":      func(r *Report, raw json.RawMessage) string { return decodeBool(raw, &r.Exercise) },
+	"submitted_id":  serverField,
+	"submitted_by":  serverField,
 }
+
+// serverField refuses a field that only truceline sets.
+func serverField(*Report, json.RawMessage) string { return "is set by truceline, not by the sender" }
 
 // DecodeReport parses a report in schema v1 without judging its content:
 // it rejects what is not a JSON object, unknown fields and fields of the wrong
@@ -222,8 +236,8 @@ func (r *Report) Validate(c *Catalog, now time.Time) error {
 		p.add("references", "lists %d reports; the limit is %d", len(r.References), maxReferences)
 	}
 	for i, ref := range r.References {
-		if !ValidReportID(ref) {
-			p.add(fmt.Sprintf("references[%d]", i), "must match [A-Za-z0-9._:-]{1,128}")
+		if !ValidReportKey(ref) {
+			p.add(fmt.Sprintf("references[%d]", i), "must match [A-Za-z0-9._:-]{1,128}, with an optional ~<tag> (a report id truceline answered)")
 		}
 	}
 	return p.err("report")

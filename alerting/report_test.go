@@ -40,7 +40,7 @@ func TestAdmitValidReports(t *testing.T) {
 	"casualties":{"killed":1,"injured":4},"description":"three impacts","references":["r-0"],"exercise":true}`
 	for name, body := range map[string]string{"minimal": validReport, "full": full} {
 		t.Run(name, func(t *testing.T) {
-			r, err := e.Admit([]byte(body), "", "", "assigned")
+			r, err := e.Admit([]byte(body), alerting.Arrival{AssignedID: "assigned"})
 			if err != nil {
 				t.Fatalf("Admit: %v", err)
 			}
@@ -49,7 +49,7 @@ func TestAdmitValidReports(t *testing.T) {
 			}
 		})
 	}
-	r, _ := e.Admit([]byte(validReport), "aleppo", "shelling", "assigned")
+	r, _ := e.Admit([]byte(validReport), alerting.Arrival{Zone: "aleppo", Category: "shelling", AssignedID: "assigned"})
 	if r.ID != "assigned" {
 		t.Errorf("a report without id got %q, want the assigned id", r.ID)
 	}
@@ -96,7 +96,7 @@ func TestAdmitNamesEveryProblem(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := e.Admit([]byte(tt.body), tt.zone, tt.category, "assigned")
+			_, err := e.Admit([]byte(tt.body), alerting.Arrival{Zone: tt.zone, Category: tt.category, AssignedID: "assigned"})
 			if err == nil {
 				t.Fatal("Admit accepted a bad report")
 			}
@@ -125,15 +125,15 @@ func TestAdmitNamesEveryProblem(t *testing.T) {
 
 func TestReportRoundTripsThroughJSON(t *testing.T) {
 	e := testEngine(t)
-	r, err := e.Admit([]byte(strings.Replace(validReport, `}`, `,"location":{"lat":36.2,"lon":37.1},"count":2}`, 1)), "", "", "x-1")
+	r, err := e.Admit([]byte(strings.Replace(validReport, `}`, `,"location":{"lat":36.2,"lon":37.1},"count":2}`, 1)), alerting.Arrival{AssignedID: "x-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := json.Marshal(r)
+	data, err := json.Marshal(r.AsSent())
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := e.Admit(data, "aleppo", "shelling", "other")
+	again, err := e.Admit(data, alerting.Arrival{Zone: "aleppo", Category: "shelling", AssignedID: "x-1"})
 	if err != nil {
 		t.Fatalf("a report truceline encoded does not decode again: %v\n%s", err, data)
 	}
@@ -149,7 +149,7 @@ func FuzzAdmit(f *testing.F) {
 	}
 	e := testEngine(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := e.Admit(data, "", "", "fuzz")
+		r, err := e.Admit(data, alerting.Arrival{By: alerting.Submitter{Via: alerting.ViaHTTP, User: "fuzzer"}, AssignedID: "fuzz"})
 		if err != nil {
 			if alerting.ErrorCode(err) == alerting.EINTERNAL {
 				t.Fatalf("internal error for input %q: %v", data, err)
@@ -157,12 +157,16 @@ func FuzzAdmit(f *testing.F) {
 			return
 		}
 		// What is admitted must encode and be admitted again unchanged.
-		out, err := json.Marshal(r)
+		out, err := json.Marshal(r.AsSent())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Admit(out, r.Zone, string(r.Category), "fuzz"); err != nil {
+		again, err := e.Admit(out, alerting.Arrival{Zone: r.Zone, Category: string(r.Category), By: *r.SubmittedBy, AssignedID: "fuzz"})
+		if err != nil {
 			t.Fatalf("admitted report %q re-encoded as %q is rejected: %v", data, out, err)
+		}
+		if again.ID != r.ID {
+			t.Fatalf("admitted report %q is kept as %q, and as %q when sent again", data, r.ID, again.ID)
 		}
 	})
 }

@@ -140,7 +140,8 @@ func liaisonAccount(user string) string { return "liaison:" + user }
 //
 // Each liaison user has an account of its own, which imports from the
 // global account only its zones' subjects: reports as a service
-// (violations.<zone>.>), alert changes and its notifications as streams.
+// (violations.<zone>.>, which reaches truceline's Intake as
+// intake.<zone>.>), alert changes and its notifications as streams.
 // Its own account isolates it: whatever reply subject it sets on a report,
 // the stream's acknowledgement comes back through the import into its own
 // account, so it cannot make JetStream publish into alerts.> (or into
@@ -165,7 +166,7 @@ func serverAuth(prefix string, users []EmbeddedUser, password string) ([]*server
 		}
 		return global.AddStreamExport(subject, nil)
 	}
-	if err := export(prefix+"violations.>", true); err != nil {
+	if err := export(prefix+intakeSubjects, true); err != nil {
 		return nil, nil, err
 	}
 	if err := export(prefix+"alerts.>", false); err != nil {
@@ -181,7 +182,7 @@ func serverAuth(prefix string, users []EmbeddedUser, password string) ([]*server
 	for _, u := range users {
 		acc := server.NewAccount(liaisonAccount(u.Name))
 		for _, z := range u.Zones {
-			if err := acc.AddServiceImport(global, prefix+"violations."+z+".>", ""); err != nil {
+			if err := acc.AddServiceImport(global, prefix+"violations."+z+".>", prefix+"intake."+z+".>"); err != nil {
 				return nil, nil, fmt.Errorf("user %s: %w", u.Name, err)
 			}
 			if err := acc.AddStreamImport(global, prefix+"alerts."+z+".>", ""); err != nil {

@@ -50,6 +50,20 @@ const (
 // to redo it. Its form is internal to truceline.
 const HeaderRecord = "Truceline-Record"
 
+// Headers truceline sets on a report's message in VIOLATIONS when it stores
+// the report itself (HTTP, CAP, the intake of the embedded server's users).
+// A report published straight into the stream has none of them, and its
+// submitter is an anonymous NATS publisher.
+const (
+	// HeaderSubmittedBy is the submitter (alerting.Submitter as JSON).
+	HeaderSubmittedBy = "Truceline-Submitted-By"
+	// HeaderReportID is the id truceline gave a report that came without one.
+	HeaderReportID = "Truceline-Report-Id"
+	// HeaderSenderMsgID is the Nats-Msg-Id the sender set, which the intake
+	// replaces with one scoped to the sender (alerting.ReportKey).
+	HeaderSenderMsgID = "Truceline-Msg-Id"
+)
+
 // Options configures a Broker.
 type Options struct {
 	// Conn is a connected NATS connection. Required. The Broker does not
@@ -164,17 +178,50 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	return b, nil
 }
 
+// arrival is what a report's message in VIOLATIONS says beside its body.
+func (b *Broker) arrival(subject string, h nats.Header, seq uint64) (a alerting.Arrival, ok bool) {
+	if a.Zone, a.Category, ok = b.subjectTokens(subject); !ok {
+		return a, false
+	}
+	var known bool
+	if a.By, known = alerting.ParseSubmitter(h.Get(HeaderSubmittedBy)); !known {
+		a.By = alerting.Submitter{Via: alerting.ViaNATS}
+	}
+	if id := h.Get(HeaderReportID); alerting.ValidReportID(id) {
+		a.AssignedID = id
+		return a, true
+	}
+	a.AssignedID = fmt.Sprintf("js-%d", seq)
+	for _, id := range []string{h.Get(HeaderSenderMsgID), h.Get(jetstream.MsgIDHeader)} {
+		if alerting.ValidReportID(id) {
+			a.SenderID = id
+			break
+		}
+	}
+	return a, true
+}
+
 // ReportSubject is the subject a report is published on.
 func (b *Broker) ReportSubject(zone string, c alerting.Category) string {
 	return b.prefix + "violations." + zone + "." + string(c)
 }
 
-// PublishReport stores an admitted report in VIOLATIONS and returns once
-// JetStream has acknowledged it; duplicate is true when a report with the
-// same id was stored already within the deduplication window.
+// PublishReport stores an admitted report, as Admit stamped it, in
+// VIOLATIONS and returns once JetStream has acknowledged it; duplicate is
+// true when its submitter stored it already within the deduplication
+// window. The message holds the report as it was sent, and says who sent
+// it in headers (see HeaderSubmittedBy).
 func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplicate bool, err error) {
-	data, err := json.Marshal(r)
-	if err != nil {
+	if r.SubmittedBy == nil {
+		return false, fmt.Errorf("report %s: publish a report that Admit stamped", r.ID)
+	}
+	sent := r.AsSent()
+	m := nats.NewMsg(b.ReportSubject(r.Zone, r.Category))
+	m.Header.Set(HeaderSubmittedBy, r.SubmittedBy.HeaderValue())
+	if r.SubmittedID == "" {
+		m.Header.Set(HeaderReportID, r.ID)
+	}
+	if m.Data, err = json.Marshal(&sent); err != nil {
 		return false, fmt.Errorf("encode report %s: %w", r.ID, err)
 	}
 	if !b.nc.IsConnected() {
@@ -182,7 +229,7 @@ func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplica
 		// publication's timeout.
 		return false, &alerting.Error{Code: alerting.EUNAVAILABLE, Message: "the report store (NATS) is not connected; the report is not stored, send it again (it will not be counted twice)"}
 	}
-	ack, err := b.js.Publish(ctx, b.ReportSubject(r.Zone, r.Category), data, jetstream.WithMsgID(r.ID))
+	ack, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(r.ID))
 	if storeFull(err) {
 		if last := b.full.Swap(time.Now().UnixNano()); time.Since(time.Unix(0, last)) > time.Minute {
 			b.logger.Error("the JetStream store is full: reports are refused until an operator makes room (docs/OPERATIONS.md)", "err", err)

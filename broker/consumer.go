@@ -19,7 +19,7 @@ import (
 
 // ReportHandler judges and processes reports; alerting.Engine is one.
 type ReportHandler interface {
-	Admit(data []byte, zone, category, id string) (alerting.Report, error)
+	Admit(data []byte, a alerting.Arrival) (alerting.Report, error)
 	HandleReport(ctx context.Context, r *alerting.Report, receivedAt time.Time) error
 	// HandleReports handles reports in order as HandleReport would one by
 	// one, returning an error for each.
@@ -312,12 +312,12 @@ func (c *Consumer) admit(ctx context.Context, msg jetstream.Msg) (admitted, bool
 		_ = msg.Term()
 		return admitted{}, false
 	}
-	zone, category, ok := c.b.subjectTokens(msg.Subject())
+	arrival, ok := c.b.arrival(msg.Subject(), msg.Headers(), meta.Sequence.Stream)
 	if !ok {
 		c.reject(ctx, msg, meta, alerting.Errorf(alerting.EINVALID, "subject %q is not violations.<zone>.<category>", msg.Subject()))
 		return admitted{}, false
 	}
-	r, err := c.h.Admit(msg.Data(), zone, category, reportID(msg.Headers().Get(jetstream.MsgIDHeader), meta.Sequence.Stream))
+	r, err := c.h.Admit(msg.Data(), arrival)
 	if err != nil {
 		c.reject(ctx, msg, meta, err)
 		return admitted{}, false

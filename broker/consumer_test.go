@@ -29,13 +29,13 @@ type flaky struct {
 	outageOK int // "outage" succeeds from this try on
 }
 
-func (f *flaky) Admit(data []byte, _, _, id string) (alerting.Report, error) {
+func (f *flaky) Admit(data []byte, a alerting.Arrival) (alerting.Report, error) {
 	var r alerting.Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		return r, alerting.Errorf(alerting.EINVALID, "bad report")
 	}
 	if r.ID == "" {
-		r.ID = id
+		r.ID = a.AssignedID
 	}
 	return r, nil
 }

@@ -57,10 +57,9 @@ func (b *Broker) Reports(ctx context.Context, zone string, after uint64, fn func
 		if err != nil {
 			return fmt.Errorf("a report of %s in %s: %w", zone, StreamViolations, err)
 		}
-		s := alerting.Submission{Data: m.Data(), StreamSeq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp,
-			ID: reportID(m.Headers().Get(jetstream.MsgIDHeader), meta.Sequence.Stream)}
+		s := alerting.Submission{Data: m.Data(), StreamSeq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp}
 		var ok bool
-		if s.Zone, s.Category, ok = b.subjectTokens(m.Subject()); !ok {
+		if s.Arrival, ok = b.arrival(m.Subject(), m.Headers(), meta.Sequence.Stream); !ok {
 			return nil // rejected when it came; nothing to heal
 		}
 		return fn(s)
@@ -135,15 +134,6 @@ func (b *Broker) dropConsumer(stream string, info *jetstream.ConsumerInfo) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = b.js.DeleteConsumer(ctx, stream, info.Name)
-}
-
-// reportID is the id the engine gives a report whose body has none (see
-// Consumer.admit).
-func reportID(header string, seq uint64) string {
-	if alerting.ValidReportID(header) {
-		return header
-	}
-	return fmt.Sprintf("js-%d", seq)
 }
 
 // journalUnavailable is a stream that could not be read: try again later.

@@ -34,7 +34,11 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	report, err := h.opts.Intake.Admit(data, "", "", h.opts.NewReportID())
+	by := alerting.Submitter{Via: alerting.ViaHTTP, User: p.User, Token: p.TokenID}
+	if fromCAP != nil {
+		by.Via = alerting.ViaCAP
+	}
+	report, err := h.opts.Intake.Admit(data, alerting.Arrival{By: by, AssignedID: h.opts.NewReportID()})
 	err = fromCAP.Explain(err)
 	if err == nil && !p.Submits(report.Zone) {
 		err = alerting.Errorf(alerting.EFORBIDDEN, "%s may not submit reports for zone %q", p.User, report.Zone)
@@ -57,9 +61,10 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 	}
 	h.metrics.reports.WithLabelValues("accepted").Inc()
 	writeJSON(w, http.StatusAccepted, struct {
-		ID        string `json:"id"`
-		Duplicate bool   `json:"duplicate,omitempty"`
-	}{report.ID, duplicate})
+		ID          string `json:"id"`
+		SubmittedID string `json:"submitted_id,omitempty"`
+		Duplicate   bool   `json:"duplicate,omitempty"`
+	}{report.ID, report.SubmittedID, duplicate})
 }
 
 // readBody reads a request body of at most limit bytes.

@@ -266,7 +266,7 @@ func (f *fake) addUser(t *testing.T, role alerting.Role) string {
 
 func notFound(what string) error { return alerting.Errorf(alerting.ENOTFOUND, "%s not found", what) }
 
-func (f *fake) Admit(data []byte, zone, category, id string) (alerting.Report, error) {
+func (f *fake) Admit([]byte, alerting.Arrival) (alerting.Report, error) {
 	return alerting.Report{}, &alerting.Error{Code: alerting.EINVALID, Message: "report is invalid",
 		Fields: []alerting.FieldProblem{{Field: "zone", Problem: "is required"}}}
 }

@@ -24,7 +24,7 @@ import (
 
 // Intake admits reports and stores them durably.
 type Intake interface {
-	Admit(data []byte, zone, category, id string) (alerting.Report, error)
+	Admit(data []byte, a alerting.Arrival) (alerting.Report, error)
 }
 
 // ReportStore stores an admitted report in the report stream.

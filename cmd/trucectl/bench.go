@@ -228,7 +228,7 @@ func (b *benchRun) run(ctx context.Context) (*benchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.fill(tr, b.checkStored(ctx, tr.pending()))
+	res.fill(tr, b.checkStored(ctx, tr, tr.pending()))
 	res.WebSocket = clients.counts()
 	cost.fill(res)
 	res.finish()
@@ -273,7 +273,7 @@ func (b *benchRun) drain(ctx context.Context, tr *tracker) {
 		if n := tr.seen.Load(); n != seen {
 			seen, lastChange = n, time.Now()
 		} else if time.Since(lastChange) > quiet {
-			if c := b.checkStored(ctx, tr.pending()); len(c.lost) == 0 && len(c.unchecked) == 0 {
+			if c := b.checkStored(ctx, tr, tr.pending()); len(c.lost) == 0 && len(c.unchecked) == 0 {
 				return
 			}
 			lastChange = time.Now()
@@ -294,7 +294,7 @@ type storedCheck struct {
 	unchecked []int // the server could not say
 }
 
-func (b *benchRun) checkStored(ctx context.Context, reports []int) storedCheck {
+func (b *benchRun) checkStored(ctx context.Context, tr *tracker, reports []int) storedCheck {
 	const workers = 8
 	results := make([]int, len(reports)) // 200, 404, or 0 for unknown
 	next := make(chan int)
@@ -302,7 +302,7 @@ func (b *benchRun) checkStored(ctx context.Context, reports []int) storedCheck {
 	for range min(workers, len(reports)) {
 		wg.Go(func() {
 			for k := range next {
-				results[k] = b.reportStatus(ctx, reports[k])
+				results[k] = b.reportStatus(ctx, tr, reports[k])
 			}
 		})
 	}
@@ -327,8 +327,9 @@ func (b *benchRun) checkStored(ctx context.Context, reports []int) storedCheck {
 
 // reportStatus is 200 when the server has stored report i, 404 when it
 // has not, and 0 when it could not say.
-func (b *benchRun) reportStatus(ctx context.Context, i int) int {
-	err := b.api.do(ctx, "GET", "/api/v1/reports/"+reportID(b.cfg.run, i), nil, nil)
+func (b *benchRun) reportStatus(ctx context.Context, tr *tracker, i int) int {
+	zone, _ := benchSubject(b.cfg.zones, i)
+	err := b.api.do(ctx, "GET", "/api/v1/reports/"+tr.key(i, zone), nil, nil)
 	var ae *apiError
 	switch {
 	case err == nil:

@@ -136,8 +136,8 @@ func TestCheckStored(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	b := &benchRun{cfg: benchConfig{run: "r"}, api: &apiClient{base: srv.URL, http: srv.Client()}}
-	c := b.checkStored(context.Background(), []int{0, 1, 2})
+	b := &benchRun{cfg: benchConfig{run: "r", zones: []string{"aleppo"}}, api: &apiClient{base: srv.URL, http: srv.Client()}}
+	c := b.checkStored(context.Background(), newTracker("r", 3, []via{viaNATS}), []int{0, 1, 2})
 	if !slices.Equal(c.stored, []int{0}) || !slices.Equal(c.lost, []int{1}) || !slices.Equal(c.unchecked, []int{2}) {
 		t.Errorf("stored %v, lost %v, unchecked %v; want [0] [1] [2]", c.stored, c.lost, c.unchecked)
 	}

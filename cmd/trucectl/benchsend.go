@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -273,7 +274,15 @@ func (s *httpSender) send(ctx context.Context, i int, _, _ string, body []byte) 
 		s.tr.rejected(i, strconv.Itoa(resp.StatusCode))
 		return
 	}
-	s.tr.accepted(i, bytes.Contains(s.buf.Bytes(), []byte(`"duplicate":true`)))
+	var answer struct {
+		ID        string `json:"id"`
+		Duplicate bool   `json:"duplicate"`
+	}
+	_ = json.Unmarshal(s.buf.Bytes(), &answer)
+	if answer.ID != "" {
+		s.tr.keyed(i, answer.ID)
+	}
+	s.tr.accepted(i, answer.Duplicate)
 }
 
 func (s *httpSender) close() { s.client.CloseIdleConnections() }

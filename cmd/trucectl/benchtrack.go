@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/truceline/truceline/alerting"
 )
 
 // via is how a reporter sends.
@@ -93,7 +95,8 @@ type tracker struct {
 	firstSend, lastAccept, lastSeen atomic.Int64
 	seen                            atomic.Int64 // reports whose id reached a client
 
-	mu         sync.Mutex // guards what follows
+	mu         sync.Mutex     // guards what follows
+	keys       map[int]string // the id the server keeps report i under, when it said
 	latency    *hdrhistogram.Histogram
 	latencyVia [2]*hdrhistogram.Histogram
 	reasons    map[string]int
@@ -106,6 +109,7 @@ func newTracker(run string, total int, vias []via) *tracker {
 		latency:    newLatencyHistogram(),
 		latencyVia: [2]*hdrhistogram.Histogram{newLatencyHistogram(), newLatencyHistogram()},
 		reasons:    map[string]int{},
+		keys:       map[int]string{},
 	}
 }
 
@@ -132,6 +136,26 @@ func (t *tracker) accepted(i int, duplicate bool) {
 		t.reports[i].set(flagDuplicate)
 	}
 	storeMax(&t.lastAccept, t.now())
+}
+
+// keyed records the id the server answered for report i.
+func (t *tracker) keyed(i int, key string) {
+	t.mu.Lock()
+	t.keys[i] = key
+	t.mu.Unlock()
+}
+
+// key is the id the server keeps report i (of zone) under: what it
+// answered over HTTP, and over NATS the id as an anonymous NATS
+// publisher's (the bench connects without credentials).
+func (t *tracker) key(i int, zone string) string {
+	t.mu.Lock()
+	key, ok := t.keys[i]
+	t.mu.Unlock()
+	if ok {
+		return key
+	}
+	return alerting.ReportKey(alerting.Submitter{Via: alerting.ViaNATS}, zone, string(t.prefix)+strconv.Itoa(i))
 }
 
 // rejected records report i as refused, for reason (an HTTP status such as
@@ -179,8 +203,12 @@ func (t *tracker) record(i int, latency int64) {
 }
 
 // index is the report a report id names, if it is one of this run's
-// that was sent.
+// that was sent. truceline keeps a report under the id it was sent with
+// and a tag of its sender (<id>~<tag>).
 func (t *tracker) index(id []byte) (int, bool) {
+	if k := bytes.IndexByte(id, '~'); k >= 0 {
+		id = id[:k]
+	}
 	rest, ok := bytes.CutPrefix(id, t.prefix)
 	if !ok || len(rest) == 0 || len(rest) > 18 {
 		return 0, false

@@ -108,10 +108,14 @@ func TestKillNineLosesNothing(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusAccepted {
-			accepted = append(accepted, fmt.Sprintf("crash-%d", i))
+		defer resp.Body.Close()
+		var answer struct{ ID string }
+		if resp.StatusCode == http.StatusAccepted && json.NewDecoder(resp.Body).Decode(&answer) == nil {
+			// The id truceline keeps the report under: crash-<i>~<tag>.
+			if !strings.HasPrefix(answer.ID, fmt.Sprintf("crash-%d~", i)) {
+				t.Errorf("report crash-%d was accepted as %q", i, answer.ID)
+			}
+			accepted = append(accepted, answer.ID)
 			return true
 		}
 		return false

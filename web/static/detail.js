@@ -4,13 +4,58 @@
 
 import {
   label, fullTime, clockTime, shortTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
-  kindLabel, noteStateLabel,
+  kindLabel, noteStateLabel, resolveView,
 } from './format.js';
 import { ackWho } from './list.js';
-import { fetchAlert } from './api.js';
+import { fetchAlert, fetchReport } from './api.js';
 import { el, setText } from './dom.js';
 
 const RECENT_REPORTS = 5;
+const REPORT_CACHE = 500;
+
+/** Reports by id, as promises: a report never changes once stored. */
+const reports = new Map();
+
+function loadReport(id) {
+  let p = reports.get(id);
+  if (!p) {
+    p = fetchReport(id).catch((err) => {
+      reports.delete(id); // try again on the next render
+      throw err;
+    });
+    reports.set(id, p);
+    if (reports.size > REPORT_CACHE) reports.delete(reports.keys().next().value);
+  }
+  return p;
+}
+
+/** Who handed a report to truceline, as truceline recorded it. */
+export function submitterLabel(s) {
+  if (!s || typeof s !== 'object') return 'sender not recorded';
+  switch (s.via) {
+    case 'nats':
+      return s.user ? `NATS user ${s.user}` : 'an anonymous NATS publisher';
+    case 'demo':
+      return 'the demo generator';
+    case 'cap':
+      return `${s.user || '?'} (CAP)${s.token ? ` with token ${s.token}` : ''}`;
+    default:
+      return `${s.user || '?'}${s.token ? ` with token ${s.token}` : ''}`;
+  }
+}
+
+/** The report's line: who says so, and who sent it in. */
+function reportLine(link, who, rep) {
+  if (rep.submitted_id) {
+    setText(link, rep.submitted_id);
+    link.title = `Kept as ${rep.id}: the report as stored (JSON)`;
+  }
+  const by = typeof rep.reported_by === 'string' && rep.reported_by ? rep.reported_by : '—';
+  who.replaceChildren(
+    el('span', 'report-claim', `says: ${by}`),
+    el('span', 'report-sender', `sent by ${submitterLabel(rep.submitted_by)}`),
+  );
+}
 const TIMELINE_MAX = 100;
 const SNOOZES = [
   ['15m', '15 min'],
@@ -467,9 +512,14 @@ export class DetailPanel {
 
     r.ack.hidden = !canAct || a.state !== 'open' || acked;
     setText(r.ack, actor.party ? `Acknowledge for ${who}` : 'Acknowledge');
-    r.resolve.hidden = !canAct || !active;
-    for (const b of r.snoozes) b._blocked = !active || !a.escalation || Boolean(a.escalation.stopped);
-    r.snoozes[0].parentElement.hidden = !active || !a.escalation;
+    const rv = resolveView(a, actor);
+    r.resolve.hidden = !canAct || !active || rv.agreed;
+    setText(r.resolve, rv.label);
+    r.resolve.title = rv.joint
+      ? `Agree to resolve for ${who}; it resolves once ${rv.waiting.map((p) => this.catalog.partyName(p)).join(' and ')} agree${rv.waiting.length === 1 ? 's' : ''}`
+      : 'Resolve the alert';
+    for (const b of r.snoozes) b._blocked = !active || !a.escalation || Boolean(a.escalation.stopped) || !rv.snooze;
+    r.snoozes[0].parentElement.hidden = !active || !a.escalation || !rv.snooze;
     setText(r.actingHint, !me ? '' : actor.party ? `Acting as ${me.name}, for ${who}` : `Acting as ${me.name} (for no party)`);
 
     let note = '';
@@ -477,6 +527,14 @@ export class DetailPanel {
       const waiting = requiredAcks(a).filter((x) => !x.ack).map((x) => this.catalog.partyName(x.party));
       note = (actor.party ? `${who} has acknowledged.` : 'You have acknowledged.') +
         (waiting.length ? ` Waiting for ${waiting.join(' and ')}.` : '');
+    }
+    if (active && rv.agreedBy.length) {
+      const names = (ps) => ps.map((p) => this.catalog.partyName(p)).join(' and ');
+      note = `${note ? `${note} ` : ''}${names(rv.agreedBy)} agreed to resolve.` +
+        (rv.waiting.length ? ` It resolves when ${names(rv.waiting)} agree${rv.waiting.length === 1 ? 's' : ''}.` : '');
+    }
+    if (active && canAct && !rv.snooze) {
+      note = `${note ? `${note} ` : ''}Snoozing would hold the escalation towards the other party: only someone acting for no party may.`;
     }
     setText(r.ackNote, note);
     r.ackNote.hidden = !note;
@@ -525,8 +583,11 @@ export class DetailPanel {
         link.target = '_blank';
         link.rel = 'noopener';
         link.title = 'The report as stored (JSON)';
-        li.append(link);
+        const who = el('span', 'report-who muted');
+        who.dataset.testid = 'report-who';
+        li.append(link, who);
         list.append(li);
+        loadReport(id).then((rep) => reportLine(link, who, rep), () => setText(who, ''));
       }
       const earlier = n - ids.length;
       if (earlier > 0) list.append(el('li', 'muted', `+ ${earlier} earlier`));

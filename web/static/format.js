@@ -146,6 +146,27 @@ export function requiredAcks(alert) {
   return need.map((party) => ({ party, ack: acks.find((a) => a && a.party === party) || null }));
 }
 
+/**
+ * What resolving means for actor {party, by} on this alert. On an alert that
+ * needs several parties' acknowledgement, someone acting for a party only
+ * agrees to resolve it for that party, and it resolves when every required
+ * party has agreed; someone acting for no party resolves it alone.
+ * -> {joint, agreed (the actor's party has), agreedBy, waiting (parties),
+ *     label (for the button), snooze (whether the actor may snooze)}
+ */
+export function resolveView(alert, actor) {
+  const need = Array.isArray(alert && alert.require_ack_from) ? alert.require_ack_from : [];
+  const agreedList = Array.isArray(alert && alert.resolve_agreed) ? alert.resolve_agreed : [];
+  const agreedBy = agreedList.map((a) => a && a.party).filter(Boolean);
+  const joint = Boolean(actor && actor.party) && need.length > 0;
+  const agreed = joint && agreedBy.includes(actor.party);
+  const waiting = need.filter((p) => !agreedBy.includes(p));
+  let label = 'Resolve';
+  if (joint) label = agreedBy.length ? 'Agree to resolve' : 'Propose to resolve';
+  const snooze = !(actor && actor.party) || need.every((p) => p === actor.party);
+  return { joint, agreed, agreedBy, waiting, label, snooze };
+}
+
 /** Whether actor {party, by} has acknowledged the alert already (the server
  *  refuses a second acknowledgement by the same party, or by the same name
  *  when no party is given). */

@@ -5,7 +5,7 @@
 import { compareEntries } from './store.js';
 import {
   label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
-  deliveryProblems, fallbackLines, noteWho,
+  deliveryProblems, fallbackLines, noteWho, resolveView,
 } from './format.js';
 import { el, setText } from './dom.js';
 
@@ -346,11 +346,13 @@ export class AlertList {
     // acknowledged; nothing at all for those who may not act.
     const acked = hasAcknowledged(alert, actor);
     r.ack.hidden = !canAct || state !== 'open' || acked;
-    r.resolve.hidden = !canAct || state === 'resolved';
+    const rv = resolveView(alert, actor);
+    r.resolve.hidden = !canAct || state === 'resolved' || rv.agreed;
     const as = actor.party ? ` for ${this.partyName(actor.party)}` : '';
     r.ack.title = `Acknowledge${as}`;
     r.ack.setAttribute('aria-label', `Acknowledge${as}: ${title}`);
-    r.resolve.setAttribute('aria-label', `Resolve: ${title}`);
+    r.resolve.title = rv.joint ? `${rv.label}: ${this.partyName(actor.party)} agrees; it resolves when every party has` : 'Resolve';
+    r.resolve.setAttribute('aria-label', `${rv.label}: ${title}`);
 
     row.alert = alert;
     row.zoneLabel = zoneLabel;

@@ -58,12 +58,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"reporter":  userToken(t, a, alerting.User{Name: "m-reporter", Role: alerting.RoleReporter, Zones: []string{"aleppo"}}),
 		"anonymous": "",
 	}
-	post(t, a, "/api/v1/reports", reportJSON("own-1", "aleppo", "shelling"))
-	post(t, a, "/api/v1/reports", reportJSON("other-1", "idlib", "shelling"))
+	_, ownReport := post(t, a, "/api/v1/reports", reportJSON("own-1", "aleppo", "shelling"))
+	_, otherReport := post(t, a, "/api/v1/reports", reportJSON("other-1", "idlib", "shelling"))
 	own, other := firstAlert(t, a, "aleppo").ID, firstAlert(t, a, "idlib").ID
+	ownKey, otherKey := ownReport["id"].(string), otherReport["id"].(string)
 	alertingtest.Eventually(t, 10*time.Second, "the reports stored", func() bool {
-		s1, _ := get(t, a, "/api/v1/reports/own-1")
-		s2, _ := get(t, a, "/api/v1/reports/other-1")
+		s1, _ := get(t, a, "/api/v1/reports/"+ownKey)
+		s2, _ := get(t, a, "/api/v1/reports/"+otherKey)
 		return s1 == 200 && s2 == 200
 	})
 
@@ -89,7 +90,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	var rows []row
 	rows = append(rows, zoneRows("GET", "/api/v1/alerts/%s", "", seeAll, seeOwnOnly, own, other)...)
 	rows = append(rows, zoneRows("GET", "/api/v1/alerts/%s/reports", "", seeAll, seeOwnOnly, own, other)...)
-	rows = append(rows, zoneRows("GET", "/api/v1/reports/%s", "", seeAll, seeOwnOnly, "own-1", "other-1")...)
+	rows = append(rows, zoneRows("GET", "/api/v1/reports/%s", "", seeAll, seeOwnOnly, ownKey, otherKey)...)
 	rows = append(rows, zoneRows("GET", "/api/v1/alerts?zone=%s", "",
 		[7]int{200, 200, 200, 200, 200, 400, 401}, [7]int{200, 200, 200, 400, 200, 400, 401}, "aleppo", "idlib")...)
 	rows = append(rows, zoneRows("POST", "/api/v1/alerts/%s/comment", `{"note":"seen"}`,

@@ -50,15 +50,18 @@ type App struct {
 	Engine   *alerting.Engine
 	catalog  *redisstore.CatalogWatcher
 	consumer *broker.Consumer
-	escalate *alerting.Escalator
-	dispatch *alerting.Dispatcher
-	healer   *alerting.Healer
-	links    *alerting.AckLinks
-	inbox    *webhook.Receiver
-	gateway  *gateway.Gateway
-	httpSrv  *http.Server
-	listener net.Listener
-	demo     *demoFeed
+	intake   *broker.Intake // the embedded server's liaison users' reports
+	// intakeTally writes who sent how many reports to the audit log.
+	intakeTally *alerting.IntakeTally
+	escalate    *alerting.Escalator
+	dispatch    *alerting.Dispatcher
+	healer      *alerting.Healer
+	links       *alerting.AckLinks
+	inbox       *webhook.Receiver
+	gateway     *gateway.Gateway
+	httpSrv     *http.Server
+	listener    net.Listener
+	demo        *demoFeed
 
 	debugSrv     *http.Server
 	httpDone     chan struct{}
@@ -186,6 +189,12 @@ func (a *App) startNATS(ctx context.Context) error {
 	a.nc = nc
 	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Replicas: a.cfg.StreamReplicas,
 		AlertsMaxBytes: a.cfg.AlertsMaxMB << 20, Logger: a.logger, Registerer: a.registry})
+	if err != nil || a.embNATS == nil || len(a.cfg.NATSUsers) == 0 {
+		return err
+	}
+	// The liaison users' reports come through the intake, which records
+	// who sent each.
+	a.intake, err = a.Broker.StartIntake(a.logger)
 	return err
 }
 
@@ -243,9 +252,10 @@ func (a *App) startEngine(ctx context.Context) error {
 		Help: "Times a rule's condition failed on a report (an error, or more than its step budget); the report was handled without the rule, which the log and the report's classification name.",
 	})
 	a.registry.MustRegister(ruleFailures)
+	a.intakeTally = alerting.NewIntakeTally(a.RecordAudit, time.Minute, nil)
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
 		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
-		RuleFailed: ruleFailures.Inc,
+		RuleFailed: ruleFailures.Inc, Stored: a.intakeTally.Count,
 	})
 	if err != nil {
 		return err
@@ -521,8 +531,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.gateway != nil {
 			errs = append(errs, a.gateway.Shutdown(ctx))
 		}
+		if a.intake != nil {
+			errs = append(errs, a.intake.Shutdown(ctx))
+		}
 		if a.consumer != nil {
 			errs = append(errs, a.consumer.Shutdown(ctx))
+		}
+		if a.intakeTally != nil {
+			errs = append(errs, a.intakeTally.Shutdown(ctx))
 		}
 		if a.escalate != nil {
 			errs = append(errs, a.escalate.Shutdown(ctx))
@@ -592,6 +608,9 @@ func (a *App) Kill() {
 		}
 		stopped, cancel := context.WithCancel(context.Background())
 		cancel()
+		if a.intakeTally != nil {
+			_ = a.intakeTally.Shutdown(stopped)
+		}
 		if a.Broker != nil {
 			_ = a.Broker.Shutdown(stopped)
 		}

@@ -45,12 +45,14 @@ func TestReportsReachTheBoard(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := ws.until(t, "the NATS report's alert", func(f frame) bool { return hasReport(f, "nats-1") })
+	// An anonymous NATS publisher's report keeps its id.
 	if f.Type != "alert" || f.Event != "opened" || f.Zone != "aleppo" || f.Seq != 1 || f.ReportID != "nats-1" {
 		t.Errorf("frame for the NATS report = %+v", f)
 	}
 
+	// A report over HTTP is kept under its id and a tag of its sender.
 	status, body := post(t, a, "/api/v1/reports", reportJSON("http-1", "aleppo", "shelling"))
-	if status != http.StatusAccepted || body["id"] != "http-1" {
+	if key, _ := body["id"].(string); status != http.StatusAccepted || !strings.HasPrefix(key, "http-1~") || body["submitted_id"] != "http-1" {
 		t.Fatalf("POST report: %d %v", status, body)
 	}
 	f = ws.until(t, "the HTTP report's alert", func(f frame) bool { return hasReport(f, "http-1") })
@@ -216,15 +218,20 @@ func TestBadReportsAreRejectedAndChangeNothing(t *testing.T) {
 }
 
 // TestTheSameReportCountsOnce sends one report id over HTTP twice and over
-// NATS twice (with and without Nats-Msg-Id).
+// NATS twice (with and without Nats-Msg-Id). A report id is its sender's:
+// the test admin's over HTTP and an anonymous publisher's over NATS are
+// two reports, each counted once.
 func TestTheSameReportCountsOnce(t *testing.T) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	body := reportJSON("dup-1", "idlib", "shelling")
-	for range 2 {
-		if status, resp := post(t, a, "/api/v1/reports", body); status != http.StatusAccepted || resp["id"] != "dup-1" {
-			t.Fatalf("POST: %d %v", status, resp)
+	var key string
+	for i := range 2 {
+		status, resp := post(t, a, "/api/v1/reports", body)
+		if status != http.StatusAccepted || sentID(fmt.Sprint(resp["id"])) != "dup-1" || (resp["duplicate"] == true) != (i == 1) {
+			t.Fatalf("POST %d: %d %v", i+1, status, resp)
 		}
+		key = resp["id"].(string)
 	}
 	nc := d.nats.Connect(t)
 	m := nats.NewMsg("violations.idlib.shelling")
@@ -248,8 +255,8 @@ func TestTheSameReportCountsOnce(t *testing.T) {
 		}
 		return len(got) > 0 && got[len(got)-1] == "after"
 	})
-	if len(got) != 2 || got[0] != "dup-1" {
-		t.Errorf("report ids = %v, want [dup-1 after]", got)
+	if len(got) != 3 || got[0] != key || got[1] != "dup-1" {
+		t.Errorf("report ids = %v, want [%s dup-1 after]", got, key)
 	}
 }
 
@@ -359,7 +366,7 @@ func TestEmbeddedModeKeepsStateAcrossRestarts(t *testing.T) {
 
 	second := start(t, cfg)
 	got := alerts(t, second, "homs-north")
-	if len(got) != 1 || got[0].ReportIDs[0] != "e1" {
+	if len(got) != 1 || sentID(got[0].ReportIDs[0]) != "e1" {
 		t.Fatalf("after a restart: %+v", got)
 	}
 	post(t, second, "/api/v1/reports", reportJSON("e1", "homs-north", "airstrike")) // resent
@@ -368,7 +375,7 @@ func TestEmbeddedModeKeepsStateAcrossRestarts(t *testing.T) {
 		got = alerts(t, second, "homs-north")
 		return len(got) == 1 && got[0].ReportCount == 2
 	})
-	if got[0].ReportIDs[1] != "e2" {
+	if sentID(got[0].ReportIDs[1]) != "e2" {
 		t.Errorf("report ids %v", got[0].ReportIDs)
 	}
 }
@@ -406,7 +413,7 @@ func TestRedisOutage(t *testing.T) {
 	d.redis.Restart(t)
 	alertingtest.Eventually(t, 30*time.Second, "the report to become an alert after redis is back", func() bool {
 		for _, al := range alerts(t, a, "aleppo") {
-			if slices.Contains(al.ReportIDs, "during-outage") {
+			if slices.ContainsFunc(al.ReportIDs, func(id string) bool { return sentID(id) == "during-outage" }) {
 				return true
 			}
 		}

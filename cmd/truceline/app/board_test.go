@@ -438,6 +438,18 @@ func TestBoardShowsReportsLive(t *testing.T) {
 		t.Errorf("rows %+v, want Aleppo (severe) then Daraa (moderate)", rows)
 	}
 	alertingtest.Eventually(t, boardWait, "the open count to say 2", func() bool { return b.text("[data-testid=open-count]") == "2" })
+
+	// The detail names each report by the id it was sent with, with what
+	// it claims and who truly sent it.
+	b.openDetail(daraa)
+	alertingtest.Eventually(t, boardWait, "the report's sender in the detail", func() bool {
+		return b.text("[data-testid=detail] [data-testid=report-ids] .report-id") == "http-1" &&
+			b.text("[data-testid=detail] [data-testid=report-who]") == "says: test monitorsent by test-admin with token "+adminTokenID(a)
+	})
+	b.openDetail(aleppo)
+	alertingtest.Eventually(t, boardWait, "the anonymous sender in the detail", func() bool {
+		return strings.HasSuffix(b.text("[data-testid=detail] [data-testid=report-who]"), "sent by an anonymous NATS publisher")
+	})
 	if !b.live() {
 		t.Errorf("the board is no longer live: %q", b.text("[data-testid=conn]"))
 	}
@@ -685,6 +697,34 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	}
 	if v := fmt.Sprint(verifs[0]); !strings.Contains(v, "party:party-b") || !strings.Contains(v, "by:"+coChairB.FullName) || !strings.Contains(v, "reason:"+reason) {
 		t.Errorf("verification %s, want party-b's dispute with its reason", v)
+	}
+
+	// Neither co-chair closes the joint alert alone: A proposes, and it
+	// resolves when B agrees. Neither board offers a snooze.
+	resolve := `[data-testid=detail] [data-testid=detail-resolve]`
+	note := `[data-testid=detail] .ack-note`
+	first.openDetail(id)
+	if got := first.text(resolve); got != "Propose to resolve" {
+		t.Errorf("party-a's resolve button says %q, want Propose to resolve", got)
+	}
+	if evaluate[bool](t, tab1, `!document.querySelector('[data-testid=detail] .snooze').hidden`) {
+		t.Errorf("party-a's board offers to snooze a joint alert")
+	}
+	first.click(resolve)
+	alertingtest.Eventually(t, boardWait, "party-b's panel to offer agreeing", func() bool {
+		return second.text(resolve) == "Agree to resolve" && strings.Contains(second.text(note), "agreed to resolve")
+	})
+	if r, _ := rowByID(first.rows(), id); r.State != "acknowledged" {
+		t.Errorf("after party-a's proposal the row is %q, want acknowledged until party-b agrees", r.State)
+	}
+	if !evaluate[bool](t, tab1, fmt.Sprintf(`document.querySelector(%q).hidden`, resolve)) {
+		t.Errorf("party-a's panel still offers to resolve after agreeing")
+	}
+	second.click(resolve)
+	resolved := func(rows []boardRow) bool { r, ok := rowByID(rows, id); return !ok || r.State == "resolved" }
+	first.waitRows(boardWait, "party-a's board to show the alert resolved", resolved)
+	if status, body := get(t, a, "/api/v1/alerts/"+id); status != 200 || body["state"] != "resolved" {
+		t.Errorf("after both agreed the API has %d %v", status, body["state"])
 	}
 }
 

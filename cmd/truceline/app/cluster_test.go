@@ -48,11 +48,13 @@ func TestStreamsReplicatedOnACluster(t *testing.T) {
 	waitCounted(t, a, before)
 	// A node goes down: the other two hold every stream.
 	cluster.Servers[2].Shutdown()
+	var probe string
 	alertingtest.Eventually(t, 30*time.Second, "reports to be accepted again with a node down", func() bool {
-		status, _ := post(t, a, "/api/v1/reports", reportJSON("cluster-probe", "aleppo", "shelling"))
+		status, body := post(t, a, "/api/v1/reports", reportJSON("cluster-probe", "aleppo", "shelling"))
+		probe, _ = body["id"].(string)
 		return status == 202
 	})
-	after := append([]string{"cluster-probe"}, sendReports(t, a, js, "one-down", 30)...)
+	after := append([]string{probe}, sendReports(t, a, js, "one-down", 30)...)
 	waitCounted(t, a, append(before, after...))
 	countedOnce(t, a)
 }

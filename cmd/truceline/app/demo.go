@@ -113,6 +113,7 @@ func demoReport(c *alerting.Catalog, now time.Time) *alerting.Report {
 	if cat.category == alerting.CategoryShelling || cat.category == alerting.CategoryExplosion {
 		r.Count = 1 + rand.IntN(12)
 	}
+	r.Stamp(alerting.Submitter{Via: alerting.ViaDemo}, false)
 	if rand.IntN(10) < 7 {
 		if actor := demoActors[rand.IntN(len(demoActors))]; actor != "" {
 			if _, ok := c.Party(actor); ok {

@@ -48,7 +48,7 @@ func TestKillOneOfTwoReplicas(t *testing.T) {
 		}
 		next++
 		if f.ReportID != "" {
-			seenReports[f.ReportID] = true
+			seenReports[sentID(f.ReportID)] = true
 		}
 	}
 	// The steps due 3 s after the alerts opened (the first one's before

@@ -20,6 +20,7 @@ import (
 	"github.com/truceline/truceline/broker/natstest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 	"github.com/truceline/truceline/configs"
+	"github.com/truceline/truceline/web/auth"
 )
 
 // deps are the NATS and Redis servers a test's truceline instances share.
@@ -82,6 +83,18 @@ func startWithLogger(t *testing.T, cfg app.Config, logger *slog.Logger) *app.App
 func reportJSON(id, zone, category string) []byte {
 	return fmt.Appendf(nil, `{"id":%q,"zone":%q,"category":%q,"observed_at":%q,"reported_by":"test monitor"}`,
 		id, zone, category, time.Now().UTC().Add(-time.Minute).Format(time.RFC3339))
+}
+
+// postKey sends a report as the test admin and returns the id truceline
+// keeps it under.
+func postKey(t *testing.T, a *app.App, body []byte) string {
+	t.Helper()
+	status, resp := post(t, a, "/api/v1/reports", body)
+	key, _ := resp["id"].(string)
+	if status != http.StatusAccepted || key == "" {
+		t.Fatalf("POST report: %d %v", status, resp)
+	}
+	return key
 }
 
 // post sends a JSON body and decodes the JSON answer.
@@ -234,12 +247,13 @@ func (c *wsClient) until(t *testing.T, what string, match func(frame) bool) fram
 	}
 }
 
+// hasReport reports whether an alert frame holds the report sent as id.
 func hasReport(f frame, id string) bool {
 	if f.Alert == nil {
 		return false
 	}
 	for _, r := range f.Alert.ReportIDs {
-		if r == id {
+		if r == id || sentID(r) == id {
 			return true
 		}
 	}
@@ -308,6 +322,13 @@ func signIn(t *testing.T, a *app.App) string {
 	}
 	tokens.Store(a.HTTPAddr(), tok)
 	return tok
+}
+
+// adminTokenID is the id of the test admin's token of a.
+func adminTokenID(a *app.App) string {
+	tok, _ := tokens.Load(a.HTTPAddr())
+	id, _, _ := auth.ParseToken(tok.(string))
+	return id
 }
 
 // userToken makes a user with the role (and party and zones) and returns an

@@ -30,8 +30,8 @@ var (
 )
 
 // sendReports sends n reports, every other one over HTTP and the rest as
-// JetStream publications, and returns their ids once each was accepted
-// (202 or a PubAck).
+// JetStream publications, and returns the ids truceline keeps them under
+// once each was accepted (202 or a PubAck).
 func sendReports(t *testing.T, a *app.App, js jetstream.JetStream, prefix string, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
@@ -40,9 +40,11 @@ func sendReports(t *testing.T, a *app.App, js jetstream.JetStream, prefix string
 		zone, category := healZones[i%len(healZones)], healCategories[(i/len(healZones))%len(healCategories)]
 		body := reportJSON(id, zone, category)
 		if i%2 == 0 {
-			if status, resp := post(t, a, "/api/v1/reports", body); status != http.StatusAccepted {
+			status, resp := post(t, a, "/api/v1/reports", body)
+			if status != http.StatusAccepted {
 				t.Fatalf("report %s: %d %v", id, status, resp)
 			}
+			id = resp["id"].(string) // kept under its id and a tag of the test admin
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_, err := js.Publish(ctx, "violations."+zone+"."+category, body, jetstream.WithMsgID(id))
@@ -404,10 +406,11 @@ func TestLostReportsWithoutAlertChangesAreRecovered(t *testing.T) {
 	var ids []string
 	for i := range 2 {
 		id := fmt.Sprintf("held-%d", i)
-		if status, resp := post(t, a, "/api/v1/reports", reportJSON(id, "idlib", "shelling")); status != http.StatusAccepted {
+		status, resp := post(t, a, "/api/v1/reports", reportJSON(id, "idlib", "shelling"))
+		if status != http.StatusAccepted {
 			t.Fatalf("report %s: %d %v", id, status, resp)
 		}
-		ids = append(ids, id)
+		ids = append(ids, resp["id"].(string))
 	}
 	alertingtest.Eventually(t, 10*time.Second, "both reports to be counted", func() bool {
 		done, err := a.Store.Processed(context.Background(), ids)
@@ -419,15 +422,14 @@ func TestLostReportsWithoutAlertChangesAreRecovered(t *testing.T) {
 		done, err := a.Store.Processed(context.Background(), ids)
 		return err == nil && ready(t, a) && done[0] && done[1]
 	})
-	if status, resp := post(t, a, "/api/v1/reports", reportJSON("held-2", "idlib", "shelling")); status != http.StatusAccepted {
-		t.Fatalf("third report: %d %v", status, resp)
-	}
+	all := append(slices.Clone(ids), postKey(t, a, reportJSON("held-2", "idlib", "shelling")))
+	slices.Sort(all)
 	alertingtest.Eventually(t, 10*time.Second, "the third report to open the alert with all three", func() bool {
 		for _, al := range alerts(t, a, "idlib") {
 			if al.Rule == "three" {
 				got := reportIDs(t, a, al.ID)
 				slices.Sort(got)
-				return slices.Equal(got, []string{"held-0", "held-1", "held-2"})
+				return slices.Equal(got, all)
 			}
 		}
 		return false
@@ -657,10 +659,7 @@ func TestNATSRestartLeavesNoHoleInALERTS(t *testing.T) {
 	for i := range 24 {
 		id := fmt.Sprintf("outage-%02d", i)
 		zone := healZones[i%len(healZones)]
-		if status, resp := post(t, a, "/api/v1/reports", reportJSON(id, zone, healCategories[i%2])); status != http.StatusAccepted {
-			t.Fatalf("report %s: %d %v", id, status, resp)
-		}
-		ids = append(ids, id)
+		ids = append(ids, postKey(t, a, reportJSON(id, zone, healCategories[i%2])))
 	}
 	waitCounted(t, a, ids)
 	total := func() (n int64) {
@@ -716,9 +715,7 @@ func TestAChangeNobodyPublishedReachesALERTS(t *testing.T) {
 	_, a, _, _ := twoReplicas(t, time.Hour)
 	ids := []string{"silent-1", "silent-2"}
 	for i, id := range ids {
-		if status, resp := post(t, a, "/api/v1/reports", reportJSON(id, healZones[i], healCategories[0])); status != http.StatusAccepted {
-			t.Fatalf("report %s: %d %v", id, status, resp)
-		}
+		ids[i] = postKey(t, a, reportJSON(id, healZones[i], healCategories[0]))
 	}
 	waitCounted(t, a, ids)
 	// Committed as the replica that dies would: in Redis, never published.

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/broker"
@@ -98,7 +99,7 @@ func TestEmbeddedNATSUsers(t *testing.T) {
 	alertingtest.Eventually(t, 15*time.Second, "the report's alert", func() bool {
 		for _, al := range alerts(t, a, "aleppo") {
 			for _, id := range al.ReportIDs {
-				if id == "liaison-a-1" {
+				if sentID(id) == "liaison-a-1" {
 					return true
 				}
 			}
@@ -115,7 +116,7 @@ func TestEmbeddedNATSUsers(t *testing.T) {
 		ReportID string `json:"report_id"`
 	}
 	if err := json.Unmarshal(m.Data, &change); err != nil || m.Subject != "alerts.aleppo.opened" ||
-		change.Zone != "aleppo" || change.Event != "opened" || change.ReportID != "liaison-a-1" {
+		change.Zone != "aleppo" || change.Event != "opened" || sentID(change.ReportID) != "liaison-a-1" {
 		t.Errorf("change on %s: %s (%v)", m.Subject, m.Data, err)
 	}
 
@@ -292,4 +293,82 @@ func TestExternalNATSCredentialsAndTLS(t *testing.T) {
 	cfg = embeddedConfig(t)
 	cfg.NATSURL, cfg.NATSNkeySeed, cfg.NATSTLSCA = nk.URL(), nk.SeedFile, nk.CAFile
 	serves(t, start(t, cfg), "nats-nkey-1")
+}
+
+// TestANATSUsersReportIDsAreItsOwn: through the embedded server, a
+// liaison user's report ids (in the body or as Nats-Msg-Id) are its own:
+// another user sending the same ids first makes none of its reports a
+// duplicate, while its own resend is one. Each report records which user
+// sent it, whatever it claims.
+func TestANATSUsersReportIDsAreItsOwn(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := embeddedConfig(t)
+	cfg.NATSUsers = []app.NATSUser{
+		{User: "nats-a", PasswordBcrypt: string(hash), Zones: []string{"aleppo", "homs-north"}},
+		{User: "nats-b", PasswordBcrypt: string(hash), Zones: []string{"homs-north"}},
+	}
+	a := start(t, cfg)
+	publisher := func(user string) jetstream.JetStream {
+		nc, err := nats.Connect(a.NATSURL(), nats.UserInfo(user, "pw"))
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js
+	}
+	squatter, victim := publisher("nats-a"), publisher("nats-b")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	publish := func(js jetstream.JetStream, zone, msgID string, body []byte) *jetstream.PubAck {
+		t.Helper()
+		var opts []jetstream.PublishOpt
+		if msgID != "" {
+			opts = append(opts, jetstream.WithMsgID(msgID))
+		}
+		ack, err := js.Publish(ctx, "violations."+zone+".shelling", body, opts...)
+		if err != nil || ack.Stream != broker.StreamViolations {
+			t.Fatalf("publish to %s: %+v, %v", zone, ack, err)
+		}
+		return ack
+	}
+	withoutID := func(zone string) []byte {
+		return []byte(strings.Replace(string(reportJSON("x", zone, "shelling")), `"id":"x",`, "", 1))
+	}
+
+	// The squatter takes both ids first, in its own zone and in the
+	// victim's: as Nats-Msg-Id, and as the body's id.
+	for _, zone := range []string{"aleppo", "homs-north"} {
+		publish(squatter, zone, "homs-0999", withoutID(zone))
+		publish(squatter, zone, "", reportJSON("homs-1000", zone, "shelling"))
+	}
+	if ack := publish(victim, "homs-north", "homs-0999", withoutID("homs-north")); ack.Duplicate {
+		t.Error("nats-b's report with nats-a's Nats-Msg-Id is a duplicate")
+	}
+	if ack := publish(victim, "homs-north", "homs-1000", reportJSON("homs-1000", "homs-north", "shelling")); ack.Duplicate {
+		t.Error("nats-b's report with nats-a's id is a duplicate")
+	}
+	by := alerting.Submitter{Via: alerting.ViaNATS, User: "nats-b"}
+	for _, id := range []string{"homs-0999", "homs-1000"} {
+		r := storedReport(t, a, alerting.ReportKey(by, "homs-north", id))
+		if r.SubmittedBy == nil || *r.SubmittedBy != by || r.SubmittedID != id {
+			t.Errorf("nats-b's report %s: kept as %s, %s, submitted by %+v", id, r.ID, r.SubmittedID, r.SubmittedBy)
+		}
+	}
+	storedReport(t, a, alerting.ReportKey(alerting.Submitter{Via: alerting.ViaNATS, User: "nats-a"}, "homs-north", "homs-1000"))
+
+	// Its own resend is a duplicate, counted once.
+	if ack := publish(victim, "homs-north", "homs-0999", withoutID("homs-north")); !ack.Duplicate {
+		t.Error("nats-b's report sent again is not a duplicate")
+	}
+	al := firstAlert(t, a, "homs-north")
+	alertingtest.Eventually(t, 15*time.Second, "homs-north's alert with the four reports", func() bool {
+		return len(reportIDs(t, a, al.ID)) == 4
+	})
 }

@@ -243,7 +243,11 @@ func TestOpenAPIAnswers(t *testing.T) {
 		"source_type":"own_monitor","certainty":"observed","weapon":"aircraft","attributed_to":"party-a","target":"infrastructure",
 		"casualties":{"killed":1,"injured":3},"location":{"lat":36.2,"lon":37.15,"precision_m":500},"count":2,
 		"description":"Two strikes.","references":["oa-1"],"exercise":true,"severity":"extreme"}`, now.Add(-2*time.Minute).Format(time.RFC3339))
-	v.do(apiCall{method: "POST", path: "/api/v1/reports", body: full, want: 202})
+	_, answer := v.do(apiCall{method: "POST", path: "/api/v1/reports", body: full, want: 202})
+	var oa2 struct{ ID string }
+	if err := json.Unmarshal(answer, &oa2); err != nil || sentID(oa2.ID) != "oa-2" {
+		t.Fatalf("the answer to report oa-2: %s", answer)
+	}
 	v.do(apiCall{method: "POST", path: "/api/v1/reports", body: fmt.Sprintf(openAPICAPReport, now.Add(-time.Minute).Format(time.RFC3339)),
 		contentType: "application/cap+xml", want: 202})
 	v.do(apiCall{method: "POST", path: "/api/v1/reports", body: `{"zone":"Aleppo","category":"mortar","observed_at":"2016-05-04 10:30","colour":"red","count":-1}`,
@@ -266,7 +270,7 @@ func TestOpenAPIAnswers(t *testing.T) {
 		return false
 	})
 	id := al.ID
-	v.do(apiCall{method: "GET", path: "/api/v1/reports/oa-2", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/reports/" + oa2.ID, want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/reports/nope", want: 404})
 	v.do(apiCall{method: "GET", path: "/api/v1/alerts?zone=aleppo,idlib&state=open&limit=10", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/alerts", want: 200})
@@ -295,12 +299,15 @@ func TestOpenAPIAnswers(t *testing.T) {
 	v.do(apiCall{method: "POST", path: act + "comment", body: `{"note":"` + strings.Repeat("x", 9000) + `"}`, want: 413, bad: true})
 	v.do(apiCall{method: "POST", path: act + "comment", body: `{"note":"team on its way"}`, token: duty, want: 200})
 	v.do(apiCall{method: "POST", path: act + "verify", body: `{"status":"confirmed","note":"seen by team north"}`, token: duty, want: 200})
-	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"for":"30m","note":"waiting"}`, token: duty, want: 200})
-	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"until":"` + now.Add(time.Hour).Format(time.RFC3339) + `"}`, token: duty, want: 200})
-	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"note":"no time"}`, token: duty, want: 400, bad: true})
+	// A party's duty officer may not snooze a joint alert; the admin,
+	// acting for no party, may.
+	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"for":"30m","note":"waiting"}`, token: duty, want: 403})
+	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"for":"30m","note":"waiting"}`, want: 200})
+	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"until":"` + now.Add(time.Hour).Format(time.RFC3339) + `"}`, want: 200})
+	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"note":"no time"}`, want: 400, bad: true})
 	v.do(apiCall{method: "POST", path: act + "ack", token: duty, want: 200})
 	v.do(apiCall{method: "POST", path: act + "ack", body: `{"note":"again"}`, token: duty, want: 409})
-	v.do(apiCall{method: "POST", path: act + "resolve", body: `{"note":"done"}`, token: duty, want: 200})
+	v.do(apiCall{method: "POST", path: act + "resolve", body: `{"note":"done"}`, token: duty, want: 200}) // party-a agrees
 	v.do(apiCall{method: "POST", path: act + "resolve", token: duty, want: 409})
 	v.do(apiCall{method: "POST", path: "/api/v1/alerts/al-nope/ack", token: duty, want: 404})
 	v.do(apiCall{method: "GET", path: "/api/v1/alerts/" + id, want: 200})

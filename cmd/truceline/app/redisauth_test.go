@@ -41,7 +41,7 @@ func serves(t *testing.T, a *app.App, id string) {
 	alertingtest.Eventually(t, 15*time.Second, "the report's alert", func() bool {
 		for _, al := range alerts(t, a, "aleppo") {
 			for _, r := range al.ReportIDs {
-				if r == id {
+				if sentID(r) == id {
 					return true
 				}
 			}
