@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/broker"
 )
 
@@ -82,9 +84,7 @@ func TestEmbeddedUsersArePermittedTheirZonesOnly(t *testing.T) {
 		t.Fatalf("truceline's own connection: %v", err)
 	}
 	t.Cleanup(own.Close)
-	if _, err := broker.New(ctx, broker.Options{Conn: own, Prefix: "c1."}); err != nil {
-		t.Fatalf("set up the streams as the internal user: %v", err)
-	}
+	startIntake(t, own, "c1.")
 
 	for name, opts := range map[string][]nats.Option{
 		"no credentials":           nil,
@@ -178,23 +178,9 @@ func TestEmbeddedUsersArePermittedTheirZonesOnly(t *testing.T) {
 // write into truceline's subjects, nor reach other users.
 func TestLiaisonCannotPublishThroughReplies(t *testing.T) {
 	ctx := context.Background()
-	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: t.TempDir(),
-		Users: []broker.EmbeddedUser{
-			{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"}},
-			{Name: "liaison-b", PasswordHash: hash(t, "pw-b"), Zones: []string{"idlib"}},
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	own, err := nats.Connect(emb.ClientURL(), emb.ConnectOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(own.Close)
-	if _, err := broker.New(ctx, broker.Options{Conn: own}); err != nil {
-		t.Fatal(err)
-	}
+	emb, own := embeddedWithIntake(t,
+		broker.EmbeddedUser{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"}},
+		broker.EmbeddedUser{Name: "liaison-b", PasswordHash: hash(t, "pw-b"), Zones: []string{"idlib"}})
 	ownSub, err := own.SubscribeSync("alerts.idlib.>")
 	if err != nil {
 		t.Fatal(err)
@@ -289,5 +275,100 @@ func TestEmbeddedStoreSurvivesTurningUsersOnAndOff(t *testing.T) {
 		}
 		nc.Close()
 		emb.Shutdown()
+	}
+}
+
+// embeddedWithIntake starts an embedded server with users, truceline's
+// own connection to it, the streams and the intake.
+func embeddedWithIntake(t *testing.T, users ...broker.EmbeddedUser) (*broker.Embedded, *nats.Conn) {
+	t.Helper()
+	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	own, err := nats.Connect(emb.ClientURL(), emb.ConnectOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(own.Close)
+	startIntake(t, own, "")
+	return emb, own
+}
+
+// startIntake sets up the streams as truceline's own connection and starts
+// the intake that takes the liaison users' reports.
+func startIntake(t *testing.T, own *nats.Conn, prefix string) *broker.Broker {
+	t.Helper()
+	b, err := broker.New(context.Background(), broker.Options{Conn: own, Prefix: prefix})
+	if err != nil {
+		t.Fatalf("set up the streams as the internal user: %v", err)
+	}
+	in, err := b.StartIntake(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Shutdown(context.Background()) })
+	return b
+}
+
+// TestTheIntakeRecordsWhoSent: a liaison user's report reaches VIOLATIONS
+// with its user as the submitter, whatever headers it set, and its
+// Nats-Msg-Id scoped to it and the zone; the acknowledgement is the
+// stream's.
+func TestTheIntakeRecordsWhoSent(t *testing.T) {
+	emb, own := embeddedWithIntake(t, broker.EmbeddedUser{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"}})
+	nc, err := nats.Connect(emb.ClientURL(), nats.UserInfo("liaison-a", "pw-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m := nats.NewMsg("violations.aleppo.shelling")
+	m.Data = []byte(`{"zone":"aleppo"}`)
+	m.Header.Set(broker.HeaderSubmittedBy, `{"via":"http","user":"liaison-b"}`)
+	m.Header.Set(broker.HeaderReportID, "r-forged")
+	m.Header.Set("Nats-Rollup", "sub")
+	m.Header.Set(jetstream.MsgIDHeader, "pa-0001")
+	ack, err := js.PublishMsg(ctx, m)
+	if err != nil || ack.Stream != broker.StreamViolations || ack.Duplicate {
+		t.Fatalf("publish: %+v, %v", ack, err)
+	}
+	if again, err := js.PublishMsg(ctx, m); err != nil || !again.Duplicate || again.Sequence != ack.Sequence {
+		t.Errorf("the same message again: %+v, %v; want a duplicate of %d", again, err, ack.Sequence)
+	}
+	ownJS, err := jetstream.New(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := ownJS.Stream(ctx, broker.StreamViolations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := stream.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := alerting.Submitter{Via: alerting.ViaNATS, User: "liaison-a"}
+	want := map[string]string{
+		broker.HeaderSubmittedBy: by.HeaderValue(),
+		broker.HeaderSenderMsgID: "pa-0001",
+		jetstream.MsgIDHeader:    alerting.ReportKey(by, "aleppo", "pa-0001"),
+		broker.HeaderReportID:    "",
+		"Nats-Rollup":            "",
+		"Nats-Request-Info":      "",
+	}
+	for k, v := range want {
+		if got := stored.Header.Get(k); got != v {
+			t.Errorf("stored header %s = %q, want %q", k, got, v)
+		}
+	}
+	if string(stored.Data) != `{"zone":"aleppo"}` || stored.Subject != "violations.aleppo.shelling" {
+		t.Errorf("stored %s: %s", stored.Subject, stored.Data)
 	}
 }
