@@ -248,7 +248,28 @@ type RuleFailure struct {
 	Err  error
 }
 
-func (f RuleFailure) String() string { return f.Rule + " (" + f.Err.Error() + ")" }
+func (f RuleFailure) String() string { return f.Rule + " (" + f.Reason() + ")" }
+
+// Reason is what failed, in one line: without the source excerpt that
+// expr adds to its errors.
+func (f RuleFailure) Reason() string {
+	line, _, _ := strings.Cut(f.Err.Error(), "\n")
+	return strings.TrimSuffix(strings.TrimSpace(line), " (1:1)")
+}
+
+// RuleFault is what admins see of a rule whose condition fails on
+// reports: how often since the rule was last written (or the fault
+// dismissed), and the latest failure. The reports are handled without
+// the rule meanwhile.
+type RuleFault struct {
+	Rule   string    `json:"rule"`
+	Count  int64     `json:"count"`
+	Since  time.Time `json:"since"`  // the first failure counted
+	At     time.Time `json:"at"`     // the latest
+	Report string    `json:"report"` // the latest failure's report
+	Zone   string    `json:"zone"`
+	Error  string    `json:"error"`
+}
 
 // Validate checks a zone definition.
 func (z Zone) Validate() error {

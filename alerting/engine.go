@@ -136,8 +136,9 @@ type EngineOptions struct {
 	// (Dispatcher.Nudge).
 	Queued func()
 	// RuleFailed, when set, is called for each rule whose condition failed
-	// on a report (Catalog.Match): a metric. The log names the rule.
-	RuleFailed func()
+	// on a report (Catalog.Match): a metric, and a RuleFault for admins.
+	// The log names the rule.
+	RuleFailed func(ctx context.Context, f RuleFailure, r *Report)
 	// Stored, when set, is called once for each report the engine stores
 	// (not again for a redelivery): IntakeTally.Count.
 	Stored func(*Report)
@@ -154,7 +155,7 @@ type Engine struct {
 	now        func() time.Time
 	newID      func() string
 	queued     func()
-	ruleFailed func()
+	ruleFailed func(context.Context, RuleFailure, *Report)
 	stored     func(*Report)
 	logger     *slog.Logger
 }
@@ -408,7 +409,7 @@ func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time
 		cl.Failed = append(cl.Failed, f.String())
 		e.logger.Error("a rule's condition failed on a report; the report is handled without the rule", "rule", f.Rule, "report", r.ID, "zone", r.Zone, "err", f.Err)
 		if e.ruleFailed != nil {
-			e.ruleFailed()
+			e.ruleFailed(ctx, f, r)
 		}
 	}
 	active := rules[:0:0]

@@ -240,7 +240,7 @@ func newFakeHandler(t *testing.T) (*Handler, *fake) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(Options{Intake: f, Reports: f, Alerts: f, Actions: f, Catalog: f, Config: f, Gateway: f, Auth: authn, Users: f})
+	h, err := NewHandler(Options{Intake: f, Reports: f, Alerts: f, Actions: f, Catalog: f, Config: f, Gateway: f, Auth: authn, Users: f, RuleFaults: f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,3 +401,7 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Error("GET /api/v1/openapi.json does not serve web/openapi.json")
 	}
 }
+
+func (f *fake) RuleFaults(context.Context) ([]alerting.RuleFault, error) { return nil, nil }
+
+func (f *fake) ClearRuleFault(context.Context, string) (bool, error) { return false, nil }

@@ -98,6 +98,9 @@ func (s *Store) ApplyConfig(ctx context.Context, cfg alerting.Config, dryRun boo
 	}, func(p redis.Pipeliner) {
 		for _, o := range objects {
 			p.HSet(ctx, s.kindKey(o.Kind), o.ID, []byte(o.JSON))
+			if o.Kind == alerting.KindRules {
+				s.clearRuleFault(ctx, p, o.ID) // a new condition starts with a clean slate
+			}
 		}
 	})
 }
@@ -119,6 +122,9 @@ func (s *Store) DeleteConfig(ctx context.Context, kind, id string) (int64, []ale
 		return next, nil, err
 	}, func(p redis.Pipeliner) {
 		p.HDel(ctx, s.kindKey(kind), id)
+		if kind == alerting.KindRules {
+			s.clearRuleFault(ctx, p, id)
+		}
 	})
 }
 

@@ -185,6 +185,17 @@ export async function signOut() {
   }
 }
 
+/** GET /api/v1/rule-failures -> [RuleFault] (roles that read the configuration) */
+export async function fetchRuleFaults(signal) {
+  const body = await getJSON('/api/v1/rule-failures', signal);
+  return Array.isArray(body && body.failures) ? body.failures : [];
+}
+
+/** DELETE /api/v1/rule-failures/{rule} (admins) */
+export async function dismissRuleFault(rule) {
+  await request('DELETE', `/api/v1/rule-failures/${encodeURIComponent(rule)}`);
+}
+
 // --- reading ---------------------------------------------------------------------
 
 /** GET /api/v1/zones -> [{id, name, tags, geometry}] */

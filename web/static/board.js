@@ -13,8 +13,10 @@ import { ZoneMap, ReportLocations } from './map.js';
 import { ZoneCounters } from './counters.js';
 import { Sound } from './sound.js';
 import { HelpOverlay } from './help.js';
+import { RuleFaultBar } from './faults.js';
 import {
   fetchZones, alertAction, fetchSession, signIn, signOut, setCSRF, onUnauthenticated, isCSRFError,
+  fetchRuleFaults, dismissRuleFault,
 } from './api.js';
 import { agoShort, clockTime, hasAcknowledged, label, severityRank, SEVERITIES } from './format.js';
 import { setText } from './dom.js';
@@ -58,6 +60,7 @@ const els = {
   offlineBar: $('offline-bar'),
   offlineText: $('offline-text'),
   exerciseBanner: $('exercise-banner'),
+  ruleFaults: $('rule-faults'),
   list: $('alerts'),
   empty: $('empty'),
   connSr: $('conn-sr'),
@@ -109,6 +112,11 @@ const list = new AlertList(els.list, {
 });
 list.setFilter(makeFilter());
 
+const ruleFaults = new RuleFaultBar(els.ruleFaults, {
+  fetch: () => fetchRuleFaults(),
+  dismiss: (rule) => dismissRuleFault(rule),
+  zoneName: (zone) => zoneName(zone),
+});
 const detail = new DetailPanel(els.detail, {
   store,
   catalog,
@@ -856,6 +864,7 @@ function startBoard() {
   loadZones();
   catalog.load();
   feed.start();
+  if (me.role === 'admin') ruleFaults.start();
   if (filters.alert) detail.open(filters.alert, { focus: false });
   clearInterval(sessionTimer);
   sessionTimer = setInterval(checkSession, SESSION_CHECK_MS);
@@ -867,6 +876,7 @@ function takeDown() {
   clearTimeout(expiryTimer);
   clearTimeout(zonesTimer);
   feed.reset();
+  ruleFaults.stop();
   detail.reset();
   catalog.reset();
   locations.reset();

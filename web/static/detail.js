@@ -530,8 +530,10 @@ export class DetailPanel {
     }
     if (active && rv.agreedBy.length) {
       const names = (ps) => ps.map((p) => this.catalog.partyName(p)).join(' and ');
+      const mine = rv.waiting.length === 1 && rv.waiting[0] === actor.party;
       note = `${note ? `${note} ` : ''}${names(rv.agreedBy)} agreed to resolve.` +
-        (rv.waiting.length ? ` It resolves when ${names(rv.waiting)} agree${rv.waiting.length === 1 ? 's' : ''}.` : '');
+        (mine ? ` It resolves if you agree for ${who}.`
+          : rv.waiting.length ? ` It resolves when ${names(rv.waiting)} agree${rv.waiting.length === 1 ? 's' : ''}.` : '');
     }
     if (active && canAct && !rv.snooze) {
       note = `${note ? `${note} ` : ''}Snoozing would hold the escalation towards the other party: only someone acting for no party may.`;

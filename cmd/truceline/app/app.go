@@ -255,7 +255,13 @@ func (a *App) startEngine(ctx context.Context) error {
 	a.intakeTally = alerting.NewIntakeTally(a.RecordAudit, time.Minute, nil)
 	a.Engine, err = alerting.NewEngine(alerting.EngineOptions{
 		Store: a.Store, Publisher: a.Broker, Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
-		RuleFailed: ruleFailures.Inc, Stored: a.intakeTally.Count,
+		RuleFailed: func(ctx context.Context, f alerting.RuleFailure, r *alerting.Report) {
+			ruleFailures.Inc()
+			if err := a.Store.RecordRuleFault(ctx, f, r, time.Now()); err != nil {
+				a.logger.Warn("the rule's failure is not shown to admins", "rule", f.Rule, "err", err)
+			}
+		},
+		Stored: a.intakeTally.Count,
 	})
 	if err != nil {
 		return err
@@ -309,7 +315,7 @@ func (a *App) startHTTP(context.Context) error {
 	handler, err := web.NewHandler(web.Options{
 		Auth: authn, Users: a.users(), Audit: a, AuditLog: a.Store,
 		Limits: web.Limits{ReportsPerMinute: a.cfg.RateReports, LoginsPerMinute: a.cfg.RateLogins, WebSocketsPerMinute: a.cfg.RateWebSockets},
-		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway,
+		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway, RuleFaults: a.Store,
 		Config:   liveConfig{a.Store, a.catalog, a.recordConfig},
 		Ready:    append(ready, web.Check{Name: "shutdown", Check: a.notDraining}),
 		Healing:  a.Store.Healing,
