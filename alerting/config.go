@@ -399,6 +399,9 @@ func (c *Config) Validate() []Problem {
 			}
 		}
 	}
+	for i, ct := range c.Contacts {
+		checkZoneRefs(fmt.Sprintf("$.contacts[%d].zones", i), ct.Zones)
+	}
 	for i, r := range c.Regimes {
 		p := fmt.Sprintf("$.regimes[%d]", i)
 		if !ValidZoneID(r.ID) {

@@ -17,9 +17,16 @@ type Contact struct {
 	Name string `json:"name"`
 	// Party is the party on whose behalf the contact acknowledges alerts
 	// with the link in a notification; empty for a contact of the centre.
-	Party   string   `json:"party,omitempty"`
+	Party string `json:"party,omitempty"`
+	// Zones are the zones the contact covers (ids or globs, as a
+	// liaison's): it is notified of alerts in those only, as a liaison
+	// sees only its zones on the board. Empty: every zone.
+	Zones   []string `json:"zones,omitempty"`
 	Methods []Method `json:"methods"`
 }
+
+// Covers reports whether the contact is notified of alerts in zone.
+func (c Contact) Covers(zone string) bool { return matchAny(c.Zones, zone) }
 
 // MethodKind is how a method reaches its contact.
 type MethodKind string

@@ -234,6 +234,11 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationCancelled,
 			Err: fmt.Errorf("party %s acknowledged before delivery", contact.Party)})
 	}
+	if ok && !contact.Covers(a.Zone) {
+		// The contact's zones changed while the notification waited.
+		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationCancelled,
+			Err: fmt.Errorf("contact %s does not cover zone %s", contact.ID, a.Zone)})
+	}
 	method, found := contact.Method(n.Method)
 	if !ok || !found {
 		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationGaveUp,

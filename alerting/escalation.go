@@ -171,8 +171,17 @@ func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []stri
 	giveUp := func(target, why string) {
 		add(Notification{Key: prefix + target, Target: target, State: NotificationGaveUp, Error: why})
 	}
-	var spared []string // contacts of parties that acknowledged already
+	var spared []string  // contacts of parties that acknowledged already
+	var outside []string // contacts that do not cover the alert's zone
 	contact := func(target string, c Contact, fallback bool) {
+		if !c.Covers(a.Zone) {
+			// Paging follows the board: what a contact's people may not
+			// see is not sent to them.
+			if !slices.Contains(outside, c.ID) {
+				outside = append(outside, c.ID)
+			}
+			return
+		}
 		if c.Party != "" && a.AckedBy(c.Party) {
 			// Their party has seen it: paging them again would only
 			// wake them, and say the board is wrong.
@@ -226,6 +235,9 @@ func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []stri
 	}
 	if len(spared) > 0 {
 		who = append(who, "not "+strings.Join(spared, ", ")+" (their party acknowledged)")
+	}
+	if len(outside) > 0 {
+		who = append(who, "not "+strings.Join(outside, ", ")+" (not covering "+a.Zone+")")
 	}
 	return who
 }

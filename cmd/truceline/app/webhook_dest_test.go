@@ -2,8 +2,10 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,5 +112,74 @@ func TestAPartysPendingPagesStopWhenItAcknowledges(t *testing.T) {
 	}
 	if al := firstAlert(t, a, "aleppo"); al.State != alerting.StateOpen {
 		t.Errorf("the alert is %s, want open: party B has not acknowledged", al.State)
+	}
+}
+
+// TestContactsArePagedOnlyForTheirZones: a contact with zones, like a
+// party's liaison team, is paged for alerts in those zones only: the step
+// of an alert elsewhere names it as not covering the zone, and a page
+// still waiting when its zones change is cancelled. A contact naming an
+// unknown zone is refused.
+func TestContactsArePagedOnlyForTheirZones(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	in := newReceiver(t)
+	liaison := webhookContact("party-a-liaison", "party-a", in.URL+"/a")
+	liaison.Zones = []string{"aleppo", "idlib"}
+	centre := webhookContact("centre", "", in.URL+"/centre")
+	cfg := notifyAtOnce([]alerting.Contact{liaison, centre}, "centre")
+	cfg.Policies[0].Steps[0].Notify = []string{"board", "party-a-liaison", "centre"}
+	if err := a.ApplyConfig(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	post(t, a, "/api/v1/reports", reportJSON("zone-1", "damascus-ghouta", "shelling"))
+	post(t, a, "/api/v1/reports", reportJSON("zone-2", "aleppo", "shelling"))
+	alertingtest.Eventually(t, 20*time.Second, "three pages: the centre twice, the liaison once", func() bool {
+		return len(in.rc.Received()) == 3
+	})
+	if c := in.counts(); len(c) != 3 {
+		t.Errorf("pages by key: %v", c)
+	}
+	ghouta := firstAlert(t, a, "damascus-ghouta")
+	for _, n := range ghouta.Notifications {
+		if n.Contact == "party-a-liaison" {
+			t.Errorf("the Ghouta alert has a notification for the liaison team: %+v", n)
+		}
+	}
+	if !slices.ContainsFunc(ghouta.Timeline, func(e alerting.Entry) bool {
+		return e.Action == alerting.EventEscalated && strings.Contains(e.Note, "not party-a-liaison (not covering damascus-ghouta)")
+	}) {
+		t.Errorf("the Ghouta alert's timeline does not say why the liaison team was not paged: %+v", ghouta.Timeline)
+	}
+
+	// A page waiting for its retry when the contact stops covering the zone.
+	in.down.Store(true)
+	post(t, a, "/api/v1/reports", reportJSON("zone-3", "idlib", "shelling"))
+	page := func() alerting.Notification {
+		for _, n := range firstAlert(t, a, "idlib").Notifications {
+			if n.Contact == "party-a-liaison" {
+				return n
+			}
+		}
+		return alerting.Notification{}
+	}
+	alertingtest.Eventually(t, 20*time.Second, "the page to fail once", func() bool { return page().State == alerting.NotificationFailed })
+	liaison.Zones = []string{"aleppo"}
+	if err := a.ApplyConfig(context.Background(), alerting.Config{Contacts: []alerting.Contact{liaison}}); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, 90*time.Second, "the page to be cancelled", func() bool { return page().State == alerting.NotificationCancelled })
+	if n := page(); !strings.Contains(n.Error, "does not cover zone idlib") {
+		t.Errorf("the cancelled page says %q", n.Error)
+	}
+
+	liaison.Zones = []string{"kyiv"}
+	doc, err := json.Marshal(liaison)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := call(t, a, signIn(t, a), "PUT", "/api/v1/contacts/party-a-liaison", string(doc))
+	if status != http.StatusBadRequest || !strings.Contains(body, `unknown zone \"kyiv\"`) {
+		t.Errorf("a contact in an unknown zone: %d %s", status, body)
 	}
 }
