@@ -91,14 +91,7 @@ func TestAPartysPendingPagesStopWhenItAcknowledges(t *testing.T) {
 		t.Fatal(err)
 	}
 	post(t, a, "/api/v1/reports", reportJSON("pair-1", "aleppo", "shelling"))
-	page := func() alerting.Notification {
-		for _, n := range firstAlert(t, a, "aleppo").Notifications {
-			if n.Contact == "liaison-a" {
-				return n
-			}
-		}
-		return alerting.Notification{}
-	}
+	page := func() alerting.Notification { return pageOf(t, a, "aleppo", "liaison-a") }
 	alertingtest.Eventually(t, 20*time.Second, "the page to fail once", func() bool { return page().State == alerting.NotificationFailed })
 	dutyA := userToken(t, a, alerting.User{Name: "duty-a", Role: alerting.RoleDutyOfficer, Party: "party-a"})
 	if status, resp := postAs(t, a, dutyA, "/api/v1/alerts/"+firstAlert(t, a, "aleppo").ID+"/ack", []byte(`{"note":"party A has it"}`)); status != http.StatusOK {
@@ -155,14 +148,7 @@ func TestContactsArePagedOnlyForTheirZones(t *testing.T) {
 	// A page waiting for its retry when the contact stops covering the zone.
 	in.down.Store(true)
 	post(t, a, "/api/v1/reports", reportJSON("zone-3", "idlib", "shelling"))
-	page := func() alerting.Notification {
-		for _, n := range firstAlert(t, a, "idlib").Notifications {
-			if n.Contact == "party-a-liaison" {
-				return n
-			}
-		}
-		return alerting.Notification{}
-	}
+	page := func() alerting.Notification { return pageOf(t, a, "idlib", "party-a-liaison") }
 	alertingtest.Eventually(t, 20*time.Second, "the page to fail once", func() bool { return page().State == alerting.NotificationFailed })
 	liaison.Zones = []string{"aleppo"}
 	if err := a.ApplyConfig(context.Background(), alerting.Config{Contacts: []alerting.Contact{liaison}}); err != nil {
@@ -182,4 +168,15 @@ func TestContactsArePagedOnlyForTheirZones(t *testing.T) {
 	if status != http.StatusBadRequest || !strings.Contains(body, `unknown zone \"kyiv\"`) {
 		t.Errorf("a contact in an unknown zone: %d %s", status, body)
 	}
+}
+
+// pageOf is the notification of contact on the first alert of zone.
+func pageOf(t *testing.T, a *app.App, zone, contact string) alerting.Notification {
+	t.Helper()
+	for _, n := range firstAlert(t, a, zone).Notifications {
+		if n.Contact == contact {
+			return n
+		}
+	}
+	return alerting.Notification{}
 }
