@@ -251,13 +251,16 @@ func TestLiaisonCannotPublishThroughReplies(t *testing.T) {
 }
 
 // TestEmbeddedStoreSurvivesTurningUsersOnAndOff: truceline's streams stay
-// in the global account, so adding or removing users keeps them.
+// in the global account, so opening the server, adding or removing users
+// keeps them.
 func TestEmbeddedStoreSurvivesTurningUsersOnAndOff(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	users := []broker.EmbeddedUser{{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"}}}
-	for i, us := range [][]broker.EmbeddedUser{nil, users, nil, users} {
-		emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir, Users: us})
+	for i, o := range []broker.EmbeddedOptions{{Open: true}, {Users: users}, {}, {Open: true}, {Users: users}} {
+		us := o.Users
+		o.Listen, o.StoreDir = "127.0.0.1:0", dir
+		emb, err := broker.StartEmbedded(o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +274,7 @@ func TestEmbeddedStoreSurvivesTurningUsersOnAndOff(t *testing.T) {
 		js, _ := jetstream.New(nc)
 		ack, err := js.Publish(ctx, "violations.aleppo.shelling", []byte(`{}`))
 		if err != nil || ack.Sequence != uint64(i+1) {
-			t.Errorf("start %d (users: %d): publish got %+v, %v; want sequence %d", i+1, len(us), ack, err, i+1)
+			t.Errorf("start %d (open %v, users: %d): publish got %+v, %v; want sequence %d", i+1, o.Open, len(us), ack, err, i+1)
 		}
 		nc.Close()
 		emb.Shutdown()

@@ -24,14 +24,18 @@ type EmbeddedOptions struct {
 	MaxMemory int64
 	MaxStore  int64
 	Logger    *slog.Logger
-	// Users, when not empty, make the server require authentication:
-	// each liaison user may only publish reports of its zones and follow
-	// their alerts (see EmbeddedUser), and truceline's own connection
-	// (ConnectOptions) logs in as InternalUser with a password generated
-	// here. truceline keeps the global account, so JetStream and the
-	// streams are the same with or without users; each liaison user has an
-	// account of its own (see serverAuth). Empty: no authentication.
+	// Users are the liaison systems' users: each may only publish reports
+	// of its zones and follow their alerts (see EmbeddedUser). truceline's
+	// own connection (ConnectOptions) logs in as InternalUser with a
+	// password generated here, and nobody else may connect. truceline
+	// keeps the global account, so JetStream and the streams are the same
+	// with or without users; each liaison user has an account of its own
+	// (see serverAuth).
 	Users []EmbeddedUser
+	// Open turns authentication off: anyone who reaches the port may do
+	// anything, the streams included. For the demo and local trials only;
+	// it excludes Users.
+	Open bool
 	// Prefix stands before every subject of the users' permissions, as
 	// in Options.Prefix.
 	Prefix string
@@ -40,7 +44,7 @@ type EmbeddedOptions struct {
 // Embedded is an in-process NATS server with JetStream.
 type Embedded struct {
 	srv      *server.Server
-	password string // InternalUser's; "" without users
+	password string // InternalUser's; "" when open
 }
 
 // StartEmbedded starts the server and waits until it accepts connections.
@@ -69,6 +73,9 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 	if problems := CheckEmbeddedUsers(o.Prefix, o.Users); len(problems) > 0 {
 		return nil, fmt.Errorf("embedded nats: %s", strings.Join(problems, "; "))
 	}
+	if o.Open && len(o.Users) > 0 {
+		return nil, fmt.Errorf("embedded nats: an open server has no users; drop the users or the openness")
+	}
 	if o.MaxMemory == 0 {
 		o.MaxMemory = 64 << 20
 	}
@@ -91,7 +98,7 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		opts.Port = server.RANDOM_PORT
 	}
 	var password string
-	if len(o.Users) > 0 {
+	if !o.Open {
 		password = randomPassword()
 		if opts.Accounts, opts.Users, err = serverAuth(o.Prefix, o.Users, password); err != nil {
 			return nil, fmt.Errorf("embedded nats: %w", err)
@@ -109,7 +116,7 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		srv.Shutdown()
 		return nil, fmt.Errorf("embedded nats: not ready within 15s on %s", o.Listen)
 	}
-	if len(o.Users) > 0 && !srv.GlobalAccount().JetStreamEnabled() {
+	if !o.Open && !srv.GlobalAccount().JetStreamEnabled() {
 		// The server enables JetStream by itself only when the global
 		// account is its only one; with the liaison users' accounts it
 		// must be told, and recovers the global account's streams.
@@ -122,7 +129,7 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 }
 
 // ConnectOptions connect truceline's own client in-process, as InternalUser
-// when the server has users: nats.Connect(e.ClientURL(), e.ConnectOptions()...).
+// unless the server is open: nats.Connect(e.ClientURL(), e.ConnectOptions()...).
 func (e *Embedded) ConnectOptions() []nats.Option {
 	opts := []nats.Option{nats.InProcessServer(e.srv)}
 	if e.password != "" {

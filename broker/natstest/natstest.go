@@ -43,7 +43,7 @@ func StartWithMaxStore(t testing.TB, maxStore int64) *Server {
 
 func (s *Server) start(t testing.TB, listen string) {
 	t.Helper()
-	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: listen, StoreDir: s.dir, MaxStore: s.maxStore})
+	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: listen, StoreDir: s.dir, MaxStore: s.maxStore, Open: true})
 	if err != nil {
 		t.Fatalf("start nats-server: %v", err)
 	}

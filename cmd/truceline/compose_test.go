@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestComposeFileIsHonest checks what can be checked of compose.yaml
@@ -82,5 +87,72 @@ func TestComposeFileIsHonest(t *testing.T) {
 		if !strings.Contains(string(dockerfile), want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
+	}
+}
+
+// TestComposeRequiresCredentials: compose.yaml's NATS and Redis let in only
+// those with the passwords of .env. Its NATS configuration starts (as a
+// single server here) and takes truceline's user, with JetStream, and
+// nobody without credentials; truceline's URLs carry the credentials; the
+// Redis default user is off.
+func TestComposeRequiresCredentials(t *testing.T) {
+	root := filepath.Join("..", "..")
+	compose, err := os.ReadFile(filepath.Join(root, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"./configs/compose/nats.conf:/etc/nats/nats.conf:ro",
+		"TRUCELINE_NATS_URL: nats://truceline:${NATS_PASSWORD}@nats:4222,",
+		"TRUCELINE_REDIS_URL: redis://truceline:${REDIS_PASSWORD}@redis:6379/0",
+		`"--user", "default", "off"`,
+		`"--user", "truceline", "on", ">${REDIS_PASSWORD:?`,
+	} {
+		if !strings.Contains(string(compose), want) {
+			t.Errorf("compose.yaml lacks %s", want)
+		}
+	}
+	env, err := os.ReadFile(filepath.Join(root, "configs", "compose", "env.example"))
+	if err != nil || !strings.Contains(string(env), "NATS_PASSWORD=") || !strings.Contains(string(env), "REDIS_PASSWORD=") {
+		t.Errorf("configs/compose/env.example does not name both passwords (%v)", err)
+	}
+
+	t.Setenv("NATS_PASSWORD", "compose-test-pw")
+	opts, err := server.ProcessConfigFile(filepath.Join(root, "configs", "compose", "nats.conf"))
+	if err != nil {
+		t.Fatalf("configs/compose/nats.conf: %v", err)
+	}
+	// One server of the three, on free ports, its store in a temporary
+	// directory.
+	opts.Port, opts.HTTPPort, opts.StoreDir = -1, 0, t.TempDir()
+	opts.Cluster = server.ClusterOpts{}
+	opts.Routes = nil
+	opts.NoSigs, opts.NoLog = true, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the NATS server of nats.conf does not start")
+	}
+	if nc, err := nats.Connect(srv.ClientURL()); err == nil {
+		nc.Close()
+		t.Error("connected without credentials")
+	}
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("truceline", "compose-test-pw"))
+	if err != nil {
+		t.Fatalf("truceline's user: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := js.AccountInfo(ctx); err != nil {
+		t.Errorf("truceline's account has no JetStream: %v", err)
 	}
 }

@@ -92,6 +92,10 @@ func options() []option {
 			apply: func(c *app.Config, cmd *cli.Command) { c.GroupWindow = cmd.Duration("group-window") },
 		},
 		{
+			flag:  &cli.BoolFlag{Name: "nats-open", Usage: "let anyone who reaches the embedded NATS server connect without credentials, with every permission (local trials only; --demo does so unless nats_users are configured)", Sources: env("nats-open")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.NATSOpen = cmd.Bool("nats-open") },
+		},
+		{
 			flag:  &cli.BoolFlag{Name: "demo", Usage: "load the demo zones and parties and run a simulated EXERCISE feed", Sources: env("demo")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.Demo = cmd.Bool("demo") },
 		},

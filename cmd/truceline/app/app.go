@@ -162,6 +162,7 @@ func (a *App) startNATS(ctx context.Context) error {
 			MaxStore:  a.cfg.NATSMaxStoreMB << 20,
 			Logger:    a.logger,
 			Users:     a.cfg.embeddedUsers(),
+			Open:      a.cfg.embeddedOpen(),
 			Prefix:    a.cfg.NATSPrefix,
 		})
 		if err != nil {
@@ -170,11 +171,7 @@ func (a *App) startNATS(ctx context.Context) error {
 		a.embNATS = emb
 		url = emb.ClientURL()
 		opts = append(opts, emb.ConnectOptions()...)
-		if host, _, _ := net.SplitHostPort(a.cfg.NATSListen); len(a.cfg.NATSUsers) == 0 && !isLoopback(host) {
-			a.logger.Warn("the embedded NATS server listens on "+a.cfg.NATSListen+" without authentication: anyone "+
-				"who can reach it can publish reports, read alerts and change the streams; configure nats_users "+
-				"(docs/NATS.md#security) or listen on 127.0.0.1", "listen", a.cfg.NATSListen)
-		}
+		a.logEmbeddedAccess(emb.ClientURL())
 	} else {
 		more, err := a.cfg.natsOptions()
 		if err != nil {
@@ -196,6 +193,32 @@ func (a *App) startNATS(ctx context.Context) error {
 	// who sent each.
 	a.intake, err = a.Broker.StartIntake(a.logger)
 	return err
+}
+
+// logEmbeddedAccess says at start who may connect to the embedded NATS
+// server, and how liaison systems do.
+func (a *App) logEmbeddedAccess(url string) {
+	host, _, _ := net.SplitHostPort(a.cfg.NATSListen)
+	switch {
+	case a.cfg.embeddedOpen() && !isLoopback(host):
+		a.logger.Warn("the embedded NATS server listens on "+a.cfg.NATSListen+" without authentication: anyone "+
+			"who can reach it can publish reports, read alerts and change the streams; configure nats_users "+
+			"(docs/NATS.md#security) or listen on 127.0.0.1", "listen", a.cfg.NATSListen)
+	case a.cfg.embeddedOpen():
+		a.logger.Warn("the embedded NATS server takes clients without credentials: any local process can publish "+
+			"reports, read every zone's alerts and change the streams (--demo or --nats-open; for local use only)", "url", url)
+	case len(a.cfg.NATSUsers) == 0:
+		a.logger.Info("the embedded NATS server requires credentials, and has no liaison users: only truceline "+
+			"connects. Liaison systems report over HTTP, or as nats_users (docs/NATS.md#security)", "url", url)
+	default:
+		users := make([]string, len(a.cfg.NATSUsers))
+		for i, u := range a.cfg.NATSUsers {
+			users[i] = u.User + " (" + strings.Join(u.Zones, ", ") + ")"
+		}
+		a.logger.Info("the embedded NATS server requires credentials: liaison systems connect as their nats_users, "+
+			"nats://USER:PASSWORD@"+a.cfg.NATSListen+", and publish on violations.<zone>.<category> of their zones "+
+			"(docs/NATS.md#security)", "url", url, "users", strings.Join(users, "; "))
+	}
 }
 
 func (a *App) listen(context.Context) error {

@@ -45,9 +45,13 @@ type Config struct {
 	// AlertsMaxMB caps ALERTS and the compacted record of every alert
 	// each, so that they never fill the store that VIOLATIONS needs.
 	AlertsMaxMB int64 `yaml:"alerts_max_mb"`
-	// NATSUsers are the embedded server's liaison users (YAML only); with
-	// any, the server requires authentication.
+	// NATSUsers are the embedded server's liaison users (YAML only). The
+	// server requires authentication, with or without them, unless
+	// NATSOpen (or the demo without users) opens it.
 	NATSUsers []NATSUser `yaml:"nats_users"`
+	// NATSOpen lets anyone who reaches the embedded server connect
+	// without credentials and do anything: for local trials only.
+	NATSOpen bool `yaml:"nats_open"`
 	// An external NATS server's credentials and TLS, besides the user and
 	// password its URL may carry: a .creds file (JWT and nkey seed) or an
 	// nkey seed file; a CA file to verify the server; a client certificate.
@@ -230,6 +234,9 @@ func (c *Config) Validate() error {
 			problems = append(problems, "nats_users: applies only to the embedded NATS server (nats_url: embedded); "+
 				"configure the users of an external server on that server")
 		}
+		if c.NATSOpen {
+			bad("nats-open", "applies only to the embedded NATS server (nats_url: embedded)")
+		}
 		if c.NATSCredentials != "" && c.NATSNkeySeed != "" {
 			bad("nats-credentials", "and --nats-nkey-seed both set: use one (a .creds file already holds the nkey seed)")
 		}
@@ -243,6 +250,9 @@ func (c *Config) Validate() error {
 		}
 		for _, p := range broker.CheckEmbeddedUsers(c.NATSPrefix, c.embeddedUsers()) {
 			problems = append(problems, "nats_users: "+p)
+		}
+		if c.NATSOpen && len(c.NATSUsers) > 0 {
+			bad("nats-open", "and nats_users both set: an open server has no users")
 		}
 		for _, o := range []struct{ flag, value string }{{"nats-credentials", c.NATSCredentials},
 			{"nats-nkey-seed", c.NATSNkeySeed}, {"nats-tls-ca", c.NATSTLSCA}, {"nats-tls-cert", c.NATSTLSCert},
@@ -445,6 +455,10 @@ func loadCA(path string) (*x509.CertPool, error) {
 }
 
 // embeddedUsers are the liaison users of the embedded NATS server.
+// embeddedOpen says whether the embedded NATS server takes clients
+// without credentials: when asked to, or for the demo without users.
+func (c *Config) embeddedOpen() bool { return c.NATSOpen || (c.Demo && len(c.NATSUsers) == 0) }
+
 func (c *Config) embeddedUsers() []broker.EmbeddedUser {
 	users := make([]broker.EmbeddedUser, 0, len(c.NATSUsers))
 	for _, u := range c.NATSUsers {

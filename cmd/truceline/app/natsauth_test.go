@@ -175,21 +175,45 @@ func TestEmbeddedNATSUsers(t *testing.T) {
 	}
 }
 
-// TestEmbeddedNATSWithoutUsersWarnsOffLoopback: an embedded NATS without
-// users on an address other machines reach is logged as a risk.
-func TestEmbeddedNATSWithoutUsersWarnsOffLoopback(t *testing.T) {
-	for listen, warn := range map[string]bool{"127.0.0.1:0": false, "0.0.0.0:0": true} {
-		t.Run(listen, func(t *testing.T) {
+// TestEmbeddedNATSRequiresCredentialsByDefault: without nats_users and
+// outside the demo, the embedded NATS lets nobody in but truceline, which
+// works as ever, and the log says how liaison systems report. Opened
+// (--nats-open, or the demo), it takes anyone, and warns; off loopback,
+// louder.
+func TestEmbeddedNATSRequiresCredentialsByDefault(t *testing.T) {
+	cfg := embeddedConfig(t)
+	logs := &logBuffer{}
+	a := startLogged(t, cfg, logs)
+	if nc, err := nats.Connect(a.NATSURL()); err == nil {
+		nc.Close()
+		t.Fatal("connected to the default embedded NATS without credentials")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Errorf("without credentials: %v, want an authorization violation", err)
+	}
+	if !strings.Contains(logs.String(), "the embedded NATS server requires credentials, and has no liaison users") {
+		t.Errorf("the log does not say who may connect:\n%s", logs)
+	}
+	serves(t, a, "closed-1")
+
+	for _, tc := range []struct {
+		name, listen, warning string
+		open, demo            bool
+	}{
+		{"--nats-open", "127.0.0.1:0", "takes clients without credentials", true, false},
+		{"--demo", "127.0.0.1:0", "takes clients without credentials", false, true},
+		{"--nats-open off loopback", "0.0.0.0:0", "without authentication: anyone who can reach it", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			cfg := embeddedConfig(t)
-			cfg.NATSListen = listen
+			cfg.NATSListen, cfg.NATSOpen, cfg.Demo, cfg.DemoRate = tc.listen, tc.open, tc.demo, 0
 			logs := &logBuffer{}
 			a := startLogged(t, cfg, logs)
-			if got := strings.Contains(logs.String(), "without authentication"); got != warn {
-				t.Errorf("warned: %v, want %v:\n%s", got, warn, logs)
+			if !strings.Contains(logs.String(), tc.warning) {
+				t.Errorf("no warning %q:\n%s", tc.warning, logs)
 			}
-			nc, err := nats.Connect(a.NATSURL()) // no users: no authentication, as before
+			nc, err := nats.Connect(a.NATSURL())
 			if err != nil {
-				t.Fatalf("connect without credentials: %v", err)
+				t.Fatalf("connect without credentials to an open server: %v", err)
 			}
 			nc.Close()
 		})
@@ -207,8 +231,10 @@ func TestNATSSecurityOptionsAreValidated(t *testing.T) {
 	external.NATSTLSCA = dir + "/missing-ca.pem"
 	external.NATSTLSCert = dir + "/client.pem"
 	external.NATSUsers = []app.NATSUser{{User: "liaison-a", PasswordBcrypt: "$2a$04$x", Zones: []string{"aleppo"}}}
+	external.NATSOpen = true
 	embedded := app.DefaultConfig()
 	embedded.NATSTLSCA = dir + "/ca.pem"
+	embedded.NATSOpen = true
 	embedded.NATSUsers = []app.NATSUser{{User: "liaison-a", PasswordBcrypt: "s3cret"}, {User: "truceline", PasswordBcrypt: "s3cret", Zones: []string{"x y"}}}
 	for name, tt := range map[string]struct {
 		cfg  app.Config
@@ -221,6 +247,7 @@ func TestNATSSecurityOptionsAreValidated(t *testing.T) {
 			"--nats-nkey-seed: open " + dir + "/missing.nk: no such file",
 			"--nats-tls-ca: open " + dir + "/missing-ca.pem: no such file",
 			"--nats-tls-key: is required with --nats-tls-cert",
+			"--nats-open: applies only to the embedded NATS server",
 		}},
 		"embedded": {embedded, []string{
 			"--nats-tls-ca: applies only to an external --nats-url",
@@ -229,6 +256,7 @@ func TestNATSSecurityOptionsAreValidated(t *testing.T) {
 			`nats_users: user truceline: the name "truceline" is reserved`,
 			"nats_users: user truceline: the password is not a bcrypt hash",
 			`nats_users: user truceline: zone "x y" does not match`,
+			"--nats-open: and nats_users both set",
 		}},
 	} {
 		t.Run(name, func(t *testing.T) {

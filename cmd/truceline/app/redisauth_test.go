@@ -17,7 +17,7 @@ import (
 
 // redisACL is the ACL docs/REDIS.md recommends for truceline's user: its
 // prefix's keys, no dangerous commands.
-const redisACL = "~tl:* resetchannels +@all -@dangerous"
+const redisACL = "~tl:* resetchannels +@all -@dangerous +info"
 
 const redisPassword = "r3dis-Secret-9f2"
 
