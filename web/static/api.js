@@ -210,6 +210,30 @@ export async function fetchReport(id, signal) {
   return getJSON(`/api/v1/reports/${encodeURIComponent(id)}`, signal);
 }
 
+/** Reports by id, as promises: a report never changes once stored, so the
+ *  map and the detail panel share one fetch of each. */
+const reports = new Map();
+const REPORT_CACHE = 500;
+
+/** fetchReport, once per id (a failed fetch is tried again next time). */
+export function reportOnce(id) {
+  let p = reports.get(id);
+  if (!p) {
+    p = fetchReport(id).catch((err) => {
+      reports.delete(id);
+      throw err;
+    });
+    reports.set(id, p);
+    if (reports.size > REPORT_CACHE) reports.delete(reports.keys().next().value);
+  }
+  return p;
+}
+
+/** Forget every report fetched (on sign-out: nothing of a user remains). */
+export function forgetReports() {
+  reports.clear();
+}
+
 /** GET /api/v1/alerts/{id} -> Alert */
 export async function fetchAlert(id, signal) {
   return getJSON(`/api/v1/alerts/${encodeURIComponent(id)}`, signal);

@@ -16,7 +16,7 @@ import { HelpOverlay } from './help.js';
 import { RuleFaultBar } from './faults.js';
 import {
   fetchZones, alertAction, fetchSession, signIn, signOut, setCSRF, onUnauthenticated, isCSRFError,
-  fetchRuleFaults, dismissRuleFault,
+  fetchRuleFaults, dismissRuleFault, forgetReports,
 } from './api.js';
 import { agoShort, clockTime, hasAcknowledged, label, severityRank, SEVERITIES } from './format.js';
 import { setText } from './dom.js';
@@ -880,6 +880,7 @@ function takeDown() {
   detail.reset();
   catalog.reset();
   locations.reset();
+  forgetReports();
   help.close();
   store.clear();
   seeded.clear();

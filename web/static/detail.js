@@ -7,28 +7,10 @@ import {
   kindLabel, noteStateLabel, resolveView,
 } from './format.js';
 import { ackWho } from './list.js';
-import { fetchAlert, fetchReport } from './api.js';
+import { fetchAlert, reportOnce } from './api.js';
 import { el, setText } from './dom.js';
 
 const RECENT_REPORTS = 5;
-const REPORT_CACHE = 500;
-
-/** Reports by id, as promises: a report never changes once stored. */
-const reports = new Map();
-
-function loadReport(id) {
-  let p = reports.get(id);
-  if (!p) {
-    p = fetchReport(id).catch((err) => {
-      reports.delete(id); // try again on the next render
-      throw err;
-    });
-    reports.set(id, p);
-    if (reports.size > REPORT_CACHE) reports.delete(reports.keys().next().value);
-  }
-  return p;
-}
-
 /** Who handed a report to truceline, as truceline recorded it. */
 export function submitterLabel(s) {
   if (!s || typeof s !== 'object') return 'sender not recorded';
@@ -589,7 +571,7 @@ export class DetailPanel {
         who.dataset.testid = 'report-who';
         li.append(link, who);
         list.append(li);
-        loadReport(id).then((rep) => reportLine(link, who, rep), () => setText(who, ''));
+        reportOnce(id).then((rep) => reportLine(link, who, rep), () => setText(who, ''));
       }
       const earlier = n - ids.length;
       if (earlier > 0) list.append(el('li', 'muted', `+ ${earlier} earlier`));

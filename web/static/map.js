@@ -8,7 +8,7 @@
 // ReportLocations: where reports were observed, fetched once per report id
 // (GET /api/v1/reports/{id}) and kept, a few requests at a time.
 
-import { fetchReport } from './api.js';
+import { reportOnce } from './api.js';
 import { label, relativeTime } from './format.js';
 import { SYRIA_OUTLINE, SYRIA_NAME, SYRIA_TOWNS } from './syria.js';
 import { setText, setAttr } from './dom.js';
@@ -102,7 +102,7 @@ export class ReportLocations {
    *   ready     () => bool   whether to send requests now (the feed is live)
    *   parallel  requests at a time
    */
-  constructor({ onChange, ready, parallel = 3, fetch = fetchReport } = {}) {
+  constructor({ onChange, ready, parallel = 3, fetch = reportOnce } = {}) {
     this.onChange = onChange || (() => {});
     this.ready = ready || (() => true);
     this.parallel = parallel;

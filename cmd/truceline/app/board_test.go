@@ -1178,7 +1178,7 @@ func TestMapAndFilters(t *testing.T) {
 	alertingtest.Eventually(t, boardWait, "markers for the located reports in Aleppo and Latakia", func() bool {
 		return evaluate[bool](t, tab, fmt.Sprintf(`!!document.querySelector(%q) && !!document.querySelector(%q)`, marker(aleppo), marker(latakiaExtreme)))
 	})
-	if got := evaluate[string](t, tab, fmt.Sprintf(`document.querySelector(%q).dataset.reportId`, marker(aleppo))); got != "map-1" {
+	if got := evaluate[string](t, tab, fmt.Sprintf(`document.querySelector(%q).dataset.reportId`, marker(aleppo))); sentID(got) != "map-1" {
 		t.Errorf("the Aleppo marker is of report %q, want map-1", got)
 	}
 	// Each report is fetched once at most.
