@@ -382,3 +382,14 @@ func jsonKind(kind string) string {
 		return "a " + kind
 	}
 }
+
+// ParkedReport is a report that failed every try, waiting for an operator
+// to mend the cause and replay it.
+type ParkedReport struct {
+	Seq      uint64    `json:"seq"`      // in the stream of rejections
+	At       time.Time `json:"at"`       // when it was parked
+	Subject  string    `json:"subject"`  // where it arrived, and is replayed
+	Attempts string    `json:"attempts"` // how often it was tried
+	Reason   string    `json:"reason"`   // the last try's error
+	Report   string    `json:"report"`   // the report as it was sent
+}

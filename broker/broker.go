@@ -376,10 +376,20 @@ const ParkedSubject = "rejected.parked"
 const HeaderAttempts = "Truceline-Attempts"
 
 // Park publishes a report that failed every try on rejected.parked, with
-// the reason and the subject it arrived on, to be replayed.
-func (b *Broker) Park(ctx context.Context, subject string, data []byte, reason error, attempts int) error {
+// the reason and the subject it arrived on, to be replayed, and what its
+// message said of its sender and id (h), so that the replay is the same
+// report of the same sender.
+func (b *Broker) Park(ctx context.Context, subject string, h nats.Header, data []byte, reason error, attempts int) error {
 	m := nats.NewMsg(b.prefix + ParkedSubject)
 	m.Data = data
+	for _, k := range []string{HeaderSubmittedBy, HeaderReportID, HeaderSenderMsgID} {
+		if v := h.Get(k); v != "" {
+			m.Header.Set(k, v)
+		}
+	}
+	if id := h.Get(jetstream.MsgIDHeader); h.Get(HeaderSenderMsgID) == "" && h.Get(HeaderSubmittedBy) == "" && id != "" {
+		m.Header.Set(HeaderSenderMsgID, id) // an anonymous publisher's id
+	}
 	// The whole error, for the operator who reads REJECTED (liaisons
 	// cannot): what failed must be found without the logs.
 	m.Header.Set(HeaderError, strings.ReplaceAll(reason.Error(), "\n", " "))

@@ -395,7 +395,7 @@ func (c *Consumer) handleReport(ctx context.Context, r *alerting.Report, receive
 // reason, where an operator sees it (trucectl parked list) and can replay
 // it once the cause is mended; the stream goes on meanwhile.
 func (c *Consumer) park(ctx context.Context, msg jetstream.Msg, meta *jetstream.MsgMetadata, id string, reason error) {
-	if err := c.b.Park(ctx, msg.Subject(), msg.Data(), reason, int(meta.NumDelivered)); err != nil {
+	if err := c.b.Park(ctx, msg.Subject(), msg.Headers(), msg.Data(), reason, int(meta.NumDelivered)); err != nil {
 		c.logger.Warn("could not park a failing report; will retry", "report", id, "err", err)
 		_ = msg.NakWithDelay(c.retryDelay)
 		return

@@ -101,8 +101,14 @@ func TestPoisonReportsAreParked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	by := alerting.Submitter{Via: alerting.ViaHTTP, User: "liaison-b"}
 	for _, id := range []string{"poison", "poison-panic", "outage", "after"} {
-		if _, err := js.Publish(context.Background(), "violations.aleppo.shelling", []byte(`{"id":"`+id+`"}`)); err != nil {
+		m := nats.NewMsg("violations.aleppo.shelling")
+		m.Data = []byte(`{"id":"` + id + `"}`)
+		if id == "poison" { // as truceline stores a report it took over HTTP
+			m.Header.Set(broker.HeaderSubmittedBy, by.HeaderValue())
+		}
+		if _, err := js.PublishMsg(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,8 +126,9 @@ func TestPoisonReportsAreParked(t *testing.T) {
 		got[r.ID] = m
 	}
 	if m := got["poison"]; m == nil || !strings.Contains(m.Header.Get(broker.HeaderError), "boom") ||
-		m.Header.Get(broker.HeaderSubject) != "violations.aleppo.shelling" || m.Header.Get(broker.HeaderAttempts) != "3" {
-		t.Errorf("parked poison: %+v", m)
+		m.Header.Get(broker.HeaderSubject) != "violations.aleppo.shelling" || m.Header.Get(broker.HeaderAttempts) != "3" ||
+		m.Header.Get(broker.HeaderSubmittedBy) != by.HeaderValue() {
+		t.Errorf("parked poison (its sender kept, to be replayed as its report): %+v", m)
 	}
 	if m := got["poison-panic"]; m == nil || !strings.Contains(m.Header.Get(broker.HeaderError), "panicked") {
 		t.Errorf("parked panic: %+v", m)

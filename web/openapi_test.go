@@ -240,7 +240,7 @@ func newFakeHandler(t *testing.T) (*Handler, *fake) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(Options{Intake: f, Reports: f, Alerts: f, Actions: f, Catalog: f, Config: f, Gateway: f, Auth: authn, Users: f, RuleFaults: f})
+	h, err := NewHandler(Options{Intake: f, Reports: f, Alerts: f, Actions: f, Catalog: f, Config: f, Gateway: f, Auth: authn, Users: f, RuleFaults: f, Parked: f})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,3 +405,9 @@ func TestOpenAPIServed(t *testing.T) {
 func (f *fake) RuleFaults(context.Context) ([]alerting.RuleFault, error) { return nil, nil }
 
 func (f *fake) ClearRuleFault(context.Context, string) (bool, error) { return false, nil }
+
+func (f *fake) Parked(context.Context) ([]alerting.ParkedReport, error) { return nil, nil }
+
+func (f *fake) ReplayParked(_ context.Context, seq uint64) (string, error) {
+	return "", alerting.Errorf(alerting.ENOTFOUND, "no parked report %d", seq)
+}

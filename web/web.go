@@ -104,6 +104,8 @@ type Options struct {
 	SummaryTimezone string
 	// RuleFaults lists and dismisses rules' failures; required.
 	RuleFaults RuleFaults
+	// Parked lists and replays the reports that failed every try; required.
+	Parked ParkedReports
 	// Mount adds handlers by pattern (the demo's webhook inbox).
 	Mount map[string]http.Handler
 	// PublicURL is where people reach truceline, for links and the sender
@@ -124,8 +126,8 @@ type Handler struct {
 // NewHandler returns the handler with every route registered.
 func NewHandler(o Options) (*Handler, error) {
 	if o.Intake == nil || o.Reports == nil || o.Alerts == nil || o.Actions == nil || o.Catalog == nil || o.Config == nil || o.Gateway == nil ||
-		o.Auth == nil || o.Users == nil || o.RuleFaults == nil {
-		return nil, errors.New("web: Intake, Reports, Alerts, Actions, Catalog, Config, Gateway, Auth, Users and RuleFaults are required")
+		o.Auth == nil || o.Users == nil || o.RuleFaults == nil || o.Parked == nil {
+		return nil, errors.New("web: Intake, Reports, Alerts, Actions, Catalog, Config, Gateway, Auth, Users, RuleFaults and Parked are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -159,6 +161,8 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("POST /api/v1/heal", adminOnly, h.heal)
 	h.route("GET /api/v1/rule-failures", readsConfig, h.listRuleFaults)
 	h.route("DELETE /api/v1/rule-failures/{rule}", adminOnly, h.dismissRuleFault)
+	h.route("GET /api/v1/parked", adminOnly, h.listParked)
+	h.route("POST /api/v1/parked/{seq}/replay", adminOnly, h.replayParked)
 	h.route("GET /api/v1/zones.geojson", signedIn, h.zonesGeoJSON)
 	h.route("POST /api/v1/zones.geojson", adminOnly, h.importZonesGeoJSON)
 	h.route("GET /api/v1/reports.geojson", signedIn, h.reportsGeoJSON)

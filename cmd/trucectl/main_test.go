@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/broker"
@@ -385,6 +386,9 @@ func TestParkedListAndReplay(t *testing.T) {
 	m.Header.Set(broker.HeaderSubject, "violations.daraa.shelling")
 	m.Header.Set(broker.HeaderError, "processing panicked: index out of range")
 	m.Header.Set(broker.HeaderAttempts, "10")
+	// Parked as liaison-b's report: the replay is liaison-b's report again.
+	by := alerting.Submitter{Via: alerting.ViaHTTP, User: "liaison-b", Token: "0f3c9a2e71d4"}
+	m.Header.Set(broker.HeaderSubmittedBy, by.HeaderValue())
 	if _, err := js.PublishMsg(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
@@ -401,10 +405,14 @@ func TestParkedListAndReplay(t *testing.T) {
 	if code, out, errOut := trucectl(t, "", append(g, "parked", "replay", fmt.Sprint(list[0].Seq))...); code != 0 || !strings.Contains(out, "violations.daraa.shelling") {
 		t.Fatalf("replay: exit %d, %q %q", code, out, errOut)
 	}
-	alertingtest.Eventually(t, 10*time.Second, "the replayed report in an alert", func() bool {
+	key := alerting.ReportKey(by, "daraa", "parked-1")
+	alertingtest.Eventually(t, 10*time.Second, "the replayed report in an alert, as liaison-b's", func() bool {
 		code, out, _ := trucectl(t, "", append(g, "-o", "json", "alerts", "list", "--zone", "daraa")...)
-		return code == 0 && strings.Contains(out, "parked-1")
+		return code == 0 && strings.Contains(out, `"`+key+`"`)
 	})
+	if code, _, errOut := trucectl(t, "", append(g, "parked", "replay", "999")...); code != 1 || !strings.Contains(errOut, "no parked report 999") {
+		t.Errorf("an unknown seq: exit %d, %q", code, errOut)
+	}
 	if code, _, _ := trucectl(t, "", append(g, "parked", "replay", "x")...); code != 2 {
 		t.Errorf("a bad seq: exit %d, want 2", code)
 	}

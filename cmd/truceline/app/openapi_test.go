@@ -398,6 +398,16 @@ func TestOpenAPIAnswers(t *testing.T) {
 	v.do(apiCall{method: "GET", path: "/api/v1/summary?day=yesterday&tz=Mars/Olympus", want: 400, bad: true})
 	v.do(apiCall{method: "GET", path: "/api/v1/audit?after=0&limit=50", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/audit", token: viewer, want: 403})
+
+	// Operations: rules' failures and parked reports (none here).
+	v.do(apiCall{method: "GET", path: "/api/v1/rule-failures", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/rule-failures", token: viewer, want: 200})
+	v.do(apiCall{method: "DELETE", path: "/api/v1/rule-failures/nope", want: 404})
+	v.do(apiCall{method: "DELETE", path: "/api/v1/rule-failures/nope", token: viewer, want: 403})
+	v.do(apiCall{method: "GET", path: "/api/v1/parked", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/parked", token: viewer, want: 403})
+	v.do(apiCall{method: "POST", path: "/api/v1/parked/42/replay", want: 404})
+	v.do(apiCall{method: "POST", path: "/api/v1/parked/x/replay", want: 400, bad: true})
 	v.do(apiCall{method: "GET", path: "/api/v1/audit?limit=5000", want: 400, bad: true})
 	v.do(apiCall{method: "POST", path: "/api/v1/heal", want: 200})
 	v.do(apiCall{method: "POST", path: "/api/v1/heal", token: viewer, want: 403})
