@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -34,11 +36,18 @@ const intakeQueue = "truceline-intake"
 // user's ids never make another's reports duplicates. The sender's other
 // headers are dropped.
 type Intake struct {
-	b       *Broker
-	sub     *nats.Subscription
-	logger  *slog.Logger
-	pending sync.WaitGroup
+	b      *Broker
+	sub    *nats.Subscription
+	logger *slog.Logger
+
+	mu      sync.Mutex // guards stopped against pending.Add
+	stopped bool
+	pending sync.WaitGroup // reports taken, not yet answered
 }
+
+// answerWithin bounds the wait for the stream's acknowledgement of one
+// report: a connection that closes meanwhile may never give one.
+const answerWithin = 30 * time.Second
 
 // StartIntake subscribes the intake.
 func (b *Broker) StartIntake(logger *slog.Logger) (*Intake, error) {
@@ -57,6 +66,9 @@ func (b *Broker) StartIntake(logger *slog.Logger) (*Intake, error) {
 
 // Shutdown stops taking reports and waits for those taken to be answered.
 func (in *Intake) Shutdown(ctx context.Context) error {
+	in.mu.Lock()
+	in.stopped = true
+	in.mu.Unlock()
 	_ = in.sub.Unsubscribe()
 	done := make(chan struct{})
 	go func() { in.pending.Wait(); close(done) }()
@@ -90,7 +102,13 @@ func (in *Intake) take(m *nats.Msg) {
 		out.Header.Set(HeaderSenderMsgID, id)
 		opts = append(opts, jetstream.WithMsgID(scopedMsgID(by, zone, id)))
 	}
+	in.mu.Lock()
+	if in.stopped {
+		in.mu.Unlock()
+		return // no answer: the sender's publication times out, and it sends again
+	}
 	in.pending.Add(1)
+	in.mu.Unlock()
 	f, err := in.b.js.PublishMsgAsync(out, opts...)
 	if err != nil {
 		in.pending.Done()
@@ -99,11 +117,15 @@ func (in *Intake) take(m *nats.Msg) {
 	}
 	go func() {
 		defer in.pending.Done()
+		timeout := time.NewTimer(answerWithin)
+		defer timeout.Stop()
 		select {
 		case ack := <-f.Ok():
 			in.answer(m, ack, nil)
 		case err := <-f.Err():
 			in.answer(m, nil, err)
+		case <-timeout.C:
+			in.answer(m, nil, errors.New("JetStream did not acknowledge it in time; it may be stored: send it again (it will not be counted twice)"))
 		}
 	}()
 }
