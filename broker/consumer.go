@@ -480,3 +480,28 @@ func laneOf(subject string) string {
 	}
 	return subject
 }
+
+// Backlog says how many stored reports the engine has not processed yet
+// (waiting, or delivered and not acknowledged) and when the oldest of them
+// was stored; zero when there are none.
+func (c *Consumer) Backlog(ctx context.Context) (int64, time.Time, error) {
+	info, err := c.cons.Info(ctx)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("engine consumer: %w", err)
+	}
+	n := int64(info.NumPending) + int64(info.NumAckPending)
+	if n == 0 {
+		return 0, time.Time{}, nil
+	}
+	stream, err := c.b.js.Stream(ctx, StreamViolations)
+	if err != nil {
+		return n, time.Time{}, fmt.Errorf("engine consumer: %w", err)
+	}
+	// The first report past the acknowledgement floor; a gap (a message
+	// deleted) leaves the age unknown rather than a search.
+	m, err := stream.GetMsg(ctx, info.AckFloor.Stream+1)
+	if err != nil {
+		return n, time.Time{}, nil
+	}
+	return n, m.Time, nil
+}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -150,8 +152,10 @@ func listAlerts(ctx context.Context, cmd *cli.Command) error {
 	return tw.Flush()
 }
 
-// tail prints alert changes as they happen.
+// tail prints alert changes as they happen, and what the server's
+// heartbeats say of its health whenever that changes.
 func tail(ctx context.Context, server, token string, zones []string, asJSON bool, out, errw io.Writer) error {
+	health := "ok"
 	return follow(ctx, server, token, zones, errw, func(data []byte, _ wsFrame) error {
 		if asJSON {
 			_, err := fmt.Fprintln(out, string(data))
@@ -166,6 +170,12 @@ func tail(ctx context.Context, server, token string, zones []string, asJSON bool
 			Alerts  []alerting.Alert `json:"alerts"`
 			Reason  string           `json:"reason"`
 			Message string           `json:"message"`
+			Status  *struct {
+				Problems []string `json:"problems"`
+				Healing  []string `json:"healing"`
+				Backlog  int64    `json:"backlog"`
+				Oldest   float64  `json:"oldest_unprocessed_s"`
+			} `json:"status"`
 		}
 		if err := json.Unmarshal(data, &f); err != nil {
 			return fmt.Errorf("bad frame: %w", err)
@@ -183,6 +193,25 @@ func tail(ctx context.Context, server, token string, zones []string, asJSON bool
 				f.Alert.Severity, f.Alert.State, f.Alert.ReportCount, f.Alert.Title)
 		case "error":
 			fmt.Fprintf(out, "%s  error: %s\n", now, f.Message)
+		case "heartbeat":
+			said := "ok"
+			if s := f.Status; s != nil {
+				var parts []string
+				parts = append(parts, s.Problems...)
+				if len(s.Healing) > 0 {
+					parts = append(parts, "healing "+strings.Join(s.Healing, ", "))
+				}
+				if s.Backlog > 0 {
+					parts = append(parts, fmt.Sprintf("engine behind: %d reports waiting, the oldest for %.0f s", s.Backlog, s.Oldest))
+				}
+				if len(parts) > 0 {
+					said = strings.Join(parts, "; ")
+				}
+			}
+			if said != health {
+				health = said
+				fmt.Fprintf(out, "%s  server       %s\n", now, said)
+			}
 		}
 		return nil
 	})
@@ -231,8 +260,17 @@ func followOnce(ctx context.Context, wsURL string, header http.Header, zones []s
 		return err
 	}
 	var buf bytes.Buffer
+	// Silence longer than two heartbeats means the server, or the way to
+	// it, is stuck: say so and reconnect. Until the first heartbeat (an
+	// older server sends none), allow a minute.
+	silence := time.Minute
 	for {
+		_ = conn.SetReadDeadline(time.Now().Add(silence))
 		_, r, err := conn.NextReader()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("stale: no word from the server for %s", silence)
+		}
 		if err != nil {
 			return err
 		}
@@ -244,6 +282,9 @@ func followOnce(ctx context.Context, wsURL string, header http.Header, zones []s
 		f, err := parseFrame(data)
 		if err != nil {
 			return fmt.Errorf("%w: %.80q", err, data)
+		}
+		if f.EveryMS > 0 {
+			silence = 2*time.Duration(f.EveryMS)*time.Millisecond + time.Second
 		}
 		if len(f.Zone) > 0 && f.Seq > 0 {
 			if seq, ok := resume[string(f.Zone)]; ok {

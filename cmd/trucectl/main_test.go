@@ -45,11 +45,19 @@ func startServer(t *testing.T) (server, natsURL string) {
 // startServerAndRedis is startServer that also gives its Redis's URL.
 func startServerAndRedis(t *testing.T) (server, natsURL, redisURL string) {
 	t.Helper()
+	return startServerWith(t, func(*app.Config) {})
+}
+
+// startServerWith is startServerAndRedis with the configuration changed
+// by change.
+func startServerWith(t *testing.T, change func(*app.Config)) (server, natsURL, redisURL string) {
+	t.Helper()
 	n := natstest.Start(t)
 	cfg := app.DefaultConfig()
 	cfg.DataDir, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
 	cfg.NATSURL, cfg.RedisURL = n.URL(), redistest.Start(t).URL()
 	cfg.Demo, cfg.DemoRate = true, 0
+	change(&cfg)
 	a, err := app.Start(context.Background(), cfg, alertingtest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -472,4 +480,44 @@ func TestHeal(t *testing.T) {
 	if n := count(); n != 3 {
 		t.Errorf("%d reports counted after trucectl heal, want 3", n)
 	}
+}
+
+// TestTailSaysWhenTheServerFallsSilent: alerts tail hears the server's
+// heartbeats; when they stop (every byte held, as by a stopped process),
+// it says the connection is stale and connects again, and goes on once the
+// server speaks; what the server says of its own trouble is printed when
+// it changes.
+func TestTailSaysWhenTheServerFallsSilent(t *testing.T) {
+	server, _, _ := startServerWith(t, func(c *app.Config) { c.WSHeartbeat = 200 * time.Millisecond })
+	fr := alertingtest.NewFreezer(t, strings.TrimPrefix(server, "http://"))
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut := &syncWriter{w: &bytes.Buffer{}}, &syncWriter{w: &bytes.Buffer{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- tail(ctx, "http://"+fr.Addr(), os.Getenv("TRUCECTL_TOKEN"), []string{"*"}, false, out, errOut)
+	}()
+	alertingtest.Eventually(t, 10*time.Second, "the snapshots", func() bool { return strings.Contains(written(out), "snapshot") })
+	fr.Freeze()
+	alertingtest.Eventually(t, 10*time.Second, "tail to say the server is silent", func() bool {
+		return strings.Contains(written(errOut), "connection lost (stale: no word from the server for 1.4s); reconnecting")
+	})
+	fr.Thaw()
+	if code, _, errText := trucectl(t, "", "--server", server, "report", "--id", "after-thaw", "--zone", "daraa", "--category", "shelling", "--reported-by", "OP 1"); code != 0 {
+		t.Fatalf("report: %s", errText)
+	}
+	alertingtest.Eventually(t, 20*time.Second, "tail to follow again, with the new alert", func() bool {
+		text := written(out) // in a snapshot of the new connection, or as a change on it
+		return strings.Contains(text, "daraa            seq 1, 1 active alerts") || strings.Contains(text, "opened       daraa")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("tail: %v", err)
+	}
+}
+
+// written is what was written to w (a syncWriter over a bytes.Buffer).
+func written(w *syncWriter) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.(*bytes.Buffer).String()
 }

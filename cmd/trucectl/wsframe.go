@@ -13,6 +13,7 @@ type wsFrame struct {
 	Seq      int64
 	ReportID []byte
 	Alert    []byte // the alert object of an "alert" frame, as JSON
+	EveryMS  int64  // a heartbeat's interval
 }
 
 var errBadFrame = errors.New("a frame that is not a JSON object")
@@ -35,6 +36,8 @@ func parseFrame(data []byte) (wsFrame, error) {
 			f.ReportID = stringContents(val)
 		case "alert":
 			f.Alert = val
+		case "every_ms":
+			f.EveryMS = parseInt(val)
 		}
 	})
 	return f, err

@@ -120,6 +120,7 @@ func options() []option {
 				c.WebhookDenyNetworks = cmd.StringSlice("webhook-deny-networks")
 			},
 		},
+		durationOption("ws-heartbeat", "how often each board gets a heartbeat frame; a board that hears nothing for two shows itself stale", d.WSHeartbeat, func(c *app.Config) *time.Duration { return &c.WSHeartbeat }),
 		{
 			flag:  &cli.BoolFlag{Name: "ws-compression", Usage: "permessage-deflate on the WebSocket when clients offer it", Sources: env("ws-compression")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.WSCompression = cmd.Bool("ws-compression") },

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -67,6 +68,15 @@ type Options struct {
 	// CheckInterval is how often each zone's sequence is compared with
 	// Redis to catch a change whose publication was lost; 0 means 2 s.
 	CheckInterval time.Duration
+	// HeartbeatInterval is how often each client gets a heartbeat frame:
+	// the server's time, its position in each zone it follows, and the
+	// server's health (Status). A client that hears nothing for two
+	// intervals knows it is stale. 0 means 5 s.
+	HeartbeatInterval time.Duration
+	// Status, when set, says how the server is, for the heartbeats. It is
+	// called once per heartbeat interval, not per client, on a goroutine
+	// of its own: each heartbeat carries the latest answer.
+	Status func(ctx context.Context) Status
 	// Compression enables permessage-deflate when the client offers it.
 	Compression bool
 	Logger      *slog.Logger
@@ -84,6 +94,9 @@ type Gateway struct {
 	feeds   map[string]*zoneFeed
 	clients map[*client]struct{}
 	closed  bool
+
+	// lastStatus is what the last heartbeat said of the server.
+	lastStatus atomic.Pointer[Status]
 
 	stopCheck chan struct{}
 	wg        sync.WaitGroup // readers, writers and the checker
@@ -111,6 +124,9 @@ func New(o Options) (*Gateway, error) {
 	if o.CheckInterval <= 0 {
 		o.CheckInterval = 2 * time.Second
 	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = 5 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -131,9 +147,14 @@ func New(o Options) (*Gateway, error) {
 		EnableCompression: o.Compression,
 		HandshakeTimeout:  10 * time.Second,
 	}
-	g.wg.Add(2)
+	g.wg.Add(3)
 	go g.every(o.CheckInterval, g.checkAll)
 	go g.every(o.PingInterval, g.pingAll)
+	go g.every(o.HeartbeatInterval, g.heartbeatAll)
+	if o.Status != nil {
+		g.wg.Add(1)
+		go g.statusLoop()
+	}
 	return g, nil
 }
 
@@ -196,6 +217,9 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 	g.wg.Add(1)
 	g.mu.Unlock()
 	g.metrics.clients.Inc()
+	// A first heartbeat at once: the client knows the interval (and so
+	// when silence means trouble) before the first tick.
+	g.heartbeat(c, time.Now().UTC(), g.lastStatus.Load())
 	go func() { defer g.wg.Done(); g.readLoop(c) }()
 }
 

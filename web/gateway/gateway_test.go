@@ -109,11 +109,17 @@ type frame struct {
 	Reason  string `json:"reason"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// A heartbeat's.
+	At      time.Time        `json:"at"`
+	EveryMS int64            `json:"every_ms"`
+	Seqs    map[string]int64 `json:"seqs"`
+	Status  *gateway.Status  `json:"status"`
 }
 
 type client struct {
 	conn   *websocket.Conn
-	frames chan frame
+	frames chan frame // every frame but heartbeats
+	beats  chan frame // heartbeats
 	closed chan error
 }
 
@@ -128,7 +134,7 @@ func (f *fixture) dial(t *testing.T, d *websocket.Dialer) *client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &client{conn: conn, frames: make(chan frame, 100_000), closed: make(chan error, 1)}
+	return &client{conn: conn, frames: make(chan frame, 100_000), beats: make(chan frame, 1000), closed: make(chan error, 1)}
 }
 
 func (c *client) read() {
@@ -142,6 +148,13 @@ func (c *client) read() {
 			}
 			var fr frame
 			_ = json.Unmarshal(data, &fr)
+			if fr.Type == "heartbeat" {
+				select {
+				case c.beats <- fr:
+				default: // a test that does not read them
+				}
+				continue
+			}
 			c.frames <- fr
 		}
 	}()
@@ -418,5 +431,41 @@ func TestAZoneBeingHealedIsFollowedOnceHealed(t *testing.T) {
 	store.ZoneHealed("aleppo")
 	if fr := c.next(t); fr.Type != "snapshot" || fr.Zone != "aleppo" {
 		t.Fatalf("after the heal: %+v, want the zone's snapshot", fr)
+	}
+}
+
+// TestHeartbeatsSayWhereEachClientIs: every interval, each client gets a
+// heartbeat with the server's time, its position in each zone it follows
+// (every frame up to it came before), and the server's status, with only
+// the healing zones the client may follow.
+func TestHeartbeatsSayWhereEachClientIs(t *testing.T) {
+	status := gateway.Status{Problems: []string{"redis: unavailable"}, Healing: []string{"aleppo", "daraa"}, Backlog: 12, OldestSeconds: 3.5}
+	f := setup(t, gateway.Options{HeartbeatInterval: 100 * time.Millisecond,
+		Status: func(context.Context) gateway.Status { return status }})
+	f.report(t, f.engine, "aleppo")
+	c := f.dial(t, nil)
+	c.read()
+	c.subscribe(t, "aleppo")
+	if fr := c.next(t); fr.Type != "snapshot" || fr.Seq != 1 {
+		t.Fatalf("first frame %+v", fr)
+	}
+	f.report(t, f.engine, "aleppo")
+	if fr := c.next(t); fr.Type != "alert" || fr.Seq != 2 {
+		t.Fatalf("second frame %+v", fr)
+	}
+	var hb frame
+	alertingtest.Eventually(t, 10*time.Second, "a heartbeat at seq 2", func() bool {
+		select {
+		case hb = <-c.beats:
+			return hb.Seqs["aleppo"] == 2
+		default:
+			return false
+		}
+	})
+	if hb.EveryMS != 100 || time.Since(hb.At) > time.Minute || len(hb.Seqs) != 1 {
+		t.Errorf("heartbeat %+v", hb)
+	}
+	if s := hb.Status; s == nil || len(s.Problems) != 1 || s.Backlog != 12 || s.OldestSeconds != 3.5 || len(s.Healing) != 2 {
+		t.Errorf("status %+v", hb.Status)
 	}
 }

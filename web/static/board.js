@@ -61,6 +61,7 @@ const els = {
   offlineText: $('offline-text'),
   exerciseBanner: $('exercise-banner'),
   ruleFaults: $('rule-faults'),
+  serverHealth: $('server-health'),
   list: $('alerts'),
   empty: $('empty'),
   connSr: $('conn-sr'),
@@ -224,6 +225,8 @@ feed.on('unauthenticated', () => {
   if (me) leave('Your session ended. Sign in again.', 'error');
 });
 
+feed.on('health', renderHealth);
+
 feed.on('error', ({ code, message }) => {
   toasts.error(message || `Server error${code ? ` (${code})` : ''}`);
 });
@@ -312,13 +315,26 @@ function ackSelected() {
 
 // --- header ----------------------------------------------------------------------
 
+let extremeOpen = false;
+let openTotal = 0;
+
+/** The tab title: the open count, a marker while an extreme alert waits for
+ *  acknowledgement, and STALE while the board cannot vouch for what it shows. */
+function renderTitle() {
+  const st = feed.status();
+  const stale = Boolean(st.staleSince || (st.state !== 'live' && st.downSince));
+  let title = seeded.size ? `${extremeOpen ? '⚠ ' : ''}(${openTotal}) truceline` : 'truceline';
+  if (stale) title = `STALE · ${title}`;
+  if (document.title !== title) document.title = title;
+}
+
 function renderSummary(visible) {
   const agg = aggregate();
   setText(els.openCount, String(agg.totals.open));
   setText(els.ackCount, String(agg.totals.acknowledged));
-  // A marker in the tab title while an extreme alert waits for acknowledgement.
-  const title = seeded.size ? `${agg.extremeOpen ? '⚠ ' : ''}(${agg.totals.open}) truceline` : 'truceline';
-  if (document.title !== title) document.title = title;
+  extremeOpen = agg.extremeOpen;
+  openTotal = agg.totals.open;
+  renderTitle();
   els.exerciseBanner.hidden = !agg.exercise;
   // Counts are over everything held; say how many rows the filters leave.
   const narrowed = filtersNarrow();
@@ -447,7 +463,10 @@ function allZones() {
 function renderConnection(st = feed.status()) {
   const now = Date.now();
   let text;
-  switch (st.state) {
+  switch (st.staleSince ? 'stale' : st.state) {
+    case 'stale':
+      text = `stale · no word for ${Math.max(1, Math.round((now - st.staleSince) / 1000))} s`;
+      break;
     case 'live':
       text = st.catchingUp ? 'live · catching up' : 'live';
       break;
@@ -462,18 +481,32 @@ function renderConnection(st = feed.status()) {
     default:
       text = 'connecting…';
   }
-  els.conn.dataset.state = st.state;
+  els.conn.dataset.state = st.staleSince ? 'stale' : st.state;
   setText(els.connLabel, text);
 
   setText(els.updated, st.lastFrameAt ? `updated ${agoShort(st.lastFrameAt, now)}` : 'no data yet');
   if (st.lastFrameAt) els.updated.title = `Last message ${clockTime(st.lastFrameAt)}`;
 
-  const down = st.state !== 'live' && st.downSince;
+  const down = Boolean((st.state !== 'live' && st.downSince) || st.staleSince);
   els.offlineBar.hidden = !down;
-  document.body.classList.toggle('is-down', Boolean(down));
-  if (down) {
+  document.body.classList.toggle('is-down', down);
+  if (st.staleSince) {
+    setText(els.offlineText, `No word from the server since ${clockTime(st.staleSince)}: this board may be out of date. Reconnecting; showing the last known state.`);
+  } else if (down) {
     setText(els.offlineText, `Connection lost — offline since ${clockTime(st.downSince)}. Showing last known state.`);
   }
+  renderTitle();
+}
+
+/** What each heartbeat says of the server: shown while it is not all well. */
+function renderHealth({ problems, healing, backlog, oldest }) {
+  const parts = [...problems];
+  if (healing.length) parts.push(`restoring ${healing.map(zoneName).join(', ')} from the streams`);
+  if (backlog > 0 && oldest >= 5) {
+    parts.push(`${backlog.toLocaleString()} report${backlog === 1 ? '' : 's'} waiting for the engine, the oldest for ${Math.round(oldest)} s`);
+  }
+  els.serverHealth.hidden = parts.length === 0;
+  setText(els.serverHealth, parts.length ? `Server trouble: ${parts.join(' · ')}. Alerts may be late.` : '');
 }
 
 // Screen-reader text of the connection indicator (a polite live region). The
@@ -876,6 +909,7 @@ function takeDown() {
   clearTimeout(expiryTimer);
   clearTimeout(zonesTimer);
   feed.reset();
+  renderHealth({ problems: [], healing: [], backlog: 0, oldest: 0 });
   ruleFaults.stop();
   detail.reset();
   catalog.reset();

@@ -4,8 +4,13 @@
 // the board listens to its events.
 //
 // Events (listen with feed.on(name, fn)):
-//   status   {state, retryAt, downSince, lastFrameAt}
+//   status   {state, retryAt, downSince, lastFrameAt, staleSince}
 //            state: "connecting" | "live" | "reconnecting" | "offline"
+//            staleSince: when the server fell silent, if it did (more than
+//            two heartbeats without a frame): the connection is dropped
+//            and made again, and the board is stale until it is back
+//   health   {problems, healing, backlog, oldest_unprocessed_s} from each
+//            heartbeat: what the server says of its own state
 //   snapshot {zone, seq, alerts, reason?}   replace everything held for zone
 //   resumed  {zone, from, seq}
 //   alert    {zone, seq, event, alert, report_id}
@@ -45,11 +50,16 @@ export class LiveFeed {
     this.downSince = null;
     this.lastFrameAt = 0;
     this.stopped = true;
+    /** the server's heartbeat interval (ms), once a heartbeat said it */
+    this.heartbeatEvery = 0;
+    /** when the server fell silent; 0 while it speaks */
+    this.staleSince = 0;
 
     this._listeners = new Map();
     this._retryTimer = 0;
     this._connectTimer = 0;
     this._stableTimer = 0;
+    this._watchTimer = 0;
 
     this._onOnline = () => {
       if (this.stopped) return;
@@ -98,6 +108,7 @@ export class LiveFeed {
       downSince: this.downSince,
       lastFrameAt: this.lastFrameAt,
       catchingUp: this.catchUp.size > 0,
+      staleSince: this.staleSince,
     };
   }
 
@@ -107,7 +118,29 @@ export class LiveFeed {
     window.addEventListener('online', this._onOnline);
     window.addEventListener('offline', this._onOffline);
     document.addEventListener('visibilitychange', this._onVisible);
+    this._watchTimer = setInterval(() => this._watch(), 1000);
     this._connect();
+  }
+
+  /**
+   * More than two heartbeats without a frame: the server (or the way to it)
+   * is stuck, whatever the socket believes. Say so, and connect again.
+   */
+  _watch() {
+    if (!this.ws || this.state !== 'live' || !this.heartbeatEvery || !this.lastFrameAt) return;
+    const silent = Date.now() - this.lastFrameAt;
+    if (silent <= 2 * this.heartbeatEvery + 1000) return;
+    console.warn(`truceline: no word from the server for ${Math.round(silent / 1000)} s; reconnecting`);
+    this.staleSince = this.lastFrameAt;
+    this.downSince = this.lastFrameAt;
+    const ws = this.ws;
+    this.ws = null;
+    try {
+      ws.close(4000, 'server silent');
+    } catch {
+      /* ignore */
+    }
+    this._down();
   }
 
   stop() {
@@ -115,6 +148,8 @@ export class LiveFeed {
     window.removeEventListener('online', this._onOnline);
     window.removeEventListener('offline', this._onOffline);
     document.removeEventListener('visibilitychange', this._onVisible);
+    clearInterval(this._watchTimer);
+    this._watchTimer = 0;
     this._clearRetry();
     this._clearTimers();
     const ws = this.ws;
@@ -135,6 +170,8 @@ export class LiveFeed {
     this.attempt = 0;
     this.downSince = null;
     this.lastFrameAt = 0;
+    this.heartbeatEvery = 0;
+    this.staleSince = 0;
     this.state = 'idle';
   }
 
@@ -298,6 +335,11 @@ export class LiveFeed {
 
   _handle(data) {
     this.lastFrameAt = Date.now();
+    if (this.staleSince) {
+      // The server speaks again.
+      this.staleSince = 0;
+      this._emit('status', this.status());
+    }
     let msg;
     try {
       msg = JSON.parse(data);
@@ -357,6 +399,27 @@ export class LiveFeed {
       case 'error':
         this._emit('error', { code: msg.code, message: msg.message });
         break;
+      case 'heartbeat': {
+        if (Number.isFinite(msg.every_ms) && msg.every_ms > 0) this.heartbeatEvery = msg.every_ms;
+        // Every frame up to each position was sent before this one: a
+        // position past ours means frames were lost on the way.
+        const seqs = msg.seqs && typeof msg.seqs === 'object' ? msg.seqs : {};
+        for (const [zone, seq] of Object.entries(seqs)) {
+          const last = this.lastSeq.get(zone);
+          if (Number.isFinite(seq) && last !== undefined && seq > last) {
+            this._gap(zone, last + 1, seq + 1, false);
+            return;
+          }
+        }
+        const s = msg.status && typeof msg.status === 'object' ? msg.status : {};
+        this._emit('health', {
+          problems: Array.isArray(s.problems) ? s.problems : [],
+          healing: Array.isArray(s.healing) ? s.healing : [],
+          backlog: Number.isFinite(s.backlog) ? s.backlog : 0,
+          oldest: Number.isFinite(s.oldest_unprocessed_s) ? s.oldest_unprocessed_s : 0,
+        });
+        break;
+      }
       default:
         // Unknown frame types are ignored for forward compatibility.
         break;

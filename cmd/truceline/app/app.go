@@ -221,6 +221,35 @@ func (a *App) logEmbeddedAccess(url string) {
 	}
 }
 
+// status is what the heartbeats of the WebSocket say of this server: the
+// dependencies that fail their check, the zones being healed, and the
+// engine's backlog.
+func (a *App) status(ctx context.Context) gateway.Status {
+	var s gateway.Status
+	for _, c := range []struct {
+		name  string
+		check func(context.Context) error
+	}{{"nats", a.Broker.Ready}, {"redis", a.redisReady}} {
+		if err := c.check(ctx); err != nil {
+			s.Problems = append(s.Problems, c.name+": "+alerting.ErrorMessage(err))
+		}
+	}
+	s.Healing = a.Store.Healing()
+	if a.consumer != nil {
+		n, oldest, err := a.consumer.Backlog(ctx)
+		switch {
+		case err != nil:
+			s.Problems = append(s.Problems, "engine: its backlog cannot be read")
+		case n > 0:
+			s.Backlog = n
+			if !oldest.IsZero() {
+				s.OldestSeconds = max(time.Since(oldest), 0).Seconds()
+			}
+		}
+	}
+	return s
+}
+
 func (a *App) listen(context.Context) error {
 	l, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
@@ -324,6 +353,7 @@ func (a *App) startHTTP(context.Context) error {
 	var err error
 	a.gateway, err = gateway.New(gateway.Options{
 		Feed: a.Broker, History: a.Store, Zones: a.catalog, AllowedOrigins: a.cfg.AllowedOrigins, Compression: a.cfg.WSCompression,
+		HeartbeatInterval: a.cfg.WSHeartbeat, Status: a.status,
 		Logger: a.logger, Registerer: a.registry,
 	})
 	if err != nil {

@@ -52,6 +52,9 @@ type Config struct {
 	// NATSOpen lets anyone who reaches the embedded server connect
 	// without credentials and do anything: for local trials only.
 	NATSOpen bool `yaml:"nats_open"`
+	// WSHeartbeat is how often each board gets a heartbeat frame; a board
+	// that hears nothing for two of them shows itself stale.
+	WSHeartbeat time.Duration `yaml:"ws_heartbeat"`
 	// An external NATS server's credentials and TLS, besides the user and
 	// password its URL may carry: a .creds file (JWT and nkey seed) or an
 	// nkey seed file; a CA file to verify the server; a client certificate.
@@ -168,6 +171,7 @@ func DefaultConfig() Config {
 		RedisURL:        Embedded,
 		RedisPrefix:     "tl:",
 		GroupWindow:     10 * time.Minute,
+		WSHeartbeat:     5 * time.Second,
 		DemoRate:        1,
 		AllowedOrigins:  []string{},
 
@@ -297,6 +301,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RedisPrefix == "" {
 		bad("redis-prefix", "must not be empty")
+	}
+	if c.WSHeartbeat < 100*time.Millisecond || c.WSHeartbeat > time.Minute {
+		bad("ws-heartbeat", "%s is outside 100ms to 1m", c.WSHeartbeat)
 	}
 	if c.GroupWindow < time.Second || c.GroupWindow > 7*24*time.Hour {
 		bad("group-window", "%s is outside 1s to 168h", c.GroupWindow)
