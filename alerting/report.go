@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"sort"
 	"time"
@@ -74,6 +75,11 @@ type Location struct {
 	Lon        float64 `json:"lon"`
 	PrecisionM float64 `json:"precision_m,omitempty"`
 }
+
+// RoundCoordinate rounds a latitude or longitude truceline derives (a
+// polygon's centroid, a point in a zone) to 6 decimals, about 0.1 m: more
+// only claims a precision nobody has (RFC 7946 §11.2).
+func RoundCoordinate(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
 // Casualties are best estimates of harm.
 type Casualties struct {

@@ -83,7 +83,7 @@ func (h *Handler) zoneCAPFeed(w http.ResponseWriter, r *http.Request) {
 	self := base + "/api/v1/zones/" + url.PathEscape(id) + "/cap.atom"
 	feedID := self
 	if base == "" {
-		feedID = "urn:truceline:" + senderHost(h.opts.PublicURL, r) + ":zones:" + id + ":cap"
+		feedID = cap.NameURN("cap feed " + senderHost(h.opts.PublicURL, r) + " zone " + id)
 	}
 	feed := cap.Feed(messages, cap.FeedOptions{ID: feedID, Title: "truceline: CAP messages of " + z.Name, Self: self, Limit: limit,
 		Updated: time.Now(), Link: func(alert, key string) string {

@@ -199,7 +199,8 @@ func (h *Handler) reportsGeoJSON(w http.ResponseWriter, r *http.Request) {
 		for _, sr := range reports {
 			geom := json.RawMessage("null")
 			if l := sr.Location; l != nil {
-				geom, _ = json.Marshal(map[string]any{"type": "Point", "coordinates": []float64{l.Lon, l.Lat}})
+				geom, _ = json.Marshal(map[string]any{"type": "Point",
+					"coordinates": []float64{alerting.RoundCoordinate(l.Lon), alerting.RoundCoordinate(l.Lat)}})
 			}
 			fc.Features = append(fc.Features, feature{Type: "Feature", ID: sr.ID, Geometry: geom, Properties: sr})
 		}

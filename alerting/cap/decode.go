@@ -346,11 +346,12 @@ func (d *Decoded) zone(in *Info, pre string, params map[string]param, zones []al
 	p.add(pre+".area", "no geocode %q, and no areaDesc names a zone (%s)", ZoneGeocode, strings.Join(descs, ", "))
 }
 
-// observedAt is when it happened: effective, else onset, else when the
-// message was sent.
+// observedAt is when it happened: onset (when the event began), else
+// effective (when the information applies), else when the message was
+// sent.
 func (d *Decoded) observedAt(msg *Message, in *Info, pre string, p *problems) {
 	candidates := []struct{ value, path string }{
-		{in.Effective, pre + ".effective"}, {in.Onset, pre + ".onset"}, {msg.Sent, "sent"},
+		{in.Onset, pre + ".onset"}, {in.Effective, pre + ".effective"}, {msg.Sent, "sent"},
 	}
 	found := false
 	for _, c := range candidates {
@@ -490,6 +491,7 @@ func parsePolygon(s string) (*alerting.Location, bool) {
 		return nil, false
 	}
 	lat, lon := centroid(pts[:len(pts)-1])
+	lat, lon = alerting.RoundCoordinate(lat), alerting.RoundCoordinate(lon)
 	var far float64
 	for _, pt := range pts {
 		far = max(far, distance(lat, lon, pt[0], pt[1]))

@@ -270,3 +270,26 @@ func TestExplain(t *testing.T) {
 		t.Error("Explain changed what it cannot explain")
 	}
 }
+
+// TestObservedAtIsWhenTheEventBegan: onset, when the event began, before
+// effective (when the information applies) and sent; and a centroid is
+// rounded to 6 decimals, not 36.199999999599434.
+func TestObservedAtIsWhenTheEventBegan(t *testing.T) {
+	doc := `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-2</identifier><sender>monitor-7</sender>
+<sent>2026-11-23T14:05:00-00:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+<info><category>Security</category><event>Shelling</event><urgency>Past</urgency><severity>Severe</severity><certainty>Observed</certainty>
+<effective>2026-11-23T14:03:00-00:00</effective><onset>2026-11-23T13:55:00-00:00</onset>
+<area><areaDesc>Aleppo</areaDesc><polygon>36.1,37.1 36.1,37.3 36.3,37.3 36.3,37.1 36.1,37.1</polygon></area>
+</info></alert>`
+	d, err := cap.Decode([]byte(doc), zones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(-10 * time.Minute); !d.Report.ObservedAt.Equal(want) {
+		t.Errorf("observed_at %s, want the onset %s", d.Report.ObservedAt, want)
+	}
+	l := d.Report.Location
+	if l == nil || l.Lat != 36.2 || l.Lon != 37.2 {
+		t.Errorf("location %+v, want 36.2,37.2 exactly", l)
+	}
+}

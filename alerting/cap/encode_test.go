@@ -108,7 +108,7 @@ func TestMessagesFollowTheTimeline(t *testing.T) {
 			t.Errorf("message %d references %q, want the first and the one before", i, m.References)
 		}
 	}
-	if got := ms[0].Ref(); got != "truceline@truceline.example.org,truceline:al-1:1,2026-11-23T14:05:00+00:00" {
+	if got := ms[0].Ref(); got != "truceline@truceline.example.org,truceline:al-1:1,2026-11-23T14:05:00-00:00" {
 		t.Errorf("the first message's reference is %q", got)
 	}
 	if got := ms[2].Note; got != "acknowledged by Duty A: team north dispatched" {
@@ -120,7 +120,7 @@ func TestMessagesFollowTheTimeline(t *testing.T) {
 
 	in := ms[0].Info[0]
 	if in.Language != "en" || in.Category[0] != "Security" || in.Event != "Shelling" || in.Headline != "Shelling in Aleppo" ||
-		in.Web != "https://truceline.example.org/?alert=al-1" || in.SenderName != "truceline" || in.Onset != "2026-11-23T14:04:00+00:00" {
+		in.Web != "https://truceline.example.org/?alert=al-1" || in.SenderName != "truceline" || in.Onset != "2026-11-23T14:04:00-00:00" {
 		t.Errorf("info: %+v", in)
 	}
 	for _, s := range []string{"2 reports observed from 2026-11-23 14:04 UTC to 2026-11-23 14:05 UTC", "0 killed, 4 injured", "aleppo-ceasefire"} {
@@ -174,7 +174,7 @@ func TestReportsWithoutTimelineEntry(t *testing.T) {
 	a, _ = a.AddReport(minor, "", t0.Add(time.Minute))
 	m := cap.Latest(a, aleppo, opts)
 	encode(t, m)
-	if m.MsgType != "Update" || m.Identifier != "truceline:al-1:v2" || m.Sent != "2026-11-23T14:06:00+00:00" || m.References != "truceline@truceline.example.org,truceline:al-1:1,2026-11-23T14:05:00+00:00" {
+	if m.MsgType != "Update" || m.Identifier != "truceline:al-1:v2" || m.Sent != "2026-11-23T14:06:00-00:00" || m.References != "truceline@truceline.example.org,truceline:al-1:1,2026-11-23T14:05:00-00:00" {
 		t.Errorf("got %s %s sent %s references %q", m.MsgType, m.Identifier, m.Sent, m.References)
 	}
 	if !hasParam(m.Info[0].Parameter, "truceline-report-count", "2") {

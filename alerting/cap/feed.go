@@ -1,6 +1,8 @@
 package cap
 
 import (
+	"github.com/google/uuid"
+
 	"encoding/xml"
 	"sort"
 	"time"
@@ -32,9 +34,9 @@ type AtomLink struct {
 	Href string `xml:"href,attr"`
 }
 
-// AtomEntry is one CAP message in the feed: its id is the message's
-// identifier, its alternate link the message on its own, and its content
-// the message itself.
+// AtomEntry is one CAP message in the feed: its id is EntryID of the
+// message, its alternate link the message on its own, and its content the
+// message itself.
 type AtomEntry struct {
 	ID      string      `xml:"id"`
 	Title   string      `xml:"title"`
@@ -91,7 +93,7 @@ func Feed(messages []*Message, o FeedOptions) *AtomFeed {
 		}
 	}
 	for _, m := range ms {
-		e := AtomEntry{ID: m.Identifier, Updated: m.Sent, Summary: m.MsgType + ": " + m.Note,
+		e := AtomEntry{ID: EntryID(m), Updated: m.Sent, Summary: m.MsgType + ": " + m.Note,
 			Content: AtomContent{Type: MediaType, Message: m}}
 		if len(m.Info) > 0 {
 			e.Title = m.Info[0].Headline
@@ -105,6 +107,18 @@ func Feed(messages []*Message, o FeedOptions) *AtomFeed {
 		f.Entries = append(f.Entries, e)
 	}
 	return f
+}
+
+// EntryID is the Atom id of a CAP message: a name-based UUID (RFC 9562
+// version 5) of its sender and identifier, which CAP makes unique, as a
+// urn:uuid: IRI, the same at every request.
+func EntryID(m *Message) string {
+	return NameURN("cap message " + m.Sender + "," + m.Identifier)
+}
+
+// NameURN is a urn:uuid: IRI made from name: the same name, the same IRI.
+func NameURN(name string) string {
+	return "urn:uuid:" + uuid.NewSHA1(uuid.NameSpaceURL, []byte("truceline:"+name)).String()
 }
 
 // Marshal encodes the feed as an XML document.

@@ -32,8 +32,13 @@ func TestFeed(t *testing.T) {
 	}
 	var ids []string
 	for _, e := range back.Entries {
-		ids = append(ids, e.ID)
-		if e.Content.Type != cap.MediaType || e.Content.Message == nil || e.Content.Message.Identifier != e.ID || e.Updated != e.Content.Message.Sent {
+		if e.Content.Message != nil {
+			ids = append(ids, e.Content.Message.Identifier)
+		}
+		// An Atom id is an IRI: a name-based UUID of the message's sender
+		// and identifier, the same at every request.
+		if e.Content.Type != cap.MediaType || e.Content.Message == nil || e.ID != cap.EntryID(e.Content.Message) ||
+			!strings.HasPrefix(e.ID, "urn:uuid:") || e.Updated != e.Content.Message.Sent {
 			t.Errorf("entry %s: content %+v", e.ID, e.Content)
 		}
 		if len(e.Links) != 1 || e.Links[0].Rel != "alternate" || e.Links[0].Type != cap.MediaType || !strings.HasPrefix(e.Links[0].Href, "https://truceline.example.org/api/v1/alerts/al-") {
@@ -43,13 +48,13 @@ func TestFeed(t *testing.T) {
 	if got := strings.Join(ids, " "); got != "truceline:al-1:2 truceline:al-2:1 truceline:al-1:1" {
 		t.Errorf("entries %s, want newest first", got)
 	}
-	if back.Updated != "2026-11-23T14:07:00+00:00" || back.Title != "Aleppo" || back.ID != "urn:x" || back.Links[0].Rel != "self" || back.Entries[0].Title != "Shelling in Aleppo" {
+	if back.Updated != "2026-11-23T14:07:00-00:00" || back.Title != "Aleppo" || back.ID != "urn:x" || back.Links[0].Rel != "self" || back.Entries[0].Title != "Shelling in Aleppo" {
 		t.Errorf("feed %+v", back)
 	}
 	if !strings.Contains(string(doc), `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">`) {
 		t.Errorf("the CAP message is not inline in its namespace:\n%s", doc)
 	}
-	if short := cap.Feed(messages, cap.FeedOptions{Limit: 2}); len(short.Entries) != 2 || short.Entries[0].ID != "truceline:al-1:2" {
+	if short := cap.Feed(messages, cap.FeedOptions{Limit: 2}); len(short.Entries) != 2 || short.Entries[0].Content.Message.Identifier != "truceline:al-1:2" {
 		t.Errorf("limit 2: %d entries", len(short.Entries))
 	}
 	empty := cap.Feed(nil, cap.FeedOptions{Updated: t0})

@@ -99,12 +99,15 @@ func (m *Message) Marshal() ([]byte, error) {
 	return append([]byte(xml.Header), append(out, '\n')...), nil
 }
 
-// dateTimeLayout is CAP's dateTime: seconds, and an offset that is never
-// "Z" ("2026-11-23T14:05:00+00:00").
-const dateTimeLayout = "2006-01-02T15:04:05-07:00"
+// utcLayout is CAP's dateTime without its offset: whole seconds.
+const utcLayout = "2006-01-02T15:04:05"
 
-// DateTime formats t as CAP's dateTime, in UTC.
-func DateTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(dateTimeLayout) }
+// DateTime formats t as CAP's dateTime, in UTC, which CAP 1.2 §3.3.2
+// writes with the offset "-00:00", never "+00:00" or "Z"
+// ("2026-11-23T14:05:00-00:00").
+func DateTime(t time.Time) string {
+	return t.UTC().Truncate(time.Second).Format(utcLayout) + "-00:00"
+}
 
 // parseDateTime reads a CAP dateTime; RFC 3339's "Z" and fractions of a
 // second, which CAP forbids, are tolerated on input.

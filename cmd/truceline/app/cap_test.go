@@ -140,12 +140,12 @@ func TestCAPExport(t *testing.T) {
 	}
 	var ids []string
 	for _, e := range feed.Entries {
-		ids = append(ids, e.ID)
-		if e.Content.Message == nil || e.Content.Type != "application/cap+xml" || len(e.Links) != 1 ||
-			!strings.HasSuffix(e.Links[0].Href, "/api/v1/alerts/"+id+"/cap?message="+strings.TrimPrefix(e.ID, "truceline:"+id+":")) {
+		if e.Content.Message == nil || e.Content.Type != "application/cap+xml" || len(e.Links) != 1 || e.ID != cap.EntryID(e.Content.Message) ||
+			!strings.HasSuffix(e.Links[0].Href, "/api/v1/alerts/"+id+"/cap?message="+strings.TrimPrefix(e.Content.Message.Identifier, "truceline:"+id+":")) {
 			t.Errorf("entry %s: %+v", e.ID, e)
 			continue
 		}
+		ids = append(ids, e.Content.Message.Identifier)
 		inline, err := e.Content.Message.Marshal()
 		if err != nil {
 			t.Fatal(err)

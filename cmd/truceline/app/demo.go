@@ -133,7 +133,7 @@ func demoReport(c *alerting.Catalog, now time.Time) *alerting.Report {
 		r.Severity = alerting.SeverityExtreme
 	}
 	if lat, lon, ok := pointIn(zone.Geometry); ok {
-		r.Location = &alerting.Location{Lat: lat, Lon: lon, PrecisionM: float64(100 * (1 + rand.IntN(20)))}
+		r.Location = &alerting.Location{Lat: alerting.RoundCoordinate(lat), Lon: alerting.RoundCoordinate(lon), PrecisionM: float64(100 * (1 + rand.IntN(20)))}
 	}
 	return r
 }
