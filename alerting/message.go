@@ -39,7 +39,12 @@ type Message struct {
 // Payload is the JSON document a webhook POSTs and a NATS method publishes;
 // docs/NOTIFICATIONS.md describes it.
 type Payload struct {
-	Type       string       `json:"type"` // "alert.escalated"
+	Type string `json:"type"` // "alert.escalated"
+	// Timestamp is when the message was sent, as the Standard Webhooks
+	// payload structure has it; SentAt is the same time, kept for the
+	// receivers that read it. Both are whole seconds, as the
+	// webhook-timestamp header that is signed.
+	Timestamp  time.Time    `json:"timestamp"`
 	Key        string       `json:"key"`
 	SentAt     time.Time    `json:"sent_at"`
 	Attempt    int          `json:"attempt"`
@@ -76,8 +81,9 @@ const PayloadType = "alert.escalated"
 // Payload returns the message as the JSON document webhooks and NATS carry.
 func (m *Message) Payload() Payload {
 	a := m.Alert
+	sent := m.SentAt.UTC().Truncate(time.Second)
 	p := Payload{
-		Type: PayloadType, Key: m.Key, SentAt: m.SentAt.UTC(), Attempt: m.Attempt, Step: m.Step, Repeat: m.Repeat,
+		Type: PayloadType, Timestamp: sent, Key: m.Key, SentAt: sent, Attempt: m.Attempt, Step: m.Step, Repeat: m.Repeat,
 		Target: m.Target, Fallback: m.Fallback, Contact: m.Contact.ID, AckURL: m.AckURL,
 		Alert: AlertSummary{ID: a.ID, Zone: a.Zone, Category: a.Category, Title: a.Title, Severity: a.Severity,
 			State: a.State, Verification: a.Verification, ReportCount: a.ReportCount, FirstSeen: a.FirstSeen,

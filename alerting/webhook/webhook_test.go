@@ -189,8 +189,8 @@ func TestSendReceive(t *testing.T) {
 	p := r.Payload
 	if p.Type != alerting.PayloadType || p.Key != m.Key || p.Alert.ID != m.Alert.ID ||
 		p.Alert.Severity != alerting.SeveritySevere || p.Contact != "duty-desk" || p.AckURL != m.AckURL ||
-		!p.SentAt.Equal(m.SentAt) {
-		t.Errorf("payload = %+v", p)
+		!p.SentAt.Equal(m.SentAt.Truncate(time.Second)) || !p.Timestamp.Equal(p.SentAt) || p.SentAt.Nanosecond() != 0 {
+		t.Errorf("payload = %+v; want timestamp and sent_at both the signed webhook-timestamp, in whole seconds", p)
 	}
 	select {
 	case e := <-events:
