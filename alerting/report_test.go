@@ -2,6 +2,10 @@ package alerting_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +173,39 @@ func FuzzAdmit(f *testing.F) {
 			t.Fatalf("admitted report %q is kept as %q, and as %q when sent again", data, r.ID, again.ID)
 		}
 	})
+}
+
+// TestTheDocumentedInvalidReportIsTheRealAnswer: docs/API.md's example of
+// an invalid report lists exactly the problems, in the order, that the
+// engine gives for its body.
+func TestTheDocumentedInvalidReportIsTheRealAnswer(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "API.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	start := strings.Index(text, "An invalid report gets every problem at once:")
+	if start < 0 {
+		t.Fatal("docs/API.md has no example of an invalid report")
+	}
+	text = text[start:]
+	body := regexp.MustCompile(`-d '(\{[^']*\})'`).FindStringSubmatch(text)
+	answer := regexp.MustCompile("(?s)```json\n(.*?)\n```").FindStringSubmatch(text)
+	if body == nil || answer == nil {
+		t.Fatal("the example has no curl -d body or no JSON answer")
+	}
+	var documented struct {
+		Error struct {
+			Message string                  `json:"message"`
+			Fields  []alerting.FieldProblem `json:"fields"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(answer[1]), &documented); err != nil {
+		t.Fatalf("the documented answer is not JSON: %v", err)
+	}
+	_, err = testEngine(t).Admit([]byte(body[1]), alerting.Arrival{AssignedID: "x"})
+	got := alerting.ErrorFields(err)
+	if !reflect.DeepEqual(got, documented.Error.Fields) || alerting.ErrorMessage(err) != documented.Error.Message {
+		t.Errorf("docs/API.md says\n%s: %v\nthe engine says\n%s: %v", documented.Error.Message, documented.Error.Fields, alerting.ErrorMessage(err), got)
+	}
 }
