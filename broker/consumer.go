@@ -156,7 +156,7 @@ func (b *Broker) StartConsumer(ctx context.Context, o ConsumerOptions) (*Consume
 			Help: "Reports taken from VIOLATIONS and rejected to REJECTED, by reason: invalid, too_large.",
 		}, []string{"reason"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "truceline_engine_report_seconds",
+			Name:    "truceline_engine_report_duration_seconds",
 			Help:    "Time to process one report: validate, commit the alert change in Redis, publish it.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}),

@@ -65,7 +65,7 @@ func rejectReason(status int) string {
 func newHTTPMetrics(reg prometheus.Registerer) httpMetrics {
 	m := httpMetrics{
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "truceline_http_request_seconds",
+			Name:    "truceline_http_request_duration_seconds",
 			Help:    "HTTP API requests by route and status.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"route", "status"}),

@@ -232,7 +232,7 @@ func TestDemoContactsAreReached(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, kind := range []string{"webhook", "nats"} {
-		if want := `truceline_notification_attempt_seconds_count{kind="` + kind + `",outcome="sent"} 1`; !strings.Contains(string(metrics), want) {
+		if want := `truceline_notification_attempt_duration_seconds_count{kind="` + kind + `",outcome="sent"} 1`; !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}

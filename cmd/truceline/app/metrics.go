@@ -23,7 +23,7 @@ type deliveryMetrics struct {
 func newDeliveryMetrics(reg prometheus.Registerer) *deliveryMetrics {
 	m := &deliveryMetrics{
 		attempts: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "truceline_notification_attempt_seconds",
+			Name:    "truceline_notification_attempt_duration_seconds",
 			Help:    "Notification delivery attempts by method kind and outcome (sent, failed, gave_up), timed from send to answer.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"kind", "outcome"}),
