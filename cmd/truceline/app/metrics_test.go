@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -446,4 +447,31 @@ func TestRequestID(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestMetricsPassPromtool: /metrics, with every truceline metric present,
+// passes Prometheus's own lint (promtool check metrics: names, units,
+// help texts). Without promtool it is skipped, except in CI.
+func TestMetricsPassPromtool(t *testing.T) {
+	tool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("promtool is needed (apt-get install prometheus): %v", err)
+		}
+		t.Skip("no promtool: install prometheus to lint the metrics (with CI=true this is a failure)")
+	}
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	post(t, a, "/api/v1/reports", reportJSON("lint-1", "aleppo", "shelling"))
+	firstAlert(t, a, "aleppo")
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	cmd := exec.Command(tool, "check", "metrics")
+	cmd.Stdin = resp.Body
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 }
