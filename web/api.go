@@ -60,11 +60,16 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.metrics.reports.WithLabelValues("accepted").Inc()
+	var warnings []string
+	if fromCAP != nil {
+		warnings = fromCAP.Warnings
+	}
 	writeJSON(w, http.StatusAccepted, struct {
-		ID          string `json:"id"`
-		SubmittedID string `json:"submitted_id,omitempty"`
-		Duplicate   bool   `json:"duplicate,omitempty"`
-	}{report.ID, report.SubmittedID, duplicate})
+		ID          string   `json:"id"`
+		SubmittedID string   `json:"submitted_id,omitempty"`
+		Duplicate   bool     `json:"duplicate,omitempty"`
+		Warnings    []string `json:"warnings,omitempty"`
+	}{report.ID, report.SubmittedID, duplicate, warnings})
 }
 
 // readBody reads a request body of at most limit bytes.

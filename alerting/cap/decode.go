@@ -25,13 +25,16 @@ type Decoded struct {
 	// came from, so that the report's validation problems name the
 	// sender's elements.
 	sources map[string]string
+	// Warnings name what was accepted though CAP forbids it (a time in
+	// "Z"), for the answer to the sender.
+	Warnings []string
 }
 
 // Decode reads a CAP 1.2 message (an Alert or Update, status Actual or
 // Exercise) as a report: the zone from the geocode "truceline-zone" or an
 // areaDesc naming one of zones (its name or id, in any case), the category
 // from a parameter "truceline-category" or the event, observed_at from
-// effective, onset or sent, reported_by from senderName or sender, the id
+// onset, effective or sent, reported_by from senderName or sender, the id
 // from identifier. It does not judge the report: validate it next (Explain
 // names its problems by CAP element).
 //
@@ -360,8 +363,12 @@ func (d *Decoded) observedAt(msg *Message, in *Info, pre string, p *problems) {
 		}
 		t, ok := parseDateTime(c.value)
 		if !ok {
-			p.add(c.path, "%s is not a CAP dateTime (like 2026-11-23T14:05:00+00:00)", quote(c.value))
+			p.add(c.path, "%s is not a CAP dateTime (like 2026-11-23T14:05:00-00:00)", quote(c.value))
 			continue
+		}
+		if !capDateTime.MatchString(strings.TrimSpace(c.value)) {
+			d.Warnings = append(d.Warnings, fmt.Sprintf("%s %s is not a CAP dateTime: CAP 1.2 writes whole seconds and an offset, UTC as -00:00, never Z (like 2026-11-23T14:05:00-00:00); accepted as %s",
+				c.path, quote(c.value), DateTime(t)))
 		}
 		if !found {
 			d.Report.ObservedAt, found = t, true

@@ -293,3 +293,24 @@ func TestObservedAtIsWhenTheEventBegan(t *testing.T) {
 		t.Errorf("location %+v, want 36.2,37.2 exactly", l)
 	}
 }
+
+// TestATimeInZIsAcceptedWithAWarning: CAP forbids "Z" and fractions of a
+// second; such a time is read, and the sender is told.
+func TestATimeInZIsAcceptedWithAWarning(t *testing.T) {
+	doc := `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-3</identifier><sender>monitor-7</sender>
+<sent>2026-11-23T14:05:00Z</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+<info><category>Security</category><event>Shelling</event><urgency>Past</urgency><severity>Severe</severity><certainty>Observed</certainty>
+<area><areaDesc>Aleppo</areaDesc></area></info></alert>`
+	d, err := cap.Decode([]byte(doc), zones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Report.ObservedAt.Equal(t0) || len(d.Warnings) != 1 ||
+		!strings.Contains(d.Warnings[0], `sent "2026-11-23T14:05:00Z" is not a CAP dateTime`) || !strings.Contains(d.Warnings[0], "accepted as 2026-11-23T14:05:00-00:00") {
+		t.Errorf("observed_at %s, warnings %q", d.Report.ObservedAt, d.Warnings)
+	}
+	good := strings.Replace(doc, "14:05:00Z", "14:05:00-00:00", 1)
+	if d, err := cap.Decode([]byte(good), zones); err != nil || len(d.Warnings) != 0 {
+		t.Errorf("a CAP time: %v, warnings %q", err, d.Warnings)
+	}
+}

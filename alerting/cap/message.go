@@ -2,6 +2,7 @@ package cap
 
 import (
 	"encoding/xml"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -108,6 +109,9 @@ const utcLayout = "2006-01-02T15:04:05"
 func DateTime(t time.Time) string {
 	return t.UTC().Truncate(time.Second).Format(utcLayout) + "-00:00"
 }
+
+// capDateTime is a dateTime as CAP 1.2 §3.3.2 writes it.
+var capDateTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[-+]\d\d:\d\d$`)
 
 // parseDateTime reads a CAP dateTime; RFC 3339's "Z" and fractions of a
 // second, which CAP forbids, are tolerated on input.

@@ -222,6 +222,12 @@ func TestCAPReports(t *testing.T) {
 		t.Errorf("stored report %v", stored)
 	}
 
+	// A time CAP forbids ("Z") is accepted, and the answer says so.
+	zulu := strings.Replace(capReport("pa-z-1", "Idlib", "Shelling", time.Now().Add(-time.Minute)), "-00:00</sent>", "Z</sent>", 1)
+	if status, body := postCAP(t, a, "", zulu); status != 202 || !strings.Contains(fmt.Sprint(body["warnings"]), "is not a CAP dateTime") {
+		t.Errorf("a CAP report sent in Z: %d %v, want 202 with a warning", status, body)
+	}
+
 	bad := strings.Replace(capReport("pa-x", "Kyiv", "Flood", time.Now()), "<severity>Severe", "<severity>Catastrophic", 1)
 	status, body = postCAP(t, a, "", bad)
 	fields := fieldsOf(body)
