@@ -454,10 +454,10 @@ func TestHeartbeatsSayWhereEachClientIs(t *testing.T) {
 		t.Fatalf("second frame %+v", fr)
 	}
 	var hb frame
-	alertingtest.Eventually(t, 10*time.Second, "a heartbeat at seq 2", func() bool {
+	alertingtest.Eventually(t, 10*time.Second, "a heartbeat at seq 2 with the status", func() bool {
 		select {
 		case hb = <-c.beats:
-			return hb.Seqs["aleppo"] == 2
+			return hb.Seqs["aleppo"] == 2 && hb.Status != nil
 		default:
 			return false
 		}

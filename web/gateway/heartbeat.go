@@ -44,12 +44,14 @@ func (g *Gateway) heartbeatAll() {
 // heartbeats: a dependency that is slow to answer (the very trouble to
 // report) must never hold them up, or boards would think the server dead.
 func (g *Gateway) statusLoop() {
-	g.every(g.opts.HeartbeatInterval, func() {
+	ask := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), max(g.opts.HeartbeatInterval, 2*time.Second))
 		s := g.opts.Status(ctx)
 		cancel()
 		g.lastStatus.Store(&s)
-	})
+	}
+	ask() // known from the start, not only after the first interval
+	g.every(g.opts.HeartbeatInterval, ask)
 }
 
 // heartbeat queues one client's heartbeat; status may be nil (unknown).
