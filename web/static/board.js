@@ -318,11 +318,16 @@ function ackSelected() {
 let extremeOpen = false;
 let openTotal = 0;
 
+/** Whether the board cannot vouch for what it shows: the server fell
+ *  silent, or the connection is down. */
+function isDown(st) {
+  return Boolean(st.staleSince || (st.state !== 'live' && st.downSince));
+}
+
 /** The tab title: the open count, a marker while an extreme alert waits for
  *  acknowledgement, and STALE while the board cannot vouch for what it shows. */
 function renderTitle() {
-  const st = feed.status();
-  const stale = Boolean(st.staleSince || (st.state !== 'live' && st.downSince));
+  const stale = isDown(feed.status());
   let title = seeded.size ? `${extremeOpen ? '⚠ ' : ''}(${openTotal}) truceline` : 'truceline';
   if (stale) title = `STALE · ${title}`;
   if (document.title !== title) document.title = title;
@@ -487,7 +492,7 @@ function renderConnection(st = feed.status()) {
   setText(els.updated, st.lastFrameAt ? `updated ${agoShort(st.lastFrameAt, now)}` : 'no data yet');
   if (st.lastFrameAt) els.updated.title = `Last message ${clockTime(st.lastFrameAt)}`;
 
-  const down = Boolean((st.state !== 'live' && st.downSince) || st.staleSince);
+  const down = isDown(st);
   els.offlineBar.hidden = !down;
   document.body.classList.toggle('is-down', down);
   if (st.staleSince) {

@@ -221,17 +221,20 @@ func (a *App) logEmbeddedAccess(url string) {
 	}
 }
 
+// dependencies are the checks of what truceline cannot work without, for
+// /readyz, the dependency metrics and the heartbeats' status.
+func (a *App) dependencies() []web.Check {
+	return []web.Check{{Name: "nats", Check: a.Broker.Ready}, {Name: "redis", Check: a.redisReady}}
+}
+
 // status is what the heartbeats of the WebSocket say of this server: the
 // dependencies that fail their check, the zones being healed, and the
 // engine's backlog.
 func (a *App) status(ctx context.Context) gateway.Status {
 	var s gateway.Status
-	for _, c := range []struct {
-		name  string
-		check func(context.Context) error
-	}{{"nats", a.Broker.Ready}, {"redis", a.redisReady}} {
-		if err := c.check(ctx); err != nil {
-			s.Problems = append(s.Problems, c.name+": "+alerting.ErrorMessage(err))
+	for _, c := range a.dependencies() {
+		if err := c.Check(ctx); err != nil {
+			s.Problems = append(s.Problems, c.Name+": "+alerting.ErrorMessage(err))
 		}
 	}
 	s.Healing = a.Store.Healing()
@@ -363,7 +366,7 @@ func (a *App) startHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	ready := []web.Check{{Name: "nats", Check: a.Broker.Ready}, {Name: "redis", Check: a.redisReady}}
+	ready := a.dependencies()
 	a.registry.MustRegister(a.stateMetrics(ready)...)
 	handler, err := web.NewHandler(web.Options{
 		Auth: authn, Users: a.users(), Audit: a, AuditLog: a.Store,
