@@ -685,6 +685,7 @@ function applyZones(zones) {
   els.zoneFilter.value = keep;
   map.setZones(zones);
   list.invalidateAll();
+  ruleFaults.rerender(); // by zone name now, if it showed ids
 }
 
 let zonesTimer = 0;

@@ -23,6 +23,12 @@ export class RuleFaultBar {
     this.zoneName = zoneName;
     this.timer = null;
     this.generation = 0;
+    this.faults = [];
+  }
+
+  /** Draw the failures shown again: the zone names may have come since. */
+  rerender() {
+    this.render(this.faults);
   }
 
   start() {
@@ -49,6 +55,7 @@ export class RuleFaultBar {
 
   render(faults) {
     const list = Array.isArray(faults) ? faults : [];
+    this.faults = list;
     this.root.hidden = list.length === 0;
     if (!list.length) {
       this.root.replaceChildren();
@@ -80,8 +87,7 @@ export class RuleFaultBar {
       dismiss.disabled = true;
       try {
         await this.dismiss(f.rule);
-        li.remove();
-        if (!this.root.querySelector('[data-testid=rule-fault]')) this.render([]);
+        this.render(this.faults.filter((x) => x.rule !== f.rule));
       } catch {
         dismiss.disabled = false;
       }
