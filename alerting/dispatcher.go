@@ -55,10 +55,14 @@ type DispatcherOptions struct {
 	// must be well over a sender's timeout.
 	Lease time.Duration
 	// Attempts is how many times a notification is tried before giving up;
-	// 0 means 6.
+	// 0 means 18.
 	Attempts int
 	// Backoff is the delay before the second attempt, doubling each time
-	// up to MaxBackoff, with jitter; 0 means 2 s and 5 minutes.
+	// up to MaxBackoff, with jitter; 0 means 5 s and 4 hours. With the
+	// default attempts a failing destination is tried for about a day, as
+	// Standard Webhooks recommends: a receiver down overnight still gets
+	// the morning's alerts. Escalation never waits on a retry: its steps
+	// run on their own timers and queue their own deliveries.
 	Backoff, MaxBackoff time.Duration
 	// Workers and UrgentWorkers bound the deliveries in flight in each
 	// lane; 0 means 16 and 8.
@@ -75,6 +79,15 @@ type DispatcherOptions struct {
 	Observe func(n Notification, a *Alert, took time.Duration)
 	Logger  *slog.Logger
 }
+
+// The default retry schedule: 18 attempts, the first retry after 5 s,
+// doubling up to 4 h, reach 20.6 to 25.7 hours after the first attempt
+// (less up to a fifth per delay at random).
+const (
+	DefaultAttempts   = 18
+	DefaultBackoff    = 5 * time.Second
+	DefaultMaxBackoff = 4 * time.Hour
+)
 
 // Dispatcher delivers the queued notifications: it claims due deliveries,
 // sends each by its contact method, and commits the outcome onto the
@@ -110,10 +123,10 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 	}
 	o.Interval = cmp0(o.Interval, 20*time.Millisecond)
 	o.Lease = cmp0(o.Lease, 2*time.Minute)
-	o.Backoff = cmp0(o.Backoff, 2*time.Second)
-	o.MaxBackoff = cmp0(o.MaxBackoff, 5*time.Minute)
+	o.Backoff = cmp0(o.Backoff, DefaultBackoff)
+	o.MaxBackoff = cmp0(o.MaxBackoff, DefaultMaxBackoff)
 	o.BreakerOpen = cmp0(o.BreakerOpen, time.Minute)
-	o.Attempts = cmp0(o.Attempts, 6)
+	o.Attempts = cmp0(o.Attempts, DefaultAttempts)
 	o.Workers = cmp0(o.Workers, 16)
 	o.UrgentWorkers = cmp0(o.UrgentWorkers, 8)
 	o.BreakerFailures = cmp0(o.BreakerFailures, 5)

@@ -11,6 +11,7 @@ import (
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/alerting/webhook"
 )
 
 const escalationConfig = `
@@ -337,4 +338,87 @@ regimes:
 	if !strings.Contains(got[0].Alert.Title, "ends in 1h30m") {
 		t.Errorf("title %q", got[0].Alert.Title)
 	}
+}
+
+// TestEscalationNeverWaitsOnAFailingDelivery follows a webhook that never
+// answers through the default retry schedule, on the hand-moved clock:
+// the next step fires on time while the first step's delivery is still
+// failing, and the failing one is tried for about a day before it gives up.
+func TestEscalationNeverWaitsOnAFailingDelivery(t *testing.T) {
+	e := setupEscalation(t)
+	catalog, err := e.store.LoadCatalog(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The escalation config's webhooks lead to 127.0.0.1:9, where nobody
+	// listens. The breaker would hold deliveries back for a minute of real
+	// time; this test is about the schedule, so it never opens.
+	disp, err := alerting.NewDispatcher(alerting.DispatcherOptions{Store: e.store, Queue: e.store, Publisher: e.pub,
+		Catalog: staticCatalog{catalog}, Now: e.clock.Now, BreakerFailures: 1 << 20, Logger: alertingtest.Logger(t),
+		Senders: map[alerting.MethodKind]alerting.Sender{alerting.MethodWebhook: webhook.NewSender(webhook.SenderOptions{Timeout: time.Second})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func() {
+		t.Helper()
+		if _, err := disp.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		disp.Wait()
+	}
+	duty := func() alerting.Notification {
+		t.Helper()
+		for _, n := range e.alert(t, e.pub.all()[0].Alert.ID).Notifications {
+			if n.Contact == "duty-officers" && n.Step == 1 && n.Repeat == 0 {
+				return n
+			}
+		}
+		t.Fatal("no notification to the duty officers")
+		return alerting.Notification{}
+	}
+
+	id := e.open(t)
+	if n := e.at(t, 5*time.Minute); n != 1 {
+		t.Fatalf("at 5m %d alerts escalated, want 1", n)
+	}
+	deliver()
+	n := duty()
+	if n.State != alerting.NotificationFailed || n.Attempts != 1 || n.NextAttempt == nil {
+		t.Fatalf("after the first attempt: %+v, want failed with a next attempt", n)
+	}
+	first := t0.Add(5 * time.Minute)
+	if d := n.NextAttempt.Sub(first); d > alerting.DefaultBackoff || d < alerting.DefaultBackoff*4/5 {
+		t.Errorf("first retry %s after the attempt, want within the fifth below %s", d, alerting.DefaultBackoff)
+	}
+
+	if fired := e.at(t, 15*time.Minute); fired != 1 || !strings.Contains(targets(e.alert(t, id)), "co-chairs@2.0") {
+		t.Fatalf("at 15m, with the duty officers' delivery still failing: %d escalated, notifications %q", fired, targets(e.alert(t, id)))
+	}
+
+	last, longest := first, time.Duration(0)
+	for i := 0; !n.Final(); i++ {
+		if i > 2*alerting.DefaultAttempts {
+			t.Fatalf("still %s after %d rounds: %+v", n.State, i, n)
+		}
+		if n.NextAttempt != nil && n.NextAttempt.After(e.clock.Now()) {
+			last, longest = *n.NextAttempt, max(longest, n.NextAttempt.Sub(last))
+			e.clock.Set(*n.NextAttempt)
+		}
+		if _, err := e.esc.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		deliver()
+		n = duty()
+	}
+	if n.State != alerting.NotificationGaveUp || n.Attempts != alerting.DefaultAttempts ||
+		!strings.Contains(n.Error, fmt.Sprintf("gave up after %d attempts", alerting.DefaultAttempts)) {
+		t.Fatalf("at the end: %+v, want gave_up after %d attempts", n, alerting.DefaultAttempts)
+	}
+	if span := last.Sub(first); span < 20*time.Hour || span > 26*time.Hour {
+		t.Errorf("retried for %s, want about a day", span)
+	}
+	if longest > alerting.DefaultMaxBackoff || longest < alerting.DefaultMaxBackoff*4/5 {
+		t.Errorf("longest delay %s, want close to %s", longest, alerting.DefaultMaxBackoff)
+	}
+	t.Logf("%d attempts over %s, longest delay %s", n.Attempts, last.Sub(first), longest)
 }

@@ -181,9 +181,9 @@ func DefaultConfig() Config {
 		LogLevel:             "info",
 
 		AckLinkTTL:         alerting.DefaultAckLinkTTL,
-		DeliveryAttempts:   6,
-		DeliveryBackoff:    2 * time.Second,
-		DeliveryMaxBackoff: 5 * time.Minute,
+		DeliveryAttempts:   alerting.DefaultAttempts,
+		DeliveryBackoff:    alerting.DefaultBackoff,
+		DeliveryMaxBackoff: alerting.DefaultMaxBackoff,
 		DeliveryTimeout:    10 * time.Second,
 		DeliveryRate:       20,
 		SMTPPort:           587,
