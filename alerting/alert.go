@@ -94,9 +94,23 @@ type Alert struct {
 	Notifications []Notification `json:"notifications,omitempty"`
 	SnoozedUntil  *time.Time     `json:"snoozed_until,omitempty"`
 	Timeline      []Entry        `json:"timeline"`
+	// Amendments are the alert's reports that their senders updated or
+	// withdrew since, oldest first.
+	Amendments []Amendment `json:"amendments,omitempty"`
 	// Version counts the alert's changes; the store refuses a change made
 	// from an older version, so concurrent writers cannot lose updates.
 	Version int64 `json:"version"`
+}
+
+// Amendment is one of an alert's reports replaced by its sender's update,
+// or withdrawn by its sender.
+type Amendment struct {
+	// Report is the report amended; By the report (a CAP Update or
+	// Cancel) that updates or withdraws it.
+	Report    string    `json:"report"`
+	By        string    `json:"by"`
+	At        time.Time `json:"at"`
+	Withdrawn bool      `json:"withdrawn,omitempty"`
 }
 
 // Ack is one acknowledgement of an alert.
@@ -282,6 +296,75 @@ func (a *Alert) AddReport(r *Report, fixed Severity, now time.Time) (*Alert, Eve
 	return b, EventUpdated
 }
 
+// Standing follows the updates of the alert's report id to the report that
+// stands for it now, and says whether its sender withdrew it.
+func (a *Alert) Standing(id string) (current string, withdrawn bool) {
+	for range len(a.Amendments) + 1 {
+		i := slices.IndexFunc(a.Amendments, func(m Amendment) bool { return m.Report == id })
+		if i < 0 {
+			return id, false
+		}
+		if a.Amendments[i].Withdrawn {
+			return id, true
+		}
+		id = a.Amendments[i].By
+	}
+	return id, false
+}
+
+// Amend folds into a copy of the alert r, which updates its report old
+// (the one standing, see Standing) or, when r.Withdraws, withdraws it. An
+// update replaces old: the count stays, old's casualties give way to r's,
+// and the severity may rise but never falls, since the alert does not keep
+// every report's. A withdrawal takes old out of the count and the
+// casualties. Neither reopens a resolved alert; both are on the timeline.
+// fixed, when set, is the rule's severity, which reports do not change.
+func (a *Alert) Amend(old, r *Report, fixed Severity, now time.Time) *Alert {
+	b := a.clone()
+	b.ReportIDs = append(b.ReportIDs, r.ID)
+	if n := len(b.ReportIDs); n > RecentReports {
+		b.ReportIDs = b.ReportIDs[n-RecentReports:]
+	}
+	if old.Casualties != nil {
+		b.Casualties.Killed = max(0, b.Casualties.Killed-old.Casualties.Killed)
+		b.Casualties.Injured = max(0, b.Casualties.Injured-old.Casualties.Injured)
+	}
+	b.Amendments = append(b.Amendments, Amendment{Report: old.ID, By: r.ID, At: now, Withdrawn: r.Withdraws})
+	var note string
+	if r.Withdraws {
+		b.ReportCount = max(0, b.ReportCount-1)
+		note = fmt.Sprintf("report %s withdrawn by its sender (%s)", old.ID, r.ID)
+		if b.ReportCount == 0 {
+			note += "; no report stands: resolve the alert unless something else supports it"
+		}
+	} else {
+		b.addCasualties(r)
+		if r.ObservedAt.Before(b.FirstSeen) {
+			b.FirstSeen = r.ObservedAt
+		}
+		if r.ObservedAt.After(b.LastSeen) {
+			b.LastSeen = r.ObservedAt
+		}
+		if fixed == "" {
+			b.Severity = b.Severity.Max(r.EffectiveSeverity())
+		}
+		b.Exercise = b.Exercise && r.Exercise
+		note = fmt.Sprintf("report %s updated by its sender: %s", old.ID, reportNote(r))
+		if b.Severity != a.Severity {
+			note += fmt.Sprintf("; severity raised to %s", b.Severity)
+		}
+		if len(b.ResolveAgreed) > 0 {
+			// What the parties agreed to close has changed: each judges again.
+			b.ResolveAgreed = nil
+			note += "; agreement to resolve withdrawn"
+		}
+	}
+	b.UpdatedAt = now
+	b.Version++
+	b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: note})
+	return b
+}
+
 // Acknowledge records that actor has seen the alert and is handling it.
 func (a *Alert) Acknowledge(actor Actor, note string, now time.Time) (*Alert, error) {
 	if a.State == StateResolved {
@@ -420,6 +503,7 @@ func (a *Alert) clone() *Alert {
 		b.Escalation = &e
 	}
 	b.Timeline = append([]Entry(nil), a.Timeline...)
+	b.Amendments = slices.Clone(a.Amendments)
 	return &b
 }
 

@@ -137,6 +137,16 @@ func (c *Catalog) Schedule(id string) (*Schedule, bool) { s, ok := c.schedules[i
 // Policy returns the policy with the given id.
 func (c *Catalog) Policy(id string) (Policy, bool) { p, ok := c.policies[id]; return p, ok }
 
+// rule returns the compiled rule with the id, or nil.
+func (c *Catalog) rule(id string) *compiledRule {
+	for _, r := range c.rules {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
 // Zones returns every zone, ordered by id.
 func (c *Catalog) Zones() []Zone {
 	out := make([]Zone, 0, len(c.zones))

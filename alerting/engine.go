@@ -34,6 +34,11 @@ type Store interface {
 	Pending(ctx context.Context, groupKey string) ([]PendingReport, error)
 	// Alert returns an alert by id; an *Error with ENOTFOUND when absent.
 	Alert(ctx context.Context, id string) (*Alert, error)
+	// Report returns a processed report; an *Error with ENOTFOUND when
+	// absent. AlertHolds says whether a report is in an alert's complete
+	// list. Amendments (Report.Amends) need both.
+	Report(ctx context.Context, id string) (*StoredReport, error)
+	AlertHolds(ctx context.Context, alertID, reportID string) (bool, error)
 	// Commit applies c; ErrStale or ErrDuplicate when its premises no
 	// longer hold. It returns the alert changes in the order given.
 	Commit(ctx context.Context, c Commit) ([]Change, error)
@@ -229,6 +234,9 @@ func (e *Engine) Admit(data []byte, a Arrival) (Report, error) {
 		r.ID = a.AssignedID
 		r.Stamp(a.By, false)
 	}
+	if a.Amends != "" {
+		r.Amends, r.Withdraws = ReportKey(a.By, r.Zone, a.Amends), a.Withdraws
+	}
 	return r, nil
 }
 
@@ -286,6 +294,12 @@ func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []t
 	planned := make([]int, 0, len(rs)) // index in rs of each commit
 	alone := len(rs)                   // reports from here on are handled alone
 	for i, r := range rs {
+		if r.Amends != "" && i > 0 {
+			// It may amend a report planned before it and not yet stored:
+			// handled alone, once those are.
+			alone = i
+			break
+		}
 		c, err := e.planReport(ctx, r, receivedAt[i], ov)
 		if err != nil {
 			errs[i] = err
@@ -422,12 +436,102 @@ func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time
 		active = append(active, rule)
 	}
 	c := Commit{Report: r, ReceivedAt: receivedAt, Classification: cl}
+	if r.Amends != "" && r.Amends != r.ID {
+		amended, err := e.planAmendment(ctx, &c, r, ov)
+		if err != nil {
+			return Commit{}, fmt.Errorf("handle report %s: %w", r.ID, err)
+		}
+		if amended || r.Withdraws {
+			// The same incident, told again or taken back: it changes the
+			// alerts that hold it, and never opens or counts towards
+			// another one.
+			return c, nil
+		}
+		// An update of a report that no alert holds is judged as a report.
+	}
 	for _, rule := range active {
 		if err := e.plan(ctx, &c, rule, zone, r, ov); err != nil {
 			return Commit{}, fmt.Errorf("handle report %s: %w", r.ID, err)
 		}
 	}
 	return c, nil
+}
+
+// planAmendment adds to c the change r makes to every alert that holds the
+// report it amends (r.Amends, or the update standing for it now), and says
+// whether there was one. The alerts are those the amended report changed
+// when it was itself an amendment, else those of the rules it matched.
+func (e *Engine) planAmendment(ctx context.Context, c *Commit, r *Report, ov *overlay) (bool, error) {
+	orig, err := e.store.Report(ctx, r.Amends)
+	if ErrorCode(err) == ENOTFOUND {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	catalog, now := e.catalog.Catalog(), e.now()
+	var candidates []*Alert
+	for _, id := range orig.Classification.Amended {
+		a, err := e.store.Alert(ctx, id)
+		if ErrorCode(err) == ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		candidates = append(candidates, a)
+	}
+	for _, id := range orig.Classification.Rules {
+		if rule := catalog.rule(id); rule != nil {
+			a, err := e.groupAlert(ctx, rule.groupKey(&orig.Report), ov)
+			if err != nil {
+				return false, err
+			}
+			if a != nil {
+				candidates = append(candidates, a)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, current := range candidates {
+		if seen[current.ID] {
+			continue
+		}
+		seen[current.ID] = true
+		standing, withdrawn := current.Standing(r.Amends)
+		if withdrawn || standing == r.ID {
+			continue
+		}
+		holds := slices.Contains(current.ReportIDs, standing)
+		if !holds {
+			if holds, err = e.store.AlertHolds(ctx, current.ID, standing); err != nil {
+				return false, err
+			}
+		}
+		if !holds {
+			continue
+		}
+		old := &orig.Report
+		if standing != r.Amends {
+			sr, err := e.store.Report(ctx, standing)
+			if err != nil {
+				return false, err
+			}
+			old = &sr.Report
+		}
+		var fixed Severity
+		if rule := catalog.rule(current.Rule); rule != nil {
+			fixed = rule.Severity
+		}
+		next := current.Amend(old, r, fixed, now)
+		c.Alerts = append(c.Alerts, AlertChange{Alert: next, Event: EventUpdated, ReportIDs: []string{r.ID},
+			Enqueue: Outbox(current, next)})
+		c.Classification.Amended = append(c.Classification.Amended, current.ID)
+	}
+	if len(c.Alerts) > 0 {
+		c.Classification.Rules = nil // it acted on the alerts it amends, not through rules
+	}
+	return len(c.Alerts) > 0, nil
 }
 
 // MarkProcessed returns the commit that marks a report processed, as

@@ -17,6 +17,8 @@ func (nopStore) ReportChanges(context.Context, string) ([]alerting.Change, bool,
 func (nopStore) GroupAlert(context.Context, string) (*alerting.Alert, error)       { return nil, nil }
 func (nopStore) Alert(context.Context, string) (*alerting.Alert, error)            { return nil, nil }
 func (nopStore) Pending(context.Context, string) ([]alerting.PendingReport, error) { return nil, nil }
+func (nopStore) Report(context.Context, string) (*alerting.StoredReport, error)    { return nil, nil }
+func (nopStore) AlertHolds(context.Context, string, string) (bool, error)          { return false, nil }
 func (nopStore) Commit(context.Context, alerting.Commit) ([]alerting.Change, error) {
 	return nil, nil
 }

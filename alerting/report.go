@@ -59,6 +59,13 @@ type Report struct {
 	// SubmittedBy is who handed the report over; nil for a report stored
 	// before truceline recorded it.
 	SubmittedBy *Submitter `json:"submitted_by,omitempty"`
+	// Amends is the key of an earlier report of the same sender in the
+	// same zone that this one updates (a CAP Update naming it in its
+	// references), or withdraws when Withdraws is set (a CAP Cancel): the
+	// engine then changes the alerts holding that report instead of
+	// counting this one as another report of the incident.
+	Amends    string `json:"amends,omitempty"`
+	Withdraws bool   `json:"withdraws,omitempty"`
 }
 
 // StoredReport is a report as truceline keeps it: when it arrived and what
@@ -123,6 +130,8 @@ var reportFields = map[string]func(r *Report, raw json.RawMessage) string{
 	"exercise":      func(r *Report, raw json.RawMessage) string { return decodeBool(raw, &r.Exercise) },
 	"submitted_id":  serverField,
 	"submitted_by":  serverField,
+	"amends":        serverField,
+	"withdraws":     serverField,
 }
 
 // serverField refuses a field that only truceline sets.

@@ -158,6 +158,10 @@ type Classification struct {
 	// report (it failed, or took more than MaxConditionSteps), as
 	// "rule (why)": the report was handled without them.
 	Failed []string `json:"failed,omitempty"`
+	// Amended are the alerts the report changed by updating or
+	// withdrawing an earlier report of its sender (Report.Amends),
+	// instead of through rules.
+	Amended []string `json:"amended,omitempty"`
 }
 
 // compiledRule is a rule ready to evaluate.

@@ -137,4 +137,9 @@ type Arrival struct {
 	SenderID string
 	// AssignedID is the id truceline gave a report that came without one.
 	AssignedID string
+	// Amends, when set, is the id the sender gave an earlier report of its
+	// own, in the same zone, that this one updates, or withdraws when
+	// Withdraws is set (a CAP Update or Cancel naming it).
+	Amends    string
+	Withdraws bool
 }

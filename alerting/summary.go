@@ -100,8 +100,22 @@ func Summarize(zone Zone, day ReportingDay, today, previous []*StoredReport) Dai
 		return m[key]
 	}
 	exercise := len(today) > 0
+	// An incident is counted once, as its sender last told it: a report
+	// its sender updated gives way to the update, and a withdrawn one and
+	// its withdrawal are not counted at all.
+	amended := map[string]bool{}
+	for _, reports := range [][]*StoredReport{today, previous} {
+		for _, r := range reports {
+			if r.Amends != "" {
+				amended[r.Amends] = true
+			}
+		}
+	}
 	for i, reports := range [][]*StoredReport{today, previous} {
 		for _, r := range reports {
+			if r.Withdraws || amended[r.ID] {
+				continue
+			}
 			pick := func(sr *SummaryRow) *Tally {
 				if i == 0 {
 					return &sr.Tally

@@ -58,3 +58,22 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("not applicable %+v", s.NotApplicable)
 	}
 }
+
+// TestSummarizeCountsAnIncidentOnceAsLastTold: an updated report gives way
+// to its update, and a withdrawn one is not counted, nor its withdrawal.
+func TestSummarizeCountsAnIncidentOnceAsLastTold(t *testing.T) {
+	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
+	rep := func(id, amends string, withdraws bool, killed int) *StoredReport {
+		return &StoredReport{Report: Report{ID: id, Category: CategoryShelling, Severity: SeveritySevere,
+			Casualties: &Casualties{Killed: killed}, Amends: amends, Withdraws: withdraws}}
+	}
+	today := []*StoredReport{
+		rep("a1", "", false, 1), rep("u1", "a1", false, 2), rep("u2", "u1", false, 3), // told three times
+		rep("b1", "", false, 5), rep("c1", "b1", true, 0), // told, then taken back
+		rep("d1", "", false, 7),
+	}
+	s := Summarize(Zone{ID: "aleppo", Name: "Aleppo"}, day, today, nil)
+	if s.Total.Tally.Reports != 2 || s.Total.Tally.Killed != 10 {
+		t.Errorf("total %+v, want 2 reports and 10 killed (u2 and d1)", s.Total.Tally)
+	}
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -34,11 +35,12 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	by := alerting.Submitter{Via: alerting.ViaHTTP, User: p.User, Token: p.TokenID}
+	arrival := alerting.Arrival{By: alerting.Submitter{Via: alerting.ViaHTTP, User: p.User, Token: p.TokenID},
+		AssignedID: h.opts.NewReportID()}
 	if fromCAP != nil {
-		by.Via = alerting.ViaCAP
+		arrival.By.Via, arrival.Amends, arrival.Withdraws = alerting.ViaCAP, fromCAP.Amends, fromCAP.Withdraws
 	}
-	report, err := h.opts.Intake.Admit(data, alerting.Arrival{By: by, AssignedID: h.opts.NewReportID()})
+	report, err := h.opts.Intake.Admit(data, arrival)
 	err = fromCAP.Explain(err)
 	if err == nil && !p.Submits(report.Zone) {
 		err = alerting.Errorf(alerting.EFORBIDDEN, "%s may not submit reports for zone %q", p.User, report.Zone)
@@ -47,6 +49,13 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 			err = &alerting.Error{Code: alerting.EINVALID, Message: "invalid report",
 				Fields: []alerting.FieldProblem{{Field: "zone", Problem: "unknown zone " + strconv.Quote(report.Zone)}}}
 		}
+	}
+	var warnings []string
+	if fromCAP != nil {
+		warnings = fromCAP.Warnings
+	}
+	if err == nil && report.Amends != "" {
+		warnings, err = h.amends(r.Context(), &report, warnings)
 	}
 	if err != nil {
 		h.metrics.reports.WithLabelValues("rejected").Inc()
@@ -60,16 +69,35 @@ func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.metrics.reports.WithLabelValues("accepted").Inc()
-	var warnings []string
-	if fromCAP != nil {
-		warnings = fromCAP.Warnings
-	}
 	writeJSON(w, http.StatusAccepted, struct {
 		ID          string   `json:"id"`
 		SubmittedID string   `json:"submitted_id,omitempty"`
+		Amends      string   `json:"amends,omitempty"`
+		Withdraws   bool     `json:"withdraws,omitempty"`
 		Duplicate   bool     `json:"duplicate,omitempty"`
 		Warnings    []string `json:"warnings,omitempty"`
-	}{report.ID, report.SubmittedID, duplicate, warnings})
+	}{report.ID, report.SubmittedID, report.Amends, report.Withdraws, duplicate, warnings})
+}
+
+// amends checks that the report a CAP Update or Cancel names is one the
+// engine has processed, so that every replica finds it when it handles
+// the amendment, whatever order they take reports in. A Cancel of any
+// other is refused; an Update of one is a report of its own, and the
+// answer warns of it.
+func (h *Handler) amends(ctx context.Context, report *alerting.Report, warnings []string) ([]string, error) {
+	_, err := h.opts.Alerts.Report(ctx, report.Amends)
+	switch {
+	case alerting.ErrorCode(err) != alerting.ENOTFOUND:
+		return warnings, err
+	case report.Withdraws:
+		return warnings, &alerting.Error{Code: alerting.ECONFLICT, Message: "nothing to withdraw",
+			Fields: []alerting.FieldProblem{{Field: "references", Problem: fmt.Sprintf(
+				"%q names no report of yours in zone %q that truceline has processed; if you sent it a moment ago, send the Cancel again shortly",
+				report.References[len(report.References)-1], report.Zone)}}}
+	}
+	report.Amends = ""
+	return append(warnings, fmt.Sprintf("references: %q names no report of yours in zone %q that truceline has processed; this Update counts as a report of its own",
+		report.References[len(report.References)-1], report.Zone)), nil
 }
 
 // readBody reads a request body of at most limit bytes.

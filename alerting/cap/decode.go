@@ -28,10 +28,16 @@ type Decoded struct {
 	// Warnings name what was accepted though CAP forbids it (a time in
 	// "Z"), for the answer to the sender.
 	Warnings []string
+	// Amends is the identifier of the message an Update or Cancel
+	// updates or withdraws: the last of its references. Withdraws is set
+	// for a Cancel. The server keys it to the sender (see
+	// alerting.Arrival).
+	Amends    string
+	Withdraws bool
 }
 
-// Decode reads a CAP 1.2 message (an Alert or Update, status Actual or
-// Exercise) as a report: the zone from the geocode "truceline-zone" or an
+// Decode reads a CAP 1.2 message (an Alert, Update or Cancel, status Actual
+// or Exercise) as a report: the zone from the geocode "truceline-zone" or an
 // areaDesc naming one of zones (its name or id, in any case), the category
 // from a parameter "truceline-category" or the event, observed_at from
 // onset, effective or sent, reported_by from senderName or sender, the id
@@ -153,12 +159,17 @@ func (d *Decoded) envelope(msg *Message, p *problems) {
 	default:
 		p.add("status", "%s is not a report: only Actual and Exercise messages are", quote(s))
 	}
-	switch t := strings.TrimSpace(msg.MsgType); t {
+	msgType := strings.TrimSpace(msg.MsgType)
+	switch msgType {
 	case "Alert", "Update":
+	case "Cancel":
+		if strings.TrimSpace(msg.References) == "" {
+			p.add("references", "is required for a Cancel: name the message it withdraws (sender,identifier,sent)")
+		}
 	case "":
-		p.add("msgType", "is required: Alert, or Update for a report that adds to an earlier one")
+		p.add("msgType", "is required: Alert; Update for a report that updates an earlier one; Cancel to withdraw one")
 	default:
-		p.add("msgType", "%s is not a report: only Alert and Update messages are", quote(t))
+		p.add("msgType", "%s is not a report: only Alert, Update and Cancel messages are", quote(msgType))
 	}
 	for _, ref := range strings.Fields(msg.References) {
 		parts := strings.Split(ref, ",")
@@ -171,6 +182,9 @@ func (d *Decoded) envelope(msg *Message, p *problems) {
 			r.References = append(r.References, parts[1])
 			d.sources["references"] = "references"
 		}
+	}
+	if n := len(r.References); n > 0 && (msgType == "Update" || msgType == "Cancel") {
+		d.Amends, d.Withdraws = r.References[n-1], msgType == "Cancel"
 	}
 }
 

@@ -81,6 +81,30 @@ func TestDecode(t *testing.T) {
 	if err := r.Validate(alerting.MustCatalog(1, alerting.Config{Zones: zones}), time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)); err != nil {
 		t.Errorf("the report does not validate: %v", err)
 	}
+	if d.Amends != "urn:oid:2.49.0.1.760.0.2026.41" || d.Withdraws {
+		t.Errorf("an Update amends %q (withdraws %v), want the message it references", d.Amends, d.Withdraws)
+	}
+}
+
+// TestDecodeCancel: a Cancel withdraws the last message it references, and
+// must reference one.
+func TestDecodeCancel(t *testing.T) {
+	msg := func(refs string) string {
+		return `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-3</identifier><sender>monitor-7</sender>
+<sent>2026-11-23T14:15:00-00:00</sent><status>Actual</status><msgType>Cancel</msgType><scope>Public</scope>` + refs + `
+<info><category>Security</category><event>Shelling</event><urgency>Past</urgency><severity>Minor</severity><certainty>Unlikely</certainty>
+<area><areaDesc>Aleppo</areaDesc></area></info></alert>`
+	}
+	doc := msg(`<references>monitor-7,m-1,2026-11-23T14:05:00-00:00 monitor-7,m-2,2026-11-23T14:10:00-00:00</references>`)
+	captest.Validate(t, []byte(doc))
+	d, err := cap.Decode([]byte(doc), zones)
+	if err != nil || d.Amends != "m-2" || !d.Withdraws {
+		t.Fatalf("a Cancel: amends %q, withdraws %v, %v; want m-2 withdrawn", d.Amends, d.Withdraws, err)
+	}
+	_, err = cap.Decode([]byte(msg("")), zones)
+	if got := problemsOf(t, err, alerting.EINVALID)["references"]; !strings.Contains(got, "is required for a Cancel") {
+		t.Errorf("a Cancel without references: %q", got)
+	}
 }
 
 // TestDecodeFallbacks: a geocode names the zone, the event the category,
@@ -116,7 +140,7 @@ func abs(v float64) float64 {
 // named, at once.
 func TestDecodeNamesEveryProblem(t *testing.T) {
 	doc := `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>has space/and slash</identifier>
-<sent>yesterday</sent><status>Test</status><msgType>Cancel</msgType><scope>Public</scope>
+<sent>yesterday</sent><status>Test</status><msgType>Ack</msgType><scope>Public</scope>
 <references>just-one-part</references>
 <info><category>Met</category><event>Flood</event><urgency>Immediate</urgency><severity>Catastrophic</severity><certainty>Sure</certainty>
 <onset>soon</onset>
@@ -126,7 +150,7 @@ func TestDecodeNamesEveryProblem(t *testing.T) {
 	want := map[string]string{
 		"identifier":                 "cannot serve as the report id",
 		"status":                     `"Test" is not a report`,
-		"msgType":                    `"Cancel" is not a report`,
+		"msgType":                    `"Ack" is not a report`,
 		"references":                 "is not sender,identifier,sent",
 		"info[0].event":              `no category matches "Flood"`,
 		"info[0].area":               `no areaDesc names a zone ("Kyiv")`,

@@ -605,6 +605,19 @@ func (s *Store) AlertReports(ctx context.Context, id string, offset, limit int) 
 	return ids.Val(), int(total.Val()), nil
 }
 
+// AlertHolds implements alerting.Store: whether the report is in the
+// alert's complete list.
+func (s *Store) AlertHolds(ctx context.Context, alertID, reportID string) (bool, error) {
+	_, err := s.rdb.LPos(ctx, s.alertReportsKey(alertID), reportID, redis.LPosArgs{}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, unavailable(fmt.Sprintf("read reports of alert %s", alertID), err)
+	}
+	return true, nil
+}
+
 // Seq returns the zone's current sequence number.
 func (s *Store) Seq(ctx context.Context, zone string) (int64, error) {
 	runID, err := s.gate(zone)

@@ -255,3 +255,94 @@ func TestCAPReports(t *testing.T) {
 		t.Errorf("a reporter's own zone: %d %v", status, body)
 	}
 }
+
+// capAmendment is a CAP Update (or Cancel) of the messages refs names,
+// telling of killed dead.
+func capAmendment(identifier, msgType string, killed int, refs ...string) string {
+	doc := capReport(identifier, "Idlib", "Airstrike", time.Now().Add(-time.Minute))
+	var triples []string
+	for _, ref := range refs {
+		triples = append(triples, "ops@party-a.example.org,"+ref+","+cap.DateTime(time.Now().Add(-time.Minute)))
+	}
+	doc = strings.Replace(doc, "<msgType>Alert</msgType>", "<msgType>"+msgType+"</msgType>", 1)
+	if len(refs) > 0 {
+		doc = strings.Replace(doc, "<restriction>joint centre</restriction>", "<restriction>joint centre</restriction>\n  <references>"+strings.Join(triples, " ")+"</references>", 1)
+	}
+	return strings.Replace(doc, "<area>", fmt.Sprintf("<parameter><valueName>truceline-killed</valueName><value>%d</value></parameter>\n    <area>", killed), 1)
+}
+
+// TestCAPUpdateAndCancel: a CAP Update replaces the report it references
+// and a Cancel withdraws it, so an incident told, retold and taken back is
+// not counted; another sender naming the same identifier withdraws or
+// updates nothing.
+func TestCAPUpdateAndCancel(t *testing.T) {
+	d := startDeps(t)
+	a := start(t, d.config(t))
+	first := capAmendment("pa-inc-1", "Alert", 1)
+	captest.Validate(t, []byte(first))
+	status, body := postCAP(t, a, "", first)
+	if status != 202 {
+		t.Fatalf("the first message: %d %v", status, body)
+	}
+	firstKey := body["id"].(string)
+	alertingtest.Eventually(t, 10*time.Second, "the alert", func() bool { return len(alerts(t, a, "idlib")) == 1 })
+
+	update := capAmendment("pa-inc-2", "Update", 3, "pa-inc-1")
+	captest.Validate(t, []byte(update))
+	status, body = postCAP(t, a, "", update)
+	if status != 202 || body["amends"] != firstKey || body["withdraws"] != nil {
+		t.Fatalf("the update: %d %v, want 202 amending %s", status, body, firstKey)
+	}
+	updateKey := body["id"].(string)
+	state := func() (count, killed int, last string) {
+		al := firstAlert(t, a, "idlib")
+		return al.ReportCount, al.Casualties.Killed, al.Timeline[len(al.Timeline)-1].Note
+	}
+	alertingtest.Eventually(t, 10*time.Second, "the update folded in", func() bool {
+		count, killed, _ := state()
+		return count == 1 && killed == 3
+	})
+	if _, _, last := state(); !strings.Contains(last, "report "+firstKey+" updated by its sender: report "+updateKey) {
+		t.Errorf("the timeline ends %q", last)
+	}
+
+	// Another sender's Cancel of "pa-inc-1" names its own report, which
+	// does not exist: it is refused, and an Update of it is a report of
+	// its own.
+	other := userToken(t, a, alerting.User{Name: "cap-other", Role: alerting.RoleReporter, Zones: []string{"idlib"}})
+	status, body = postCAP(t, a, other, capAmendment("pb-1", "Cancel", 0, "pa-inc-1"))
+	if status != 409 || !strings.Contains(fieldsOf(body)["references"], `"pa-inc-1" names no report of yours in zone "idlib"`) {
+		t.Fatalf("another sender's cancel: %d %v, want 409 naming the reference", status, body)
+	}
+	status, body = postCAP(t, a, other, capAmendment("pb-2", "Update", 5, "pa-inc-1"))
+	if status != 202 || body["amends"] != nil || !strings.Contains(fmt.Sprint(body["warnings"]), "this Update counts as a report of its own") {
+		t.Fatalf("another sender's update: %d %v, want 202 with a warning", status, body)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "the other sender's update counted", func() bool {
+		count, killed, _ := state()
+		return count == 2 && killed == 8
+	})
+
+	status, body = postCAP(t, a, "", capAmendment("pa-inc-3", "Cancel", 0, "pa-inc-1", "pa-inc-2"))
+	if status != 202 || body["amends"] != updateKey || body["withdraws"] != true {
+		t.Fatalf("the cancel: %d %v, want 202 withdrawing %s", status, body, updateKey)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "the report withdrawn", func() bool {
+		count, killed, last := state()
+		return count == 1 && killed == 5 && strings.Contains(last, "withdrawn by its sender")
+	})
+	if al := firstAlert(t, a, "idlib"); al.State != alerting.StateOpen || len(al.Amendments) != 2 {
+		t.Errorf("after the withdrawal: state %s, amendments %+v; the alert stays for people to resolve", al.State, al.Amendments)
+	}
+
+	day := time.Now().Add(-time.Minute).UTC().Format(time.DateOnly)
+	status, summary := get(t, a, "/api/v1/summary?zone=idlib&day="+day)
+	zones, _ := summary["zones"].([]any)
+	if status != 200 || len(zones) != 1 {
+		t.Fatalf("summary: %d %v", status, summary)
+	}
+	total := zones[0].(map[string]any)["total"].(map[string]any)
+	if total["reports"] != float64(1) || total["killed"] != float64(5) {
+		t.Errorf("the summary counts %v reports, %v killed; want the other sender's report alone: %v", total["reports"], total["killed"], total)
+	}
+}
