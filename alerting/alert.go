@@ -94,12 +94,52 @@ type Alert struct {
 	Notifications []Notification `json:"notifications,omitempty"`
 	SnoozedUntil  *time.Time     `json:"snoozed_until,omitempty"`
 	Timeline      []Entry        `json:"timeline"`
+	// Worsened, when set, is the latest material change (severity or
+	// casualties up) that reports made after someone acknowledged the
+	// alert: it must not get worse in silence.
+	Worsened *Worsening `json:"worsened,omitempty"`
 	// Amendments are the alert's reports that their senders updated or
 	// withdrew since, oldest first.
 	Amendments []Amendment `json:"amendments,omitempty"`
 	// Version counts the alert's changes; the store refuses a change made
 	// from an older version, so concurrent writers cannot lose updates.
 	Version int64 `json:"version"`
+}
+
+// Worsening is what made an acknowledged alert worse, and when.
+type Worsening struct {
+	At   time.Time `json:"at"`
+	What string    `json:"what"`
+}
+
+// worsening says how b, a's next state, is materially worse than a when
+// someone had acknowledged a ("" when it is not): a higher severity, more
+// killed or injured.
+func worsening(a, b *Alert) string {
+	if len(a.Acks) == 0 || a.State == StateResolved {
+		return ""
+	}
+	var what []string
+	if b.Severity.Rank() > a.Severity.Rank() {
+		what = append(what, fmt.Sprintf("severity %s → %s", a.Severity, b.Severity))
+	}
+	if b.Casualties.Killed > a.Casualties.Killed {
+		what = append(what, fmt.Sprintf("killed %d → %d", a.Casualties.Killed, b.Casualties.Killed))
+	}
+	if b.Casualties.Injured > a.Casualties.Injured {
+		what = append(what, fmt.Sprintf("injured %d → %d", a.Casualties.Injured, b.Casualties.Injured))
+	}
+	return strings.Join(what, ", ")
+}
+
+// ReopenWorsened withdraws the acknowledgements of an alert that just got
+// worse (Worsened) and starts its policy over: the policy's on_worsened is
+// reopen.
+func (a *Alert) ReopenWorsened(p Policy, dir Directory, now time.Time) {
+	a.State = StateOpen
+	a.record(now, Entry{By: engineActor, Action: EventReopened,
+		Note: "acknowledgements withdrawn: the alert got worse (" + a.Worsened.What + "); escalation starts over"})
+	a.restartEscalation(p, dir, now)
 }
 
 // Amendment is one of an alert's reports replaced by its sender's update,
@@ -276,6 +316,11 @@ func (a *Alert) AddReport(r *Report, fixed Severity, now time.Time) (*Alert, Eve
 	b.addCasualties(r)
 	b.UpdatedAt = now
 	b.Version++
+	worse := worsening(a, b)
+	if worse != "" {
+		b.Worsened = &Worsening{At: now, What: worse}
+		worse = "WORSE since it was acknowledged: " + worse + ", by " + reportNote(r)
+	}
 	// The timeline records what changes the alert's handling; a report
 	// that only adds to the count is counted, not on the timeline.
 	switch {
@@ -289,7 +334,13 @@ func (a *Alert) AddReport(r *Report, fixed Severity, now time.Time) (*Alert, Eve
 	case len(b.ResolveAgreed) > 0:
 		// What the parties agreed to close has changed: each judges again.
 		b.ResolveAgreed = nil
-		b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: "agreement to resolve withdrawn: " + reportNote(r) + " came since"})
+		note := "agreement to resolve withdrawn: " + reportNote(r) + " came since"
+		if worse != "" {
+			note += "; " + worse
+		}
+		b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: note})
+	case worse != "":
+		b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: worse})
 	case b.Severity != before:
 		b.record(now, Entry{By: engineActor, Action: EventUpdated, Note: fmt.Sprintf("severity raised to %s by %s", b.Severity, reportNote(r))})
 	}
@@ -352,6 +403,10 @@ func (a *Alert) Amend(old, r *Report, fixed Severity, now time.Time) *Alert {
 		note = fmt.Sprintf("report %s updated by its sender: %s", old.ID, reportNote(r))
 		if b.Severity != a.Severity {
 			note += fmt.Sprintf("; severity raised to %s", b.Severity)
+		}
+		if worse := worsening(a, b); worse != "" {
+			b.Worsened = &Worsening{At: now, What: worse}
+			note += "; WORSE since it was acknowledged: " + worse
 		}
 		if len(b.ResolveAgreed) > 0 {
 			// What the parties agreed to close has changed: each judges again.

@@ -158,7 +158,18 @@ type Policy struct {
 	// Fallback is the contact notified in place of a schedule with nobody
 	// on call; required when a step notifies a schedule.
 	Fallback string `json:"fallback,omitempty"`
+	// OnWorsened says what a material change to an acknowledged alert
+	// does (see Alert.Worsened): OnWorsenedFlag ("", the default) marks it
+	// on the alert, its timeline and the board; OnWorsenedReopen also
+	// withdraws the acknowledgements and starts escalation over.
+	OnWorsened string `json:"on_worsened,omitempty"`
 }
+
+// What a policy's on_worsened can say.
+const (
+	OnWorsenedFlag   = "flag"
+	OnWorsenedReopen = "reopen"
+)
 
 func (p Policy) repeatAfter() time.Duration {
 	switch {
@@ -483,6 +494,9 @@ func (c *Config) Validate() []Problem {
 		}
 		if pol.RepeatAfter < 0 {
 			add(p+".repeat_after", "must not be negative")
+		}
+		if pol.OnWorsened != "" && pol.OnWorsened != OnWorsenedFlag && pol.OnWorsened != OnWorsenedReopen {
+			add(p+".on_worsened", "%q is neither %q nor %q", pol.OnWorsened, OnWorsenedFlag, OnWorsenedReopen)
 		}
 		for j, party := range pol.RequireAckFrom {
 			if !parties[party] {

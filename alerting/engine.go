@@ -523,8 +523,12 @@ func (e *Engine) planAmendment(ctx context.Context, c *Commit, r *Report, ov *ov
 		if rule := catalog.rule(current.Rule); rule != nil {
 			fixed = rule.Severity
 		}
-		next := current.Amend(old, r, fixed, now)
-		c.Alerts = append(c.Alerts, AlertChange{Alert: next, Event: EventUpdated, ReportIDs: []string{r.ID},
+		next, event := current.Amend(old, r, fixed, now), EventUpdated
+		if policy, ok := catalog.Policy(current.Policy); ok && policy.OnWorsened == OnWorsenedReopen && next.Worsened != current.Worsened {
+			next.ReopenWorsened(policy, catalog, now)
+			event = EventReopened
+		}
+		c.Alerts = append(c.Alerts, AlertChange{Alert: next, Event: event, ReportIDs: []string{r.ID},
 			Enqueue: Outbox(current, next)})
 		c.Classification.Amended = append(c.Classification.Amended, current.ID)
 	}
@@ -589,8 +593,12 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	}
 	if current != nil && (Grouping{Rule: rule.ID, Window: window}).Admits(current, r) {
 		next, event := current.AddReport(r, rule.Severity, now)
-		if event == EventReopened && hasPolicy {
+		switch {
+		case event == EventReopened && hasPolicy:
 			next.restartEscalation(policy, e.catalog.Catalog(), now)
+		case hasPolicy && policy.OnWorsened == OnWorsenedReopen && next.Worsened != current.Worsened:
+			next.ReopenWorsened(policy, e.catalog.Catalog(), now)
+			event = EventReopened
 		}
 		c.Alerts = append(c.Alerts, AlertChange{Alert: next, Event: event, ReportIDs: []string{r.ID},
 			GroupKey: key, PrevGroupAlert: current.ID, GroupTTL: ttl, Enqueue: Outbox(current, next)})

@@ -181,7 +181,7 @@ func TestContactValidationNamesEveryProblem(t *testing.T) {
 			{ID: "n", Type: MethodNATS, Subject: "alerts.aleppo.>"},
 			{ID: "s", Type: "sms"},
 		}}},
-		Policies: []Policy{{ID: "p", Steps: []Step{{Notify: []string{"nobody"}}}, Fallback: "ghost"}},
+		Policies: []Policy{{ID: "p", Steps: []Step{{Notify: []string{"nobody"}}}, Fallback: "ghost", OnWorsened: "page-everyone"}},
 	}
 	got := map[string]bool{}
 	for _, p := range cfg.Validate() {
@@ -192,7 +192,7 @@ func TestContactValidationNamesEveryProblem(t *testing.T) {
 		"$.contacts[0].methods[0].url", "$.contacts[0].methods[0].secret", "$.contacts[0].methods[0].address",
 		"$.contacts[0].methods[1].id", "$.contacts[0].methods[1].address",
 		"$.contacts[0].methods[2].subject", "$.contacts[0].methods[3].type",
-		"$.policies[0].steps[0].notify[0]", "$.policies[0].fallback",
+		"$.policies[0].steps[0].notify[0]", "$.policies[0].fallback", "$.policies[0].on_worsened",
 	} {
 		if !got[path] {
 			t.Errorf("no problem at %s; got %v", path, got)

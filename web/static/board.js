@@ -208,7 +208,13 @@ feed.on('alert', ({ event, alert }) => {
   } else {
     list.invalidate(alert.id);
   }
-  if ((event === 'opened' || event === 'reopened') && alert.state === 'open' && HIGHLIGHT_SEVERITIES.has(alert.severity)) {
+  const worse = alert.worsened && alert.state !== 'resolved' && alert.worsened.at !== prev?.worsened?.at;
+  if (worse) {
+    // Worse since someone acknowledged it: seen and heard, whatever its
+    // severity, so that nobody handles it on what it was.
+    list.flash(alert.id);
+    sound.alert('extreme');
+  } else if ((event === 'opened' || event === 'reopened') && alert.state === 'open' && HIGHLIGHT_SEVERITIES.has(alert.severity)) {
     // Whatever the filters show: a new severe alert anywhere is heard.
     sound.alert(alert.severity);
   }

@@ -5,7 +5,7 @@
 import { compareEntries } from './store.js';
 import {
   label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
-  deliveryProblems, fallbackLines, noteWho, resolveView,
+  deliveryProblems, fallbackLines, noteWho, resolveView, clockTime,
 } from './format.js';
 import { el, setText } from './dom.js';
 
@@ -224,7 +224,9 @@ export class AlertList {
     };
     const failedTag = deliveryBadge('is-failed', 'delivery failed', 'delivery-failed');
     const nobodyTag = deliveryBadge('is-nobody', 'nobody on call', 'nobody-on-call');
-    subLine.append(cat, exTag, verifTag, failedTag, nobodyTag);
+    // An acknowledged alert that reports made worse since.
+    const worseTag = deliveryBadge('is-worse', 'worse since ack', 'worse-since-ack');
+    subLine.append(cat, exTag, worseTag, verifTag, failedTag, nobodyTag);
     main.append(titleLine, subLine);
 
     // Zone over "3 reports · 4 min ago".
@@ -272,7 +274,7 @@ export class AlertList {
       zoneLabel: null,
       epoch: -1,
       ticking: false,
-      refs: { badge, titleText, exTag, zone, cat, verifTag, failedTag, nobodyTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
+      refs: { badge, titleText, exTag, zone, cat, verifTag, failedTag, nobodyTag, worseTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
     };
   }
 
@@ -363,6 +365,12 @@ export class AlertList {
   /** The "delivery failed" and "nobody on call" badges, with the errors and
    *  the schedules in their titles (and for screen readers). */
   _fillDelivery(r, alert) {
+    const worse = alert.worsened && alert.state !== 'resolved' ? alert.worsened : null;
+    r.worseTag.hidden = !worse;
+    if (worse) {
+      r.worseTag.title = `Worse since it was acknowledged (${clockTime(parseTime(worse.at))}): ${worse.what}`;
+      setText(r.worseTag._why, `: ${worse.what}`);
+    }
     const { gaveUp, fallback } = deliveryProblems(alert);
     r.failedTag.hidden = !gaveUp.length;
     if (gaveUp.length) {

@@ -1,0 +1,87 @@
+package redisstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/alertingtest"
+)
+
+// worseOnce opens an alert, has both parties acknowledge it, and sends a
+// report that makes it worse: extreme, with two killed. It returns the
+// alert before and after that report, and the event of the last change.
+func worseOnce(t *testing.T, onWorsened string) (e *escalation, before, after *alerting.Alert, event alerting.Event) {
+	t.Helper()
+	config := escalationConfig
+	if onWorsened != "" {
+		config = strings.Replace(config, "    require_ack_from: [party-a, party-b]", "    require_ack_from: [party-a, party-b]\n    on_worsened: "+onWorsened, 1)
+	}
+	srv, store := storeWith(t, config)
+	e = &escalation{fixture: &fixture{redis: srv, store: store, pub: &recorder{}}, clock: alertingtest.NewClock(t0), srv: srv}
+	e.eng, e.esc = e.replica(t)
+	ctx := context.Background()
+	id := e.open(t)
+	e.clock.Set(t0.Add(time.Minute))
+	for _, party := range []string{"party-a", "party-b"} {
+		if _, err := e.eng.Acknowledge(ctx, id, alerting.Actor{Name: "liaison of " + party, Party: party}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = e.alert(t, id)
+	if before.State != alerting.StateAcknowledged {
+		t.Fatalf("state %s after both acknowledgements", before.State)
+	}
+	// More of the same changes nothing material.
+	e.handle(t, rep("r2", "aleppo", alerting.CategoryShelling, t0.Add(2*time.Minute)))
+	if a := e.alert(t, id); a.Worsened != nil || a.State != alerting.StateAcknowledged {
+		t.Fatalf("a report that only adds to the count: worsened %+v, state %s", a.Worsened, a.State)
+	}
+	e.clock.Set(t0.Add(7 * time.Minute))
+	worse := rep("r3", "aleppo", alerting.CategoryShelling, t0.Add(6*time.Minute))
+	worse.Severity, worse.Casualties = alerting.SeverityExtreme, &alerting.Casualties{Killed: 2}
+	e.handle(t, worse)
+	changes := e.pub.all()
+	return e, before, e.alert(t, id), changes[len(changes)-1].Event
+}
+
+// TestAnAcknowledgedAlertDoesNotWorsenInSilence: by default a material
+// change after acknowledgement is marked on the alert and its timeline,
+// and the change says updated; the acknowledgement stands.
+func TestAnAcknowledgedAlertDoesNotWorsenInSilence(t *testing.T) {
+	_, _, a, event := worseOnce(t, "")
+	if a.Worsened == nil || a.Worsened.What != "severity severe → extreme, killed 0 → 2" || !a.Worsened.At.Equal(t0.Add(7*time.Minute)) {
+		t.Fatalf("worsened %+v", a.Worsened)
+	}
+	if last := a.Timeline[len(a.Timeline)-1]; !strings.HasPrefix(last.Note, "WORSE since it was acknowledged: severity severe → extreme, killed 0 → 2, by report r3") {
+		t.Errorf("timeline ends %+v", last)
+	}
+	if a.State != alerting.StateAcknowledged || event != alerting.EventUpdated {
+		t.Errorf("state %s, event %s; want the acknowledgement to stand (on_worsened: flag)", a.State, event)
+	}
+}
+
+// TestOnWorsenedReopen: with on_worsened: reopen the acknowledgements are
+// withdrawn and escalation starts over, so the first step pages again.
+func TestOnWorsenedReopen(t *testing.T) {
+	e, before, a, event := worseOnce(t, alerting.OnWorsenedReopen)
+	if a.State != alerting.StateOpen || len(a.Acks) != 0 || event != alerting.EventReopened {
+		t.Fatalf("state %s, acks %+v, event %s; want reopened without acknowledgements", a.State, a.Acks, event)
+	}
+	if a.Escalation == nil || a.Escalation.Stopped != "" || a.Escalation.NextAt == nil {
+		t.Fatalf("escalation %+v, want it running again", a.Escalation)
+	}
+	var withdrawn bool
+	for _, entry := range a.Timeline {
+		withdrawn = withdrawn || (entry.Action == alerting.EventReopened && strings.HasPrefix(entry.Note, "acknowledgements withdrawn: the alert got worse (severity severe → extreme, killed 0 → 2)"))
+	}
+	if !withdrawn {
+		t.Errorf("no reopening on the timeline: %+v", a.Timeline)
+	}
+	steps := strings.Count(targets(before), "duty-officers")
+	if fired := e.at(t, 12*time.Minute); fired != 1 || strings.Count(targets(e.alert(t, a.ID)), "duty-officers") != steps+1 {
+		t.Errorf("5 minutes after the reopening: %d escalated, notifications %q", fired, targets(e.alert(t, a.ID)))
+	}
+}
