@@ -97,6 +97,9 @@ func (r *Regime) End() *time.Time {
 // Covers reports whether the regime applies to zone.
 func (r *Regime) Covers(zone string) bool { return matchAny(r.Zones, zone) }
 
+// Covers reports whether the rule judges reports of the zone.
+func (r *Rule) Covers(zone string) bool { return matchAny(r.Zones, zone) }
+
 // InForce reports whether the regime is in force at t.
 func (r *Regime) InForce(t time.Time) bool {
 	if t.Before(r.StartsAt) {

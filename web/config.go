@@ -30,7 +30,10 @@ func (h *Handler) routeConfig() {
 		// Everyone signed in reads the zones they may see and the
 		// parties; the rest names every zone.
 		read := readsConfig
-		if kind == alerting.KindZones || kind == alerting.KindParties {
+		switch kind {
+		case alerting.KindZones, alerting.KindParties, alerting.KindRegimes, alerting.KindPolicies:
+			// Regimes and policies as a read view of the caller's zones
+			// (see zoneView), so that liaisons see what governs them.
 			read = signedIn
 		}
 		h.route("GET /api/v1/"+kind, read, h.listConfig(kind))
@@ -57,15 +60,62 @@ func ofKind(c alerting.Config, kind string) ([]alerting.Object, error) {
 	return out, nil
 }
 
+// zoneView is what a caller who may not read the whole configuration
+// sees of one kind: the zones it sees (or reports on) and every party; the
+// regimes covering any of those zones, listing only those; and the name and
+// acknowledgement rules of the policies of the rules judging those zones,
+// without their steps, which name contacts and schedules.
+func zoneView(cfg alerting.Config, kind string, sees func(zone string) bool) ([]alerting.Object, error) {
+	var zones []string
+	for _, z := range cfg.Zones {
+		if sees(z.ID) {
+			zones = append(zones, z.ID)
+		}
+	}
+	var view alerting.Config
+	switch kind {
+	case alerting.KindZones:
+		view.Zones = slices.DeleteFunc(slices.Clone(cfg.Zones), func(z alerting.Zone) bool { return !sees(z.ID) })
+	case alerting.KindParties:
+		view.Parties = cfg.Parties
+	case alerting.KindRegimes:
+		for _, rg := range cfg.Regimes {
+			covered := slices.DeleteFunc(slices.Clone(zones), func(z string) bool { return !rg.Covers(z) })
+			if len(covered) > 0 {
+				rg.Zones = covered
+				view.Regimes = append(view.Regimes, rg)
+			}
+		}
+	case alerting.KindPolicies:
+		used := map[string]bool{}
+		for _, rule := range cfg.Rules {
+			if rule.Policy != "" && slices.ContainsFunc(zones, rule.Covers) {
+				used[rule.Policy] = true
+			}
+		}
+		for _, pol := range cfg.Policies {
+			if used[pol.ID] {
+				view.Policies = append(view.Policies, alerting.Policy{ID: pol.ID, Name: pol.Name,
+					RequireAckFrom: pol.RequireAckFrom, OnWorsened: pol.OnWorsened, Steps: []alerting.Step{}})
+			}
+		}
+	default:
+		return nil, alerting.Errorf(alerting.EFORBIDDEN, "reading %s needs a role that reads the configuration", kind)
+	}
+	return ofKind(view, kind)
+}
+
 // loadKind reads the stored objects of one kind, answering the error itself.
 func (h *Handler) loadKind(w http.ResponseWriter, r *http.Request, kind string) ([]alerting.Object, int64, bool) {
 	cfg, version, err := h.opts.Config.LoadConfig(r.Context())
 	if err == nil {
 		var objs []alerting.Object
-		if objs, err = ofKind(cfg.Redacted(), kind); err == nil {
-			if p := principal(r); kind == alerting.KindZones && !p.ReadsConfig() {
-				objs = slices.DeleteFunc(objs, func(o alerting.Object) bool { return !p.SeesZone(o.ID) && !p.Submits(o.ID) })
-			}
+		if p := principal(r); !p.ReadsConfig() {
+			objs, err = zoneView(cfg, kind, func(zone string) bool { return p.SeesZone(zone) || p.Submits(zone) })
+		} else {
+			objs, err = ofKind(cfg.Redacted(), kind)
+		}
+		if err == nil {
 			return objs, version, true
 		}
 	}

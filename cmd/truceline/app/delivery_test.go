@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -301,5 +302,58 @@ func TestOnCallAPI(t *testing.T) {
 	}
 	if status, _ := get(t, a, "/api/v1/schedules/nope/oncall"); status != 404 {
 		t.Errorf("unknown schedule: %d", status)
+	}
+}
+
+// TestLiaisonsReadTheRegimesAndPoliciesOfTheirZones: a liaison reads the
+// regimes covering its zones (listing only those) and the names and
+// acknowledgement rules of the policies judging them, never their steps;
+// the rest of the configuration stays closed.
+func TestLiaisonsReadTheRegimesAndPoliciesOfTheirZones(t *testing.T) {
+	d := startDeps(t)
+	cfg := d.config(t)
+	cfg.Demo, cfg.DemoRate = true, 0
+	a := start(t, cfg)
+	liaison := userToken(t, a, alerting.User{Name: "liaison-latakia", Role: alerting.RoleLiaison, Party: "party-a", Zones: []string{"latakia"}})
+	read := func(path string) (int, map[string]any) {
+		t.Helper()
+		status, text := call(t, a, liaison, "GET", path, "")
+		var body map[string]any
+		_ = json.Unmarshal([]byte(text), &body)
+		return status, body
+	}
+	status, body := read("/api/v1/regimes")
+	regimes, _ := body["regimes"].([]any)
+	ids := map[string]string{}
+	for _, r := range regimes {
+		rg := r.(map[string]any)
+		ids[rg["id"].(string)] = fmt.Sprint(rg["zones"])
+	}
+	if status != 200 || len(ids) != 2 || ids["coh-all"] != "[latakia]" || ids["silence-latakia"] != "[latakia]" {
+		t.Errorf("regimes: %d %v, want coh-all and silence-latakia, each listing latakia alone", status, ids)
+	}
+	status, body = read("/api/v1/policies")
+	policies, _ := body["policies"].([]any)
+	if status != 200 || len(policies) == 0 {
+		t.Fatalf("policies: %d %v", status, body)
+	}
+	for _, p := range policies {
+		pol := p.(map[string]any)
+		if pol["name"] == nil || fmt.Sprint(pol["steps"]) != "[]" {
+			t.Errorf("policy %v: want its name without its steps", pol)
+		}
+	}
+	if status, _ := call(t, a, liaison, "GET", "/api/v1/regimes/silence-ghouta", ""); status != 404 {
+		t.Errorf("another zone's regime: %d, want 404", status)
+	}
+	for _, kind := range []string{"contacts", "rules", "schedules"} {
+		if status, _ := call(t, a, liaison, "GET", "/api/v1/"+kind, ""); status != 403 {
+			t.Errorf("GET /api/v1/%s as a liaison: %d, want 403", kind, status)
+		}
+	}
+	// A duty officer still reads everything.
+	status, body = get(t, a, "/api/v1/regimes")
+	if all, _ := body["regimes"].([]any); status != 200 || len(all) != 4 {
+		t.Errorf("regimes as the admin: %d, %d of them", status, len(all))
 	}
 }
