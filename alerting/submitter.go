@@ -115,14 +115,15 @@ func (r *Report) Stamp(s Submitter, named bool) {
 	}
 }
 
-// AsSent is the report as its sender sent it: without what Stamp added,
-// and without an id truceline assigned.
+// AsSent is the report as its sender sent it: without what Stamp and
+// Admit added (the amended report's key goes in a header), and without an
+// id truceline assigned.
 func (r Report) AsSent() Report {
 	if r.SubmittedBy == nil {
 		return r
 	}
 	r.ID = r.SubmittedID
-	r.SubmittedID, r.SubmittedBy = "", nil
+	r.SubmittedID, r.SubmittedBy, r.Amends, r.Withdraws = "", nil, "", false
 	return r
 }
 

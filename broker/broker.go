@@ -62,7 +62,16 @@ const (
 	// HeaderSenderMsgID is the Nats-Msg-Id the sender set, which the intake
 	// replaces with one scoped to the sender (alerting.ReportKey).
 	HeaderSenderMsgID = "Truceline-Msg-Id"
+	// HeaderAmends is the id its sender gave an earlier report of its own
+	// that this one updates (a CAP Update), or withdraws when
+	// HeaderWithdraws is "true" (a CAP Cancel): see alerting.Arrival.
+	HeaderAmends    = "Truceline-Amends"
+	HeaderWithdraws = "Truceline-Withdraws"
 )
+
+// reportHeaders are the headers above: what a report's message says beside
+// its body, which parking and replaying keep.
+var reportHeaders = []string{HeaderSubmittedBy, HeaderReportID, HeaderSenderMsgID, HeaderAmends, HeaderWithdraws}
 
 // Options configures a Broker.
 type Options struct {
@@ -187,6 +196,9 @@ func (b *Broker) arrival(subject string, h nats.Header, seq uint64) (a alerting.
 	if a.By, known = alerting.ParseSubmitter(h.Get(HeaderSubmittedBy)); !known {
 		a.By = alerting.Submitter{Via: alerting.ViaNATS}
 	}
+	if id := h.Get(HeaderAmends); alerting.ValidReportID(id) {
+		a.Amends, a.Withdraws = id, h.Get(HeaderWithdraws) == "true"
+	}
 	if id := h.Get(HeaderReportID); alerting.ValidReportID(id) {
 		a.AssignedID = id
 		return a, true
@@ -220,6 +232,15 @@ func (b *Broker) PublishReport(ctx context.Context, r *alerting.Report) (duplica
 	m.Header.Set(HeaderSubmittedBy, r.SubmittedBy.HeaderValue())
 	if r.SubmittedID == "" {
 		m.Header.Set(HeaderReportID, r.ID)
+	}
+	if r.Amends != "" {
+		// The id as its sender gave it: the consumer keys it to the
+		// submitter again, as Admit did.
+		id, _, _ := strings.Cut(r.Amends, "~")
+		m.Header.Set(HeaderAmends, id)
+		if r.Withdraws {
+			m.Header.Set(HeaderWithdraws, "true")
+		}
 	}
 	if m.Data, err = json.Marshal(&sent); err != nil {
 		return false, fmt.Errorf("encode report %s: %w", r.ID, err)
@@ -382,7 +403,7 @@ const HeaderAttempts = "Truceline-Attempts"
 func (b *Broker) Park(ctx context.Context, subject string, h nats.Header, data []byte, reason error, attempts int) error {
 	m := nats.NewMsg(b.prefix + ParkedSubject)
 	m.Data = data
-	for _, k := range []string{HeaderSubmittedBy, HeaderReportID, HeaderSenderMsgID} {
+	for _, k := range reportHeaders {
 		if v := h.Get(k); v != "" {
 			m.Header.Set(k, v)
 		}

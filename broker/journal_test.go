@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,5 +52,33 @@ func TestReadingTheStreamsLeavesNoConsumer(t *testing.T) {
 	}
 	if info.State.Consumers != 0 {
 		t.Fatalf("%d consumers left on %s after reading it", info.State.Consumers, broker.StreamAlerts)
+	}
+}
+
+// TestAnAmendmentKeepsWhatItAmends: the report an Update or Cancel amends
+// is said in headers, not in the body, and read back as the Arrival the
+// engine admits it with again.
+func TestAnAmendmentKeepsWhatItAmends(t *testing.T) {
+	srv := natstest.Start(t)
+	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := alerting.Submitter{Via: alerting.ViaCAP, User: "liaison-a"}
+	r := alerting.Report{ID: "pa-2", Zone: "aleppo", Category: alerting.CategoryShelling, ObservedAt: time.Now().UTC().Truncate(time.Second),
+		ReportedBy: "OP 3", Amends: alerting.ReportKey(by, "aleppo", "pa-1"), Withdraws: true}
+	r.Stamp(by, true)
+	if _, err := b.PublishReport(context.Background(), &r); err != nil {
+		t.Fatal(err)
+	}
+	var got []alerting.Submission
+	if err := b.Reports(context.Background(), "aleppo", 0, func(s alerting.Submission) error { got = append(got, s); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Arrival.Amends != "pa-1" || !got[0].Arrival.Withdraws || got[0].Arrival.By != by {
+		t.Fatalf("read back %+v", got)
+	}
+	if body := string(got[0].Data); strings.Contains(body, "amends") || strings.Contains(body, "withdraws") {
+		t.Errorf("the body says what only truceline sets: %s", body)
 	}
 }

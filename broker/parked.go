@@ -65,7 +65,7 @@ func (b *Broker) ReplayParked(ctx context.Context, seq uint64) (string, error) {
 	}
 	out := nats.NewMsg(subject)
 	out.Data = m.Data
-	for _, k := range []string{HeaderSubmittedBy, HeaderReportID, HeaderSenderMsgID} {
+	for _, k := range reportHeaders {
 		if v := m.Header.Get(k); v != "" {
 			out.Header.Set(k, v)
 		}

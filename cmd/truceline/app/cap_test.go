@@ -341,8 +341,8 @@ func TestCAPUpdateAndCancel(t *testing.T) {
 	if status != 200 || len(zones) != 1 {
 		t.Fatalf("summary: %d %v", status, summary)
 	}
-	total := zones[0].(map[string]any)["total"].(map[string]any)
-	if total["reports"] != float64(1) || total["killed"] != float64(5) {
-		t.Errorf("the summary counts %v reports, %v killed; want the other sender's report alone: %v", total["reports"], total["killed"], total)
+	today := zones[0].(map[string]any)["total"].(map[string]any)["today"].(map[string]any)
+	if today["reports"] != float64(1) || today["killed"] != float64(5) {
+		t.Errorf("the summary counts %v reports, %v killed; want the other sender's report alone: %v", today["reports"], today["killed"], today)
 	}
 }
