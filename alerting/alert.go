@@ -470,6 +470,14 @@ func (a *Alert) resolveParties() []string {
 // Active reports whether the alert still needs handling (not resolved).
 func (a *Alert) Active() bool { return a.State != StateResolved }
 
+// Unanswered reports whether every step of the alert's escalation ran and
+// it is still open: nobody acknowledged it (or, under a joint
+// acknowledgement, not every party did). It is the most urgent state an
+// alert can be in; acknowledging or resolving the alert ends it.
+func (a *Alert) Unanswered() bool {
+	return a.State == StateOpen && a.Escalation != nil && a.Escalation.Stopped == StoppedExhausted
+}
+
 // touch records a change made by a person or the engine.
 func (a *Alert) touch(now time.Time, e Entry) {
 	a.record(now, e)
@@ -518,13 +526,18 @@ func reportNote(r *Report) string {
 	return note
 }
 
-// SortByUrgency orders alerts most urgent first: active before resolved, then
-// by severity, then by the most recent report.
+// SortByUrgency orders alerts most urgent first: active before resolved,
+// then unanswered ones (escalation ran out unacknowledged) whatever their
+// severity, then by severity, then by the most recent report. The board
+// sorts its rows the same way (compareEntries in web/static/store.js).
 func SortByUrgency(alerts []*Alert) {
 	sort.SliceStable(alerts, func(i, j int) bool {
 		a, b := alerts[i], alerts[j]
 		if a.Active() != b.Active() {
 			return a.Active()
+		}
+		if a.Unanswered() != b.Unanswered() {
+			return a.Unanswered()
 		}
 		if a.Severity.Rank() != b.Severity.Rank() {
 			return a.Severity.Rank() > b.Severity.Rank()

@@ -142,3 +142,58 @@ func TestVerificationOfAJointAlertNeedsEveryRequiredParty(t *testing.T) {
 		}
 	}
 }
+
+// TestUnansweredAlertsAreMostUrgent: an open alert whose escalation ran out
+// (every step fired, nobody acknowledged) comes before every other active
+// alert, whatever its severity; once acknowledged it takes its place by
+// severity again, and resolved alerts stay last.
+func TestUnansweredAlertsAreMostUrgent(t *testing.T) {
+	open := func(id string, sev alerting.Severity, ago time.Duration) *alerting.Alert {
+		return alerting.OpenAlert(alerting.Opening{ID: id, ZoneName: "Aleppo", Rule: "r"},
+			report("r-"+id, testNow.Add(-ago), func(r *alerting.Report) { r.Severity = sev }), testNow.Add(-ago))
+	}
+	// One step, at once: the policy is exhausted as the alert opens.
+	once := alerting.Policy{ID: "once", Steps: []alerting.Step{{After: 0, Notify: []string{alerting.BoardTarget}}}}
+	// Two steps, the second an hour later: still running.
+	later := alerting.Policy{ID: "later", Steps: []alerting.Step{{After: 0, Notify: []string{alerting.BoardTarget}},
+		{After: alerting.Duration(time.Hour), Notify: []string{alerting.BoardTarget}}}}
+
+	exhausted := open("exhausted-minor", alerting.SeverityMinor, time.Hour)
+	exhausted.StartEscalation(once, nil, testNow.Add(-time.Hour))
+	if !exhausted.Unanswered() || exhausted.Escalation.Stopped != alerting.StoppedExhausted {
+		t.Fatalf("after its only step the alert is not unanswered: %+v", exhausted.Escalation)
+	}
+	running := open("running-extreme", alerting.SeverityExtreme, time.Minute)
+	running.StartEscalation(later, nil, testNow.Add(-time.Minute))
+	if running.Unanswered() {
+		t.Fatalf("an alert with a step to come is unanswered: %+v", running.Escalation)
+	}
+	fresh := open("fresh-minor", alerting.SeverityMinor, 0)
+	acked, err := open("acked-moderate", alerting.SeverityModerate, 2*time.Hour).Acknowledge(alerting.Actor{Name: "duty"}, "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calmedAfter, err := exhausted.Acknowledge(alerting.Actor{Name: "duty"}, "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calmedAfter.ID = "exhausted-acked-minor"
+	if calmedAfter.Unanswered() || calmedAfter.Escalation.Stopped != alerting.StoppedExhausted {
+		t.Fatalf("acknowledged after its escalation ran out, the alert is still unanswered: %+v", calmedAfter.Escalation)
+	}
+	resolved, err := open("resolved-extreme", alerting.SeverityExtreme, time.Minute).Resolve(alerting.Actor{Name: "duty"}, "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	alerts := []*alerting.Alert{resolved, fresh, calmedAfter, acked, running, exhausted}
+	alerting.SortByUrgency(alerts)
+	var got []string
+	for _, a := range alerts {
+		got = append(got, a.ID)
+	}
+	want := []string{"exhausted-minor", "running-extreme", "acked-moderate", "fresh-minor", "exhausted-acked-minor", "resolved-extreme"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("by urgency:\n got %v\nwant %v", got, want)
+	}
+}
