@@ -108,6 +108,7 @@ export function shortTime(ms, now = Date.now()) {
  *   snoozedUntil  ms, when a snooze is still running (else 0)
  *   stopped the reason, or ""
  *   soon    true in the last minute before the next step
+ *   unanswered  every step ran and the alert is still open (isUnanswered)
  */
 export function escalationView(alert, now = Date.now()) {
   const e = alert && alert.escalation;
@@ -121,6 +122,7 @@ export function escalationView(alert, now = Date.now()) {
     snoozedUntil: snoozed > now ? snoozed : 0,
     stopped: '',
     soon: false,
+    unanswered: isUnanswered(alert),
   };
   const nextAt = parseTime(e.next_at);
   if (e.stopped || !nextAt || alert.state === 'resolved') {
@@ -134,6 +136,25 @@ export function escalationView(alert, now = Date.now()) {
   view.next = left > 0 ? `next step in ${countdown(left)}` : 'next step due';
   view.soon = left <= 60000;
   return view;
+}
+
+/**
+ * Whether every step of the alert's escalation ran and the alert is still
+ * open: nobody acknowledged it (or, when it needs several parties, not all
+ * of them did). The loudest state an alert can be in; acknowledging or
+ * resolving it ends it.
+ */
+export function isUnanswered(alert) {
+  return Boolean(alert && alert.state === 'open' && alert.escalation && alert.escalation.stopped === 'exhausted');
+}
+
+/** What the board says of an unanswered alert: who has not acknowledged. */
+export function unansweredText(alert, partyName) {
+  const waiting = requiredAcks(alert).filter((x) => !x.ack).map((x) => partyName(x.party));
+  const who = waiting.length && waiting.length < requiredAcks(alert).length
+    ? `Not acknowledged by ${waiting.join(' and ')}`
+    : 'Nobody acknowledged';
+  return `${who} — escalation exhausted`;
 }
 
 /**
