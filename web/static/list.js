@@ -229,7 +229,7 @@ export class AlertList {
     };
     const failedTag = deliveryBadge('is-failed', 'delivery failed', 'delivery-failed');
     const nobodyTag = deliveryBadge('is-nobody', 'nobody on call', 'nobody-on-call');
-    subLine.append(unansweredTag, cat, exTag, verifTag, failedTag, nobodyTag);
+    subLine.append(cat, exTag, verifTag, unansweredTag, failedTag, nobodyTag);
     main.append(titleLine, subLine);
 
     // Zone over "3 reports · 4 min ago".
