@@ -470,12 +470,28 @@ func (a *Alert) resolveParties() []string {
 // Active reports whether the alert still needs handling (not resolved).
 func (a *Alert) Active() bool { return a.State != StateResolved }
 
-// Unanswered reports whether every step of the alert's escalation ran and
-// it is still open: nobody acknowledged it (or, under a joint
-// acknowledgement, not every party did). It is the most urgent state an
-// alert can be in; acknowledging or resolving the alert ends it.
+// Unanswered reports whether the alert's escalation ran out and it is
+// still open: every step fired, the last one after the alert opened, and
+// nobody acknowledged it (or, under a joint acknowledgement, not every
+// party did). It is the most urgent state an alert can be in;
+// acknowledging or resolving the alert ends it. A policy whose steps all
+// fire as the alert opens (one that only shows it on the board) is
+// exhausted at once without ever escalating: its alerts are not unanswered.
 func (a *Alert) Unanswered() bool {
-	return a.State == StateOpen && a.Escalation != nil && a.Escalation.Stopped == StoppedExhausted
+	e := a.Escalation
+	if a.State != StateOpen || e == nil || e.Stopped != StoppedExhausted {
+		return false
+	}
+	if e.Repeat > 0 {
+		return true // a later pass: it escalated
+	}
+	for i := len(a.Timeline) - 1; i >= 0; i-- {
+		if a.Timeline[i].Action == EventEscalated {
+			// The last step; the steps due at opening fire at PassStart.
+			return a.Timeline[i].At.After(e.PassStart)
+		}
+	}
+	return false
 }
 
 // touch records a change made by a person or the engine.

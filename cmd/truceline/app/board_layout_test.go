@@ -175,15 +175,18 @@ func layoutBoard(t *testing.T, a *app.App) (string, int) {
 			},
 			RequireAckFrom: []string{"party-a", "party-b"},
 		}, {
-			// One step, at once: exhausted as the alert opens.
-			ID:    "once",
-			Name:  "Shown on the board once",
-			Steps: []alerting.Step{{After: 0, Notify: []string{"board"}}},
+			// Runs out a second after opening.
+			ID:   "short",
+			Name: "Runs out in a second",
+			Steps: []alerting.Step{
+				{After: 0, Notify: []string{"board"}},
+				{After: alerting.Duration(time.Second), Notify: []string{"board"}},
+			},
 		}},
 		Rules: []alerting.Rule{
 			{ID: "joint", Name: "Ceasefire violation", Policy: "joint", Categories: []alerting.Category{
 				"heavy_weapons_in_restricted_area", "shelling", "airstrike", "movement_of_forces", "small_arms"}},
-			{ID: "explosions", Name: "Explosion", Policy: "once", Categories: []alerting.Category{"explosion"}},
+			{ID: "explosions", Name: "Explosion", Policy: "short", Categories: []alerting.Category{"explosion"}},
 		},
 	}); err != nil {
 		t.Fatalf("apply the layout test's configuration: %v", err)

@@ -17,8 +17,9 @@ import (
 
 // runOutPolicies gives airstrikes a policy whose last step comes two
 // seconds after opening, so that an unacknowledged airstrike's escalation
-// runs out at once, and shelling and small-arms fire one whose second step
-// is an hour away.
+// runs out at once, shelling and small-arms fire one whose second step is
+// an hour away, and explosions one that only shows them on the board (its
+// one step fires at opening: exhausted, but never escalated).
 func runOutPolicies(t *testing.T, a *app.App) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -34,10 +35,12 @@ func runOutPolicies(t *testing.T, a *app.App) {
 				{After: 0, Notify: board},
 				{After: alerting.Duration(time.Hour), Notify: board},
 			}},
+			{ID: "board-only", Name: "Shown on the board, never escalated", Steps: []alerting.Step{{After: 0, Notify: board}}},
 		},
 		Rules: []alerting.Rule{
 			{ID: "airstrikes", Name: "Airstrikes", Categories: []alerting.Category{"airstrike"}, Policy: "short"},
 			{ID: "others", Name: "Shelling and small arms", Categories: []alerting.Category{"shelling", "small_arms"}, Policy: "long"},
+			{ID: "explosions", Name: "Explosions", Categories: []alerting.Category{"explosion"}, Policy: "board-only"},
 		},
 	}); err != nil {
 		t.Fatalf("apply the policies: %v", err)
@@ -46,11 +49,13 @@ func runOutPolicies(t *testing.T, a *app.App) {
 
 // TestBoardUnansweredIsLoudest lets an extreme alert's escalation run out
 // with nobody acknowledging it, on a board that already shows a fresh
-// extreme and a fresh minor alert: its row becomes the loudest (marked, red,
-// with a badge saying nobody acknowledged), goes to the top, is counted in
-// the header and sounds the alarm when the sound is on. Acknowledged, it
-// calms down and takes its place by severity and time again. With the sound
-// off, an escalation that runs out makes no sound.
+// extreme and a fresh minor alert and a board-only one: its row becomes the
+// loudest (marked, red, with a badge saying nobody acknowledged), goes to
+// the top, is counted in the header and sounds the alarm when the sound is
+// on. Acknowledged, it calms down and takes its place by severity and time
+// again. The board-only alert, exhausted as it opened without escalating,
+// stays calm throughout. With the sound off, an escalation that runs out
+// makes no sound.
 func TestBoardUnansweredIsLoudest(t *testing.T) {
 	needChromium(t)
 	d := startDeps(t)
@@ -58,11 +63,15 @@ func TestBoardUnansweredIsLoudest(t *testing.T) {
 	runOutPolicies(t, a)
 	postReport(t, a, report{ID: "fresh-extreme", Zone: "idlib", Category: "shelling", Severity: "extreme"}, time.Minute)
 	postReport(t, a, report{ID: "fresh-minor", Zone: "daraa", Category: "small_arms", Severity: "minor"}, time.Minute)
-	freshExtreme, freshMinor := onlyAlert(t, a, "idlib"), onlyAlert(t, a, "daraa")
+	postReport(t, a, report{ID: "board-only", Zone: "homs-north", Category: "explosion", Severity: "moderate"}, 2*time.Minute)
+	freshExtreme, freshMinor, boardOnly := onlyAlert(t, a, "idlib"), onlyAlert(t, a, "daraa"), onlyAlert(t, a, "homs-north")
 
 	tab := startBrowser(t)
 	b := signInBoard(t, tab, a, dutyOfficer, "")
-	b.waitRows(boardWait, "the two fresh alerts", func(rows []boardRow) bool { return len(rows) == 2 })
+	b.waitRows(boardWait, "the three alerts", func(rows []boardRow) bool { return len(rows) == 3 })
+	if got := b.text(fmt.Sprintf(`[data-alert-id=%q] [data-testid=countdown]`, boardOnly)); got != "stopped: exhausted" {
+		t.Errorf("the board-only alert's escalation says %q, want stopped: exhausted", got)
+	}
 	// The sound on (a click: the page may make sound), and every cue
 	// noted instead of played.
 	b.click(`[data-testid=sound-toggle]`)
@@ -101,7 +110,11 @@ func TestBoardUnansweredIsLoudest(t *testing.T) {
 			return slices.Equal(got, ids)
 		}
 	}
-	b.waitRows(boardWait, "the unanswered alert above the fresh extreme and minor ones", order(id, freshExtreme, freshMinor))
+	b.waitRows(boardWait, "the unanswered alert above the fresh extreme, board-only moderate and fresh minor ones",
+		order(id, freshExtreme, boardOnly, freshMinor))
+	if evaluate[bool](t, tab, fmt.Sprintf(`document.querySelector('[data-alert-id=%q]').classList.contains('is-unanswered')`, boardOnly)) {
+		t.Errorf("the board-only alert, exhausted as it opened, is marked unanswered")
+	}
 	if !b.shown(`[data-testid=unanswered-wrap]`) || b.text(`[data-testid=unanswered-count]`) != "1" {
 		t.Errorf("the header does not count one unanswered alert: %q", b.text(`[data-testid=unanswered-wrap]`))
 	}
@@ -120,7 +133,7 @@ func TestBoardUnansweredIsLoudest(t *testing.T) {
 	b.click(`[data-testid=detail] [data-testid=detail-ack]`)
 	b.waitRows(boardWait, "the acknowledged alert below the fresh extreme one", func(rows []boardRow) bool {
 		r, _ := rowByID(rows, id)
-		return r.State == "acknowledged" && order(freshExtreme, id, freshMinor)(rows)
+		return r.State == "acknowledged" && order(freshExtreme, id, boardOnly, freshMinor)(rows)
 	})
 	if evaluate[bool](t, tab, fmt.Sprintf(`document.querySelector(%q).classList.contains('is-unanswered')`, row)) || b.shown(row+` [data-testid=unanswered]`) {
 		t.Errorf("the acknowledged row is still marked unanswered")
