@@ -525,6 +525,30 @@ func (a *Alert) resolveParties() []string {
 // Active reports whether the alert still needs handling (not resolved).
 func (a *Alert) Active() bool { return a.State != StateResolved }
 
+// Unanswered reports whether the alert's escalation ran out and it is
+// still open: every step fired, the last one after the alert opened, and
+// nobody acknowledged it (or, under a joint acknowledgement, not every
+// party did). It is the most urgent state an alert can be in;
+// acknowledging or resolving the alert ends it. A policy whose steps all
+// fire as the alert opens (one that only shows it on the board) is
+// exhausted at once without ever escalating: its alerts are not unanswered.
+func (a *Alert) Unanswered() bool {
+	e := a.Escalation
+	if a.State != StateOpen || e == nil || e.Stopped != StoppedExhausted {
+		return false
+	}
+	if e.Repeat > 0 {
+		return true // a later pass: it escalated
+	}
+	for i := len(a.Timeline) - 1; i >= 0; i-- {
+		if a.Timeline[i].Action == EventEscalated {
+			// The last step; the steps due at opening fire at PassStart.
+			return a.Timeline[i].At.After(e.PassStart)
+		}
+	}
+	return false
+}
+
 // touch records a change made by a person or the engine.
 func (a *Alert) touch(now time.Time, e Entry) {
 	a.record(now, e)
@@ -573,13 +597,18 @@ func reportNote(r *Report) string {
 	return note
 }
 
-// SortByUrgency orders alerts most urgent first: active before resolved, then
-// by severity, then by the most recent report.
+// SortByUrgency orders alerts most urgent first: active before resolved,
+// then unanswered ones (escalation ran out unacknowledged) whatever their
+// severity, then by severity, then by the most recent report. The board
+// sorts its rows the same way (compareEntries in web/static/store.js).
 func SortByUrgency(alerts []*Alert) {
 	sort.SliceStable(alerts, func(i, j int) bool {
 		a, b := alerts[i], alerts[j]
 		if a.Active() != b.Active() {
 			return a.Active()
+		}
+		if a.Unanswered() != b.Unanswered() {
+			return a.Unanswered()
 		}
 		if a.Severity.Rank() != b.Severity.Rank() {
 			return a.Severity.Rank() > b.Severity.Rank()

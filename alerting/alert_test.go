@@ -142,3 +142,74 @@ func TestVerificationOfAJointAlertNeedsEveryRequiredParty(t *testing.T) {
 		}
 	}
 }
+
+// TestUnansweredAlertsAreMostUrgent: an open alert whose escalation ran out
+// (every step fired, the last after opening, and nobody acknowledged) comes
+// before every other active alert, whatever its severity; once acknowledged
+// it takes its place by severity again, and resolved alerts stay last. A
+// policy that only shows alerts on the board is exhausted as they open
+// without escalating: those alerts are not unanswered.
+func TestUnansweredAlertsAreMostUrgent(t *testing.T) {
+	open := func(id string, sev alerting.Severity, ago time.Duration) *alerting.Alert {
+		return alerting.OpenAlert(alerting.Opening{ID: id, ZoneName: "Aleppo", Rule: "r"},
+			report("r-"+id, testNow.Add(-ago), func(r *alerting.Report) { r.Severity = sev }), testNow.Add(-ago))
+	}
+	board := []string{alerting.BoardTarget}
+	// One step, at once: exhausted as the alert opens, never escalated.
+	boardOnly := alerting.Policy{ID: "board-only", Steps: []alerting.Step{{After: 0, Notify: board}}}
+	// Two steps, the second an hour after opening.
+	hour := alerting.Policy{ID: "hour", Steps: []alerting.Step{{After: 0, Notify: board}, {After: alerting.Duration(time.Hour), Notify: board}}}
+	// Once, and again 5 minutes later (the default repeat_after).
+	twice := alerting.Policy{ID: "twice", Steps: []alerting.Step{{After: 0, Notify: board}}, Repeat: 1}
+
+	ranOut := open("ran-out-minor", alerting.SeverityMinor, 2*time.Hour)
+	ranOut.StartEscalation(hour, nil, testNow.Add(-2*time.Hour))
+	if ranOut.Unanswered() {
+		t.Fatalf("unanswered before its last step: %+v", ranOut.Escalation)
+	}
+	ranOut, ok := ranOut.Escalate(hour, nil, testNow.Add(-time.Hour))
+	if !ok || !ranOut.Unanswered() || ranOut.Escalation.Stopped != alerting.StoppedExhausted {
+		t.Fatalf("after its last step the alert is not unanswered: %+v", ranOut.Escalation)
+	}
+	repeated := open("repeated-minor", alerting.SeverityMinor, 3*time.Hour)
+	repeated.StartEscalation(twice, nil, testNow.Add(-3*time.Hour))
+	repeated, ok = repeated.Escalate(twice, nil, testNow.Add(-2*time.Hour))
+	if !ok || !repeated.Unanswered() {
+		t.Fatalf("after its second pass the alert is not unanswered: %+v", repeated.Escalation)
+	}
+	shown := open("board-only-extreme", alerting.SeverityExtreme, 3*time.Hour)
+	shown.StartEscalation(boardOnly, nil, testNow.Add(-3*time.Hour))
+	if shown.Escalation.Stopped != alerting.StoppedExhausted || shown.Unanswered() {
+		t.Fatalf("a board-only alert: unanswered %v, escalation %+v; want exhausted, not unanswered", shown.Unanswered(), shown.Escalation)
+	}
+	running := open("running-extreme", alerting.SeverityExtreme, time.Minute)
+	running.StartEscalation(hour, nil, testNow.Add(-time.Minute))
+	fresh := open("fresh-minor", alerting.SeverityMinor, 0)
+	acked, err := open("acked-moderate", alerting.SeverityModerate, 2*time.Hour).Acknowledge(alerting.Actor{Name: "duty"}, "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calmed, err := ranOut.Acknowledge(alerting.Actor{Name: "duty"}, "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calmed.ID = "ran-out-acked-minor"
+	if calmed.Unanswered() || calmed.Escalation.Stopped != alerting.StoppedExhausted {
+		t.Fatalf("acknowledged after its escalation ran out, the alert is still unanswered: %+v", calmed.Escalation)
+	}
+	resolved, err := open("resolved-extreme", alerting.SeverityExtreme, time.Minute).Resolve(alerting.Actor{Name: "duty"}, "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	alerts := []*alerting.Alert{resolved, fresh, calmed, acked, running, shown, repeated, ranOut}
+	alerting.SortByUrgency(alerts)
+	var got []string
+	for _, a := range alerts {
+		got = append(got, a.ID)
+	}
+	want := []string{"ran-out-minor", "repeated-minor", "running-extreme", "board-only-extreme", "acked-moderate", "fresh-minor", "ran-out-acked-minor", "resolved-extreme"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("by urgency:\n got %v\nwant %v", got, want)
+	}
+}

@@ -22,6 +22,10 @@ type Escalation struct {
 	Stopped string `json:"stopped,omitempty"`
 }
 
+// StoppedExhausted is Escalation.Stopped once every step of every pass
+// fired.
+const StoppedExhausted = "exhausted"
+
 // Notification is one escalation step's message to one contact method (or
 // to the board). Key is its idempotency key, (alert, step, repeat, contact
 // method): a notification is delivered at most once when delivery
@@ -134,7 +138,7 @@ func (a *Alert) fireDue(p Policy, dir Directory, now time.Time) {
 		e.Step++
 		if e.Step == len(p.Steps) {
 			if e.Repeat >= p.Repeat {
-				e.NextAt, e.Stopped = nil, "exhausted"
+				e.NextAt, e.Stopped = nil, StoppedExhausted
 				return
 			}
 			// The next pass's first step comes RepeatAfter after this

@@ -18,7 +18,7 @@ import {
   fetchZones, alertAction, fetchSession, signIn, signOut, setCSRF, onUnauthenticated, isCSRFError,
   fetchRuleFaults, dismissRuleFault, forgetReports,
 } from './api.js';
-import { agoShort, clockTime, hasAcknowledged, label, severityRank, SEVERITIES } from './format.js';
+import { agoShort, clockTime, hasAcknowledged, isUnanswered, label, severityRank, SEVERITIES } from './format.js';
 import { setText } from './dom.js';
 
 const HIGHLIGHT_EVENTS = new Set(['opened', 'reopened', 'escalated']);
@@ -40,6 +40,8 @@ const els = {
   updated: $('updated'),
   openCount: $('open-count'),
   ackCount: $('ack-count'),
+  unansweredCount: $('unanswered-count'),
+  unansweredWrap: $('unanswered-wrap'),
   shownCount: $('shown-count'),
   zoneFilter: $('zone-filter'),
   stateFilter: $('state-filter'),
@@ -167,6 +169,8 @@ const counters = new ZoneCounters(els.zoneTable, {
 // --- feed events ---------------------------------------------------------------
 
 feed.on('snapshot', ({ zone, alerts, reason }) => {
+  const wasUnanswered = new Set();
+  for (const e of store.values()) if (e.zone === zone && isUnanswered(e.alert)) wasUnanswered.add(e.id);
   const { added, removed, changed } = store.replaceZone(zone, alerts);
   const reseed = seeded.has(zone);
   seeded.add(zone);
@@ -182,6 +186,13 @@ feed.on('snapshot', ({ zone, alerts, reason }) => {
       sound.alert(a.severity);
     } else {
       list.invalidate(id);
+    }
+  }
+  // So are escalations that ran out meanwhile.
+  for (const id of reseed ? [...added, ...changed] : []) {
+    if (isUnanswered(store.get(id).alert) && !wasUnanswered.has(id)) {
+      list.flash(id);
+      sound.unanswered();
     }
   }
   ensureZoneOption(zone);
@@ -217,6 +228,12 @@ feed.on('alert', ({ event, alert }) => {
   } else if ((event === 'opened' || event === 'reopened') && alert.state === 'open' && HIGHLIGHT_SEVERITIES.has(alert.severity)) {
     // Whatever the filters show: a new severe alert anywhere is heard.
     sound.alert(alert.severity);
+  }
+  if (isUnanswered(alert) && !(prev && isUnanswered(prev))) {
+    // The last escalation step ran and nobody acknowledged: whatever the
+    // severity, the loudest there is.
+    list.flash(alert.id);
+    sound.unanswered();
   }
   ensureZoneOption(alert.zone);
 });
@@ -322,6 +339,7 @@ function ackSelected() {
 // --- header ----------------------------------------------------------------------
 
 let extremeOpen = false;
+let unansweredTotal = 0;
 let openTotal = 0;
 
 /** Whether the board cannot vouch for what it shows: the server fell
@@ -331,10 +349,11 @@ function isDown(st) {
 }
 
 /** The tab title: the open count, a marker while an extreme alert waits for
- *  acknowledgement, and STALE while the board cannot vouch for what it shows. */
+ *  acknowledgement or an alert's escalation ran out unacknowledged, and
+ *  STALE while the board cannot vouch for what it shows. */
 function renderTitle() {
   const stale = isDown(feed.status());
-  let title = seeded.size ? `${extremeOpen ? '⚠ ' : ''}(${openTotal}) truceline` : 'truceline';
+  let title = seeded.size ? `${extremeOpen || unansweredTotal ? '⚠ ' : ''}(${openTotal}) truceline` : 'truceline';
   if (stale) title = `STALE · ${title}`;
   if (document.title !== title) document.title = title;
 }
@@ -343,7 +362,10 @@ function renderSummary(visible) {
   const agg = aggregate();
   setText(els.openCount, String(agg.totals.open));
   setText(els.ackCount, String(agg.totals.acknowledged));
+  setText(els.unansweredCount, String(agg.unanswered));
+  els.unansweredWrap.hidden = !agg.unanswered;
   extremeOpen = agg.extremeOpen;
+  unansweredTotal = agg.unanswered;
   openTotal = agg.totals.open;
   renderTitle();
   els.exerciseBanner.hidden = !agg.exercise;
@@ -381,13 +403,15 @@ function emptyText() {
 
 /**
  * One pass over every alert held: counts per zone and in all, the most
- * severe active alert per zone, whether an extreme alert is unacknowledged.
+ * severe active alert per zone, whether an extreme alert is unacknowledged,
+ * how many alerts are unanswered (escalation ran out, nobody acknowledged).
  */
 function aggregate() {
   const perZone = new Map();
   const totals = { open: 0, acknowledged: 0, severity: '' };
   let exercise = false;
   let extremeOpen = false;
+  let unanswered = 0;
   for (const { alert: a, rank } of store.values()) {
     if (a.exercise === true) exercise = true;
     if (a.state !== 'open' && a.state !== 'acknowledged') continue;
@@ -403,6 +427,7 @@ function aggregate() {
       z.severity = a.severity;
     }
     if (a.state === 'open' && a.severity === 'extreme') extremeOpen = true;
+    if (isUnanswered(a)) unanswered++;
   }
   let top = 0;
   for (const z of perZone.values()) {
@@ -411,7 +436,7 @@ function aggregate() {
       totals.severity = z.severity;
     }
   }
-  return { perZone, totals, exercise, extremeOpen };
+  return { perZone, totals, exercise, extremeOpen, unanswered };
 }
 
 // --- map and zone counters ----------------------------------------------------------

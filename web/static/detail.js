@@ -4,7 +4,7 @@
 
 import {
   label, fullTime, clockTime, shortTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
-  kindLabel, noteStateLabel, resolveView,
+  kindLabel, noteStateLabel, resolveView, isUnanswered, unansweredText,
 } from './format.js';
 import { ackWho } from './list.js';
 import { fetchAlert, reportOnce } from './api.js';
@@ -171,7 +171,9 @@ export class DetailPanel {
     r.sev = el('span', 'sev-badge');
     r.state = el('span', 'state-chip');
     r.ex = el('span', 'ex-tag', 'EXERCISE');
-    badges.append(r.sev, r.state, r.ex);
+    r.unanswered = el('span', 'loud-badge is-unanswered');
+    r.unanswered.dataset.testid = 'detail-unanswered';
+    badges.append(r.sev, r.state, r.ex, r.unanswered);
     r.close = el('button', 'detail-close', '×');
     r.close.type = 'button';
     r.close.dataset.testid = 'detail-close';
@@ -427,11 +429,14 @@ export class DetailPanel {
     this.root.dataset.state = a.state || '';
     const severity = String(a.severity || 'unknown');
     const state = String(a.state || 'unknown');
-    this.root.className = `detail sev-${severity} state-${state}`;
+    const unanswered = isUnanswered(a);
+    this.root.className = `detail sev-${severity} state-${state}${unanswered ? ' is-unanswered' : ''}`;
 
     setText(r.sev, label(severity));
     setText(r.state, label(state));
     r.ex.hidden = a.exercise !== true;
+    r.unanswered.hidden = !unanswered;
+    setText(r.unanswered, unanswered ? unansweredText(a, (p) => this.catalog.partyName(p)) : '');
     setText(r.title, a.title || '(untitled alert)');
     setText(r.sub, `${this.zoneName(a.zone)} · ${label(a.category)}`);
 
@@ -631,7 +636,7 @@ export class DetailPanel {
   _renderEscalation(a, now) {
     const r = this.r;
     const v = escalationView(a, now);
-    const sig = v ? `${v.level}|${v.next}|${v.snoozedUntil}` : 'none';
+    const sig = v ? `${v.level}|${v.next}|${v.snoozedUntil}|${v.unanswered}` : 'none';
     if (r.esc._sig === sig) return;
     r.esc._sig = sig;
     if (!v) {
@@ -641,10 +646,14 @@ export class DetailPanel {
     const lines = [];
     const top = el('div', 'esc-top');
     top.append(el('span', 'esc-level-big', v.level));
-    const cd = el('span', `esc-next ${v.stopped ? 'is-stopped' : ''} ${v.soon ? 'is-soon' : ''}`.trim(), v.next);
+    const cd = el('span', ['esc-next', v.stopped && 'is-stopped', v.unanswered && 'is-unanswered', v.soon && 'is-soon']
+      .filter(Boolean).join(' '), v.next);
     cd.dataset.testid = 'countdown';
     top.append(cd);
     lines.push(top);
+    if (v.unanswered) {
+      lines.push(el('p', 'small esc-unanswered', 'Every step of the policy ran and the alert is still open: acknowledge it, or resolve it.'));
+    }
     const e = a.escalation || {};
     const policy = this.catalog.policies.get(a.policy);
     if (!v.stopped && policy && Array.isArray(policy.steps) && policy.steps[e.step]) {

@@ -108,6 +108,7 @@ export function shortTime(ms, now = Date.now()) {
  *   snoozedUntil  ms, when a snooze is still running (else 0)
  *   stopped the reason, or ""
  *   soon    true in the last minute before the next step
+ *   unanswered  the escalation ran out and the alert is still open (isUnanswered)
  */
 export function escalationView(alert, now = Date.now()) {
   const e = alert && alert.escalation;
@@ -121,6 +122,7 @@ export function escalationView(alert, now = Date.now()) {
     snoozedUntil: snoozed > now ? snoozed : 0,
     stopped: '',
     soon: false,
+    unanswered: isUnanswered(alert),
   };
   const nextAt = parseTime(e.next_at);
   if (e.stopped || !nextAt || alert.state === 'resolved') {
@@ -134,6 +136,35 @@ export function escalationView(alert, now = Date.now()) {
   view.next = left > 0 ? `next step in ${countdown(left)}` : 'next step due';
   view.soon = left <= 60000;
   return view;
+}
+
+/**
+ * Whether the alert's escalation ran out and the alert is still open: every
+ * step fired, the last one after the alert opened, and nobody acknowledged
+ * it (or, when it needs several parties, not all of them did). The loudest
+ * state an alert can be in; acknowledging or resolving it ends it. A policy
+ * whose steps all fire at opening (board only) never escalated: its alerts
+ * are exhausted at once, not unanswered. As alerting.Alert.Unanswered.
+ */
+export function isUnanswered(alert) {
+  const e = alert && alert.escalation;
+  if (!e || alert.state !== 'open' || e.stopped !== 'exhausted') return false;
+  if (e.repeat > 0) return true; // a later pass: it escalated
+  const tl = Array.isArray(alert.timeline) ? alert.timeline : [];
+  for (let i = tl.length - 1; i >= 0; i--) {
+    // The last step; the steps due at opening fire at pass_start.
+    if (tl[i] && tl[i].action === 'escalated') return parseTime(tl[i].at) > parseTime(e.pass_start);
+  }
+  return false;
+}
+
+/** What the board says of an unanswered alert: who has not acknowledged. */
+export function unansweredText(alert, partyName) {
+  const waiting = requiredAcks(alert).filter((x) => !x.ack).map((x) => partyName(x.party));
+  const who = waiting.length && waiting.length < requiredAcks(alert).length
+    ? `Not acknowledged by ${waiting.join(' and ')}`
+    : 'Nobody acknowledged';
+  return `${who} — escalation exhausted`;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { compareEntries } from './store.js';
 import {
   label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
-  deliveryProblems, fallbackLines, noteWho, resolveView, clockTime,
+  deliveryProblems, fallbackLines, noteWho, resolveView, isUnanswered, unansweredText, clockTime,
 } from './format.js';
 import { el, setText } from './dom.js';
 
@@ -212,9 +212,14 @@ export class AlertList {
     exTag.hidden = true;
     // The verification, in the sub-line where its column is folded away.
     const verifTag = el('span', 'verif-tag');
+    // Every escalation step ran and nobody acknowledged: the loudest.
+    const unansweredTag = el('span', 'loud-badge is-unanswered');
+    unansweredTag.dataset.testid = 'unanswered';
+    unansweredTag.title = 'Every step of the escalation policy ran and the alert is still open';
+    unansweredTag.hidden = true;
     // Deliveries that went wrong, loud, without opening the alert.
     const deliveryBadge = (cls, text, testid) => {
-      const tag = el('span', `delivery-badge ${cls}`, text);
+      const tag = el('span', `loud-badge ${cls}`, text);
       tag.dataset.testid = testid;
       tag.hidden = true;
       // The title is for the mouse; this says the same to screen readers.
@@ -226,7 +231,7 @@ export class AlertList {
     const nobodyTag = deliveryBadge('is-nobody', 'nobody on call', 'nobody-on-call');
     // An acknowledged alert that reports made worse since.
     const worseTag = deliveryBadge('is-worse', 'worse since ack', 'worse-since-ack');
-    subLine.append(cat, exTag, worseTag, verifTag, failedTag, nobodyTag);
+    subLine.append(cat, exTag, worseTag, verifTag, unansweredTag, failedTag, nobodyTag);
     main.append(titleLine, subLine);
 
     // Zone over "3 reports · 4 min ago".
@@ -274,7 +279,7 @@ export class AlertList {
       zoneLabel: null,
       epoch: -1,
       ticking: false,
-      refs: { badge, titleText, exTag, zone, cat, verifTag, failedTag, nobodyTag, worseTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
+      refs: { badge, titleText, exTag, zone, cat, verifTag, unansweredTag, failedTag, nobodyTag, worseTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
     };
   }
 
@@ -286,10 +291,12 @@ export class AlertList {
     const title = alert.title || '(untitled alert)';
     const actor = this.actor();
     const canAct = this.canAct();
+    const unanswered = isUnanswered(alert);
 
     node.dataset.state = state;
     node.dataset.severity = severity;
     node.className = `alert sev-${severity} state-${state}` +
+      (unanswered ? ' is-unanswered' : '') +
       (alert.exercise === true ? ' is-exercise' : '') +
       (row.el.classList.contains('is-selected') ? ' is-selected' : '') +
       (row.el.classList.contains('flash') ? ' flash' : '');
@@ -298,6 +305,8 @@ export class AlertList {
     setText(r.titleText, title);
     r.titleText.title = title;
     r.exTag.hidden = alert.exercise !== true;
+    r.unansweredTag.hidden = !unanswered;
+    if (unanswered) setText(r.unansweredTag, unansweredText(alert, this.partyName));
     setText(r.zone, zoneLabel);
     r.zone.title = zoneLabel;
     setText(r.cat, label(alert.category));
@@ -435,8 +444,8 @@ export class AlertList {
     }
     setText(r.escLevel, v.snoozedUntil ? `${v.level} · snoozed` : v.level);
     setText(r.escNext, v.next);
-    cell.className = 'cell cell-esc' + (v.stopped ? ' is-stopped' : '') + (v.soon ? ' is-soon' : '') +
-      (v.snoozedUntil ? ' is-snoozed' : '');
+    cell.className = 'cell cell-esc' + (v.stopped ? ' is-stopped' : '') + (v.unanswered ? ' is-unanswered' : '') +
+      (v.soon ? ' is-soon' : '') + (v.snoozedUntil ? ' is-snoozed' : '');
     cell.title = v.snoozedUntil
       ? `Snoozed until ${fullTime(v.snoozedUntil)}`
       : v.nextAt ? `Next escalation step at ${fullTime(v.nextAt)}` : '';

@@ -1,11 +1,12 @@
 // Sound: an optional audible cue when a severe or extreme alert opens or
-// reopens. Off by default; the toggle (aria-pressed) is remembered in
+// reopens, and a louder one when an alert's escalation runs out with nobody
+// having acknowledged it. Off by default; the toggle (aria-pressed) is remembered in
 // localStorage. The tone is synthesised with the Web Audio API: no audio
 // files. Browsers only let a page make sound after a person has interacted
 // with it, so a setting restored on load waits for the first click or key.
 
 const STORAGE_KEY = 'truceline.sound';
-/** at most one cue in this many ms: a burst of alerts is one cue */
+/** at most one cue of a kind in this many ms: a burst of alerts is one cue */
 const GAP_MS = 1500;
 
 function readStored() {
@@ -25,10 +26,12 @@ function store(on) {
   }
 }
 
-// Tones: [frequency Hz, start s, length s]. Extreme: three descending
-// notes; severe: two.
+// Tones: [frequency Hz, start s, length s]. Extreme: four alternating
+// notes; severe: two; unanswered: the extreme tone twice, rising.
 const TONES = {
   extreme: [[988, 0, 0.16], [784, 0.2, 0.16], [988, 0.4, 0.16], [784, 0.6, 0.24]],
+  unanswered: [[784, 0, 0.16], [988, 0.2, 0.16], [784, 0.4, 0.16], [988, 0.6, 0.16],
+    [784, 1.0, 0.16], [988, 1.2, 0.16], [784, 1.4, 0.16], [1175, 1.6, 0.4]],
   severe: [[880, 0, 0.14], [659, 0.18, 0.22]],
   test: [[880, 0, 0.1]],
 };
@@ -39,7 +42,8 @@ export class Sound {
     this.button = button;
     this.on = readStored();
     this.ctx = null;
-    this.lastAt = 0;
+    /** when each kind of cue last played ("alert", "unanswered") */
+    this.lastAt = { alert: 0, unanswered: 0 };
     this._render();
     button.addEventListener('click', () => {
       this.on = !this.on;
@@ -47,18 +51,29 @@ export class Sound {
       this._render();
       // The click is the gesture that lets the page make sound: say how it
       // sounds, quietly.
-      if (this.on) this._play(TONES.test, 0.08);
+      if (this.on) this._play('test', 0.08);
     });
     if (this.on) this._armUnlock();
   }
 
   /** A severe or extreme alert opened or reopened. */
   alert(severity) {
-    if (!this.on) return;
+    if (this._due('alert')) this._play(severity === 'extreme' ? 'extreme' : 'severe', 0.16);
+  }
+
+  /** Every escalation step of an open alert ran and nobody acknowledged
+   *  it. Not held back by a cue for an alert that just opened. */
+  unanswered() {
+    if (this._due('unanswered')) this._play('unanswered', 0.2);
+  }
+
+  /** Whether a cue of kind may play now (sound on, none just played). */
+  _due(kind) {
+    if (!this.on) return false;
     const now = Date.now();
-    if (now - this.lastAt < GAP_MS) return;
-    this.lastAt = now;
-    this._play(severity === 'extreme' ? TONES.extreme : TONES.severe, 0.16);
+    if (now - this.lastAt[kind] < GAP_MS) return false;
+    this.lastAt[kind] = now;
+    return true;
   }
 
   _context() {
@@ -87,7 +102,9 @@ export class Sound {
     document.addEventListener('keydown', unlock, true);
   }
 
-  _play(notes, volume) {
+  /** Play the tone of TONES[name]. */
+  _play(name, volume) {
+    const notes = TONES[name];
     const ctx = this._context();
     if (!ctx) return;
     if (ctx.state === 'suspended') ctx.resume().catch(() => {});
@@ -120,9 +137,9 @@ export class Sound {
     const text = b.querySelector('.sound-label');
     if (text) text.textContent = this.on ? 'Sound on' : 'Sound off';
     b.title = !this.on
-      ? 'Sound is off. Turn on to hear a tone when a severe or extreme alert opens'
+      ? 'Sound is off. Turn on to hear a tone when a severe or extreme alert opens, and an alarm when an alert’s escalation runs out unacknowledged'
       : waiting
         ? 'Sound is on; the browser allows it after your first click or key press on this page'
-        : 'Sound is on: a tone plays when a severe or extreme alert opens or reopens';
+        : 'Sound is on: a tone plays when a severe or extreme alert opens or reopens, an alarm when an alert’s escalation runs out unacknowledged';
   }
 }

@@ -1,7 +1,7 @@
 // AlertStore: the alerts the board currently holds, keyed by id.
 // Pure data; the board decides what to render from the change sets returned.
 
-import { parseTime, severityRank } from './format.js';
+import { isUnanswered, parseTime, severityRank } from './format.js';
 
 /**
  * An entry wraps the alert as received plus a few parsed fields used for
@@ -15,16 +15,20 @@ function makeEntry(alert) {
     rank: severityRank(alert.severity),
     lastSeen: parseTime(alert.last_seen),
     resolvedLast: alert.state === 'resolved' ? 1 : 0,
+    unanswered: isUnanswered(alert) ? 1 : 0,
   };
 }
 
 /**
  * Board order: active before resolved (only matters when resolved ones are
- * shown), then most severe first, then most recent last_seen, then id.
+ * shown), then unanswered alerts (every escalation step ran, nobody
+ * acknowledged) whatever their severity, then most severe first, then most
+ * recent last_seen, then id. The server's alerting.SortByUrgency agrees.
  */
 export function compareEntries(a, b) {
   return (
     a.resolvedLast - b.resolvedLast ||
+    b.unanswered - a.unanswered ||
     b.rank - a.rank ||
     b.lastSeen - a.lastSeen ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
