@@ -172,6 +172,8 @@ export class ZoneMap {
     map.setView([35, 38.5], 6);
     map.createPane('context').style.zIndex = '350';
     map.createPane('precision').style.zIndex = '380';
+    // Zone names above the zones, below the markers they would hide.
+    map.createPane('labels').style.zIndex = '450';
     this.map = map;
 
     this.countries = L.geoJSON(null, {
@@ -256,7 +258,7 @@ export class ZoneMap {
       .sort((a, b) => b.area - a.area);
     for (const { z, layer } of shapes) {
       layer.on('click', () => this.onZone(z.id));
-      layer.bindTooltip(shortName(this.zoneName(z.id)), { permanent: true, direction: 'center', className: 'map-label', interactive: false });
+      layer.bindTooltip(shortName(this.zoneName(z.id)), { permanent: true, direction: 'center', className: 'map-label', interactive: false, pane: 'labels' });
       this.zoneLayer.addLayer(layer);
       const path = layer.getElement();
       for (const [k, v] of Object.entries({ 'data-testid': 'map-zone', 'data-zone': z.id, 'data-severity': 'none',
