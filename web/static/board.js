@@ -18,7 +18,7 @@ import {
   fetchZones, alertAction, fetchSession, signIn, signOut, setCSRF, onUnauthenticated, isCSRFError,
   fetchRuleFaults, dismissRuleFault, forgetReports,
 } from './api.js';
-import { agoShort, clockTime, hasAcknowledged, isUnanswered, label, severityRank, SEVERITIES } from './format.js';
+import { agoShort, awaitingParty, clockTime, hasAcknowledged, isUnanswered, label, severityRank, SEVERITIES } from './format.js';
 import { setText } from './dom.js';
 
 const HIGHLIGHT_EVENTS = new Set(['opened', 'reopened', 'escalated']);
@@ -39,6 +39,12 @@ const els = {
   connLabel: $('conn-label'),
   updated: $('updated'),
   openCount: $('open-count'),
+  awaitingCount: $('awaiting-count'),
+  awaitingNum: $('awaiting-num'),
+  awaitingLabel: $('awaiting-label'),
+  awaitingFilter: $('awaiting-filter'),
+  awaitingFilterWrap: $('awaiting-filter-wrap'),
+  awaitingFilterLabel: $('awaiting-filter-label'),
   ackCount: $('ack-count'),
   unansweredCount: $('unanswered-count'),
   unansweredWrap: $('unanswered-wrap'),
@@ -364,6 +370,7 @@ function renderSummary(visible) {
   setText(els.ackCount, String(agg.totals.acknowledged));
   setText(els.unansweredCount, String(agg.unanswered));
   els.unansweredWrap.hidden = !agg.unanswered;
+  renderAwaiting(agg.awaiting);
   extremeOpen = agg.extremeOpen;
   unansweredTotal = agg.unanswered;
   openTotal = agg.totals.open;
@@ -384,6 +391,21 @@ function renderSummary(visible) {
   renderSituation(agg);
 }
 
+/** The count of alerts awaiting the user's party, and the filter on them:
+ *  only for someone acting for a party. */
+function renderAwaiting(n) {
+  const party = me && me.party ? me.partyName() : '';
+  els.awaitingCount.hidden = !party;
+  els.awaitingFilterWrap.hidden = !party;
+  if (!party) return;
+  setText(els.awaitingNum, String(n));
+  setText(els.awaitingLabel, `awaiting ${party}`);
+  setText(els.awaitingFilterLabel, `Awaiting ${party}`);
+  els.awaitingCount.classList.toggle('is-some', n > 0);
+  els.awaitingCount.setAttribute('aria-pressed', filters.awaiting ? 'true' : 'false');
+  els.awaitingFilter.checked = filters.awaiting;
+}
+
 const STATE_WORDS = {
   active: 'open or acknowledged alerts',
   open: 'open alerts waiting for acknowledgement',
@@ -396,6 +418,7 @@ function emptyText() {
   const parts = [];
   if (filters.severity) parts.push(severityText(filters.severity).toLowerCase());
   if (filters.verification) parts.push(verificationText(filters.verification).toLowerCase());
+  if (filters.awaiting && me && me.party) parts.push(`awaiting ${me.partyName()}`);
   const which = parts.length ? ` (${parts.join(', ')})` : '';
   const where = filters.zone ? ` in ${zoneName(filters.zone)}` : '';
   return `No ${STATE_WORDS[filters.state]}${which}${where}.`;
@@ -412,8 +435,11 @@ function aggregate() {
   let exercise = false;
   let extremeOpen = false;
   let unanswered = 0;
+  let awaiting = 0;
+  const party = me ? me.party : '';
   for (const { alert: a, rank } of store.values()) {
     if (a.exercise === true) exercise = true;
+    if (awaitingParty(a, party).length) awaiting++;
     if (a.state !== 'open' && a.state !== 'acknowledged') continue;
     let z = perZone.get(a.zone);
     if (!z) {
@@ -436,7 +462,7 @@ function aggregate() {
       totals.severity = z.severity;
     }
   }
-  return { perZone, totals, exercise, extremeOpen, unanswered };
+  return { perZone, totals, exercise, extremeOpen, unanswered, awaiting };
 }
 
 // --- map and zone counters ----------------------------------------------------------
@@ -594,6 +620,8 @@ function readFiltersFromURL() {
     state: STATES.has(state) ? state : 'active',
     severity: parseSeverity(q.get('severity')),
     verification: parseVerification(q.get('verification')),
+    // only the alerts that wait for the user's party
+    awaiting: q.get('awaiting') === '1',
     // the alert whose details are open
     alert: q.get('alert') || '',
   };
@@ -606,6 +634,7 @@ function writeFiltersToURL() {
   put('state', filters.state === 'active' ? '' : filters.state);
   put('severity', filters.severity);
   put('verification', filters.verification);
+  put('awaiting', filters.awaiting ? '1' : '');
   put('alert', filters.alert);
   // keep commas readable in shared links
   const qs = q.toString().replace(/%2C/gi, ',');
@@ -618,7 +647,9 @@ function makeFilter() {
   const minRank = sevs.length === 1 ? severityRank(sevs[0]) : 0;
   const sevSet = sevs.length > 1 ? new Set(sevs) : null;
   const verSet = filters.verification ? new Set(filters.verification.split(',')) : null;
+  const party = filters.awaiting && me ? me.party : '';
   return (a) =>
+    (!party || awaitingParty(a, party).length > 0) &&
     (!zone || a.zone === zone) &&
     (state === 'all' || (state === 'active' ? a.state !== 'resolved' : a.state === state)) &&
     (!sevs.length || (sevSet ? sevSet.has(a.severity) : severityRank(a.severity) >= minRank)) &&
@@ -627,11 +658,12 @@ function makeFilter() {
 
 /** Whether the filters hide anything the default view shows. */
 function filtersNarrow() {
-  return Boolean(filters.zone || filters.severity || filters.verification || (filters.state !== 'active' && filters.state !== 'all'));
+  return Boolean(filters.zone || filters.severity || filters.verification || filters.awaiting ||
+    (filters.state !== 'active' && filters.state !== 'all'));
 }
 
 function activeFilterCount() {
-  return [filters.zone, filters.severity, filters.verification, filters.state !== 'active'].filter(Boolean).length;
+  return [filters.zone, filters.severity, filters.verification, filters.awaiting, filters.state !== 'active'].filter(Boolean).length;
 }
 
 function renderFilterState() {
@@ -655,6 +687,7 @@ function syncFilterControls() {
   if (filters.zone) ensureZoneOption(filters.zone);
   els.zoneFilter.value = filters.zone;
   els.stateFilter.value = filters.state;
+  els.awaitingFilter.checked = filters.awaiting;
   for (const [sel, value, text] of [
     [els.severityFilter, filters.severity, severityText],
     [els.verificationFilter, filters.verification, verificationText],
@@ -754,11 +787,19 @@ els.verificationFilter.addEventListener('change', () => {
   applyFilters();
 });
 
+function setAwaiting(on) {
+  filters.awaiting = on;
+  applyFilters();
+}
+els.awaitingFilter.addEventListener('change', () => setAwaiting(els.awaitingFilter.checked));
+els.awaitingCount.addEventListener('click', () => setAwaiting(!filters.awaiting));
+
 els.clearFilters.addEventListener('click', () => {
   filters.zone = '';
   filters.state = 'active';
   filters.severity = '';
   filters.verification = '';
+  filters.awaiting = false;
   syncFilterControls();
   applyFilters();
 });

@@ -158,6 +158,25 @@ export function isUnanswered(alert) {
   return false;
 }
 
+/**
+ * What an active alert waits for from a party, as words: its
+ * acknowledgement (the party is in require_ack_from and has not
+ * acknowledged), its verification (the same, not yet judged), its agreement
+ * to resolve (another party proposed it). Empty when nothing, or no party.
+ */
+export function awaitingParty(alert, party) {
+  if (!party || !alert || alert.state === 'resolved') return [];
+  const required = Array.isArray(alert.require_ack_from) ? alert.require_ack_from : [];
+  if (!required.includes(party)) return [];
+  const by = (list) => (Array.isArray(list) ? list : []).some((x) => x && x.party === party);
+  const out = [];
+  if (!by(alert.acks)) out.push('acknowledgement');
+  if (!by(alert.verifications)) out.push('verification');
+  const agreed = Array.isArray(alert.resolve_agreed) ? alert.resolve_agreed : [];
+  if (agreed.length && !by(agreed)) out.push('agreement to resolve');
+  return out;
+}
+
 /** What the board says of an unanswered alert: who has not acknowledged. */
 export function unansweredText(alert, partyName) {
   const waiting = requiredAcks(alert).filter((x) => !x.ack).map((x) => partyName(x.party));
