@@ -139,6 +139,9 @@ type Healer struct {
 	mu       sync.Mutex
 	verified string // the incarnation this healer last verified in full
 	ok       bool
+	// kicks counts Kick: a check that a Kick interrupted does not make
+	// the store verified, since the fence it opened has closed again.
+	kicks uint64
 
 	compacted time.Time        // when the compacted record was last brought up to date
 	running   bool             // Run started
@@ -167,6 +170,7 @@ func NewHealer(o HealerOptions) (*Healer, error) {
 func (h *Healer) Kick() {
 	h.mu.Lock()
 	h.ok = false
+	h.kicks++
 	h.mu.Unlock()
 	select {
 	case h.kick <- struct{}{}:
@@ -293,6 +297,9 @@ func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 	start := time.Now()
 	defer func() { res.TookMS = time.Since(start).Milliseconds() }()
 	res.ZonesHealed = []string{}
+	h.mu.Lock()
+	kicks := h.kicks
+	h.mu.Unlock()
 	runID, epoch, err := h.o.Store.Incarnation(ctx)
 	if err != nil {
 		return res, err
@@ -389,7 +396,11 @@ func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 		return res, err
 	}
 	h.mu.Lock()
-	h.verified, h.ok = runID, true
+	// A Kick meanwhile (the store restarted again while it was checked,
+	// and tripped the fence this check had opened) asks for another
+	// check: taking this one as done would leave the fence closed for
+	// good, every tick probing a store it will not let through.
+	h.verified, h.ok = runID, h.kicks == kicks
 	h.mu.Unlock()
 	if len(behind) > 0 || lost > 0 {
 		h.logger.Warn("the state store is in step with the streams again", "zones_healed", len(behind), "reports_recovered", lost,
