@@ -234,6 +234,12 @@ export function forgetReports() {
   reports.clear();
 }
 
+/** GET /api/v1/alerts/{id}/reports -> {report_ids, total, offset}: a page of
+ *  the alert's report ids, oldest first. */
+export async function fetchAlertReports(id, offset, limit) {
+  return getJSON(`/api/v1/alerts/${encodeURIComponent(id)}/reports?offset=${offset}&limit=${limit}`);
+}
+
 /** GET /api/v1/alerts/{id} -> Alert */
 export async function fetchAlert(id, signal) {
   return getJSON(`/api/v1/alerts/${encodeURIComponent(id)}`, signal);

@@ -141,6 +141,12 @@ const detail = new DetailPanel(els.detail, {
     writeFiltersToURL();
     if (list.rows.has(id)) list.select(id);
   },
+  onLocate: (loc) => {
+    // On a narrow screen the map may be folded away: unfold it, then show.
+    if (els.side.classList.contains('is-collapsed')) setSideOpen(true, false);
+    map.focus(loc);
+    els.map.scrollIntoView({ block: 'nearest' });
+  },
 });
 
 catalog.onChange(() => {

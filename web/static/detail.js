@@ -7,37 +7,10 @@ import {
   kindLabel, noteStateLabel, resolveView, isUnanswered, unansweredText,
 } from './format.js';
 import { ackWho } from './list.js';
-import { fetchAlert, reportOnce } from './api.js';
+import { fetchAlert } from './api.js';
+import { ReportsTable } from './reports.js';
 import { el, setText } from './dom.js';
 
-const RECENT_REPORTS = 5;
-/** Who handed a report to truceline, as truceline recorded it. */
-export function submitterLabel(s) {
-  if (!s || typeof s !== 'object') return 'sender not recorded';
-  switch (s.via) {
-    case 'nats':
-      return s.user ? `NATS user ${s.user}` : 'an anonymous NATS publisher';
-    case 'demo':
-      return 'the demo generator';
-    case 'cap':
-      return `${s.user || '?'} (CAP)${s.token ? ` with token ${s.token}` : ''}`;
-    default:
-      return `${s.user || '?'}${s.token ? ` with token ${s.token}` : ''}`;
-  }
-}
-
-/** The report's line: who says so, and who sent it in. */
-function reportLine(link, who, rep) {
-  if (rep.submitted_id) {
-    setText(link, rep.submitted_id);
-    link.title = `Kept as ${rep.id}: the report as stored (JSON)`;
-  }
-  const by = typeof rep.reported_by === 'string' && rep.reported_by ? rep.reported_by : '—';
-  who.replaceChildren(
-    el('span', 'report-claim', `says: ${by}`),
-    el('span', 'report-sender', `sent by ${submitterLabel(rep.submitted_by)}`),
-  );
-}
 const TIMELINE_MAX = 100;
 const SNOOZES = [
   ['15m', '15 min'],
@@ -84,8 +57,9 @@ export class DetailPanel {
    *   run       (id, action, body) => Promise<boolean>   sends an action
    *   onOpen    (id) => void
    *   onClose   (id) => void
+   *   onLocate  ({lat, lon, precision_m}) => void   show a report's place on the map
    */
-  constructor(root, { store, catalog, zoneName, me, run, onOpen, onClose }) {
+  constructor(root, { store, catalog, zoneName, me, run, onOpen, onClose, onLocate }) {
     this.root = root;
     this.store = store;
     this.catalog = catalog;
@@ -94,6 +68,7 @@ export class DetailPanel {
     this.run = run;
     this.onOpen = onOpen || (() => {});
     this.onClose = onClose || (() => {});
+    this.onLocate = onLocate || (() => {});
     this.id = null;
     this.alert = null;
     /** the alert fetched by id when the board does not hold it (resolved
@@ -283,7 +258,14 @@ export class DetailPanel {
     r.notes.dataset.testid = 'notifications';
     notes.s.append(r.notes);
 
-    body.append(actions, r.readOnly, pair, verif.s, facts.s, notes.s, tl.s);
+    // The reports themselves, as facts.
+    this.reports = new ReportsTable({
+      partyName: (id) => this.catalog.partyName(id),
+      parties: () => [...this.catalog.parties.values()],
+      onLocate: (loc) => this.onLocate(loc),
+    });
+
+    body.append(actions, r.readOnly, pair, verif.s, facts.s, this.reports.el, notes.s, tl.s);
     root.append(head, body);
 
     // Events.
@@ -441,6 +423,7 @@ export class DetailPanel {
     setText(r.sub, `${this.zoneName(a.zone)} · ${label(a.category)}`);
 
     this._renderActions(a);
+    this.reports.show(a);
     if (changed || this._catalogSeen !== this.catalog.parties) {
       this._catalogSeen = this.catalog.parties;
       r.esc._sig = null;
@@ -559,29 +542,7 @@ export class DetailPanel {
     add('Policy', a.policy ? named(this.catalog.policyName(a.policy), a.policy) : el('span', 'muted', 'none'));
 
     const n = Number.isFinite(a.report_count) ? a.report_count : 0;
-    const reports = el('div', 'reports');
-    reports.append(el('span', 'report-count', `${n} ${n === 1 ? 'report' : 'reports'}`));
-    const ids = Array.isArray(a.report_ids) ? a.report_ids.slice(-RECENT_REPORTS).reverse() : [];
-    if (ids.length) {
-      const list = el('ul', 'report-ids');
-      list.dataset.testid = 'report-ids';
-      for (const id of ids) {
-        const li = el('li');
-        const link = el('a', 'report-id', id);
-        link.href = `/api/v1/reports/${encodeURIComponent(id)}`;
-        link.target = '_blank';
-        link.rel = 'noopener';
-        link.title = 'The report as stored (JSON)';
-        const who = el('span', 'report-who muted');
-        who.dataset.testid = 'report-who';
-        li.append(link, who);
-        list.append(li);
-        reportOnce(id).then((rep) => reportLine(link, who, rep), () => setText(who, ''));
-      }
-      const earlier = n - ids.length;
-      if (earlier > 0) list.append(el('li', 'muted', `+ ${earlier} earlier`));
-      reports.append(list);
-    }
+    const reports = el('span', 'report-count', `${n} ${n === 1 ? 'report' : 'reports'}, listed below`);
     add('Reports', reports);
     add('Seen', seenRange(a));
     const c = a.casualties || {};

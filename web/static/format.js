@@ -277,3 +277,18 @@ export function fallbackLines(fallback) {
   }
   return lines;
 }
+
+/** Who handed a report to truceline, as truceline recorded it. */
+export function submitterLabel(s) {
+  if (!s || typeof s !== 'object') return 'sender not recorded';
+  switch (s.via) {
+    case 'nats':
+      return s.user ? `NATS user ${s.user}` : 'an anonymous NATS publisher';
+    case 'demo':
+      return 'the demo generator';
+    case 'cap':
+      return `${s.user || '?'} (CAP)${s.token ? ` with token ${s.token}` : ''}`;
+    default:
+      return `${s.user || '?'}${s.token ? ` with token ${s.token}` : ''}`;
+  }
+}

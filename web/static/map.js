@@ -353,6 +353,19 @@ export class ZoneMap {
     }
   }
 
+  /** Show a place (a report's location): centred, close enough to see the
+   *  town around it, ringed by its precision. */
+  focus({ lat, lon, precision_m: precision }) {
+    const L = window.L;
+    if (!Number.isFinite(lat) || !Number.isFinite(lon)) return;
+    this.moved = true;
+    if (this.focused) this.focused.remove();
+    this.focused = L.circleMarker([lat, lon], { pane: 'labels', radius: 9, interactive: false, className: 'map-focus' }).addTo(this.map);
+    this.focused.getElement().setAttribute('data-testid', 'map-focus');
+    const zoom = precision > 0 ? Math.min(15, Math.max(11, this.map.getBoundsZoom(L.latLng(lat, lon).toBounds(precision * 4)))) : 12;
+    this.map.setView([lat, lon], Math.max(this.map.getZoom(), zoom), { animate: false });
+  }
+
   _drop(m) {
     this.clusters.removeLayer(m.marker);
     if (m.circle) this.precision.removeLayer(m.circle);

@@ -443,12 +443,13 @@ func TestBoardShowsReportsLive(t *testing.T) {
 	// it claims and who truly sent it.
 	b.openDetail(daraa)
 	alertingtest.Eventually(t, boardWait, "the report's sender in the detail", func() bool {
-		return b.text("[data-testid=detail] [data-testid=report-ids] .report-id") == "http-1" &&
-			b.text("[data-testid=detail] [data-testid=report-who]") == "says: test monitorsent by test-admin with token "+adminTokenID(a)
+		return b.text("[data-testid=detail] [data-testid=report-id]") == "http-1" &&
+			b.text("[data-testid=detail] [data-testid=report-claim]") == "test monitor" &&
+			b.text("[data-testid=detail] [data-testid=report-sender]") == "sent by test-admin with token "+adminTokenID(a)
 	})
 	b.openDetail(aleppo)
 	alertingtest.Eventually(t, boardWait, "the anonymous sender in the detail", func() bool {
-		return strings.HasSuffix(b.text("[data-testid=detail] [data-testid=report-who]"), "sent by an anonymous NATS publisher")
+		return b.text("[data-testid=detail] [data-testid=report-sender]") == "sent by an anonymous NATS publisher"
 	})
 	if !b.live() {
 		t.Errorf("the board is no longer live: %q", b.text("[data-testid=conn]"))
