@@ -391,10 +391,11 @@ func RegimeEndingAlert(id string, r *Regime, zone Zone, end, now time.Time) *Ale
 	if name == "" {
 		name = r.ID
 	}
-	left := end.Sub(now).Round(time.Minute)
+	// The title says when, not how long from now: it is read for hours, and
+	// the board counts down to the end the group key names.
 	a := &Alert{
 		ID: id, Zone: zone.ID, Category: CategoryOther, Rule: RegimeEndRule, RuleName: "Regime ending",
-		Title:    fmt.Sprintf("%s ends in %s (%s UTC)", name, left, end.UTC().Format("2 Jan 15:04")),
+		Title:    fmt.Sprintf("%s ends at %s UTC", name, end.UTC().Format("2 Jan 15:04")),
 		GroupKey: RegimeEndKey(r, zone.ID, end), Regime: r.ID, Severity: SeverityMinor, State: StateOpen,
 		Verification: Unverified, FirstSeen: now, LastSeen: now, OpenedAt: now, UpdatedAt: now,
 		Acks: []Ack{}, ReportIDs: []string{}, Version: 1,

@@ -42,13 +42,14 @@ type EscalatorOptions struct {
 // once because firing commits the alert at its version and moves its timer
 // in the same step.
 type Escalator struct {
-	o           EscalatorOptions
-	newID       func() string
-	lastRegimes time.Time // when regimes' ends were last looked at
-	logger      *slog.Logger
-	stop        chan struct{}
-	done        chan struct{}
-	once        sync.Once
+	o              EscalatorOptions
+	newID          func() string
+	lastRegimes    time.Time // when regimes' ends were last looked at
+	regimesVersion int64     // the configuration they were looked at in
+	logger         *slog.Logger
+	stop           chan struct{}
+	done           chan struct{}
+	once           sync.Once
 }
 
 // NewEscalator returns an escalator; Run starts it.
@@ -139,11 +140,15 @@ const escalationWorkers = 16
 // Tick fires every step due now and returns how many alerts it escalated.
 // Tests drive it with a fake clock.
 func (e *Escalator) Tick(ctx context.Context) (int, error) {
-	if now := e.o.Now(); now.Sub(e.lastRegimes) >= regimeCheckInterval {
+	// Regimes' ends are looked at every regimeCheckInterval, and at once
+	// when the configuration changed: a regime added or moved close to its
+	// end is announced without waiting.
+	version := e.o.Catalog.Catalog().Version
+	if now := e.o.Now(); now.Sub(e.lastRegimes) >= regimeCheckInterval || version != e.regimesVersion {
 		if err := e.announceRegimeEnds(ctx, now); err != nil {
 			e.logger.Warn("checking regimes' ends failed; retrying", "err", err)
 		} else {
-			e.lastRegimes = now
+			e.lastRegimes, e.regimesVersion = now, version
 		}
 	}
 	fired := 0

@@ -335,7 +335,7 @@ regimes:
 	if len(got) != 1 || got[0].Zone != "latakia" || got[0].Alert.Rule != alerting.RegimeEndRule || got[0].Alert.Severity != alerting.SeverityMinor {
 		t.Fatalf("announcements: %+v", got)
 	}
-	if !strings.Contains(got[0].Alert.Title, "ends in 1h30m") {
+	if !strings.HasSuffix(got[0].Alert.Title, " ends at 26 Nov 00:00 UTC") {
 		t.Errorf("title %q", got[0].Alert.Title)
 	}
 }

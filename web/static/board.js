@@ -10,6 +10,7 @@ import { Catalog } from './catalog.js';
 import { Me, roleLabel } from './session.js';
 import { Toasts } from './toast.js';
 import { ZoneMap, ReportLocations } from './map.js';
+import { RegimesPanel } from './regimes.js';
 import { ZoneCounters } from './counters.js';
 import { Sound } from './sound.js';
 import { HelpOverlay } from './help.js';
@@ -153,6 +154,7 @@ catalog.onChange(() => {
   renderWhoAmI(); // the party's name
   list.refillAll();
   detail.refresh();
+  scheduleSituation(); // the regimes' lines in the zone table
 });
 
 const feed = new LiveFeed({ zones: ['*'] });
@@ -173,9 +175,15 @@ const map = new ZoneMap(els.map, {
     detail.open(id);
   },
 });
+const regimes = new RegimesPanel($('regimes'), {
+  regimes: () => [...catalog.regimes.values()],
+  zones: () => allZones(),
+  zoneName,
+});
 const counters = new ZoneCounters(els.zoneTable, {
   zoneName,
   onPick: (zone, state) => pickZone(zone, state),
+  regimeLine: (zone, now) => regimes.zoneLine(zone, now),
 });
 
 // --- feed events ---------------------------------------------------------------
@@ -1222,6 +1230,8 @@ setInterval(() => {
   renderConnection();
   list.tick(now);
   detail.tick(now);
+  regimes.render(now);
+  counters.tick(now);
 }, 1000);
 // Relative "last seen" times: every 15 s.
 setInterval(() => {

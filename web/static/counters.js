@@ -13,13 +13,15 @@ export class ZoneCounters {
    *   zoneName  (id) => display name
    *   onPick    (zone, state) => void   zone "" is every zone; state null
    *             keeps the state filter
+   *   regimeLine (zone, now) => string    the regime in force there, "" for none
    */
-  constructor(table, { zoneName, onPick }) {
+  constructor(table, { zoneName, onPick, regimeLine }) {
     this.table = table;
     this.body = table.tBodies[0];
     this.foot = table.tFoot;
     this.zoneName = zoneName;
     this.onPick = onPick;
+    this.regimeLine = regimeLine || (() => '');
     /** zone id -> row refs */
     this.rows = new Map();
     this.total = this._row('', true);
@@ -41,7 +43,10 @@ export class ZoneCounters {
     th.scope = 'row';
     const name = el('button', 'zc-zone');
     name.type = 'button';
-    th.append(name);
+    const regime = el('span', 'zc-regime');
+    regime.dataset.testid = 'zone-regime';
+    regime.hidden = true;
+    th.append(name, regime);
     const open = el('button', 'zc-num zc-open');
     open.type = 'button';
     open.dataset.state = 'open';
@@ -56,7 +61,7 @@ export class ZoneCounters {
     tdAck.append(ack);
     tdSev.append(sev);
     tr.append(th, tdOpen, tdAck, tdSev);
-    return { tr, name, open, ack, sev };
+    return { tr, name, regime, open, ack, sev };
   }
 
   /**
@@ -114,5 +119,17 @@ export class ZoneCounters {
     }
     r.sev.className = `zc-sev sev-${sev}`;
     setText(r.sev, c.severity ? label(c.severity) : '—');
+    if (zone) this._fillRegime(r, zone);
+  }
+
+  _fillRegime(r, zone, now = Date.now()) {
+    const line = this.regimeLine(zone, now);
+    r.regime.hidden = !line;
+    setText(r.regime, line);
+  }
+
+  /** Update the regimes' countdowns (once a second). */
+  tick(now = Date.now()) {
+    for (const [zone, r] of this.rows) this._fillRegime(r, zone, now);
   }
 }

@@ -5,7 +5,7 @@
 import { compareEntries } from './store.js';
 import {
   label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
-  deliveryProblems, fallbackLines, noteWho, resolveView, isUnanswered, unansweredText, clockTime,
+  deliveryProblems, fallbackLines, noteWho, resolveView, isUnanswered, unansweredText, clockTime, countdown,
 } from './format.js';
 import { el, setText } from './dom.js';
 
@@ -231,7 +231,11 @@ export class AlertList {
     const nobodyTag = deliveryBadge('is-nobody', 'nobody on call', 'nobody-on-call');
     // An acknowledged alert that reports made worse since.
     const worseTag = deliveryBadge('is-worse', 'worse since ack', 'worse-since-ack');
-    subLine.append(cat, exTag, worseTag, verifTag, unansweredTag, failedTag, nobodyTag);
+    // A regime-end notice: how long the regime has left, live.
+    const regimeTag = el('span', 'regime-tag');
+    regimeTag.dataset.testid = 'regime-end-countdown';
+    regimeTag.hidden = true;
+    subLine.append(cat, exTag, regimeTag, worseTag, verifTag, unansweredTag, failedTag, nobodyTag);
     main.append(titleLine, subLine);
 
     // Zone over "3 reports · 4 min ago".
@@ -279,7 +283,7 @@ export class AlertList {
       zoneLabel: null,
       epoch: -1,
       ticking: false,
-      refs: { badge, titleText, exTag, zone, cat, verifTag, unansweredTag, failedTag, nobodyTag, worseTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
+      refs: { badge, titleText, exTag, zone, cat, verifTag, unansweredTag, failedTag, nobodyTag, worseTag, regimeTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
     };
   }
 
@@ -352,6 +356,7 @@ export class AlertList {
     }
 
     this._fillDelivery(r, alert);
+    this._fillRegimeEnd(r, alert);
 
     // Acknowledge only what is open and this user (or their party) has not
     // acknowledged; nothing at all for those who may not act.
@@ -456,7 +461,19 @@ export class AlertList {
   tick(now = Date.now()) {
     for (const row of this.rows.values()) {
       if (row.ticking && row.alert) row.ticking = this._fillEscalation(row.refs, row.alert, now);
+      if (row.alert && row.alert.rule === 'regime-end') this._fillRegimeEnd(row.refs, row.alert, now);
     }
+  }
+
+  /** A regime-end notice's countdown, from the end its group names
+   *  ("regime-end:<regime>:<zone>:<unix seconds>"). */
+  _fillRegimeEnd(r, alert, now = Date.now()) {
+    const end = Number(String(alert.group_key || '').split(':').pop()) * 1000;
+    const show = alert.rule === 'regime-end' && Number.isFinite(end) && end > 0;
+    r.regimeTag.hidden = !show;
+    if (!show) return;
+    setText(r.regimeTag, end > now ? `regime ends in ${countdown(end - now)}` : 'regime ended');
+    r.regimeTag.title = `Ends ${fullTime(end)}`;
   }
 
   _applyBusy(row, id) {
