@@ -80,8 +80,11 @@ type Alert struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	Casualties Casualties `json:"casualties"`
-	Exercise   bool       `json:"exercise,omitempty"`
-	Acks       []Ack      `json:"acks"`
+	// Alleged are the parties its standing reports allege did it
+	// (attributed_to), with how many reports say so each, by party id.
+	Alleged  []Allegation `json:"alleged,omitempty"`
+	Exercise bool         `json:"exercise,omitempty"`
+	Acks     []Ack        `json:"acks"`
 	// RequireAckFrom are the parties whose acknowledgements, all of them,
 	// complete the acknowledgement (the policy's joint acknowledgement).
 	RequireAckFrom []string `json:"require_ack_from,omitempty"`
@@ -106,6 +109,39 @@ type Alert struct {
 	Version int64 `json:"version"`
 }
 
+// Allegation is how many of an alert's reports allege a party did it.
+type Allegation struct {
+	Party   string `json:"party"`
+	Reports int    `json:"reports"`
+}
+
+// allege counts a report alleging party (+1), or one no longer standing
+// (-1); a party no report alleges any more leaves the list.
+func (a *Alert) allege(party string, delta int) {
+	if party == "" {
+		return
+	}
+	i, found := slices.BinarySearchFunc(a.Alleged, party, func(x Allegation, p string) int { return strings.Compare(x.Party, p) })
+	switch {
+	case found:
+		a.Alleged[i].Reports += delta
+		if a.Alleged[i].Reports <= 0 {
+			a.Alleged = slices.Delete(a.Alleged, i, i+1)
+		}
+	case delta > 0:
+		a.Alleged = slices.Insert(a.Alleged, i, Allegation{Party: party, Reports: delta})
+	}
+}
+
+// alleges reports whether a standing report alleges party did it.
+func (a *Alert) alleges(party string) bool {
+	return slices.ContainsFunc(a.Alleged, func(x Allegation) bool { return x.Party == party })
+}
+
+// reportMilestones are report counts whose passing is a material change to
+// an acknowledged alert.
+var reportMilestones = []int{10, 25, 50, 100, 250, 500, 1000}
+
 // Worsening is what made an acknowledged alert worse, and when.
 type Worsening struct {
 	At   time.Time `json:"at"`
@@ -114,7 +150,8 @@ type Worsening struct {
 
 // worsening says how b, a's next state, is materially worse than a when
 // someone had acknowledged a ("" when it is not): a higher severity, more
-// killed or injured.
+// killed or injured, a party newly alleged to have done it, or a report
+// count past one of reportMilestones.
 func worsening(a, b *Alert) string {
 	if len(a.Acks) == 0 || a.State == StateResolved {
 		return ""
@@ -128,6 +165,16 @@ func worsening(a, b *Alert) string {
 	}
 	if b.Casualties.Injured > a.Casualties.Injured {
 		what = append(what, fmt.Sprintf("injured %d → %d", a.Casualties.Injured, b.Casualties.Injured))
+	}
+	for _, x := range b.Alleged {
+		if !a.alleges(x.Party) {
+			what = append(what, "alleged perpetrator now also "+x.Party)
+		}
+	}
+	for _, m := range reportMilestones {
+		if a.ReportCount < m && b.ReportCount >= m {
+			what = append(what, fmt.Sprintf("%d reports", m))
+		}
 	}
 	return strings.Join(what, ", ")
 }
@@ -211,17 +258,18 @@ type Opening struct {
 // PendingReport is what an alert needs of a report that matched a rule
 // before the rule's threshold was reached.
 type PendingReport struct {
-	ID         string
-	ObservedAt time.Time
-	Severity   Severity
-	Killed     int
-	Injured    int
-	Exercise   bool
+	ID           string
+	ObservedAt   time.Time
+	Severity     Severity
+	Killed       int
+	Injured      int
+	Exercise     bool
+	AttributedTo string `json:",omitempty"`
 }
 
 // Pending summarises a report for a rule's threshold count.
 func (r *Report) Pending() PendingReport {
-	p := PendingReport{ID: r.ID, ObservedAt: r.ObservedAt, Severity: r.EffectiveSeverity(), Exercise: r.Exercise}
+	p := PendingReport{ID: r.ID, ObservedAt: r.ObservedAt, Severity: r.EffectiveSeverity(), Exercise: r.Exercise, AttributedTo: r.AttributedTo}
 	if r.Casualties != nil {
 		p.Killed, p.Injured = r.Casualties.Killed, r.Casualties.Injured
 	}
@@ -272,12 +320,14 @@ func OpenAlert(o Opening, r *Report, now time.Time) *Alert {
 		a.Exercise = a.Exercise && p.Exercise
 		a.Casualties.Killed += p.Killed
 		a.Casualties.Injured += p.Injured
+		a.allege(p.AttributedTo, 1)
 	}
 	a.ReportIDs = append(a.ReportIDs, r.ID)
 	if n := len(a.ReportIDs); n > RecentReports {
 		a.ReportIDs = a.ReportIDs[n-RecentReports:]
 	}
 	a.addCasualties(r)
+	a.allege(r.AttributedTo, 1)
 	if o.Severity != "" {
 		a.Severity = o.Severity
 	}
@@ -314,6 +364,7 @@ func (a *Alert) AddReport(r *Report, fixed Severity, now time.Time) (*Alert, Eve
 	}
 	b.Exercise = b.Exercise && r.Exercise
 	b.addCasualties(r)
+	b.allege(r.AttributedTo, 1)
 	b.UpdatedAt = now
 	b.Version++
 	worse := worsening(a, b)
@@ -381,6 +432,7 @@ func (a *Alert) Amend(old, r *Report, fixed Severity, now time.Time) *Alert {
 		b.Casualties.Injured = max(0, b.Casualties.Injured-old.Casualties.Injured)
 	}
 	b.Amendments = append(b.Amendments, Amendment{Report: old.ID, By: r.ID, At: now, Withdrawn: r.Withdraws})
+	b.allege(old.AttributedTo, -1)
 	var note string
 	if r.Withdraws {
 		b.ReportCount = max(0, b.ReportCount-1)
@@ -390,6 +442,7 @@ func (a *Alert) Amend(old, r *Report, fixed Severity, now time.Time) *Alert {
 		}
 	} else {
 		b.addCasualties(r)
+		b.allege(r.AttributedTo, 1)
 		if r.ObservedAt.Before(b.FirstSeen) {
 			b.FirstSeen = r.ObservedAt
 		}
@@ -583,6 +636,7 @@ func (a *Alert) clone() *Alert {
 	}
 	b.Timeline = append([]Entry(nil), a.Timeline...)
 	b.Amendments = slices.Clone(a.Amendments)
+	b.Alleged = slices.Clone(a.Alleged)
 	return &b
 }
 

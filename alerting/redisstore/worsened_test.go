@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,45 @@ func TestOnWorsenedReopen(t *testing.T) {
 	steps := strings.Count(targets(before), "duty-officers")
 	if fired := e.at(t, 12*time.Minute); fired != 1 || strings.Count(targets(e.alert(t, a.ID)), "duty-officers") != steps+1 {
 		t.Errorf("5 minutes after the reopening: %d escalated, notifications %q", fired, targets(e.alert(t, a.ID)))
+	}
+}
+
+// TestANewPerpetratorOrAMilestoneIsMaterial: after acknowledgement, a
+// report naming a party no report named before, or the tenth report, makes
+// the alert worse; the alert counts the reports alleging each party.
+func TestANewPerpetratorOrAMilestoneIsMaterial(t *testing.T) {
+	srv, store := storeWith(t, escalationConfig)
+	e := &escalation{fixture: &fixture{redis: srv, store: store, pub: &recorder{}}, clock: alertingtest.NewClock(t0), srv: srv}
+	e.eng, e.esc = e.replica(t)
+	ctx := context.Background()
+	first := rep("r1", "aleppo", alerting.CategoryShelling, t0)
+	first.AttributedTo = "party-a"
+	e.handle(t, first)
+	id := e.pub.all()[0].Alert.ID
+	e.clock.Set(t0.Add(time.Minute))
+	if _, err := e.eng.Acknowledge(ctx, id, alerting.Actor{Name: "liaison A", Party: "party-a"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	again := rep("r2", "aleppo", alerting.CategoryShelling, t0.Add(time.Minute))
+	again.AttributedTo = "party-a"
+	e.handle(t, again)
+	if a := e.alert(t, id); a.Worsened != nil {
+		t.Fatalf("the same party named again: worsened %+v", a.Worsened)
+	}
+	other := rep("r3", "aleppo", alerting.CategoryShelling, t0.Add(2*time.Minute))
+	other.AttributedTo = "party-b"
+	e.handle(t, other)
+	a := e.alert(t, id)
+	if a.Worsened == nil || a.Worsened.What != "alleged perpetrator now also party-b" {
+		t.Fatalf("worsened %+v, want the new alleged perpetrator", a.Worsened)
+	}
+	if fmt.Sprint(a.Alleged) != "[{party-a 2} {party-b 1}]" {
+		t.Errorf("alleged %v", a.Alleged)
+	}
+	for i := 4; i <= 10; i++ {
+		e.handle(t, rep(fmt.Sprintf("r%d", i), "aleppo", alerting.CategoryShelling, t0.Add(3*time.Minute)))
+	}
+	if a := e.alert(t, id); a.ReportCount != 10 || a.Worsened == nil || a.Worsened.What != "10 reports" {
+		t.Fatalf("%d reports, worsened %+v; want the tenth report to count", a.ReportCount, a.Worsened)
 	}
 }

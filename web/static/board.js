@@ -536,6 +536,9 @@ function allZones() {
   return [...ids].sort((a, b) => zoneName(a).localeCompare(zoneName(b)));
 }
 
+/** whether the board was down at the last render, to sound once per outage */
+let wasDown = false;
+
 function renderConnection(st = feed.status()) {
   const now = Date.now();
   let text;
@@ -564,6 +567,8 @@ function renderConnection(st = feed.status()) {
   if (st.lastFrameAt) els.updated.title = `Last message ${clockTime(st.lastFrameAt)}`;
 
   const down = isDown(st);
+  if (down && !wasDown && seeded.size) sound.stale(); // heard, not only seen
+  wasDown = down;
   els.offlineBar.hidden = !down;
   document.body.classList.toggle('is-down', down);
   if (st.staleSince) {

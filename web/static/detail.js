@@ -547,6 +547,12 @@ export class DetailPanel {
     add('Seen', seenRange(a));
     const c = a.casualties || {};
     if (c.killed || c.injured) add('Casualties', `${c.killed || 0} killed, ${c.injured || 0} injured`);
+    const alleged = Array.isArray(a.alleged) ? a.alleged : [];
+    if (alleged.length) {
+      const who = el('span', null, alleged.map((x) => `${this.catalog.partyName(x.party)} (${x.reports} ${x.reports === 1 ? 'report' : 'reports'})`).join(', '));
+      who.dataset.testid = 'alleged';
+      add('Alleged', who);
+    }
     add('Opened', timeEl(a.opened_at, fullTime(parseTime(a.opened_at))));
     this.r.facts.replaceChildren(...rows);
   }

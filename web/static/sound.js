@@ -33,6 +33,8 @@ const TONES = {
   unanswered: [[784, 0, 0.16], [988, 0.2, 0.16], [784, 0.4, 0.16], [988, 0.6, 0.16],
     [784, 1.0, 0.16], [988, 1.2, 0.16], [784, 1.4, 0.16], [1175, 1.6, 0.4]],
   severe: [[880, 0, 0.14], [659, 0.18, 0.22]],
+  // falling, low: the board can no longer vouch for what it shows
+  stale: [[523, 0, 0.25], [392, 0.3, 0.25], [262, 0.6, 0.5]],
   test: [[880, 0, 0.1]],
 };
 
@@ -43,7 +45,7 @@ export class Sound {
     this.on = readStored();
     this.ctx = null;
     /** when each kind of cue last played ("alert", "unanswered") */
-    this.lastAt = { alert: 0, unanswered: 0 };
+    this.lastAt = { alert: 0, unanswered: 0, stale: 0 };
     this._render();
     button.addEventListener('click', () => {
       this.on = !this.on;
@@ -65,6 +67,12 @@ export class Sound {
    *  it. Not held back by a cue for an alert that just opened. */
   unanswered() {
     if (this._due('unanswered')) this._play('unanswered', 0.2);
+  }
+
+  /** The board turned stale: the server fell silent or the connection
+   *  dropped. Once per outage; the caller says when one begins. */
+  stale() {
+    if (this._due('stale')) this._play('stale', 0.16);
   }
 
   /** Whether a cue of kind may play now (sound on, none just played). */

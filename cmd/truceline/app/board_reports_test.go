@@ -84,6 +84,10 @@ func TestTheDetailListsTheReports(t *testing.T) {
 		t.Errorf("the status says %q", s)
 	}
 
+	if got := b.text(`[data-testid=detail] [data-testid=alleged]`); got != "Co-chair A (4 reports), Co-chair B (8 reports)" {
+		t.Errorf("the detail says alleged %q", got)
+	}
+
 	b.click(first + ` [data-testid=report-place]`)
 	alertingtest.Eventually(t, boardWait, "the place on the map", func() bool {
 		return evaluate[bool](t, tab, `(() => {

@@ -33,6 +33,15 @@ func TestAFrozenServerMakesTheBoardStale(t *testing.T) {
 	b.signIn(dutyOfficer.Name, testPassword)
 	b.waitBoard()
 
+	// With the sound on, going stale is heard too: record the cues.
+	b.click(`[data-testid=sound-toggle]`)
+	evaluate[bool](t, tab, `(() => {
+		window.__played = [];
+		const s = window.truceline.sound, play = s._play.bind(s);
+		s._play = (kind, gain) => { window.__played.push(kind); play(kind, gain); };
+		return true;
+	})()`)
+
 	fr.Freeze()
 	frozenAt := time.Now()
 	alertingtest.Eventually(t, boardWait, "the board to say it is stale", func() bool {
@@ -43,6 +52,9 @@ func TestAFrozenServerMakesTheBoardStale(t *testing.T) {
 	// The page's own clock: two heartbeats, its one-second watch, and
 	// the test's polling; not how fast the machine is.
 	t.Logf("stale %.1f s after the freeze", time.Since(frozenAt).Seconds())
+	if played := evaluate[[]string](t, tab, `window.__played`); strings.Join(played, " ") != "stale" {
+		t.Errorf("the board played %v on going stale, want the stale cue once", played)
+	}
 	post(t, a, "/api/v1/reports", reportJSON("while-frozen", "aleppo", "shelling"))
 	fr.Thaw()
 	aleppo := onlyAlert(t, a, "aleppo")
