@@ -23,7 +23,7 @@ type AuditEntry struct {
 	At      time.Time `json:"at"`
 	Actor   string    `json:"actor"`             // user name, "engine", "delivery", "anonymous"
 	Via     string    `json:"via,omitempty"`     // "session", "token <id>", "ack link", "nats"...
-	Action  string    `json:"action"`            // e.g. "alert.acknowledge", "config.apply", "login", "token.create", "token.revoke", "user.create", "delivery.sent"
+	Action  string    `json:"action"`            // e.g. "alert.ack", "config.apply", "login", "token.create", "user.create", "delivery.sent" (docs/AUDIT.md lists them)
 	Object  string    `json:"object,omitempty"`  // what it acted on: "alert al-…", "rules/r1", "user alice"
 	Zone    string    `json:"zone,omitempty"`    // the zone concerned, if one
 	Detail  string    `json:"detail,omitempty"`  // short free text; NEVER secrets

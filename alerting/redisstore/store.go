@@ -296,7 +296,11 @@ func pendingMember(p alerting.PendingReport) string {
 	if p.Exercise {
 		exercise = 1
 	}
-	return fmt.Sprintf("%s %s %d %d %d %d", p.ID, p.Severity, p.Killed, p.Injured, exercise, p.ObservedAt.UnixNano())
+	m := fmt.Sprintf("%s %s %d %d %d %d", p.ID, p.Severity, p.Killed, p.Injured, exercise, p.ObservedAt.UnixNano())
+	if p.AttributedTo != "" { // a party id: no spaces
+		m += " " + p.AttributedTo
+	}
+	return m
 }
 
 func parsePending(member string) (alerting.PendingReport, error) {
@@ -308,6 +312,9 @@ func parsePending(member string) (alerting.PendingReport, error) {
 		return p, fmt.Errorf("bad pending member %q: %w", member, err)
 	}
 	p.Severity, p.Exercise, p.ObservedAt = alerting.Severity(sev), exercise == 1, time.Unix(0, observed).UTC()
+	if f := strings.Fields(member); len(f) == 7 { // written since the alleged perpetrator is counted
+		p.AttributedTo = f[6]
+	}
 	return p, nil
 }
 

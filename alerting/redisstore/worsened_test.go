@@ -126,3 +126,28 @@ func TestANewPerpetratorOrAMilestoneIsMaterial(t *testing.T) {
 		t.Fatalf("%d reports, worsened %+v; want the tenth report to count", a.ReportCount, a.Worsened)
 	}
 }
+
+// TestAThresholdAlertCountsTheAllegedOfEveryReport: the reports a
+// threshold held back count towards the alert's alleged perpetrators too.
+func TestAThresholdAlertCountsTheAllegedOfEveryReport(t *testing.T) {
+	_, store := storeWith(t, `
+zones:
+  - {id: aleppo, name: Aleppo}
+parties:
+  - {id: party-a, name: A, status: adherent}
+  - {id: party-b, name: B, status: adherent}
+rules:
+  - {id: pair, threshold: 2, window: 5m}
+`)
+	f := &fixture{store: store, pub: &recorder{}}
+	f.eng = newEngine(t, store, f.pub)
+	for i, party := range []string{"party-a", "party-b"} {
+		r := rep(fmt.Sprintf("r%d", i), "aleppo", alerting.CategoryShelling, t0.Add(time.Duration(i)*time.Minute))
+		r.AttributedTo = party
+		f.handle(t, r)
+	}
+	changes := f.pub.all()
+	if len(changes) != 1 || fmt.Sprint(changes[0].Alert.Alleged) != "[{party-a 1} {party-b 1}]" {
+		t.Fatalf("changes %d, alleged %v", len(changes), changes[0].Alert.Alleged)
+	}
+}
