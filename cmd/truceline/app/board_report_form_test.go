@@ -280,7 +280,8 @@ func TestBoardReportForm(t *testing.T) {
 // A report the server refuses (observed two hours ahead, a count of 0, a
 // latitude of 95) shows each of the server's problems next to its field,
 // with the focus on the first, and stores nothing; a field edited loses its
-// problem, and the report corrected is stored once.
+// problem. The report corrected is sent, its answer lost on the way back,
+// and sent again: it is stored and counted once.
 func TestBoardReportFormProblems(t *testing.T) {
 	needChromium(t)
 	d := startDeps(t)
@@ -387,12 +388,35 @@ func TestBoardReportFormProblems(t *testing.T) {
 	if n := evaluate[int](t, tab, fmt.Sprintf(`document.querySelectorAll('%s [aria-invalid=true]').length`, reportDialog)); n != 0 {
 		t.Errorf("%d fields are still marked invalid after the corrections", n)
 	}
+	// The answer to the first try is lost on its way back: the board cannot
+	// tell whether the report was stored, and says so. Sent again, it is
+	// the same report, counted once.
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`(() => {
+		const real = window.fetch;
+		window.fetch = async (url, init) => {
+			const res = await real(url, init);
+			if (String(url).endsWith('/api/v1/reports') && init?.method === 'POST') {
+				window.fetch = real;
+				throw new TypeError('Failed to fetch');
+			}
+			return res;
+		};
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
 	b.watchFlashes()
+	b.click(rf("rf-submit"))
+	alertingtest.Eventually(t, boardWait, "the form to say the answer was lost", func() bool {
+		return strings.Contains(b.text(rf("rf-summary")), "Send it again: it will not count twice.")
+	})
 	b.click(rf("rf-submit"))
 	al, key := b.waitReportAlert(a, "aleppo")
 	if al.ReportCount != 1 || len(al.ReportIDs) != 1 {
-		t.Errorf("the alert holds %d reports %v, want only the corrected one", al.ReportCount, al.ReportIDs)
+		t.Errorf("the alert holds %d reports %v, want only the corrected one, once", al.ReportCount, al.ReportIDs)
 	}
+	alertingtest.Eventually(t, boardWait, "a toast saying the report was already received", func() bool {
+		return strings.Contains(b.text("[data-testid=toast]"), "Report already received (id "+key+")")
+	})
 	if r := storedReport(t, a, key); r.Count != 2 || r.Location == nil || strconv.FormatFloat(r.Location.Lat, 'f', -1, 64) != picked {
 		t.Errorf("stored %+v (location %+v), want the corrected count and latitude %s", r.Report, r.Location, picked)
 	}
