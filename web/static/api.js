@@ -196,6 +196,18 @@ export async function dismissRuleFault(rule) {
   await request('DELETE', `/api/v1/rule-failures/${encodeURIComponent(rule)}`);
 }
 
+// --- reports ---------------------------------------------------------------------
+
+/**
+ * POST /api/v1/reports: submit a report in schema v1 as the signed-in user.
+ * Resolves to the answer {id, submitted_id?, duplicate?, warnings?}; throws
+ * ApiError (400 with fields, one {field, problem} per problem).
+ */
+export async function submitReport(report) {
+  const res = await request('POST', '/api/v1/reports', { body: report });
+  return res.json();
+}
+
 // --- reading ---------------------------------------------------------------------
 
 /** GET /api/v1/zones -> [{id, name, tags, geometry}] */

@@ -15,6 +15,7 @@ import { ZoneCounters } from './counters.js';
 import { Sound } from './sound.js';
 import { HelpOverlay } from './help.js';
 import { RuleFaultBar } from './faults.js';
+import { ReportForm } from './reportform.js';
 import {
   fetchZones, alertAction, fetchSession, signIn, signOut, setCSRF, onUnauthenticated, isCSRFError,
   fetchRuleFaults, dismissRuleFault, forgetReports,
@@ -33,6 +34,8 @@ const SIDE_KEY = 'truceline.sideOpen';
 const SESSION_CHECK_MS = 60000;
 /** at most one session check this often while the feed is down */
 const SESSION_RECHECK_MS = 5000;
+/** how long a report sent from the board may take to show in an alert */
+const REPORT_ALERT_MS = 30000;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -93,6 +96,10 @@ const els = {
   whoPartyWrap: $('whoami-party-wrap'),
   whoParty: $('whoami-party'),
   signOut: $('sign-out'),
+  newReport: $('new-report'),
+  reportDialog: $('report-dialog'),
+  pickBar: $('pick-bar'),
+  pickCancel: $('pick-cancel'),
 };
 
 // --- state -------------------------------------------------------------------
@@ -185,6 +192,16 @@ const counters = new ZoneCounters(els.zoneTable, {
   onPick: (zone, state) => pickZone(zone, state),
   regimeLine: (zone, now) => regimes.zoneLine(zone, now),
 });
+const reportForm = new ReportForm(els.reportDialog, {
+  me: () => me,
+  zones: () => [...zoneNames].map(([id, name]) => ({ id, name })).sort((a, b) => a.name.localeCompare(b.name)),
+  parties: () => [...catalog.parties.values()].sort((a, b) => String(a.name || a.id).localeCompare(String(b.name || b.id))),
+  zoneFilter: () => filters.zone,
+  pickOnMap: () => pickOnMap(),
+  setPin: (loc) => map.setPin(loc),
+  onAccepted: (answer) => reportAccepted(answer),
+  onSessionChanged: () => checkSession(),
+});
 
 // --- feed events ---------------------------------------------------------------
 
@@ -218,6 +235,7 @@ feed.on('snapshot', ({ zone, alerts, reason }) => {
   ensureZoneOption(zone);
   list.refresh();
   if (reason) toasts.notice(`Could not resume ${zoneName(zone)}; reloaded current state`);
+  for (const a of alerts) claimReports(a);
 });
 
 feed.on('alert', ({ event, alert }) => {
@@ -256,6 +274,7 @@ feed.on('alert', ({ event, alert }) => {
     sound.unanswered();
   }
   ensureZoneOption(alert.zone);
+  claimReports(alert);
 });
 
 feed.on('frame', () => {
@@ -355,6 +374,90 @@ function ackSelected() {
   }
   runAction(id, 'ack', me.body());
 }
+
+// --- reports entered on the board ---------------------------------------------------
+
+/** ids of reports sent from this board whose alert has not shown yet -> timer */
+const awaited = new Map();
+
+/** A report was accepted: say so, and show its alert when it comes (it
+ *  may have come already: the socket can beat the HTTP answer). */
+function reportAccepted(answer) {
+  const id = typeof answer.id === 'string' ? answer.id : '';
+  toasts.notice(answer.duplicate ? `Report already received (id ${id}): it counts once` : `Report accepted (id ${id})`);
+  if (!id) return;
+  for (const e of store.values()) {
+    if (Array.isArray(e.alert.report_ids) && e.alert.report_ids.includes(id)) {
+      showReportAlert(e.id);
+      return;
+    }
+  }
+  clearTimeout(awaited.get(id));
+  const gen = generation;
+  awaited.set(id, setTimeout(() => {
+    awaited.delete(id);
+    if (gen !== generation) return;
+    toasts.notice(`Report ${id} is stored, but no alert shows it after ${REPORT_ALERT_MS / 1000} s: ` +
+      'it matched no rule, or the engine is behind.');
+  }, REPORT_ALERT_MS));
+}
+
+/** Show the alert when it holds a report this board is waiting for. */
+function claimReports(alert) {
+  if (!awaited.size || !Array.isArray(alert.report_ids)) return;
+  let found = false;
+  for (const id of alert.report_ids) {
+    if (!awaited.has(id)) continue;
+    clearTimeout(awaited.get(id));
+    awaited.delete(id);
+    found = true;
+  }
+  if (found) showReportAlert(alert.id);
+}
+
+/** Select the alert of a report just sent, flash it and open its details. */
+function showReportAlert(id) {
+  list.flush();
+  if (list.rows.has(id)) {
+    list.flash(id);
+    list.flush();
+    list.select(id, { focus: false });
+    list.rows.get(id).el.scrollIntoView({ block: 'nearest' });
+  } else {
+    toasts.notice('The filters hide the alert of your report: its details are open.');
+  }
+  // The focus follows unless the person moved on meanwhile.
+  const active = document.activeElement;
+  const idle = !reportForm.isOpen && (!active || active === document.body || active === els.newReport);
+  detail.open(id, { focus: idle });
+}
+
+/** Let the person click the map for the report's location: the map shows
+ *  (unfolded on narrow screens, the detail panel out of its way), the rest
+ *  of the board rests until a click, Esc or Cancel. */
+async function pickOnMap() {
+  const folded = els.side.classList.contains('is-collapsed');
+  if (folded) setSideOpen(true, false);
+  if (detail.isOpen) detail.close();
+  const resting = [document.querySelector('.top'), document.querySelector('.list-wrap'), document.querySelector('.keys'),
+    els.zoneTable, document.querySelector('.side-head')].filter(Boolean);
+  for (const node of resting) node.inert = true;
+  document.body.classList.add('is-picking');
+  els.pickBar.hidden = false;
+  els.map.scrollIntoView({ block: 'nearest' });
+  els.pickCancel.focus({ preventScroll: true });
+  try {
+    return await map.pickLocation();
+  } finally {
+    for (const node of resting) node.inert = false;
+    document.body.classList.remove('is-picking');
+    els.pickBar.hidden = true;
+    if (folded && screen === 'board') setSideOpen(false, false);
+  }
+}
+
+els.pickCancel.addEventListener('click', () => map.cancelPick());
+els.newReport.addEventListener('click', () => reportForm.open(els.newReport));
 
 // --- header ----------------------------------------------------------------------
 
@@ -873,6 +976,16 @@ document.addEventListener('keydown', (ev) => {
   if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
   // The shortcuts are the board's: not on the sign-in form.
   if (screen !== 'board') return;
+  // Waiting for a click on the map: Esc gives up.
+  if (map.isPicking) {
+    if (ev.key === 'Escape') {
+      map.cancelPick();
+      ev.preventDefault();
+    }
+    return;
+  }
+  // The report form is a modal dialog with keys of its own (Esc closes it).
+  if (reportForm.isOpen) return;
   // The help dialog is modal: only its own keys work while it is open.
   if (help.isOpen) {
     if (ev.key === 'Escape' || ev.key === '?') {
@@ -906,6 +1019,10 @@ document.addEventListener('keydown', (ev) => {
       return;
     case '?':
       help.open();
+      break;
+    case 'n':
+      if (!me || !me.canReport()) return;
+      reportForm.open(els.newReport);
       break;
     case '/':
       // On narrow screens the filters may be folded away.
@@ -1013,6 +1130,10 @@ function takeDown() {
   locations.reset();
   forgetReports();
   help.close();
+  map.cancelPick();
+  reportForm.reset();
+  for (const timer of awaited.values()) clearTimeout(timer);
+  awaited.clear();
   store.clear();
   seeded.clear();
   zoneNames.clear();
@@ -1065,6 +1186,8 @@ function renderWhoAmI() {
   els.whoPartyWrap.hidden = !party;
   els.whoami.classList.toggle('is-party', Boolean(party));
   els.whoami.classList.toggle('is-read-only', Boolean(me && !me.canAct()));
+  els.newReport.hidden = !(me && me.canReport());
+  document.body.classList.toggle('can-report', !els.newReport.hidden);
 }
 
 /** Ask the server whether the session holds: follow another user signed
@@ -1244,4 +1367,4 @@ setInterval(() => {
 }, 15000);
 
 // Handy when debugging from the console; not an API (and never the CSRF token).
-window.truceline = { feed, store, list, detail, catalog, map, locations, sound, me: () => me };
+window.truceline = { feed, store, list, detail, catalog, map, locations, sound, reportForm, me: () => me };

@@ -5,7 +5,9 @@
 // it; the newest located report of each recent visible alert is a marker,
 // with its precision as a circle, and markers close together are clustered
 // until zoomed apart. Clicking a zone picks it as the zone filter; clicking
-// a marker opens its alert, clicking a cluster zooms into it.
+// a marker opens its alert, clicking a cluster zooms into it. While the
+// "New report" form asks for a place (pickLocation), a click anywhere on
+// the map gives that place instead, and a pin marks the form's location.
 //
 // ReportLocations: where reports were observed, fetched once per report id
 // (GET /api/v1/reports/{id}) and kept, a few requests at a time.
@@ -165,6 +167,10 @@ export class ZoneMap {
     this.markers = new Map();
     /** whether the person moved the map: then a resize keeps their view */
     this.moved = false;
+    /** the pickLocation in progress: {done(result)}, or null */
+    this._pick = null;
+    /** the pin of the report being entered, or null */
+    this._pin = null;
 
     const map = L.map(root, { zoomSnap: 0.25, zoomDelta: 0.5, minZoom: 4, maxZoom: 15, attributionControl: true });
     map.attributionControl.setPrefix(false);
@@ -217,12 +223,73 @@ export class ZoneMap {
     }).observe(root);
 
     root.addEventListener('keydown', (ev) => {
-      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      if (this._pick || (ev.key !== 'Enter' && ev.key !== ' ')) return;
       const t = ev.target;
       if (!(t instanceof Element) || !t.matches('[data-testid="map-zone"]')) return;
       this.onZone(t.dataset.zone);
       ev.preventDefault();
     });
+  }
+
+  /**
+   * Wait for a click on the map and resolve to the place clicked: {lat, lon,
+   * zone, metresPerPixel}, zone being the zone drawn there (or ""), and
+   * metresPerPixel the map's scale there, for how precise a click can be.
+   * Resolves to null when cancelled (cancelPick). Meanwhile the cursor is a
+   * crosshair, and zones and markers do not act on clicks.
+   */
+  pickLocation() {
+    this.cancelPick();
+    return new Promise((resolve) => {
+      const onClick = (ev) => {
+        const t = ev.originalEvent && ev.originalEvent.target;
+        const zone = t instanceof Element ? t.closest('[data-testid="map-zone"]')?.dataset.zone || '' : '';
+        const { lat, lng } = ev.latlng.wrap();
+        const metresPerPixel = 40075016.686 * Math.cos((lat * Math.PI) / 180) / 2 ** (this.map.getZoom() + 8);
+        done({ lat, lon: lng, zone, metresPerPixel });
+      };
+      const done = (result) => {
+        if (this._pick !== pick) return;
+        this._pick = null;
+        this.map.off('click', onClick);
+        this.root.classList.remove('is-picking');
+        resolve(result);
+      };
+      const pick = { done };
+      this._pick = pick;
+      this.root.classList.add('is-picking');
+      this.map.on('click', onClick);
+    });
+  }
+
+  /** Stop waiting for a click: pickLocation resolves to null. */
+  cancelPick() {
+    if (this._pick) this._pick.done(null);
+  }
+
+  get isPicking() {
+    return this._pick !== null;
+  }
+
+  /** Mark where the report being entered was observed ({lat, lon}), or
+   *  take the mark away (null). */
+  setPin(loc) {
+    const L = window.L;
+    if (!loc || !Number.isFinite(loc.lat) || !Number.isFinite(loc.lon)) {
+      if (this._pin) this._pin.remove();
+      this._pin = null;
+      return;
+    }
+    if (!this._pin) {
+      this._pin = L.marker([loc.lat, loc.lon], {
+        icon: L.divIcon({ className: 'map-pin', iconSize: [22, 22] }),
+        interactive: false, keyboard: false, zIndexOffset: 10000,
+      });
+      this._pin.on('add', () => { this._pin.getElement().dataset.testid = 'map-pin'; });
+      this._pin.addTo(this.map);
+    } else {
+      this._pin.setLatLng([loc.lat, loc.lon]);
+    }
   }
 
   /** Fit the map to the zones (all of the region when none has a shape). */
@@ -257,7 +324,9 @@ export class ZoneMap {
       })
       .sort((a, b) => b.area - a.area);
     for (const { z, layer } of shapes) {
-      layer.on('click', () => this.onZone(z.id));
+      layer.on('click', () => {
+        if (!this._pick) this.onZone(z.id);
+      });
       layer.bindTooltip(shortName(this.zoneName(z.id)), { permanent: true, direction: 'center', className: 'map-label', interactive: false, pane: 'labels' });
       this.zoneLayer.addLayer(layer);
       const path = layer.getElement();
@@ -333,7 +402,9 @@ export class ZoneMap {
         node.dataset.reportId = reportId;
         node.dataset.severity = severity;
       });
-      marker.on('click', () => this.onAlert(alert.id));
+      marker.on('click', () => {
+        if (!this._pick) this.onAlert(alert.id);
+      });
       let circle = null;
       if (location.precision_m > 0) {
         circle = L.circle([location.lat, location.lon], { radius: location.precision_m, pane: 'precision',

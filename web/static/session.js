@@ -21,6 +21,41 @@ export function roleLabel(role) {
   return s ? s.charAt(0).toUpperCase() + s.slice(1) : 'Unknown role';
 }
 
+/**
+ * Whether a zone id matches a user's zone pattern: a zone id, or a glob as
+ * Go's path.Match reads it ("*", "homs-*", "[a-d]*"). A malformed pattern
+ * matches nothing, as on the server.
+ */
+export function zoneMatch(pattern, zone) {
+  const p = String(pattern);
+  let re = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === '*') {
+      re += '[^/]*';
+    } else if (c === '?') {
+      re += '[^/]';
+    } else if (c === '[') {
+      const end = p.indexOf(']', i + 2);
+      if (end < 0) return false;
+      let body = p.slice(i + 1, end);
+      const negate = body.startsWith('^');
+      if (negate) body = body.slice(1);
+      re += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
+      i = end;
+    } else if (c === '\\' && i + 1 < p.length) {
+      re += p[++i].replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+    } else {
+      re += c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+    }
+  }
+  try {
+    return new RegExp(`^${re}$`).test(String(zone));
+  } catch {
+    return false;
+  }
+}
+
 export class Me {
   /**
    * @param {object} view  the session: {user, full_name, role, party, zones}
@@ -58,6 +93,20 @@ export class Me {
   /** Verification is a party's judgement: only for those acting for one. */
   canVerify() {
     return this.canAct() && Boolean(this.party);
+  }
+
+  /** Whether the user may submit reports for the zone: admins and duty
+   *  officers for every zone, liaisons for their own (as the server's
+   *  Principal.Submits). */
+  submits(zone) {
+    if (this.role === 'admin' || this.role === 'duty_officer') return true;
+    if (this.role === 'liaison') return this.zones.some((p) => zoneMatch(p, zone));
+    return false;
+  }
+
+  /** Whether the board offers the user the "New report" form. */
+  canReport() {
+    return this.role === 'admin' || this.role === 'duty_officer' || (this.role === 'liaison' && this.zones.length > 0);
   }
 
   /** Reporters submit reports through the API; the board has nothing for them. */
