@@ -190,7 +190,7 @@ func (h *Handler) saveUser(w http.ResponseWriter, r *http.Request, b userBody, c
 	}
 	now := time.Now().UTC()
 	if b.Password != "" {
-		if u.PasswordHash, err = auth.HashPassword(b.Password); err != nil {
+		if u.PasswordHash, err = h.opts.Auth.HashPassword(b.Password); err != nil {
 			h.writeError(w, r, err)
 			return
 		}

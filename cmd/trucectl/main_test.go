@@ -57,6 +57,7 @@ func startServerWith(t *testing.T, change func(*app.Config)) (server, natsURL, r
 	cfg.DataDir, cfg.HTTPAddr = t.TempDir(), "127.0.0.1:0"
 	cfg.NATSURL, cfg.RedisURL = n.URL(), redistest.Start(t).URL()
 	cfg.Demo, cfg.DemoRate = true, 0
+	cfg.PasswordCost = 4 // bcrypt's least: sign-ins at 12 take seconds under the race detector
 	change(&cfg)
 	a, err := app.Start(context.Background(), cfg, alertingtest.Logger(t))
 	if err != nil {

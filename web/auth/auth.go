@@ -49,6 +49,10 @@ type Options struct {
 	// over HTTPS); a request that arrives over TLS always gets it.
 	SecureCookie bool
 	Now          func() time.Time
+	// PasswordCost is the bcrypt cost of the passwords it hashes, and the
+	// least every sign-in spends; 0 means PasswordCost. Only tests lower it:
+	// under the race detector a sign-in at cost 12 takes seconds.
+	PasswordCost int
 }
 
 // Authenticator signs people in and identifies requests. It remembers a
@@ -58,6 +62,11 @@ type Options struct {
 // reports are still accepted into the stream during a Redis outage.
 type Authenticator struct {
 	o Options
+	// dummy is compared against when the user does not exist, so that a
+	// wrong user name takes as long as a wrong password. It is made on the
+	// first sign-in, not at start-up: a bcrypt hash costs a quarter of a
+	// second.
+	dummy func() []byte
 
 	mu    sync.Mutex
 	cache map[string]cached // by token id or session hash
@@ -85,7 +94,15 @@ func New(o Options) (*Authenticator, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Authenticator{o: o, cache: map[string]cached{}}, nil
+	if o.PasswordCost <= 0 {
+		o.PasswordCost = PasswordCost
+	}
+	o.PasswordCost = min(max(o.PasswordCost, bcrypt.MinCost), bcrypt.MaxCost)
+	dummy := sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), o.PasswordCost)
+		return h
+	})
+	return &Authenticator{o: o, dummy: dummy, cache: map[string]cached{}}, nil
 }
 
 // Password rules: bcrypt reads at most 72 bytes.
@@ -124,14 +141,10 @@ func HashPasswordCost(pw string, cost int) (string, error) {
 	return string(h), nil
 }
 
-// dummyHash is compared against when the user does not exist, so that a
-// wrong user name takes as long as a wrong password.
-// It is made on the first sign-in, not at start-up: a bcrypt hash costs a
-// quarter of a second.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), PasswordCost)
-	return h
-})
+// HashPassword hashes a password at the authenticator's cost.
+func (a *Authenticator) HashPassword(pw string) (string, error) {
+	return HashPasswordCost(pw, a.o.PasswordCost)
+}
 
 // compareHash is bcrypt's, replaced in tests to see what is compared.
 var compareHash = bcrypt.CompareHashAndPassword
@@ -151,16 +164,16 @@ func (a *Authenticator) Login(ctx context.Context, name, password string) (*aler
 	if err != nil && alerting.ErrorCode(err) != alerting.ENOTFOUND {
 		return nil, "", nil, err
 	}
-	hash := dummyHash()
+	hash := a.dummy()
 	if u != nil && u.PasswordHash != "" {
 		hash = []byte(u.PasswordHash)
 	}
 	ok := compareHash(hash, []byte(password)) == nil
-	if cost, err := bcrypt.Cost(hash); err != nil || cost < PasswordCost {
-		// A hash cheaper than PasswordCost (the demo's) would answer
+	if cost, err := bcrypt.Cost(hash); err != nil || cost < a.o.PasswordCost {
+		// A hash cheaper than the password cost (the demo's) would answer
 		// sooner than an unknown name does: spend the difference, so
 		// that the time says nothing of the user.
-		_ = compareHash(dummyHash(), []byte(password))
+		_ = compareHash(a.dummy(), []byte(password))
 	}
 	if !ok || u == nil || u.Disabled || u.PasswordHash == "" {
 		return nil, "", nil, errSignIn

@@ -61,3 +61,28 @@ func TestSignInSpendsThePasswordCostWhateverTheStoredHash(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordCostIsTheAuthenticatorsOwn: an authenticator hashes at its
+// cost, 12 unless told otherwise, and an unknown name costs as much.
+func TestPasswordCostIsTheAuthenticatorsOwn(t *testing.T) {
+	for _, want := range []int{PasswordCost, bcrypt.MinCost} {
+		o := Options{Store: oneUser{&alerting.User{Name: "duty", Role: alerting.RoleDutyOfficer}}}
+		if want != PasswordCost {
+			o.PasswordCost = want
+		}
+		a, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash, err := a.HashPassword("correct horse battery")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := bcrypt.Cost([]byte(hash)); got != want {
+			t.Errorf("hashed at cost %d, want %d", got, want)
+		}
+		if got, _ := bcrypt.Cost(a.dummy()); got != want {
+			t.Errorf("an unknown name is compared at cost %d, want %d", got, want)
+		}
+	}
+}

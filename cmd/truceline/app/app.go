@@ -362,7 +362,8 @@ func (a *App) startHTTP(context.Context) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(auth.Options{Store: a.Store, SessionTTL: a.cfg.SessionTTL, SecureCookie: strings.HasPrefix(a.PublicURL(), "https://")})
+	authn, err := auth.New(auth.Options{Store: a.Store, SessionTTL: a.cfg.SessionTTL, SecureCookie: strings.HasPrefix(a.PublicURL(), "https://"),
+		PasswordCost: a.cfg.PasswordCost})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
@@ -121,7 +122,7 @@ const testPassword = "correct horse battery"
 
 // testPasswordHash is its bcrypt hash, computed once: bcrypt is slow on
 // purpose, and slower still under the race detector.
-var testPasswordHash = sync.OnceValues(func() (string, error) { return auth.HashPassword(testPassword) })
+var testPasswordHash = sync.OnceValues(func() (string, error) { return auth.HashPasswordCost(testPassword, bcrypt.MinCost) })
 
 // The people who sign in to the board in the tests.
 var (

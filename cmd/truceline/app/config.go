@@ -135,6 +135,10 @@ type Config struct {
 	BootstrapAdmin string `yaml:"bootstrap_admin"`
 	// BootstrapPassword is TRUCELINE_BOOTSTRAP_PASSWORD: environment only.
 	BootstrapPassword string `yaml:"-"`
+	// PasswordCost is the bcrypt cost of stored passwords, and the least a
+	// sign-in spends; 0 means 12. Not a setting: tests lower it, since a
+	// sign-in at cost 12 takes seconds under the race detector.
+	PasswordCost int `yaml:"-"`
 	// The daily summary's reporting day ends at this hour in this time
 	// zone (0: the calendar day).
 	SummaryCutoffHour int    `yaml:"summary_cutoff_hour"`

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
@@ -44,6 +45,9 @@ func (d *deps) config(t *testing.T) app.Config {
 	cfg.NATSURL = d.nats.URL()
 	cfg.RedisURL = d.redis.URL()
 	cfg.ShutdownDrain = 0 // no load balancer waits for these
+	// Sign-ins at bcrypt's least cost: at 12, under the race detector on a
+	// busy machine, one takes seconds (the sign-in path is the same).
+	cfg.PasswordCost = bcrypt.MinCost
 	// The tests' webhook receivers listen on loopback, which webhooks may
 	// not reach unless allowed.
 	cfg.WebhookAllowNetworks = []string{"127.0.0.0/8", "::1/128"}

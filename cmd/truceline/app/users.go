@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -45,7 +46,7 @@ func (a *App) bootstrapAdmin(ctx context.Context, name string) error {
 		}
 		generated = true
 	}
-	hash, err := auth.HashPassword(password)
+	hash, err := auth.HashPasswordCost(password, cmp.Or(a.cfg.PasswordCost, auth.PasswordCost))
 	if err != nil {
 		return fmt.Errorf("TRUCELINE_BOOTSTRAP_PASSWORD: %w", err)
 	}
