@@ -155,6 +155,10 @@ type Limits struct {
 	LoginsPerMinute float64
 	// WebSocketsPerMinute bounds WebSocket connections per address.
 	WebSocketsPerMinute float64
+	// Now is the clock the limits refill by; nil means time.Now. Tests
+	// stop it, so that what a limit lets through does not depend on how
+	// fast the machine answers.
+	Now func() time.Time
 }
 
 type limiters struct {
@@ -162,9 +166,14 @@ type limiters struct {
 	loginsByAddress, loginsByUser     *limiter
 	websockets                        *limiter
 	ackLinks                          *limiter
+	now                               func() time.Time
 }
 
 func newLimiters(l Limits) limiters {
+	now := l.Now
+	if now == nil {
+		now = time.Now
+	}
 	mk := func(perMinute float64) *limiter {
 		if perMinute <= 0 {
 			return nil
@@ -177,6 +186,7 @@ func newLimiters(l Limits) limiters {
 		loginsByAddress: mk(l.LoginsPerMinute), loginsByUser: mk(l.LoginsPerMinute),
 		websockets: mk(l.WebSocketsPerMinute),
 		ackLinks:   mk(6 * l.LoginsPerMinute), // links are followed in bursts (a team opening a mail)
+		now:        now,
 	}
 }
 

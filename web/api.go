@@ -20,7 +20,7 @@ const maxActionBytes = 8 << 10
 
 // postReport admits a report and answers 202 once JetStream has stored it.
 func (h *Handler) postReport(w http.ResponseWriter, r *http.Request) {
-	p, now := principal(r), time.Now()
+	p, now := principal(r), h.limits.now()
 	caller := p.User
 	if p.TokenID != "" {
 		caller = "token " + p.TokenID

@@ -133,7 +133,7 @@ func (h *Handler) ackLink(w http.ResponseWriter, r *http.Request) {
 		fail(alerting.Errorf(alerting.ENOTFOUND, "acknowledge links are not enabled on this server"))
 		return
 	}
-	if h.limited(w, r, h.limits.ackLinks.allow(clientAddress(r), time.Now())) {
+	if h.limited(w, r, h.limits.ackLinks.allow(clientAddress(r), h.limits.now())) {
 		return
 	}
 	claims, err := h.opts.AckLinks.Check(token, id, time.Now())

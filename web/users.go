@@ -80,7 +80,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	// address: failing from elsewhere cannot lock a user out. Refused
 	// attempts are counted, not audited: anyone can make them, and the
 	// audit log is kept for what people did.
-	now, addr := time.Now(), clientAddress(r)
+	now, addr := h.limits.now(), clientAddress(r)
 	if h.limited(w, r, h.limits.loginsByAddress.allow(addr, now) && h.limits.loginsByUser.allow(body.User+"\x00"+addr, now)) {
 		h.metrics.signIns.WithLabelValues(signInLimited).Inc()
 		return

@@ -250,7 +250,7 @@ var errTrailing = errors.New("data after the JSON value")
 // webSocket hands a signed-in client to the gateway, which lets it follow
 // only the zones it may see.
 func (h *Handler) webSocket(w http.ResponseWriter, r *http.Request) {
-	if h.limited(w, r, h.limits.websockets.allow(clientAddress(r), time.Now())) {
+	if h.limited(w, r, h.limits.websockets.allow(clientAddress(r), h.limits.now())) {
 		return
 	}
 	h.opts.Gateway.ServeViewer(w, r, principal(r).SeesZone, func(ctx context.Context) (func(string) bool, error) {

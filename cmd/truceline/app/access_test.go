@@ -336,14 +336,18 @@ func TestRateLimits(t *testing.T) {
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.RateLogins, cfg.RateReports = 6, 60 // bursts of 5 and 10
+	// The limits' clock stands still: what they let through is their burst,
+	// however long each request takes.
+	stopped := time.Now()
+	cfg.RateClock = func() time.Time { return stopped }
 	a := start(t, cfg)
 	codes := map[int]int{}
 	for range 10 {
 		s, _ := call(t, a, "", "POST", "/api/v1/session", `{"user":"nobody","password":"wrong password!!"}`)
 		codes[s]++
 	}
-	if codes[429] == 0 || codes[401] == 0 {
-		t.Errorf("sign-in attempts answered %v, want 401 then 429", codes)
+	if codes[401] != 5 || codes[429] != 5 {
+		t.Errorf("sign-in attempts answered %v, want 5 × 401 then 5 × 429", codes)
 	}
 	codes = map[int]int{}
 	var retryAfter string
@@ -360,8 +364,8 @@ func TestRateLimits(t *testing.T) {
 			retryAfter = resp.Header.Get("Retry-After")
 		}
 	}
-	if codes[202] == 0 || codes[429] == 0 || retryAfter == "" {
-		t.Errorf("30 quick reports answered %v (Retry-After %q), want 202s then 429s", codes, retryAfter)
+	if codes[202] != 10 || codes[429] != 20 || retryAfter == "" {
+		t.Errorf("30 reports answered %v (Retry-After %q), want 10 × 202 then 20 × 429", codes, retryAfter)
 	}
 }
 

@@ -371,7 +371,8 @@ func (a *App) startHTTP(context.Context) error {
 	a.registry.MustRegister(a.stateMetrics(ready)...)
 	handler, err := web.NewHandler(web.Options{
 		Auth: authn, Users: a.users(), Audit: a, AuditLog: a.Store,
-		Limits: web.Limits{ReportsPerMinute: a.cfg.RateReports, LoginsPerMinute: a.cfg.RateLogins, WebSocketsPerMinute: a.cfg.RateWebSockets},
+		Limits: web.Limits{ReportsPerMinute: a.cfg.RateReports, LoginsPerMinute: a.cfg.RateLogins, WebSocketsPerMinute: a.cfg.RateWebSockets,
+			Now: a.cfg.RateClock},
 		Intake: a.Engine, Reports: a.Broker, Alerts: a.Store, Actions: a.Engine, Catalog: a.catalog, Gateway: a.gateway, RuleFaults: a.Store, Parked: a.Broker,
 		Config:   liveConfig{a.Store, a.catalog, a.recordConfig},
 		Ready:    append(ready, web.Check{Name: "shutdown", Check: a.notDraining}),

@@ -129,6 +129,9 @@ type Config struct {
 	RateReports    float64 `yaml:"rate_reports_per_minute"`
 	RateLogins     float64 `yaml:"rate_logins_per_minute"`
 	RateWebSockets float64 `yaml:"rate_websockets_per_minute"`
+	// RateClock is the clock the rate limits refill by; nil means the real
+	// one. Not a setting: tests stop it.
+	RateClock func() time.Time `yaml:"-"`
 	// BootstrapAdmin names the admin created at start when there is none;
 	// its password comes from TRUCELINE_BOOTSTRAP_PASSWORD or is generated
 	// and printed once on standard output.
