@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -51,10 +53,25 @@ func StartWith(t testing.TB, o Options) *Server {
 	if o.TLS {
 		s.makeCerts(t)
 	}
-	s.startChild(t)
+	// FreeAddr's port was free when asked; another process may take it
+	// before redis-server binds it: then try another.
+	for attempt := 1; ; attempt++ {
+		err := s.launch(t)
+		if errors.Is(err, errPortTaken) && attempt < 5 {
+			s.Addr = FreeAddr(t)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
 	t.Cleanup(s.stopChild)
 	return s
 }
+
+// errPortTaken is launch's error when the port was taken meanwhile.
+var errPortTaken = errors.New("the port was taken")
 
 func (s *Server) args() []string {
 	o := s.opts
@@ -85,10 +102,18 @@ func (s *Server) args() []string {
 
 func (s *Server) startChild(t testing.TB) {
 	t.Helper()
+	if err := s.launch(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// launch starts the child and waits until it answers.
+func (s *Server) launch(t testing.TB) error {
+	t.Helper()
 	cmd := exec.Command(s.path, s.args()...)
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %w", err)
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
 	exited := s.exited
@@ -101,17 +126,20 @@ func (s *Server) startChild(t testing.TB) {
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-exited:
 			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			t.Fatalf("redis-server exited at start:\n%s", log)
+			if strings.Contains(string(log), "Address already in use") {
+				return fmt.Errorf("%w: %s", errPortTaken, log)
+			}
+			return fmt.Errorf("redis-server exited at start:\n%s", log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stopChild()
-			t.Fatalf("redis-server did not answer within 15s: %v", err)
+			return fmt.Errorf("redis-server did not answer within 15s: %w", err)
 		}
 	}
 }
