@@ -73,12 +73,17 @@ export class RegimesPanel {
     this.key = '';
   }
 
-  /** The regimes in force now, soonest end first (no end last). */
+  /** The regimes in force now, soonest end first (no end last). Worked
+   *  out once a second: the panel and every zone's row ask for them. */
   current(now) {
+    const sec = Math.floor(now / 1000);
+    if (this._memo && this._memo.sec === sec) return this._memo.list;
     const zones = this.zones();
-    return this.regimes()
+    const list = this.regimes()
       .filter((r) => inForce(r, now) && zones.some((z) => regimeCovers(r, z)))
       .sort((a, b) => (regimeEnd(a) || Infinity) - (regimeEnd(b) || Infinity) || String(a.id).localeCompare(String(b.id)));
+    this._memo = { sec, list };
+    return list;
   }
 
   /** The regime that ends first in a zone, for the zone table's line. */
