@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -62,79 +63,127 @@ func (t *Tally) add(r *Report) {
 	}
 }
 
-// SummaryRow is one category or severity of a day, with the day before.
+// SummaryRow is one category, severity, party or regime of a day, beside
+// the day before and the seven days before.
 type SummaryRow struct {
-	Key      string `json:"key"`
+	Key string `json:"key"`
+	// Name is a party's or a regime's name, when the configuration has it.
+	Name     string `json:"name,omitempty"`
 	Tally    Tally  `json:"today"`
 	Previous Tally  `json:"previous"`
+	// Week sums the seven reporting days before the day (the day before
+	// among them): a seventh of it is the day's usual figure.
+	Week Tally `json:"last_7_days"`
 	// Change is today's events less the previous day's.
 	Change int `json:"change"`
 }
 
-// DailySummary is a zone's reporting day: reports by category and by
-// severity, beside the day before. Reports against excluded parties are
-// counted apart, as the centre does not count them as violations.
+// DailySummary is a zone's reporting day: reports by category, severity,
+// alleged perpetrator and regime, beside the day before and the week
+// before. Reports against excluded parties are counted apart, as the
+// centre does not count them as violations.
 type DailySummary struct {
-	Zone          string       `json:"zone"`
-	ZoneName      string       `json:"zone_name"`
-	Day           ReportingDay `json:"day"`
-	PreviousDay   ReportingDay `json:"previous_day"`
-	Total         SummaryRow   `json:"total"`
-	ByCategory    []SummaryRow `json:"by_category"`
-	BySeverity    []SummaryRow `json:"by_severity"`
+	Zone        string       `json:"zone"`
+	ZoneName    string       `json:"zone_name"`
+	Day         ReportingDay `json:"day"`
+	PreviousDay ReportingDay `json:"previous_day"`
+	Total       SummaryRow   `json:"total"`
+	ByCategory  []SummaryRow `json:"by_category"`
+	BySeverity  []SummaryRow `json:"by_severity"`
+	// ByParty counts, per party, the violations its reports allege it
+	// committed (attributed_to), party ids in order; Key "" is the reports
+	// that allege nobody.
+	ByParty []SummaryRow `json:"by_party"`
+	// ByRegime counts the violations observed under each regime (its id)
+	// and outside any (OutsideRegimeKey).
+	ByRegime      []SummaryRow `json:"by_regime"`
 	NotApplicable SummaryRow   `json:"not_applicable"`
 	Exercise      bool         `json:"exercise,omitempty"` // every report counted was an exercise
 	// Truncated says a day held more reports than were read.
 	Truncated bool `json:"truncated,omitempty"`
 }
 
-// Summarize tallies a zone's reports of a day and of the day before.
-func Summarize(zone Zone, day ReportingDay, today, previous []*StoredReport) DailySummary {
-	s := DailySummary{Zone: zone.ID, ZoneName: zone.Name, Day: day, PreviousDay: day.Previous(),
+// OutsideRegimeKey is the ByRegime row of the reports observed outside any
+// regime.
+const OutsideRegimeKey = "outside"
+
+// SummaryWeek is how many reporting days before the day a summary compares
+// it with.
+const SummaryWeek = 7
+
+// WeekBefore is the start of the SummaryWeek reporting days before day:
+// Summarize wants the reports observed from there to day.To.
+func (d ReportingDay) WeekBefore() time.Time {
+	p := d
+	for range SummaryWeek {
+		p = p.Previous()
+	}
+	return p.From
+}
+
+// Summarize tallies a zone's reports of a day beside the day before and the
+// week before; reports holds those observed from day.WeekBefore() to
+// day.To (others are ignored).
+func Summarize(zone Zone, day ReportingDay, reports []*StoredReport) DailySummary {
+	prev := day.Previous()
+	s := DailySummary{Zone: zone.ID, ZoneName: zone.Name, Day: day, PreviousDay: prev,
 		Total: SummaryRow{Key: "total"}, NotApplicable: SummaryRow{Key: "not_applicable"}}
-	cats, sevs := map[string]*SummaryRow{}, map[string]*SummaryRow{}
+	cats, sevs, parties, regimes := map[string]*SummaryRow{}, map[string]*SummaryRow{}, map[string]*SummaryRow{}, map[string]*SummaryRow{}
 	row := func(m map[string]*SummaryRow, key string) *SummaryRow {
 		if m[key] == nil {
 			m[key] = &SummaryRow{Key: key}
 		}
 		return m[key]
 	}
-	exercise := len(today) > 0
 	// An incident is counted once, as its sender last told it: a report
 	// its sender updated gives way to the update, and a withdrawn one and
 	// its withdrawal are not counted at all.
 	amended := map[string]bool{}
-	for _, reports := range [][]*StoredReport{today, previous} {
-		for _, r := range reports {
-			if r.Amends != "" {
-				amended[r.Amends] = true
-			}
+	for _, r := range reports {
+		if r.Amends != "" {
+			amended[r.Amends] = true
 		}
 	}
-	for i, reports := range [][]*StoredReport{today, previous} {
-		for _, r := range reports {
-			if r.Withdraws || amended[r.ID] {
-				continue
-			}
-			pick := func(sr *SummaryRow) *Tally {
-				if i == 0 {
-					return &sr.Tally
-				}
-				return &sr.Previous
-			}
+	weekFrom := day.WeekBefore()
+	// Exercise: the day had reports, and every one that is not against an
+	// excluded party was an exercise.
+	today, real := 0, false
+	for _, r := range reports {
+		if r.Withdraws || amended[r.ID] {
+			continue
+		}
+		at := r.ObservedAt
+		var tallies []func(*SummaryRow) *Tally
+		switch {
+		case !at.Before(day.From) && at.Before(day.To):
+			tallies = append(tallies, func(sr *SummaryRow) *Tally { return &sr.Tally })
+			today++
+			real = real || !r.Classification.NotApplicable && !r.Exercise
+		case !at.Before(prev.From) && at.Before(prev.To):
+			tallies = append(tallies, func(sr *SummaryRow) *Tally { return &sr.Previous })
+		case at.Before(weekFrom) || !at.Before(day.To):
+			continue
+		}
+		if at.Before(day.From) {
+			tallies = append(tallies, func(sr *SummaryRow) *Tally { return &sr.Week })
+		}
+		for _, pick := range tallies {
 			if r.Classification.NotApplicable {
 				pick(&s.NotApplicable).add(&r.Report)
 				continue
 			}
-			if i == 0 && !r.Exercise {
-				exercise = false
-			}
 			pick(&s.Total).add(&r.Report)
 			pick(row(cats, string(r.Category))).add(&r.Report)
 			pick(row(sevs, string(r.EffectiveSeverity()))).add(&r.Report)
+			pick(row(parties, r.AttributedTo)).add(&r.Report)
+			regime := r.Classification.Regime
+			if regime == "" {
+				regime = OutsideRegimeKey
+			}
+			pick(row(regimes, regime)).add(&r.Report)
 		}
 	}
-	s.Exercise = exercise
+	s.Exercise = today > 0 && !real
 	for _, c := range Categories {
 		if r := cats[string(c)]; r != nil {
 			s.ByCategory = append(s.ByCategory, *r)
@@ -145,7 +194,9 @@ func Summarize(zone Zone, day ReportingDay, today, previous []*StoredReport) Dai
 			s.BySeverity = append(s.BySeverity, *r)
 		}
 	}
-	for _, rows := range [][]SummaryRow{s.ByCategory, s.BySeverity} {
+	s.ByParty = sortedRows(parties)
+	s.ByRegime = sortedRows(regimes)
+	for _, rows := range [][]SummaryRow{s.ByCategory, s.BySeverity, s.ByParty, s.ByRegime} {
 		for i := range rows {
 			rows[i].Change = rows[i].Tally.Events - rows[i].Previous.Events
 		}
@@ -153,4 +204,41 @@ func Summarize(zone Zone, day ReportingDay, today, previous []*StoredReport) Dai
 	s.Total.Change = s.Total.Tally.Events - s.Total.Previous.Events
 	s.NotApplicable.Change = s.NotApplicable.Tally.Events - s.NotApplicable.Previous.Events
 	return s
+}
+
+// sortedRows are m's rows by key, "" last.
+func sortedRows(m map[string]*SummaryRow) []SummaryRow {
+	out := make([]SummaryRow, 0, len(m))
+	for _, r := range m {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b SummaryRow) int {
+		if (a.Key == "") != (b.Key == "") {
+			if a.Key == "" {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Name gives the party and regime rows the names the catalog has for them.
+func (s *DailySummary) Name(c *Catalog) {
+	for i := range s.ByParty {
+		if p, ok := c.Party(s.ByParty[i].Key); ok {
+			s.ByParty[i].Name = p.Name
+		}
+	}
+	for i := range s.ByRegime {
+		for _, r := range c.Config().Regimes {
+			if r.ID == s.ByRegime[i].Key {
+				s.ByRegime[i].Name = r.Name
+			}
+		}
+	}
 }

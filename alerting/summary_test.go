@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"maps"
 	"testing"
 	"time"
 )
@@ -29,8 +30,9 @@ func TestReportingDayWithACutOff(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
+	at := day.From.Add(time.Hour)
 	rep := func(cat Category, sev Severity, count, killed int, na bool) *StoredReport {
-		r := &StoredReport{Report: Report{Category: cat, Severity: sev, Count: count}}
+		r := &StoredReport{Report: Report{Category: cat, Severity: sev, Count: count, ObservedAt: at}}
 		if killed > 0 {
 			r.Casualties = &Casualties{Killed: killed}
 		}
@@ -43,8 +45,9 @@ func TestSummarize(t *testing.T) {
 		rep(CategorySmallArms, SeverityExtreme, 0, 0, false),
 		rep(CategoryAirstrike, SeveritySevere, 1, 0, true), // against an excluded party
 	}
-	previous := []*StoredReport{rep(CategoryShelling, SeveritySevere, 10, 0, false)}
-	s := Summarize(Zone{ID: "aleppo", Name: "Aleppo"}, day, today, previous)
+	at = day.From.Add(-time.Hour)
+	today = append(today, rep(CategoryShelling, SeveritySevere, 10, 0, false)) // the day before
+	s := Summarize(Zone{ID: "aleppo", Name: "Aleppo"}, day, today)
 	if s.Total.Tally != (Tally{Reports: 3, Events: 43, Killed: 1}) || s.Total.Previous.Events != 10 || s.Total.Change != 33 {
 		t.Errorf("total %+v", s.Total)
 	}
@@ -64,7 +67,7 @@ func TestSummarize(t *testing.T) {
 func TestSummarizeCountsAnIncidentOnceAsLastTold(t *testing.T) {
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
 	rep := func(id, amends string, withdraws bool, killed int) *StoredReport {
-		return &StoredReport{Report: Report{ID: id, Category: CategoryShelling, Severity: SeveritySevere,
+		return &StoredReport{Report: Report{ID: id, Category: CategoryShelling, Severity: SeveritySevere, ObservedAt: day.From,
 			Casualties: &Casualties{Killed: killed}, Amends: amends, Withdraws: withdraws}}
 	}
 	today := []*StoredReport{
@@ -72,8 +75,53 @@ func TestSummarizeCountsAnIncidentOnceAsLastTold(t *testing.T) {
 		rep("b1", "", false, 5), rep("c1", "b1", true, 0), // told, then taken back
 		rep("d1", "", false, 7),
 	}
-	s := Summarize(Zone{ID: "aleppo", Name: "Aleppo"}, day, today, nil)
+	s := Summarize(Zone{ID: "aleppo", Name: "Aleppo"}, day, today)
 	if s.Total.Tally.Reports != 2 || s.Total.Tally.Killed != 10 {
 		t.Errorf("total %+v, want 2 reports and 10 killed (u2 and d1)", s.Total.Tally)
+	}
+}
+
+// TestSummarizeCountsPerPartyAndRegime: compliance as the missions counted
+// it, each party's alleged violations and those under each regime, beside
+// the day before and the week before; reports outside the eight days are
+// not counted.
+func TestSummarizeCountsPerPartyAndRegime(t *testing.T) {
+	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
+	rep := func(daysBefore int, party, regime string) *StoredReport {
+		r := &StoredReport{Report: Report{Category: CategoryShelling, Count: 2, AttributedTo: party,
+			ObservedAt: day.From.AddDate(0, 0, -daysBefore).Add(time.Hour)}}
+		r.Classification.Regime = regime
+		r.Classification.OutsideRegime = regime == ""
+		return r
+	}
+	reports := []*StoredReport{
+		rep(0, "party-a", "silence"), rep(0, "party-a", ""), rep(0, "party-b", "silence"), rep(0, "", "silence"),
+		rep(1, "party-a", "silence"),
+		rep(3, "party-b", ""), rep(7, "party-b", ""),
+		rep(8, "party-b", ""),  // before the week
+		rep(-1, "party-b", ""), // after the day
+	}
+	s := Summarize(Zone{ID: "aleppo"}, day, reports)
+	want := map[string][3]int{"party-a": {2, 1, 1}, "party-b": {1, 0, 2}, "": {1, 0, 0}} // reports today, previous, week
+	if len(s.ByParty) != 3 || s.ByParty[2].Key != "" {
+		t.Fatalf("by party %+v, want party-a, party-b, then nobody", s.ByParty)
+	}
+	for _, row := range s.ByParty {
+		if got := [3]int{row.Tally.Reports, row.Previous.Reports, row.Week.Reports}; got != want[row.Key] {
+			t.Errorf("party %q: today, day before, week = %v, want %v", row.Key, got, want[row.Key])
+		}
+	}
+	if s.ByParty[0].Change != 2 || s.ByParty[0].Tally.Events != 4 {
+		t.Errorf("party-a %+v: want 4 events today, 2 more than the day before", s.ByParty[0])
+	}
+	regimes := map[string][3]int{}
+	for _, row := range s.ByRegime {
+		regimes[row.Key] = [3]int{row.Tally.Reports, row.Previous.Reports, row.Week.Reports}
+	}
+	if want := map[string][3]int{"silence": {3, 1, 1}, OutsideRegimeKey: {1, 0, 2}}; !maps.Equal(regimes, want) {
+		t.Errorf("by regime %v, want %v", regimes, want)
+	}
+	if s.Total.Week.Reports != 3 || s.Total.Tally.Reports != 4 {
+		t.Errorf("total %+v", s.Total)
 	}
 }

@@ -253,22 +253,19 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &alerting.Error{Code: alerting.EINVALID, Message: "bad query", Fields: problems})
 		return
 	}
+	// The day, the day before and the week before, read at once.
 	const perDay = 50_000
 	out := []alerting.DailySummary{}
+	catalog := h.opts.Catalog.Catalog()
 	for _, z := range zones {
-		today, more, err := h.opts.Alerts.ZoneReports(r.Context(), z.ID, day.From, day.To, perDay)
+		reports, more, err := h.opts.Alerts.ZoneReports(r.Context(), z.ID, day.WeekBefore(), day.To, perDay*(alerting.SummaryWeek+1))
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		prev := day.Previous()
-		before, more2, err := h.opts.Alerts.ZoneReports(r.Context(), z.ID, prev.From, prev.To, perDay)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		s := alerting.Summarize(z, day, today, before)
-		s.Truncated = more || more2
+		s := alerting.Summarize(z, day, reports)
+		s.Name(catalog)
+		s.Truncated = more
 		out = append(out, s)
 	}
 	if format == "csv" {
@@ -284,20 +281,23 @@ func writeSummaryCSV(w http.ResponseWriter, summaries []alerting.DailySummary) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="truceline-summary.csv"`)
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"day", "from", "to", "zone", "zone_name", "group", "key", "reports", "events", "killed", "injured",
-		"previous_reports", "previous_events", "change_events"})
+	_ = cw.Write([]string{"day", "from", "to", "zone", "zone_name", "group", "key", "name", "reports", "events", "killed", "injured",
+		"previous_reports", "previous_events", "change_events", "last_7_days_reports", "last_7_days_events"})
 	for _, s := range summaries {
 		line := func(group string, row alerting.SummaryRow) {
-			_ = cw.Write([]string{s.Day.Day, s.Day.From.Format(time.RFC3339), s.Day.To.Format(time.RFC3339), s.Zone, s.ZoneName, group, row.Key,
+			_ = cw.Write([]string{s.Day.Day, s.Day.From.Format(time.RFC3339), s.Day.To.Format(time.RFC3339), s.Zone, s.ZoneName, group, row.Key, row.Name,
 				strconv.Itoa(row.Tally.Reports), strconv.Itoa(row.Tally.Events), strconv.Itoa(row.Tally.Killed), strconv.Itoa(row.Tally.Injured),
-				strconv.Itoa(row.Previous.Reports), strconv.Itoa(row.Previous.Events), strconv.Itoa(row.Change)})
+				strconv.Itoa(row.Previous.Reports), strconv.Itoa(row.Previous.Events), strconv.Itoa(row.Change),
+				strconv.Itoa(row.Week.Reports), strconv.Itoa(row.Week.Events)})
 		}
 		line("total", s.Total)
-		for _, row := range s.ByCategory {
-			line("category", row)
-		}
-		for _, row := range s.BySeverity {
-			line("severity", row)
+		for _, group := range []struct {
+			name string
+			rows []alerting.SummaryRow
+		}{{"category", s.ByCategory}, {"severity", s.BySeverity}, {"party", s.ByParty}, {"regime", s.ByRegime}} {
+			for _, row := range group.rows {
+				line(group.name, row)
+			}
 		}
 		line("not_applicable", s.NotApplicable)
 	}

@@ -338,6 +338,16 @@ function zoneCard(s) {
   card.append(totals(t));
   if (s.by_category && s.by_category.length) card.append(categoryTable(s));
   if (s.by_severity && s.by_severity.length) card.append(severities(s, `${id}-sev`));
+  if (s.by_party && s.by_party.length) {
+    card.append(compliance(s.by_party, `${id}-party`, 'By alleged perpetrator', 'summary-parties',
+      (row) => (row.key ? row.name || row.key : 'Nobody named'),
+      'Reports name who they allege did it; an allegation is not a finding.'));
+  }
+  if (s.by_regime && s.by_regime.length) {
+    card.append(compliance(s.by_regime, `${id}-regime`, 'By regime', 'summary-regimes',
+      (row) => (row.key === 'outside' ? 'Outside any regime' : row.name || row.key),
+      'The regime in force in the zone when each report was observed.'));
+  }
   card.append(notApplicable(na));
   return card;
 }
@@ -385,6 +395,11 @@ function totals(row) {
     dl.append(item);
   }
   return dl;
+}
+
+/** "1 report · 40 events" of a tally. */
+function reportsAndEvents(t) {
+  return `${num(t.reports)} ${t.reports === 1 ? 'report' : 'reports'} · ${num(t.events)} ${t.events === 1 ? 'event' : 'events'}`;
 }
 
 function numCell(text) {
@@ -460,9 +475,52 @@ function severities(s, id) {
     li.dataset.reports = String(r.today.reports);
     li.dataset.events = String(r.today.events);
     const badge = el('span', `zc-sev sev-${SEVERITIES.includes(r.key) ? r.key : 'none'}`, label(r.key));
-    const figures = el('span', 'sum-sev-figures',
-      `${num(r.today.reports)} ${r.today.reports === 1 ? 'report' : 'reports'} · ${num(r.today.events)} ${r.today.events === 1 ? 'event' : 'events'}`);
+    const figures = el('span', 'sum-sev-figures', reportsAndEvents(r.today));
     li.append(badge, figures, change(r.change, r.previous.events));
+    list.append(li);
+  }
+  box.append(list);
+  return box;
+}
+
+/** A seventh of the week before: a usual day's events. */
+const dailyAverage = (row) => (row.last_7_days ? row.last_7_days.events : 0) / 7;
+
+const oneDecimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+/** A small chart of rows (parties or regimes): this day's events as a bar,
+ *  the week before's daily average as a tick on the same scale, and the
+ *  change from the day before. */
+function compliance(rows, id, heading, testid, name, note) {
+  const box = el('section', 'sum-compliance');
+  box.setAttribute('data-testid', testid);
+  const title = el('h3', 'sum-sub', heading);
+  title.id = id;
+  title.title = note;
+  box.setAttribute('aria-labelledby', id);
+  box.append(title);
+  const scale = Math.max(1, ...rows.map((r) => Math.max(r.today.events, dailyAverage(r))));
+  const list = el('ul', 'sum-comp-list');
+  for (const r of rows) {
+    const li = el('li', 'sum-comp');
+    li.dataset.key = r.key;
+    li.dataset.events = String(r.today.events);
+    li.dataset.week = String(r.last_7_days.events);
+    const label = el('span', 'sum-comp-name', name(r));
+    label.title = label.textContent;
+    const bar = el('span', 'sum-comp-bar');
+    bar.setAttribute('aria-hidden', 'true');
+    const fill = el('span', 'sum-comp-fill');
+    fill.style.width = `${(100 * r.today.events) / scale}%`;
+    const avg = dailyAverage(r);
+    const tick = el('span', 'sum-comp-avg');
+    tick.style.left = `${(100 * avg) / scale}%`;
+    bar.title = `${num(r.today.events)} events this day; ${oneDecimal.format(avg)} a day over the 7 days before`;
+    bar.append(fill, tick);
+    const figures = el('span', 'sum-comp-figures', reportsAndEvents(r.today));
+    const week = el('span', 'sum-comp-week', `7-day avg ${oneDecimal.format(avg)}`);
+    week.title = `${num(r.last_7_days.events)} events over the 7 reporting days before`;
+    li.append(label, bar, figures, change(r.change, r.previous.events), week);
     list.append(li);
   }
   box.append(list);
@@ -482,8 +540,7 @@ function notApplicable(na) {
     return p;
   }
   p.append(
-    el('span', 'sum-na-figures', `${num(na.today.reports)} ${na.today.reports === 1 ? 'report' : 'reports'} · ` +
-      `${num(na.today.events)} ${na.today.events === 1 ? 'event' : 'events'}`),
+    el('span', 'sum-na-figures', reportsAndEvents(na.today)),
     change(na.change, na.previous.events),
   );
   return p;

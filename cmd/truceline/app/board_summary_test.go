@@ -45,6 +45,11 @@ type summaryZone struct {
 	Severities []string `json:"severities"`
 	// NotApplicable is "1/5": reports and events.
 	NotApplicable string `json:"not_applicable"`
+	// Parties and Regimes are the compliance charts' rows, "Co-chair
+	// B|1 report · 2 events|▲ +2|7-day avg 1": name, figures, change, the
+	// week before's daily average.
+	Parties []string `json:"parties"`
+	Regimes []string `json:"regimes"`
 }
 
 const summaryJS = `(() => {
@@ -61,6 +66,12 @@ const summaryJS = `(() => {
 			[...r.cells].map((x) => x.querySelector('.sum-change') ? sign(x) : x.textContent).join('|')),
 		severities: [...c.querySelectorAll('[data-testid=summary-severities] li')].map((s) =>
 			s.dataset.key + ' ' + s.dataset.reports + '/' + s.dataset.events),
+		parties: [...c.querySelectorAll('[data-testid=summary-parties] li')].map((r) =>
+			[r.querySelector('.sum-comp-name').textContent, r.querySelector('.sum-comp-figures').textContent, sign(r),
+				r.querySelector('.sum-comp-week').textContent].join('|')),
+		regimes: [...c.querySelectorAll('[data-testid=summary-regimes] li')].map((r) =>
+			[r.querySelector('.sum-comp-name').textContent, r.querySelector('.sum-comp-figures').textContent, sign(r),
+				r.querySelector('.sum-comp-week').textContent].join('|')),
 		not_applicable: (() => {
 			const na = c.querySelector('[data-testid=summary-not-applicable]');
 			return na ? na.dataset.reports + '/' + na.dataset.events : '';
@@ -122,7 +133,9 @@ func (p summaryPage) zone(id string) summaryZone {
 // the categories and severities, the reports against excluded parties apart,
 // the exercise marker, empty zones; then the CSV link, the day before with
 // Previous day, its address opened in another tab, the date picker and the
-// cut-off hour, and Next day back to today. A browser that is not signed in
+// cut-off hour, and Next day back to today. Each zone's compliance charts
+// count its reports by alleged perpetrator and by regime beside the week
+// before. A browser that is not signed in
 // gets a link to sign in.
 //
 // With TRUCELINE_SCREENSHOTS=1 it writes docs/board-summary.png.
@@ -139,6 +152,7 @@ func TestBoardSummary(t *testing.T) {
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	todayAt := midnight.Add(min(30*time.Minute, now.Sub(midnight)/2))
 	yesterdayAt := todayAt.AddDate(0, 0, -1)
+	weekAt := todayAt.AddDate(0, 0, -3)
 	day, dayBefore := todayAt.Format(time.DateOnly), yesterdayAt.Format(time.DateOnly)
 	for _, r := range []struct {
 		id, zone, category string
@@ -146,7 +160,7 @@ func TestBoardSummary(t *testing.T) {
 		extra              string
 	}{
 		{"sum-1", "daraa", "shelling", todayAt, `,"count":40`},
-		{"sum-2", "daraa", "shelling", todayAt, `,"count":2,"casualties":{"killed":1,"injured":3}`},
+		{"sum-2", "daraa", "shelling", todayAt, `,"count":2,"casualties":{"killed":1,"injured":3},"attributed_to":"party-b"`},
 		{"sum-3", "daraa", "small_arms", todayAt, ``},
 		{"sum-4", "daraa", "shelling", yesterdayAt, `,"count":10`},
 		{"sum-5", "idlib", "explosion", todayAt, `,"count":3,"casualties":{"killed":0,"injured":2}`},
@@ -155,6 +169,7 @@ func TestBoardSummary(t *testing.T) {
 		{"sum-7", "aleppo", "movement_of_forces", todayAt, `,"exercise":true`},
 		{"sum-8", "idlib", "small_arms", yesterdayAt, `,"count":6`},
 		{"sum-9", "latakia", "explosion", yesterdayAt, ``},
+		{"sum-10", "daraa", "shelling", weekAt, `,"count":7,"attributed_to":"party-b"`},
 	} {
 		body := fmt.Sprintf(`{"id":%q,"zone":%q,"category":%q,"observed_at":%q,"reported_by":"OP 3"%s}`,
 			r.id, r.zone, r.category, r.at.Format(time.RFC3339), r.extra)
@@ -174,9 +189,9 @@ func TestBoardSummary(t *testing.T) {
 		}
 		n := 0
 		for _, z := range s.Zones {
-			n += z.Total.Tally.Reports + z.Total.Previous.Reports + z.NotApplicable.Tally.Reports
+			n += z.Total.Tally.Reports + z.Total.Week.Reports + z.NotApplicable.Tally.Reports
 		}
-		return n == 9
+		return n == 10
 	})
 
 	// The page is served with the board's security headers.
@@ -229,6 +244,14 @@ func TestBoardSummary(t *testing.T) {
 	if want := []string{"severe 2/42", "moderate 1/1"}; !slices.Equal(daraa.Severities, want) {
 		t.Errorf("Daraa's severities %q, want %q", daraa.Severities, want)
 	}
+	// Co-chair B is alleged once today (2 events) and once three days
+	// before (7 events, a day's average of 1); two reports name nobody.
+	if want := []string{"Co-chair B|1 report · 2 events|▲ +2|7-day avg 1", "Nobody named|2 reports · 41 events|▲ +31|7-day avg 1.4"}; !slices.Equal(daraa.Parties, want) {
+		t.Errorf("Daraa's alleged perpetrators %q, want %q", daraa.Parties, want)
+	}
+	if want := []string{"Outside any regime|3 reports · 43 events|▲ +33|7-day avg 2.4"}; !slices.Equal(daraa.Regimes, want) {
+		t.Errorf("Daraa's regimes %q, want %q", daraa.Regimes, want)
+	}
 	if daraa.NotApplicable != "0/0" || daraa.Exercise || daraa.Empty != "" {
 		t.Errorf("Daraa: not applicable %q, exercise %v, empty %q", daraa.NotApplicable, daraa.Exercise, daraa.Empty)
 	}
@@ -257,7 +280,7 @@ func TestBoardSummary(t *testing.T) {
 	}
 	csv, err := chromedp.Run(tab, chromedp.Evaluate[string](`fetch(document.querySelector('[data-testid=summary-csv]').href)
 		.then(async (r) => r.status + ' ' + r.headers.get('Content-Type') + '\n' + await r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil || !strings.HasPrefix(csv, "200 text/csv") || !strings.Contains(csv, ",daraa,Daraa,total,total,3,43,1,3,1,10,33") {
+	if err != nil || !strings.HasPrefix(csv, "200 text/csv") || !strings.Contains(csv, ",daraa,Daraa,total,total,,3,43,1,3,1,10,33,2,17") {
 		t.Errorf("the CSV download: %v %q", err, csv)
 	}
 
