@@ -751,10 +751,11 @@ func checkSummary(t *testing.T, e *docEnv, ex docExample) {
 		t.Fatal("API.md shows no GET /api/v1/summary?… request")
 	}
 	// Reports of the documented day (2026-11-23, cut off at 19:00 in Kyiv:
-	// 17:00Z) and of the day before, one against an excluded party.
+	// 17:00Z) and of the day before, one against an excluded party, one
+	// alleging party-b did it.
 	for _, r := range []map[string]any{
 		{"category": "shelling", "observed_at": "2026-11-23T10:00:00Z", "count": 40, "casualties": map[string]any{"killed": 1}},
-		{"category": "explosion", "observed_at": "2026-11-23T12:00:00Z", "severity": "extreme", "count": 3},
+		{"category": "explosion", "observed_at": "2026-11-23T12:00:00Z", "severity": "extreme", "count": 3, "attributed_to": "party-b"},
 		{"category": "airstrike", "observed_at": "2026-11-23T13:00:00Z", "target": "al-nusra"},
 		{"category": "shelling", "observed_at": "2026-11-22T10:00:00Z", "count": 10},
 	} {
