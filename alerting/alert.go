@@ -676,4 +676,6 @@ type AlertFilter struct {
 	Zones []string // zones to list; required
 	State State    // "" for every state
 	Limit int      // most alerts returned; 0 means 500
+	// Since, when set, lists only the alerts changed at or after it.
+	Since time.Time
 }

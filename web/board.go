@@ -15,7 +15,8 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; media-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // registerBoard serves the live alert board: index.html at / and its
-// modules and styles under /static/; the daily summary at /summary.
+// modules and styles under /static/; the daily summary at /summary; and
+// /bulletin, the daily bulletin's printable page.
 func registerBoard(mux *http.ServeMux) {
 	files, _ := fs.Sub(static, "static")
 	fileServer := http.FileServerFS(files)
@@ -28,6 +29,12 @@ func registerBoard(mux *http.ServeMux) {
 	mux.Handle("GET /summary", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeFileFS(w, r, files, "summary.html")
+	})))
+	// The printable daily bulletin is an answer of the API.
+	mux.Handle("GET /bulletin", secure(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		q.Set("format", "html")
+		http.Redirect(w, r, "/api/v1/bulletins/daily?"+q.Encode(), http.StatusSeeOther)
 	})))
 }
 

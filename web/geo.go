@@ -212,27 +212,28 @@ func (h *Handler) reportsGeoJSON(w http.ResponseWriter, r *http.Request) {
 	writeGeoJSON(w, fc)
 }
 
-// summary answers GET /api/v1/summary?day=&zone=&cutoff=&tz=&format=csv:
-// each visible zone's reporting day beside the day before.
-func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
+// reportingDay reads the reporting day a query asks for: the date in
+// parameter param (default: the day in progress), cutoff= (0–23, default
+// the summary_cutoff_hour) and tz= (default summary_timezone).
+func (h *Handler) reportingDay(r *http.Request, param string, problems *[]alerting.FieldProblem) alerting.ReportingDay {
 	q := r.URL.Query()
-	zones, problems := h.visibleZones(r)
 	tz := q.Get("tz")
 	if tz == "" {
 		tz = h.opts.SummaryTimezone
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
-		problems = append(problems, alerting.FieldProblem{Field: "tz", Problem: "unknown time zone " + strconv.Quote(tz)})
+		*problems = append(*problems, alerting.FieldProblem{Field: "tz", Problem: "unknown time zone " + strconv.Quote(tz)})
 		loc = time.UTC
 	}
 	cutoff := h.opts.SummaryCutoff
 	if v := q.Get("cutoff"); v != "" {
 		if cutoff, err = strconv.Atoi(v); err != nil || cutoff < 0 || cutoff > 23 {
-			problems = append(problems, alerting.FieldProblem{Field: "cutoff", Problem: "must be an hour from 0 to 23"})
+			*problems = append(*problems, alerting.FieldProblem{Field: "cutoff", Problem: "must be an hour from 0 to 23"})
+			cutoff = 0
 		}
 	}
-	dayName := q.Get("day")
+	dayName := q.Get(param)
 	if dayName == "" {
 		// The reporting day still running.
 		now := time.Now().In(loc)
@@ -243,9 +244,17 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
 	}
 	day, err := alerting.NewReportingDay(dayName, cutoff, loc)
 	if err != nil {
-		problems = append(problems, alerting.FieldProblem{Field: "day", Problem: "must be a date like 2026-11-23"})
+		*problems = append(*problems, alerting.FieldProblem{Field: param, Problem: "must be a date like 2026-11-23"})
 	}
-	format := q.Get("format")
+	return day
+}
+
+// summary answers GET /api/v1/summary?day=&zone=&cutoff=&tz=&format=csv:
+// each visible zone's reporting day beside the day before.
+func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
+	zones, problems := h.visibleZones(r)
+	day := h.reportingDay(r, "day", &problems)
+	format := r.URL.Query().Get("format")
 	if format != "" && format != "json" && format != "csv" {
 		problems = append(problems, alerting.FieldProblem{Field: "format", Problem: "must be json or csv"})
 	}

@@ -167,6 +167,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("POST /api/v1/zones.geojson", adminOnly, h.importZonesGeoJSON)
 	h.route("GET /api/v1/reports.geojson", signedIn, h.reportsGeoJSON)
 	h.route("GET /api/v1/summary", signedIn, h.summary)
+	h.route("GET /api/v1/bulletins/daily", signedIn, h.bulletin)
 	h.route("GET /api/v1/schedules/{id}/oncall", readsConfig, h.onCall)
 	h.route("GET /api/v1/oncall", readsConfig, h.onCallAll)
 	h.route("GET /ack/{alert}/{token}", anyone, h.ackLink)

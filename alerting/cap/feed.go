@@ -47,9 +47,10 @@ type AtomEntry struct {
 }
 
 // AtomContent carries a CAP message inline (RFC 4287 §4.1.3.3: an XML
-// media type's content is the element itself).
+// media type's content is the element itself), or text (type "text").
 type AtomContent struct {
 	Type    string   `xml:"type,attr"`
+	Text    string   `xml:",chardata"`
 	Message *Message `xml:"urn:oasis:names:tc:emergency:cap:1.2 alert"`
 }
 

@@ -714,9 +714,13 @@ func (s *Store) Alerts(ctx context.Context, f alerting.AlertFilter) ([]*alerting
 	for _, zone := range f.Zones {
 		var zoneIDs []string
 		var err error
-		if f.State != "" && f.State != alerting.StateResolved {
+		switch {
+		case !f.Since.IsZero():
+			zoneIDs, err = s.rdb.ZRevRangeByScore(ctx, s.zoneKey(zone, "alerts"), &redis.ZRangeBy{
+				Min: strconv.FormatInt(f.Since.UnixMilli(), 10), Max: "+inf", Count: int64(limit) * 4}).Result()
+		case f.State != "" && f.State != alerting.StateResolved:
 			zoneIDs, err = s.rdb.SMembers(ctx, s.zoneKey(zone, "active")).Result()
-		} else {
+		default:
 			zoneIDs, err = s.rdb.ZRevRange(ctx, s.zoneKey(zone, "alerts"), 0, int64(limit)*4-1).Result()
 		}
 		if err != nil {

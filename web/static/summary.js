@@ -20,6 +20,7 @@ const els = {
   day: $('sum-day'),
   cutoff: $('sum-cutoff'),
   csv: $('sum-csv'),
+  bulletin: $('sum-bulletin'),
   period: $('sum-period'),
   status: $('sum-status'),
   signin: $('sum-signin'),
@@ -164,6 +165,9 @@ function showDay(d) {
   els.prev.disabled = false;
   els.csv.href = `/api/v1/summary?${queryString({ ...query, day: d.day, cutoff: String(d.cutoff_hour) }, 'csv')}`;
   els.csv.setAttribute('download', `truceline-summary-${d.day}.csv`);
+  // The bulletin of the same day (its parameter is date=, not day=).
+  els.bulletin.href = `/api/v1/bulletins/daily?${queryString({ ...query, day: '', cutoff: String(d.cutoff_hour) }, 'html')}` +
+    `&date=${d.day}`;
   const inProgress = latest && d.day === latest ? ' (in progress)' : '';
   setText(els.period, `Reporting day ${longDay(d.day)}${inProgress}: from ${zoneTime(d.from, d.timezone)} ` +
     `to ${zoneTime(d.to, d.timezone)} ${d.timezone}, compared with the day before.`);

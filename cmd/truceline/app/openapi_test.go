@@ -396,6 +396,10 @@ func TestOpenAPIAnswers(t *testing.T) {
 	v.do(apiCall{method: "GET", path: "/api/v1/summary?zone=aleppo,idlib&cutoff=19&tz=Europe/Kyiv", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/summary?format=csv", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/summary?day=yesterday&tz=Mars/Olympus", want: 400, bad: true})
+	v.do(apiCall{method: "GET", path: "/api/v1/bulletins/daily?zone=aleppo", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/bulletins/daily?format=html", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/bulletins/daily?format=atom", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/bulletins/daily?date=yesterday&format=pdf", want: 400, bad: true})
 	v.do(apiCall{method: "GET", path: "/api/v1/audit?after=0&limit=50", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/audit", token: viewer, want: 403})
 
