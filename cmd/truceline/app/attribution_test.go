@@ -15,8 +15,10 @@ import (
 // end to end: each co-chair's judgement of the alleged party stands side by
 // side on the alert and its timeline, is audited, survives on the stored
 // alert; nobody judges for another party or erases another's judgement; a
-// liaison outside the zone does not find the alert, a viewer may not act,
-// and a bad body names every problem.
+// party's viewer, who sees the zone, may not act (403); a party's liaison
+// outside the zone does not find the alert (404, as for every action: a
+// zone one may not see answers as if it did not exist); and a bad body
+// names every problem.
 func TestAttributionJudgements(t *testing.T) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -26,7 +28,8 @@ func TestAttributionJudgements(t *testing.T) {
 	path := "/api/v1/alerts/" + al.ID + "/attribution"
 	chairA, chairB := userToken(t, a, coChairA), userToken(t, a, coChairB)
 	liaisonIdlib := userToken(t, a, alerting.User{Name: "liaison-idlib", Role: alerting.RoleLiaison, Party: "party-b", Zones: []string{"idlib"}})
-	viewer := userToken(t, a, alerting.User{Name: "viewer", Role: alerting.RoleViewer})
+	// A party's viewer sees every zone but acts in none.
+	viewer := userToken(t, a, alerting.User{Name: "viewer-b", Role: alerting.RoleViewer, Party: "party-b"})
 
 	judge := func(token, body string) (int, alerting.Alert, string) {
 		t.Helper()
@@ -66,7 +69,7 @@ func TestAttributionJudgements(t *testing.T) {
 		want              int
 	}{
 		{"for another party", chairA, `{"party":"party-b","alleged":"gov-forces","status":"undetermined","note":"x"}`, http.StatusForbidden},
-		{"a viewer", viewer, `{"alleged":"gov-forces","status":"undetermined","note":"x"}`, http.StatusForbidden},
+		{"a viewer of party-b", viewer, `{"alleged":"gov-forces","status":"undetermined","note":"x"}`, http.StatusForbidden},
 		{"a liaison outside the zone", liaisonIdlib, `{"alleged":"gov-forces","status":"undetermined","note":"x"}`, http.StatusNotFound},
 	} {
 		if status, text := call(t, a, c.token, "POST", path, c.body); status != c.want {
