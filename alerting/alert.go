@@ -19,7 +19,14 @@ const (
 	StateResolved     State = "resolved"
 )
 
-// Verification is what the centre has established about an alert's facts.
+// Verification is what the centre has established about an alert's facts:
+// a party's judgement (Verifying.Status) or the alert's summary of them
+// (Alert.Verification, see Summarise). Unverified: no party has judged (a
+// summary only); Confirmed: a party establishes the facts (as a summary,
+// every party whose confirmation counts did); Disputed: a party has
+// evidence against them (as a summary, one party at least); NotApplicable:
+// no ceasefire violation (the target was a party the ceasefire does not
+// cover). CannotConfirm and PartlyConfirmed are in verification.go.
 type Verification string
 
 // Verification states.
@@ -104,6 +111,14 @@ type Alert struct {
 	// Amendments are the alert's reports that their senders updated or
 	// withdrew since, oldest first.
 	Amendments []Amendment `json:"amendments,omitempty"`
+
+	// VerificationSummary says in one sentence what each party said of
+	// the facts (VerificationSentence), once one has.
+	VerificationSummary string `json:"verification_summary,omitempty"`
+	// Attributions are the parties' judgements of who did it, one per
+	// judging party and alleged party (see Attribute).
+	Attributions []Attribution `json:"attributions,omitempty"`
+
 	// Version counts the alert's changes; the store refuses a change made
 	// from an older version, so concurrent writers cannot lose updates.
 	Version int64 `json:"version"`
@@ -629,6 +644,7 @@ func (a *Alert) clone() *Alert {
 	b.Acks = append([]Ack{}, a.Acks...)
 	b.ResolveAgreed = slices.Clone(a.ResolveAgreed)
 	b.Verifications = slices.Clone(a.Verifications)
+	b.Attributions = slices.Clone(a.Attributions)
 	b.Notifications = slices.Clone(a.Notifications)
 	if a.Escalation != nil {
 		e := *a.Escalation

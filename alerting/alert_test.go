@@ -129,7 +129,7 @@ func TestVerificationOfAJointAlertNeedsEveryRequiredParty(t *testing.T) {
 		status alerting.Verification
 		want   alerting.Verification
 	}{
-		{"party-a", alerting.Confirmed, alerting.Unverified}, // party-b has not judged yet
+		{"party-a", alerting.Confirmed, alerting.PartlyConfirmed}, // party-b has not judged yet
 		{"party-b", alerting.Confirmed, alerting.Confirmed},
 		{"party-b", alerting.Disputed, alerting.Disputed},
 		{"party-b", alerting.NotApplicable, alerting.NotApplicable},

@@ -656,11 +656,31 @@ func (e *Engine) Resolve(ctx context.Context, id string, actor Actor, note strin
 	})
 }
 
-// Verify records a party's verification of an alert.
+// Verify records a party's verification of an alert; its summary names
+// parties by their configured names.
 func (e *Engine) Verify(ctx context.Context, id string, actor Actor, status Verification, reason string) (*Alert, error) {
 	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
-		return a.Verify(actor, status, reason, now)
+		return a.verify(actor, status, reason, e.partyName, now)
 	})
+}
+
+// Attribute records a party's judgement of the allegation that alleged, a
+// configured party, did what the alert is about (Alert.Attribute).
+func (e *Engine) Attribute(ctx context.Context, id string, actor Actor, alleged string, status AttributionStatus, reason string) (*Alert, error) {
+	known := func(p string) bool { _, ok := e.catalog.Catalog().Party(p); return ok }
+	if err := CheckAttribution(actor, alleged, status, reason, known); err != nil {
+		return nil, err
+	}
+	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
+		return a.Attribute(actor, alleged, status, reason, now)
+	})
+}
+
+// partyName is a party's configured name, or "" for a party not
+// configured.
+func (e *Engine) partyName(id string) string {
+	p, _ := e.catalog.Catalog().Party(id)
+	return p.Name
 }
 
 // Comment adds a comment to an alert's timeline.

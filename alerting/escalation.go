@@ -300,16 +300,18 @@ func (a *Alert) otherParties(party string) []string {
 	return out
 }
 
-// Verify records a party's judgement: confirmed, disputed or
-// not_applicable, with its reason. The alert's verification sums them up:
-// disputed when any party disputes, not_applicable when any says so, and
-// confirmed when every party that judged confirmed.
+// Verify records a party's judgement: confirmed, cannot_confirm, disputed
+// or not_applicable, with its reason, replacing the party's earlier one.
+// The alert's verification sums them up (Summarise), and its
+// verification_summary says what each party said, naming parties by id.
 func (a *Alert) Verify(actor Actor, status Verification, reason string, now time.Time) (*Alert, error) {
+	return a.verify(actor, status, reason, nil, now)
+}
+
+func (a *Alert) verify(actor Actor, status Verification, reason string, name func(string) string, now time.Time) (*Alert, error) {
 	var p problems
-	switch status {
-	case Confirmed, Disputed, NotApplicable:
-	default:
-		p.add("status", "must be confirmed, disputed or not_applicable")
+	if !slices.Contains(PartyVerifications, status) {
+		p.add("status", "must be confirmed, cannot_confirm, disputed or not_applicable")
 	}
 	if actor.Party == "" {
 		p.add("party", "is required: verification is per party")
@@ -331,37 +333,9 @@ func (a *Alert) Verify(actor Actor, status Verification, reason string, now time
 	if !replaced {
 		b.Verifications = append(b.Verifications, v)
 	}
-	b.Verification = summarise(b.Verifications, b.RequireAckFrom)
+	b.summariseVerification(name)
 	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: fmt.Sprintf("%s: %s (%s)", actor.Party, status, reason)})
 	return b, nil
-}
-
-// summarise sums up the parties' verifications: disputed when any party
-// disputes, not_applicable when any says so, confirmed when every party
-// that must acknowledge the alert confirmed (or, without such parties, when
-// every party that judged did), unverified until then.
-func summarise(vs []Verifying, required []string) Verification {
-	confirmed := map[string]bool{}
-	out := Confirmed
-	for _, v := range vs {
-		switch v.Status {
-		case Disputed:
-			return Disputed
-		case NotApplicable:
-			out = NotApplicable
-		case Confirmed:
-			confirmed[v.Party] = true
-		}
-	}
-	if out == NotApplicable {
-		return out
-	}
-	for _, p := range required {
-		if !confirmed[p] {
-			return Unverified
-		}
-	}
-	return Confirmed
 }
 
 // Comment adds a note to the timeline.

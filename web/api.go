@@ -228,12 +228,13 @@ func (h *Handler) alertReports(w http.ResponseWriter, r *http.Request) {
 // user; Party, when given, must be the user's own, and By is accepted for
 // older clients but ignored.
 type actionBody struct {
-	By     string                `json:"by"`
-	Party  string                `json:"party"`
-	Note   string                `json:"note"`
-	Status alerting.Verification `json:"status"` // verify
-	Until  *time.Time            `json:"until"`  // snooze
-	For    alerting.Duration     `json:"for"`    // snooze, instead of until
+	By      string                `json:"by"`
+	Party   string                `json:"party"`
+	Note    string                `json:"note"`
+	Status  alerting.Verification `json:"status"`  // verify; attribution's status too
+	Alleged string                `json:"alleged"` // attribution
+	Until   *time.Time            `json:"until"`   // snooze
+	For     alerting.Duration     `json:"for"`     // snooze, instead of until
 }
 
 type action func(ctx context.Context, id string, actor alerting.Actor, body actionBody, now time.Time) (*alerting.Alert, error)
@@ -253,6 +254,12 @@ func (h *Handler) resolveAlert(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) verifyAlert(w http.ResponseWriter, r *http.Request) {
 	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, _ time.Time) (*alerting.Alert, error) {
 		return h.opts.Actions.Verify(ctx, id, actor, b.Status, b.Note)
+	})
+}
+
+func (h *Handler) attributeAlert(w http.ResponseWriter, r *http.Request) {
+	h.alertAction(w, r, func(ctx context.Context, id string, actor alerting.Actor, b actionBody, _ time.Time) (*alerting.Alert, error) {
+		return h.opts.Actions.Attribute(ctx, id, actor, b.Alleged, alerting.AttributionStatus(b.Status), b.Note)
 	})
 }
 

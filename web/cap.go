@@ -125,9 +125,11 @@ func (h *Handler) capZone(id string) alerting.Zone {
 
 // capOptions: the sender is truceline@ the public URL's host (or, without
 // one, the host the request reached); links point at the public URL, or
-// are relative.
+// are relative; parties are named by their configured names.
 func (h *Handler) capOptions(r *http.Request) cap.Options {
-	return cap.Options{Sender: "truceline@" + senderHost(h.opts.PublicURL, r), BoardURL: h.opts.PublicURL}
+	catalog := h.opts.Catalog.Catalog()
+	return cap.Options{Sender: "truceline@" + senderHost(h.opts.PublicURL, r), BoardURL: h.opts.PublicURL,
+		PartyName: func(id string) string { p, _ := catalog.Party(id); return p.Name }}
 }
 
 func senderHost(publicURL string, r *http.Request) string {

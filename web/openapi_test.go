@@ -307,6 +307,10 @@ func (f *fake) Verify(ctx context.Context, id string, _ alerting.Actor, _ alerti
 	return nil, notFound("alert " + id)
 }
 
+func (f *fake) Attribute(ctx context.Context, id string, _ alerting.Actor, _ string, _ alerting.AttributionStatus, _ string) (*alerting.Alert, error) {
+	return nil, notFound("alert " + id)
+}
+
 func (f *fake) Comment(ctx context.Context, id string, _ alerting.Actor, _ string) (*alerting.Alert, error) {
 	return nil, notFound("alert " + id)
 }

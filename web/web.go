@@ -46,6 +46,7 @@ type Actions interface {
 	Acknowledge(ctx context.Context, id string, actor alerting.Actor, note string) (*alerting.Alert, error)
 	Resolve(ctx context.Context, id string, actor alerting.Actor, note string) (*alerting.Alert, error)
 	Verify(ctx context.Context, id string, actor alerting.Actor, status alerting.Verification, reason string) (*alerting.Alert, error)
+	Attribute(ctx context.Context, id string, actor alerting.Actor, alleged string, status alerting.AttributionStatus, reason string) (*alerting.Alert, error)
 	Comment(ctx context.Context, id string, actor alerting.Actor, text string) (*alerting.Alert, error)
 	Snooze(ctx context.Context, id string, actor alerting.Actor, until time.Time, note string) (*alerting.Alert, error)
 }
@@ -151,6 +152,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("POST /api/v1/alerts/{id}/ack", signedIn, h.ackAlert)
 	h.route("POST /api/v1/alerts/{id}/resolve", signedIn, h.resolveAlert)
 	h.route("POST /api/v1/alerts/{id}/verify", signedIn, h.verifyAlert)
+	h.route("POST /api/v1/alerts/{id}/attribution", signedIn, h.attributeAlert)
 	h.route("POST /api/v1/alerts/{id}/comment", signedIn, h.commentAlert)
 	h.route("POST /api/v1/alerts/{id}/snooze", signedIn, h.snoozeAlert)
 	h.route("GET /api/v1/alerts/{id}/cap", signedIn, h.alertCAP)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ type Options struct {
 	// with Restriction (DefaultRestriction when "").
 	Public      bool
 	Restriction string
+	// PartyName, when set, names a party by its id in what messages say of
+	// the parties' verifications; "" (or no PartyName) leaves the id.
+	PartyName func(id string) string
 }
 
 func (o Options) withDefaults() Options {
@@ -73,7 +77,7 @@ func (o Options) withDefaults() Options {
 func Messages(a *alerting.Alert, z alerting.Zone, o Options) []*Message {
 	o = o.withDefaults()
 	area := zoneArea(a.Zone, z)
-	changes := history(a)
+	changes := o.history(a)
 	out := make([]*Message, len(changes))
 	for i, c := range changes {
 		m := o.message(a, c, area)
@@ -105,18 +109,31 @@ type change struct {
 	note         string
 	state        alerting.State
 	verification alerting.Verification
+	// verifications are the parties' judgements after the entry, and
+	// sentence what they say (alerting.VerificationSentence).
+	verifications []alerting.Verifying
+	sentence      string
 }
 
 // verificationNote is how alerting.Alert.Verify writes a verification on
 // the timeline: "<party>: <status> (<reason>)".
-var verificationNote = regexp.MustCompile(`^([a-z0-9-]{1,64}): (confirmed|disputed|not_applicable) \(`)
+var verificationNote = regexp.MustCompile(`(?s)^([a-z0-9-]{1,64}): (confirmed|cannot_confirm|disputed|not_applicable) \((.*)\)$`)
+
+// withdrawnAll says whether an engine's timeline entry is the withdrawal
+// of the alert's last standing report (alerting.Alert.Amend).
+func withdrawnAll(e alerting.Entry) bool {
+	return e.By == "engine" && strings.Contains(e.Note, " withdrawn by its sender (") && strings.Contains(e.Note, "; no report stands")
+}
 
 // history walks the timeline and says which message each entry of
-// interest implies, replaying the alert's state and verification.
-func history(a *alerting.Alert) []change {
+// interest implies, replaying the alert's state and verification. Only the
+// withdrawal of every report is a Cancel: a party's verification, whatever
+// it says, is an Update of an alert that stands.
+func (o Options) history(a *alerting.Alert) []change {
 	var out []change
 	state, verification := alerting.StateOpen, alerting.Unverified
-	verdicts := map[string]alerting.Verification{}
+	var verdicts []alerting.Verifying
+	sentence := ""
 	var last time.Time
 	for i, e := range a.Timeline {
 		if e.At.After(last) {
@@ -145,14 +162,20 @@ func history(a *alerting.Alert) []change {
 			case e.By == "delivery", strings.HasPrefix(e.Note, "comment: "), strings.HasPrefix(e.Note, "snoozed until "):
 				continue // the centre's own handling: no news for partners
 			case m != nil:
-				verdicts[m[1]] = alerting.Verification(m[2])
-				verification = summarise(verdicts, a.RequireAckFrom)
-				if verification == alerting.Disputed || verification == alerting.NotApplicable {
-					c.msgType = "Cancel"
+				v := alerting.Verifying{Party: m[1], Status: alerting.Verification(m[2]), Reason: m[3], By: e.By, At: e.At}
+				if j := slices.IndexFunc(verdicts, func(x alerting.Verifying) bool { return x.Party == v.Party }); j >= 0 {
+					verdicts = slices.Clone(verdicts)
+					verdicts[j] = v
+				} else {
+					verdicts = append(slices.Clip(verdicts), v)
 				}
+				verification = alerting.Summarise(verdicts, a.RequireAckFrom)
+				sentence = alerting.VerificationSentence(verdicts, a.RequireAckFrom, o.name)
+			case withdrawnAll(e):
+				c.msgType = "Cancel"
 			}
 		}
-		c.state, c.verification = state, verification
+		c.state, c.verification, c.verifications, c.sentence = state, verification, verdicts, sentence
 		out = append(out, c)
 	}
 	if len(out) == 0 {
@@ -166,33 +189,13 @@ func history(a *alerting.Alert) []change {
 			note: fmt.Sprintf("new reports: %d in all", a.ReportCount)})
 	}
 	// The newest message tells the alert as it is.
-	out[len(out)-1].state, out[len(out)-1].verification = a.State, a.Verification
+	newest := &out[len(out)-1]
+	newest.state, newest.verification, newest.verifications = a.State, a.Verification, a.Verifications
+	newest.sentence = ""
+	if len(a.Verifications) > 0 {
+		newest.sentence = alerting.VerificationSentence(a.Verifications, a.RequireAckFrom, o.name)
+	}
 	return out
-}
-
-// summarise is alerting's summary of the parties' verifications: disputed
-// when any disputes, not_applicable when any says so, confirmed when every
-// party that must acknowledge confirmed (or, with none, every party that
-// judged did).
-func summarise(verdicts map[string]alerting.Verification, required []string) alerting.Verification {
-	out := alerting.Confirmed
-	for _, v := range verdicts {
-		switch v {
-		case alerting.Disputed:
-			return alerting.Disputed
-		case alerting.NotApplicable:
-			out = alerting.NotApplicable
-		}
-	}
-	if out == alerting.NotApplicable {
-		return out
-	}
-	for _, p := range required {
-		if verdicts[p] != alerting.Confirmed {
-			return alerting.Unverified
-		}
-	}
-	return alerting.Confirmed
 }
 
 func entryNote(e alerting.Entry) string {
@@ -232,11 +235,11 @@ func (o Options) message(a *alerting.Alert, c change, area Area) *Message {
 		Event:       event(a),
 		Urgency:     urgency(a, c.state),
 		Severity:    severity(a.Severity),
-		Certainty:   certainty(c.verification),
+		Certainty:   certainty(c),
 		EventCode:   []ValuePair{{"truceline-category", string(a.Category)}},
 		SenderName:  o.SenderName,
 		Headline:    a.Title,
-		Description: describe(a, c),
+		Description: describe(a, c, o.name),
 		Web:         o.BoardURL + "/?alert=" + url.QueryEscape(a.ID),
 		Parameter:   parameters(a, c),
 		Area:        []Area{area},
@@ -286,21 +289,41 @@ func severity(s alerting.Severity) string {
 }
 
 // certainty is how sure the centre is that the event is a ceasefire
-// violation: Observed once confirmed, Possible until then (reported, not
-// established), Unlikely when disputed or not applicable.
-func certainty(v alerting.Verification) string {
-	switch v {
+// violation: Observed once confirmed; Likely when partly confirmed (one
+// side registered it, nobody has evidence against it); Possible while
+// reported but not established (unverified, or nobody can confirm it);
+// Unknown when one party confirms and another disputes; Unlikely when
+// disputed and confirmed by nobody, or not applicable.
+func certainty(c change) string {
+	switch c.verification {
 	case alerting.Confirmed:
 		return "Observed"
-	case alerting.Disputed, alerting.NotApplicable:
-		return "Unlikely"
-	case alerting.Unverified:
+	case alerting.PartlyConfirmed:
+		return "Likely"
+	case alerting.Unverified, alerting.CannotConfirm:
 		return "Possible"
+	case alerting.Disputed:
+		if slices.ContainsFunc(c.verifications, func(v alerting.Verifying) bool { return v.Status == alerting.Confirmed }) {
+			return "Unknown"
+		}
+		return "Unlikely"
+	case alerting.NotApplicable:
+		return "Unlikely"
 	}
 	return "Unknown"
 }
 
-func describe(a *alerting.Alert, c change) string {
+// name is a party's name, or its id.
+func (o Options) name(id string) string {
+	if o.PartyName != nil {
+		if n := o.PartyName(id); n != "" {
+			return n
+		}
+	}
+	return id
+}
+
+func describe(a *alerting.Alert, c change, name func(string) string) string {
 	var b strings.Builder
 	if a.Exercise {
 		b.WriteString("EXERCISE: not a real event. ")
@@ -322,9 +345,17 @@ func describe(a *alerting.Alert, c change) string {
 	} else {
 		b.WriteString("No regime in force recorded. ")
 	}
-	fmt.Fprintf(&b, "State: %s; verification: %s.", c.state, strings.ReplaceAll(string(c.verification), "_", " "))
+	fmt.Fprintf(&b, "State: %s; verification: %s.", c.state, words(c.verification))
+	if c.sentence != "" {
+		b.WriteString(" " + c.sentence)
+	}
+	for _, v := range c.verifications {
+		fmt.Fprintf(&b, " %s, %s: %s.", name(v.Party), words(v.Status), strings.TrimRight(v.Reason, ". "))
+	}
 	return b.String()
 }
+
+func words(v alerting.Verification) string { return strings.ReplaceAll(string(v), "_", " ") }
 
 func plural(n int, what string) string {
 	if n == 1 {
@@ -346,9 +377,17 @@ func parameters(a *alerting.Alert, c change) []ValuePair {
 	if a.Regime != "" {
 		ps = append(ps, ValuePair{"truceline-regime", a.Regime})
 	}
-	return append(ps,
+	ps = append(ps,
 		ValuePair{"truceline-state", string(c.state)},
 		ValuePair{"truceline-verification", string(c.verification)},
+	)
+	if c.sentence != "" {
+		ps = append(ps, ValuePair{"truceline-verification-summary", c.sentence})
+	}
+	for _, v := range c.verifications {
+		ps = append(ps, ValuePair{"truceline-verification:" + v.Party, string(v.Status) + ": " + v.Reason})
+	}
+	return append(ps,
 		ValuePair{"truceline-report-count", strconv.Itoa(a.ReportCount)},
 		ValuePair{"truceline-killed", strconv.Itoa(a.Casualties.Killed)},
 		ValuePair{"truceline-injured", strconv.Itoa(a.Casualties.Injured)},

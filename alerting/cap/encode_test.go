@@ -182,27 +182,136 @@ func TestReportsWithoutTimelineEntry(t *testing.T) {
 	}
 }
 
-// TestCancel: an alert found false, disputed or not applicable, is
-// cancelled; a later confirmation by every party updates it again.
-func TestCancel(t *testing.T) {
-	for _, status := range []alerting.Verification{alerting.Disputed, alerting.NotApplicable} {
-		t.Run(string(status), func(t *testing.T) {
+// TestVerificationsNeverCancel: whatever the parties say of an open
+// alert's facts, the alert stands: each verification is an Update, urgent
+// while the alert is open, with the certainty its summary gives and what
+// each party said, in its own parameter and in the description.
+func TestVerificationsNeverCancel(t *testing.T) {
+	const (
+		c  = alerting.Confirmed
+		cc = alerting.CannotConfirm
+		d  = alerting.Disputed
+		na = alerting.NotApplicable
+	)
+	names := cap.Options{Sender: opts.Sender, PartyName: names{"party-a": "Co-chair A", "party-b": "Co-chair B"}.get}
+	tests := []struct {
+		name      string
+		a, b      alerting.Verification
+		want      alerting.Verification
+		certainty string
+		sentence  string
+	}{
+		{"both confirm", c, c, alerting.Confirmed, "Observed", "Registered by Co-chair A and Co-chair B."},
+		{"one confirms", c, "", alerting.PartlyConfirmed, "Likely", "Registered by Co-chair A; awaiting Co-chair B."},
+		{"confirmed, cannot confirm", c, cc, alerting.PartlyConfirmed, "Likely", "Registered by Co-chair A; not confirmed by Co-chair B."},
+		{"cannot confirm", "", cc, alerting.CannotConfirm, "Possible", "Not confirmed by Co-chair B; awaiting Co-chair A."},
+		{"confirmed, disputed", c, d, alerting.Disputed, "Unknown", "Registered by Co-chair A; disputed by Co-chair B."},
+		{"disputed", cc, d, alerting.Disputed, "Unlikely", "Not confirmed by Co-chair A; disputed by Co-chair B."},
+		{"not applicable", "", na, alerting.NotApplicable, "Unlikely", "Judged not applicable by Co-chair B; awaiting Co-chair A."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			ok := must(t)
-			a := ok(opened(t, false).Verify(alerting.Actor{Name: "Duty B", Party: "party-b"}, status, "no units in the area", t0.Add(time.Minute)))
-			m := cap.Latest(a, aleppo, opts)
-			encode(t, m)
-			if m.MsgType != "Cancel" || m.Info[0].Certainty != "Unlikely" || m.References != cap.Messages(a, aleppo, opts)[0].Ref() {
-				t.Errorf("got %s, certainty %s, references %q", m.MsgType, m.Info[0].Certainty, m.References)
+			a := opened(t, false)
+			a.RequireAckFrom = []string{"party-a", "party-b"}
+			at := t0
+			for _, j := range []struct {
+				party  string
+				status alerting.Verification
+			}{{"party-a", tt.a}, {"party-b", tt.b}} {
+				if j.status != "" {
+					at = at.Add(time.Minute)
+					a = ok(a.Verify(alerting.Actor{Name: "Duty " + j.party, Party: j.party}, j.status, "seen from post "+j.party, at))
+				}
 			}
-			if m.Note != "updated by Duty B: party-b: "+string(status)+" (no units in the area)" {
-				t.Errorf("note %q", m.Note)
+			if a.Verification != tt.want {
+				t.Fatalf("verification %s, want %s", a.Verification, tt.want)
 			}
-			a = ok(a.Verify(alerting.Actor{Name: "Duty B", Party: "party-b"}, alerting.Confirmed, "seen after all", t0.Add(2*time.Minute)))
-			ms := cap.Messages(a, aleppo, opts)
-			if ms[1].MsgType != "Cancel" || ms[2].MsgType != "Update" || ms[2].Info[0].Certainty != "Observed" {
-				t.Errorf("after the confirmation: %s then %s (%s)", ms[1].MsgType, ms[2].MsgType, ms[2].Info[0].Certainty)
+			for i, m := range cap.Messages(a, aleppo, names) {
+				encode(t, m)
+				if i > 0 && m.MsgType != "Update" {
+					t.Errorf("message %d is %s, want Update", i, m.MsgType)
+				}
+			}
+			m := cap.Latest(a, aleppo, names)
+			in := m.Info[0]
+			if in.Certainty != tt.certainty || in.Urgency != "Immediate" || !hasParam(in.Parameter, "truceline-verification", string(tt.want)) {
+				t.Errorf("certainty %s, urgency %s, parameters %v; want %s, Immediate", in.Certainty, in.Urgency, in.Parameter, tt.certainty)
+			}
+			if !hasParam(in.Parameter, "truceline-verification-summary", tt.sentence) || !strings.Contains(in.Description, tt.sentence) {
+				t.Errorf("the summary %q is not in %v / %q", tt.sentence, in.Parameter, in.Description)
+			}
+			if tt.b != "" && (!hasParam(in.Parameter, "truceline-verification:party-b", string(tt.b)+": seen from post party-b") ||
+				!strings.Contains(in.Description, "Co-chair B, "+strings.ReplaceAll(string(tt.b), "_", " ")+": seen from post party-b.")) {
+				t.Errorf("party-b's verification is not in %v / %q", in.Parameter, in.Description)
 			}
 		})
+	}
+}
+
+// TestEarlierMessagesKeepTheirVerification: each message tells the
+// verification right after its entry, replayed from the timeline, with the
+// reasons each party gave then.
+func TestEarlierMessagesKeepTheirVerification(t *testing.T) {
+	ok := must(t)
+	a := opened(t, false)
+	a.RequireAckFrom = []string{"party-a", "party-b"}
+	a = ok(a.Verify(alerting.Actor{Name: "Duty A", Party: "party-a"}, alerting.Confirmed, "seen (twice) by team north", t0.Add(time.Minute)))
+	a = ok(a.Verify(alerting.Actor{Name: "Duty B", Party: "party-b"}, alerting.CannotConfirm, "no post of ours", t0.Add(2*time.Minute)))
+	a = ok(a.Verify(alerting.Actor{Name: "Duty B", Party: "party-b"}, alerting.Confirmed, "our drone saw it", t0.Add(3*time.Minute)))
+	ms := cap.Messages(a, aleppo, opts)
+	want := []struct{ verification, certainty, b string }{
+		{"unverified", "Possible", ""},
+		{"partly_confirmed", "Likely", ""},
+		{"partly_confirmed", "Likely", "cannot_confirm: no post of ours"},
+		{"confirmed", "Observed", "confirmed: our drone saw it"},
+	}
+	if len(ms) != len(want) {
+		t.Fatalf("%d messages, want %d", len(ms), len(want))
+	}
+	for i, w := range want {
+		in := ms[i].Info[0]
+		if !hasParam(in.Parameter, "truceline-verification", w.verification) || in.Certainty != w.certainty {
+			t.Errorf("message %d: %v, certainty %s; want %s, %s", i, in.Parameter, in.Certainty, w.verification, w.certainty)
+		}
+		if w.b != "" && !hasParam(in.Parameter, "truceline-verification:party-b", w.b) {
+			t.Errorf("message %d: party-b's verification is not %q: %v", i, w.b, in.Parameter)
+		}
+		if i > 0 && !hasParam(in.Parameter, "truceline-verification:party-a", "confirmed: seen (twice) by team north") {
+			t.Errorf("message %d: party-a's verification: %v", i, in.Parameter)
+		}
+	}
+}
+
+// TestCancelWhenEveryReportIsWithdrawn: the only Cancel is for an alert
+// whose every report its sender withdrew; a withdrawal that leaves a
+// report standing is an Update, and so is what happens after the Cancel.
+func TestCancelWhenEveryReportIsWithdrawn(t *testing.T) {
+	a := opened(t, false)
+	second := report("unmo-2", t0)
+	a, _ = a.AddReport(second, "", t0.Add(10*time.Second))
+	withdraw := func(a *alerting.Alert, old *alerting.Report, by string, at time.Time) *alerting.Alert {
+		w := report(by, at)
+		w.Withdraws = true
+		return a.Amend(old, w, "", at)
+	}
+	a = withdraw(a, second, "unmo-2-cancel", t0.Add(time.Minute))
+	if m := cap.Latest(a, aleppo, opts); m.MsgType != "Update" {
+		t.Errorf("one report of two withdrawn: %s, want Update", m.MsgType)
+	}
+	a = withdraw(a, report("unmo-1", t0.Add(-time.Minute)), "unmo-1-cancel", t0.Add(2*time.Minute))
+	m := cap.Latest(a, aleppo, opts)
+	encode(t, m)
+	if a.ReportCount != 0 || m.MsgType != "Cancel" || m.References != cap.Messages(a, aleppo, opts)[0].Ref()+" "+cap.Messages(a, aleppo, opts)[2].Ref() {
+		t.Errorf("every report withdrawn (count %d): %s, references %q", a.ReportCount, m.MsgType, m.References)
+	}
+	a = must(t)(a.Resolve(alerting.Actor{Name: "Duty officer"}, "nothing stands", t0.Add(3*time.Minute)))
+	ms := cap.Messages(a, aleppo, opts)
+	if got := types(ms); strings.Join(got, " ") != "Alert Update Update Cancel Update" {
+		t.Errorf("messages %v", got)
+	}
+	for _, m := range ms {
+		encode(t, m)
 	}
 }
 
@@ -350,3 +459,8 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("unmarshal: %v, %s", err, back.Identifier)
 	}
 }
+
+// names names parties for Options.PartyName.
+type names map[string]string
+
+func (n names) get(id string) string { return n[id] }

@@ -270,12 +270,19 @@ func TestVerifyPerParty(t *testing.T) {
 	ctx := context.Background()
 	id := e.open(t)
 	a, err := e.eng.Verify(ctx, id, alerting.Actor{Name: "A", Party: "party-a"}, alerting.Confirmed, "own monitors saw it")
-	if err != nil || a.Verification != alerting.Unverified {
-		t.Fatalf("A confirms, B has not judged: %v %s, want unverified", err, a.Verification)
+	if err != nil || a.Verification != alerting.PartlyConfirmed || a.VerificationSummary != "Registered by Co-chair A; awaiting Co-chair B." {
+		t.Fatalf("A confirms, B has not judged: %v %s %q, want partly_confirmed", err, a.Verification, a.VerificationSummary)
 	}
-	a, err = e.eng.Verify(ctx, id, alerting.Actor{Name: "B", Party: "party-b"}, alerting.Disputed, "cannot confirm")
+	a, err = e.eng.Verify(ctx, id, alerting.Actor{Name: "B", Party: "party-b"}, alerting.CannotConfirm, "no post of ours covers it")
+	if err != nil || a.Verification != alerting.PartlyConfirmed || a.VerificationSummary != "Registered by Co-chair A; not confirmed by Co-chair B." {
+		t.Fatalf("B cannot confirm: %v %s %q", err, a.Verification, a.VerificationSummary)
+	}
+	a, err = e.eng.Verify(ctx, id, alerting.Actor{Name: "B", Party: "party-b"}, alerting.Disputed, "our drone footage shows no impacts")
 	if err != nil || a.Verification != alerting.Disputed || len(a.Verifications) != 2 {
 		t.Fatalf("B disputes: %v %s %v", err, a.Verification, a.Verifications)
+	}
+	if stored := e.alert(t, id); stored.Verification != alerting.Disputed || stored.VerificationSummary != "Registered by Co-chair A; disputed by Co-chair B." {
+		t.Errorf("stored: %s %q", stored.Verification, stored.VerificationSummary)
 	}
 	if _, err := e.eng.Verify(ctx, id, alerting.Actor{Name: "X"}, "probably", ""); len(alerting.ErrorFields(err)) != 3 {
 		t.Errorf("a bad verification must name status, party and reason: %v", err)
@@ -285,6 +292,40 @@ func TestVerifyPerParty(t *testing.T) {
 	}
 	if a := e.alert(t, id); !strings.Contains(a.Timeline[len(a.Timeline)-1].Note, "imagery") {
 		t.Errorf("comment missing from the timeline: %+v", a.Timeline)
+	}
+}
+
+// TestAttributionPerParty: each party's judgement of an alleged party is
+// committed with the alert and published; one party's judgement never
+// replaces another's; a bad one names every problem, an unknown alleged
+// party included, and changes nothing.
+func TestAttributionPerParty(t *testing.T) {
+	e := setupEscalation(t)
+	ctx := context.Background()
+	id := e.open(t)
+	A, B := alerting.Actor{Name: "A", Party: "party-a"}, alerting.Actor{Name: "B", Party: "party-b"}
+	if _, err := e.eng.Attribute(ctx, id, A, "party-b", alerting.Substantiated, "tracer fire from their positions"); err != nil {
+		t.Fatal(err)
+	}
+	published := len(e.pub.all())
+	if _, err := e.eng.Attribute(ctx, id, B, "party-b", alerting.NotSubstantiated, "no unit of ours fired"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.pub.all()) != published+1 {
+		t.Errorf("the judgement was not published")
+	}
+	before := e.alert(t, id)
+	_, err := e.eng.Attribute(ctx, id, alerting.Actor{Name: "X"}, "party-z", "maybe", "")
+	if len(alerting.ErrorFields(err)) != 4 {
+		t.Errorf("a bad judgement must name alleged, status, party and reason: %v", err)
+	}
+	a := e.alert(t, id)
+	if a.Version != before.Version || len(a.Attributions) != 2 {
+		t.Fatalf("after a bad judgement: version %d (was %d), %v", a.Version, before.Version, a.Attributions)
+	}
+	if a.Attributions[0].Party != "party-a" || a.Attributions[0].Status != alerting.Substantiated ||
+		a.Attributions[1].Party != "party-b" || a.Attributions[1].Status != alerting.NotSubstantiated {
+		t.Errorf("attributions %+v", a.Attributions)
 	}
 }
 

@@ -54,7 +54,7 @@ func alertsCommand() *cli.Command {
 			},
 			actionCommand("ack", "acknowledge an alert (as --party, for joint acknowledgement)", "ack"),
 			actionCommand("resolve", "resolve an alert", "resolve"),
-			actionCommand("verify", "record a party's verification: --party P --status confirmed|disputed|not_applicable --note REASON", "verify",
+			actionCommand("verify", "record a party's verification: --party P --status confirmed|cannot_confirm|disputed|not_applicable --note REASON", "verify",
 				&cli.StringFlag{Name: "status", Usage: "confirmed, disputed or not_applicable"}),
 			actionCommand("comment", "add a comment (--note) to the timeline", "comment"),
 			actionCommand("snooze", "hold escalation: --for 30m or --until RFC3339", "snooze",

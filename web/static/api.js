@@ -277,7 +277,8 @@ export async function fetchRegimes(signal) {
 
 /**
  * POST /api/v1/alerts/{id}/{action} with body (an object: note, status, for,
- * until). action is "ack", "resolve", "verify", "comment" or "snooze". The
+ * until, alleged). action is "ack", "resolve", "verify", "attribution",
+ * "comment" or "snooze". The
  * actor is the signed-in user, acting for their own party. Resolves to the
  * alert after the change; throws ApiError.
  */

@@ -26,7 +26,7 @@ import { setText } from './dom.js';
 const HIGHLIGHT_EVENTS = new Set(['opened', 'reopened', 'escalated']);
 const HIGHLIGHT_SEVERITIES = new Set(['severe', 'extreme']);
 const STATES = new Set(['active', 'open', 'acknowledged', 'resolved', 'all']);
-const VERIFICATIONS = ['unverified', 'confirmed', 'disputed', 'not_applicable'];
+const VERIFICATIONS = ['unverified', 'confirmed', 'partly_confirmed', 'cannot_confirm', 'disputed', 'not_applicable'];
 /** markers for at most this many of the most recently active visible alerts */
 const MAX_MARKERS = 80;
 const SIDE_KEY = 'truceline.sideOpen';

@@ -9,6 +9,7 @@ import {
 import { ackWho } from './list.js';
 import { fetchAlert } from './api.js';
 import { ReportsTable } from './reports.js';
+import { AttributionSection } from './attribution.js';
 import { el, setText } from './dom.js';
 
 const TIMELINE_MAX = 100;
@@ -19,6 +20,7 @@ const SNOOZES = [
 ];
 const VERIFY_STATUSES = [
   ['confirmed', 'Confirmed'],
+  ['cannot_confirm', 'Cannot confirm'],
   ['disputed', 'Disputed'],
   ['not_applicable', 'Not applicable'],
 ];
@@ -212,6 +214,8 @@ export class DetailPanel {
     const verif = section('Verification', 'detail-verif');
     r.verifSummary = el('span', 'head-pill');
     verif.h.append(' ', r.verifSummary);
+    r.verifSentence = el('p', 'verif-sentence');
+    r.verifSentence.dataset.testid = 'verification-summary';
     r.verifs = el('div', 'verif-grid');
     r.verifs.dataset.testid = 'verifications';
     const vform = el('form', 'inline-form verify-form');
@@ -229,7 +233,13 @@ export class DetailPanel {
     r.vError = formError();
     r.vHint = el('p', 'form-hint');
     vform.append(r.vStatus, r.vReason, r.vSubmit);
-    verif.s.append(r.verifs, vform, r.vHint, r.vError);
+    verif.s.append(r.verifSentence, r.verifs, vform, r.vHint, r.vError);
+
+    // Attribution: each party's judgement of each alleged party.
+    this.attribution = new AttributionSection({
+      catalog: this.catalog, noteInput, formError,
+      submit: (body) => this._attribute(body),
+    });
     r.vForm = vform;
 
     // Timeline, newest first, with the comment form on top.
@@ -265,7 +275,7 @@ export class DetailPanel {
       onLocate: (loc) => this.onLocate(loc),
     });
 
-    body.append(actions, r.readOnly, pair, verif.s, facts.s, this.reports.el, notes.s, tl.s);
+    body.append(actions, r.readOnly, pair, verif.s, this.attribution.el, facts.s, this.reports.el, notes.s, tl.s);
     root.append(head, body);
 
     // Events.
@@ -297,6 +307,7 @@ export class DetailPanel {
     r.vStatus.value = '';
     r.vReason.value = '';
     r.cText.value = '';
+    this.attribution.reset();
     for (const [box, input] of [[r.vError, r.vReason], [r.vError, r.vStatus], [r.cError, r.cText]]) {
       this._clearError(box, input);
     }
@@ -348,7 +359,7 @@ export class DetailPanel {
     }
     const status = r.vStatus.value;
     const note = r.vReason.value.trim();
-    if (!status) return this._showError(r.vError, 'Choose confirmed, disputed or not applicable.', r.vStatus);
+    if (!status) return this._showError(r.vError, 'Choose confirmed, cannot confirm, disputed or not applicable.', r.vStatus);
     if (!note) return this._showError(r.vError, 'Give a reason: it goes on the record.', r.vReason);
     const id = this.id;
     const ok = await this._act('verify', { status, note }, { quiet: true });
@@ -361,6 +372,13 @@ export class DetailPanel {
         : err.problem && err.problem('status') ? r.vStatus : null;
       this._showError(r.vError, err.message, input);
     }
+  }
+
+  /** Record the user's party's attribution judgement: true when done. */
+  async _attribute(body) {
+    const id = this.id;
+    const ok = await this._act('attribution', body, { quiet: true });
+    return this.id === id ? ok : false;
   }
 
   async _comment() {
@@ -385,6 +403,7 @@ export class DetailPanel {
     set(r.ack, 'ack');
     set(r.resolve, 'resolve');
     set(r.vSubmit, 'verify');
+    set(this.attribution.button, 'attribution');
     set(r.cSubmit, 'comment');
     for (const b of r.snoozes) set(b, 'snooze');
   }
@@ -430,6 +449,7 @@ export class DetailPanel {
       this._renderFacts(a);
       this._renderAcks(a);
       this._renderVerifications(a);
+      this.attribution.render(a);
       this._renderTimeline(a);
       this._renderNotifications(a);
     }
@@ -520,6 +540,7 @@ export class DetailPanel {
     setText(r.vHint, canVerify ? `Recorded as ${who}'s judgement, replacing any earlier one.`
       : canAct ? 'Verification is a party’s judgement: you act for no party, so you cannot verify.' : '');
     r.vHint.hidden = !canAct;
+    this.attribution.renderActions(canAct, canVerify, who);
     r.cForm.hidden = !canAct;
     r.cText.disabled = !canAct;
   }
@@ -642,6 +663,8 @@ export class DetailPanel {
     const verification = a.verification || 'unverified';
     r.verifSummary.className = `head-pill verif-${verification}`;
     setText(r.verifSummary, label(verification));
+    setText(r.verifSentence, a.verification_summary || '');
+    r.verifSentence.hidden = !a.verification_summary;
     const parties = [];
     for (const p of a.require_ack_from || []) if (!parties.includes(p)) parties.push(p);
     for (const v of vs) if (v && v.party && !parties.includes(v.party)) parties.push(v.party);
@@ -810,8 +833,12 @@ function describe(e, partyName) {
         const text = until ? `Escalation held until ${fullTime(until)}` : note;
         return { kind: 'snoozed', text: snooze[2] ? `${text}. ${snooze[2]}` : text };
       }
-      const verified = /^([A-Za-z0-9._-]+): (confirmed|disputed|not_applicable) \((.*)\)$/s.exec(note);
+      const verified = /^([A-Za-z0-9._-]+): (confirmed|cannot_confirm|disputed|not_applicable) \((.*)\)$/s.exec(note);
       if (verified) return { kind: 'verified', text: `${partyName(verified[1])}: ${label(verified[2]).toLowerCase()} — ${verified[3]}` };
+      const attributed = /^attribution of ([a-z0-9-]+) by ([a-z0-9-]+): (substantiated|not_substantiated|undetermined) \((.*)\)$/s.exec(note);
+      if (attributed) {
+        return { kind: 'attributed', text: `${partyName(attributed[2])} on ${partyName(attributed[1])}: ${label(attributed[3]).toLowerCase()} — ${attributed[4]}` };
+      }
       return { kind: 'updated', text: note };
     }
     case 'acknowledged':
@@ -835,6 +862,7 @@ function tlLabel(kind) {
     comment: 'Comment',
     snoozed: 'Snoozed',
     verified: 'Verified',
+    attributed: 'Attribution',
     updated: 'Updated',
     opened: 'Opened',
     reopened: 'Reopened',

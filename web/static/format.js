@@ -17,8 +17,14 @@ const LABELS = {
   // verification
   unverified: 'Unverified',
   confirmed: 'Confirmed',
+  partly_confirmed: 'Partly confirmed',
+  cannot_confirm: 'Cannot confirm',
   disputed: 'Disputed',
   not_applicable: 'Not applicable',
+  // attribution judgements
+  substantiated: 'Substantiated',
+  not_substantiated: 'Not substantiated',
+  undetermined: 'Undetermined',
 };
 
 /** Human label for a machine word: "small_arms" -> "Small arms". */

@@ -95,6 +95,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		[7]int{200, 200, 200, 200, 200, 400, 401}, [7]int{200, 200, 200, 400, 200, 400, 401}, "aleppo", "idlib")...)
 	rows = append(rows, zoneRows("POST", "/api/v1/alerts/%s/comment", `{"note":"seen"}`,
 		[7]int{200, 200, 200, 200, 403, 404, 401}, [7]int{200, 200, 200, 404, 403, 404, 401}, own, other)...)
+	// An attribution is a party's judgement: the admin and the duty officer
+	// act for no party (400 naming party).
+	rows = append(rows, zoneRows("POST", "/api/v1/alerts/%s/attribution", `{"alleged":"party-c","status":"undetermined","note":"no data"}`,
+		[7]int{400, 400, 200, 200, 403, 404, 401}, [7]int{400, 400, 200, 404, 403, 404, 401}, own, other)...)
 	rows = append(rows, zoneRows("GET", "/api/v1/zones/%s", "",
 		[7]int{200, 200, 200, 200, 200, 200, 401}, [7]int{200, 200, 200, 404, 200, 404, 401}, "aleppo", "idlib")...)
 	for _, zone := range []string{"aleppo", "idlib"} {

@@ -299,6 +299,9 @@ func TestOpenAPIAnswers(t *testing.T) {
 	v.do(apiCall{method: "POST", path: act + "comment", body: `{"note":"` + strings.Repeat("x", 9000) + `"}`, want: 413, bad: true})
 	v.do(apiCall{method: "POST", path: act + "comment", body: `{"note":"team on its way"}`, token: duty, want: 200})
 	v.do(apiCall{method: "POST", path: act + "verify", body: `{"status":"confirmed","note":"seen by team north"}`, token: duty, want: 200})
+	v.do(apiCall{method: "POST", path: act + "attribution", body: `{"alleged":"party-a","status":"not_substantiated","note":"no unit of ours fired"}`, token: duty, want: 200})
+	v.do(apiCall{method: "POST", path: act + "attribution", body: `{"alleged":"party-a","status":"substantiated","note":"x"}`, token: viewer, want: 403})
+	v.do(apiCall{method: "POST", path: act + "attribution", body: `{"alleged":"nobody","status":"guilty"}`, token: duty, want: 400, bad: true})
 	// A party's duty officer may not snooze a joint alert; the admin,
 	// acting for no party, may.
 	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"for":"30m","note":"waiting"}`, token: duty, want: 403})
