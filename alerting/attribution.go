@@ -81,3 +81,29 @@ func (a *Alert) Attribute(actor Actor, alleged string, status AttributionStatus,
 	b.touch(now, Entry{By: actor.Name, Action: EventUpdated, Note: fmt.Sprintf("attribution of %s by %s: %s (%s)", alleged, actor.Party, status, reason)})
 	return b, nil
 }
+
+// Substantiated reports whether the allegation against party is jointly
+// substantiated: at least one party judged it, every judgement of it says
+// substantiated, and every party whose acknowledgement the alert needs
+// has judged it.
+func (a *Alert) Substantiated(party string) bool {
+	judged := map[string]bool{}
+	for _, j := range a.Attributions {
+		if j.Alleged != party {
+			continue
+		}
+		if j.Status != Substantiated {
+			return false
+		}
+		judged[j.Party] = true
+	}
+	if len(judged) == 0 {
+		return false
+	}
+	for _, p := range a.RequireAckFrom {
+		if !judged[p] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -69,8 +70,21 @@ type Incident struct {
 	// day, by party id; a party that has not judged it has status
 	// unverified.
 	Views []PartyView `json:"views"`
+	// Attributions are the parties' judgements of who did it, by alleged
+	// party then judging party.
+	Attributions []PartyAttribution `json:"attributions"`
 	// Statement is the incident in a sentence.
 	Statement string `json:"statement"`
+}
+
+// PartyAttribution is a party's judgement of an allegation.
+type PartyAttribution struct {
+	Party       string            `json:"party"`
+	Name        string            `json:"name"`
+	Alleged     string            `json:"alleged"`
+	AllegedName string            `json:"alleged_name"`
+	Status      AttributionStatus `json:"status"`
+	Reason      string            `json:"reason,omitempty"`
 }
 
 // PartyCount is how many reports allege a party did it.
@@ -178,7 +192,14 @@ func partyName(c *Catalog, id string) string {
 func incident(a *Alert, judges []string, c *Catalog) Incident {
 	in := Incident{Alert: a.ID, Title: a.Title, Category: a.Category, Severity: a.Severity, State: a.State, Exercise: a.Exercise,
 		FirstSeen: a.FirstSeen, LastSeen: a.LastSeen, Reports: a.ReportCount, Casualties: a.Casualties, Regime: a.Regime,
-		Alleged: []PartyCount{}, Views: []PartyView{}}
+		Alleged: []PartyCount{}, Views: []PartyView{}, Attributions: []PartyAttribution{}}
+	for _, j := range a.Attributions {
+		in.Attributions = append(in.Attributions, PartyAttribution{Party: j.Party, Name: partyName(c, j.Party),
+			Alleged: j.Alleged, AllegedName: partyName(c, j.Alleged), Status: j.Status, Reason: j.Reason})
+	}
+	slices.SortFunc(in.Attributions, func(x, y PartyAttribution) int {
+		return cmp.Or(strings.Compare(x.Alleged, y.Alleged), strings.Compare(x.Party, y.Party))
+	})
 	for _, al := range a.Alleged {
 		in.Alleged = append(in.Alleged, PartyCount{Party: al.Party, Name: partyName(c, al.Party), Reports: al.Reports})
 	}
@@ -200,6 +221,8 @@ func viewPhrase(v PartyView) string {
 	switch v.Status {
 	case Confirmed:
 		return v.Name + " confirms it"
+	case CannotConfirm:
+		return v.Name + " cannot confirm it"
 	case Disputed:
 		return v.Name + " disputes it"
 	case NotApplicable:
@@ -243,6 +266,20 @@ func incidentStatement(in Incident) string {
 			views = append(views, viewPhrase(v))
 		}
 		b.WriteString(" " + strings.Join(views, "; ") + ".")
+	}
+	for i, j := range in.Attributions {
+		if i == 0 || in.Attributions[i-1].Alleged != j.Alleged {
+			if i > 0 {
+				b.WriteString(".")
+			}
+			b.WriteString(" On the allegation against " + j.AllegedName + ", ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(j.Name + " finds it " + strings.ReplaceAll(string(j.Status), "_", " "))
+	}
+	if len(in.Attributions) > 0 {
+		b.WriteString(".")
 	}
 	if in.Exercise {
 		b.WriteString(" EXERCISE.")
@@ -290,7 +327,7 @@ func standingStatement(s *PartyStanding) string {
 	for _, st := range []struct {
 		status Verification
 		verb   string
-	}{{Confirmed, "confirms"}, {Disputed, "disputes"}, {NotApplicable, "holds that the ceasefire does not apply to"}, {Unverified, "has not given its view on"}} {
+	}{{Confirmed, "confirms"}, {CannotConfirm, "cannot confirm"}, {Disputed, "disputes"}, {NotApplicable, "holds that the ceasefire does not apply to"}, {Unverified, "has not given its view on"}} {
 		if n := s.Views[st.status]; n > 0 {
 			parts = append(parts, st.verb+" "+plural(n, "incident", "incidents"))
 		}

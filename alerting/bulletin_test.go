@@ -29,9 +29,12 @@ func TestBulletinSaysWhereEachPartyStands(t *testing.T) {
 			FirstSeen: at, LastSeen: at.Add(10 * time.Minute), Casualties: Casualties{Killed: 1}, RequireAckFrom: []string{"party-a", "party-b"},
 			Alleged: []Allegation{{Party: "gov", Reports: 2}}, Verifications: views}
 	}
+	judged := alert("judged", noon.Add(2*time.Hour), Verifying{Party: "party-b", Status: Disputed, Reason: "no fire"})
+	judged.Attributions = []Attribution{{Party: "party-b", Alleged: "gov", Status: NotSubstantiated}, {Party: "party-a", Alleged: "gov", Status: Substantiated}}
 	alerts := map[string][]*Alert{"aleppo": {
+		judged,
 		alert("later", noon.Add(time.Hour)),
-		alert("first", noon, Verifying{Party: "party-a", Status: Confirmed, Reason: "seen from OP 3"}, Verifying{Party: "party-b", Status: Disputed, Reason: "no fire"}),
+		alert("first", noon, Verifying{Party: "party-a", Status: Confirmed, Reason: "seen from OP 3"}, Verifying{Party: "party-b", Status: CannotConfirm, Reason: "no patrol there"}),
 		alert("yesterday", day.From.Add(-2*time.Hour)),
 		alert("tomorrow", day.To),
 		{ID: "notice", Zone: "aleppo", Rule: RegimeEndRule, FirstSeen: noon, LastSeen: noon},
@@ -42,19 +45,23 @@ func TestBulletinSaysWhereEachPartyStands(t *testing.T) {
 		t.Fatalf("zones %+v", b.Zones)
 	}
 	z := b.Zones[0]
-	if len(z.Incidents) != 2 || z.Incidents[0].Alert != "first" || z.Incidents[1].Alert != "later" {
-		t.Fatalf("incidents %+v, want first then later", z.Incidents)
+	if len(z.Incidents) != 3 || z.Incidents[0].Alert != "first" || z.Incidents[1].Alert != "later" || z.Incidents[2].Alert != "judged" {
+		t.Fatalf("incidents %+v, want first, later, judged", z.Incidents)
 	}
-	if want := "Shelling, 3 reports, 1 killed; the reports allege Government forces (2). Co-chair A confirms it; Co-chair B disputes it."; z.Incidents[0].Statement != want {
+	if want := "Shelling, 3 reports, 1 killed; the reports allege Government forces (2). Co-chair A confirms it; Co-chair B cannot confirm it."; z.Incidents[0].Statement != want {
 		t.Errorf("statement %q\nwant %q", z.Incidents[0].Statement, want)
+	}
+	if want := "Shelling, 3 reports, 1 killed; the reports allege Government forces (2). Co-chair A has not given its view; Co-chair B disputes it. " +
+		"On the allegation against Government forces, Co-chair A finds it substantiated; Co-chair B finds it not substantiated."; z.Incidents[2].Statement != want {
+		t.Errorf("statement %q\nwant %q", z.Incidents[2].Statement, want)
 	}
 	if v := z.Incidents[1].Views; len(v) != 2 || v[0].Status != Unverified || v[1].Name != "Co-chair B" {
 		t.Errorf("views of an incident nobody judged: %+v", v)
 	}
 	want := map[string]string{
-		"party-a": "Co-chair A confirms 1 incident and has not given its view on 1 incident.",
-		"party-b": "Co-chair B disputes 1 incident and has not given its view on 1 incident.",
-		"gov":     "The reports of 2 incidents allege Government forces.",
+		"party-a": "Co-chair A confirms 1 incident and has not given its view on 2 incidents.",
+		"party-b": "Co-chair B cannot confirm 1 incident, disputes 1 incident and has not given its view on 1 incident.",
+		"gov":     "The reports of 3 incidents allege Government forces.",
 	}
 	if len(z.Parties) != 3 {
 		t.Fatalf("parties %+v", z.Parties)
@@ -64,7 +71,7 @@ func TestBulletinSaysWhereEachPartyStands(t *testing.T) {
 			t.Errorf("%s: %q, want %q", p.Party, p.Statement, want[p.Party])
 		}
 	}
-	if len(z.Regimes) != 1 || z.Regimes[0].ID != "silence" || z.Statement != "2 incidents registered; in force: Regime of silence." {
+	if len(z.Regimes) != 1 || z.Regimes[0].ID != "silence" || z.Statement != "3 incidents registered; in force: Regime of silence." {
 		t.Errorf("regimes %+v, statement %q", z.Regimes, z.Statement)
 	}
 	if idlib := b.Zones[1]; len(idlib.Incidents) != 0 || idlib.Statement != "No incidents registered; no regime in force." {

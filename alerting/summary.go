@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -98,7 +99,11 @@ type DailySummary struct {
 	// and outside any (OutsideRegimeKey).
 	ByRegime      []SummaryRow `json:"by_regime"`
 	NotApplicable SummaryRow   `json:"not_applicable"`
-	Exercise      bool         `json:"exercise,omitempty"` // every report counted was an exercise
+	// Incidents count, per party, the incidents (alerts) first seen in the
+	// day whose reports allege it, and those of them jointly substantiated
+	// (CountIncidents).
+	Incidents []PartyIncidents `json:"incidents_by_party"`
+	Exercise  bool             `json:"exercise,omitempty"` // every report counted was an exercise
 	// Truncated says a day held more reports than were read.
 	Truncated bool `json:"truncated,omitempty"`
 }
@@ -227,8 +232,70 @@ func sortedRows(m map[string]*SummaryRow) []SummaryRow {
 	return out
 }
 
+// PartyIncidents counts a party's incidents of the day, the day before and
+// the seven days before.
+type PartyIncidents struct {
+	Party    string         `json:"party"`
+	Name     string         `json:"name,omitempty"`
+	Today    IncidentCounts `json:"today"`
+	Previous IncidentCounts `json:"previous"`
+	Week     IncidentCounts `json:"last_7_days"`
+}
+
+// IncidentCounts are a party's incidents in a period.
+type IncidentCounts struct {
+	// Alleged: incidents whose standing reports allege the party did it.
+	Alleged int `json:"alleged"`
+	// Substantiated: those of them whose allegation against the party is
+	// jointly substantiated (Alert.Substantiated).
+	Substantiated int `json:"substantiated"`
+}
+
+// CountIncidents counts the parties' incidents among alerts (those first
+// seen from s.Day.WeekBefore() to s.Day.To count; others are ignored), by
+// when each was first seen.
+func (s *DailySummary) CountIncidents(alerts []*Alert) {
+	by := map[string]*PartyIncidents{}
+	weekFrom := s.Day.WeekBefore()
+	for _, a := range alerts {
+		at := a.FirstSeen
+		if a.Rule == RegimeEndRule || at.Before(weekFrom) || !at.Before(s.Day.To) {
+			continue
+		}
+		for _, al := range a.Alleged {
+			p := by[al.Party]
+			if p == nil {
+				p = &PartyIncidents{Party: al.Party}
+				by[al.Party] = p
+			}
+			var counts []*IncidentCounts
+			switch {
+			case !at.Before(s.Day.From):
+				counts = append(counts, &p.Today)
+			case !at.Before(s.PreviousDay.From):
+				counts = append(counts, &p.Previous, &p.Week)
+			default:
+				counts = append(counts, &p.Week)
+			}
+			for _, c := range counts {
+				c.Alleged++
+				if a.Substantiated(al.Party) {
+					c.Substantiated++
+				}
+			}
+		}
+	}
+	s.Incidents = nil
+	for _, id := range slices.Sorted(maps.Keys(by)) {
+		s.Incidents = append(s.Incidents, *by[id])
+	}
+}
+
 // Name gives the party and regime rows the names the catalog has for them.
 func (s *DailySummary) Name(c *Catalog) {
+	for i := range s.Incidents {
+		s.Incidents[i].Name = partyName(c, s.Incidents[i].Party)
+	}
 	for i := range s.ByParty {
 		if p, ok := c.Party(s.ByParty[i].Key); ok {
 			s.ByParty[i].Name = p.Name

@@ -125,3 +125,35 @@ func TestSummarizeCountsPerPartyAndRegime(t *testing.T) {
 		t.Errorf("total %+v", s.Total)
 	}
 }
+
+// TestCountIncidentsPerParty: a party's incidents by when each was first
+// seen, and those whose allegation against it every judging party, the
+// required ones among them, found substantiated.
+func TestCountIncidentsPerParty(t *testing.T) {
+	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
+	alert := func(daysBefore int, attributions ...Attribution) *Alert {
+		return &Alert{FirstSeen: day.From.AddDate(0, 0, -daysBefore).Add(time.Hour), RequireAckFrom: []string{"party-a", "party-b"},
+			Alleged: []Allegation{{Party: "gov", Reports: 2}}, Attributions: attributions}
+	}
+	judge := func(party string, status AttributionStatus) Attribution {
+		return Attribution{Party: party, Alleged: "gov", Status: status}
+	}
+	s := Summarize(Zone{ID: "aleppo"}, day, nil)
+	s.CountIncidents([]*Alert{
+		alert(0, judge("party-a", Substantiated), judge("party-b", Substantiated)),
+		alert(0, judge("party-a", Substantiated)),                                  // B has not judged
+		alert(0, judge("party-a", Substantiated), judge("party-b", Undetermined)),  // not jointly
+		alert(1, judge("party-a", Substantiated), judge("party-b", Substantiated)), // the day before
+		alert(5), // the week before
+		alert(8, judge("party-a", Substantiated), judge("party-b", Substantiated)),                    // before it
+		{FirstSeen: day.From, Rule: RegimeEndRule, Alleged: []Allegation{{Party: "gov", Reports: 1}}}, // a notice
+	})
+	if len(s.Incidents) != 1 {
+		t.Fatalf("incidents %+v", s.Incidents)
+	}
+	gov := s.Incidents[0]
+	if gov.Party != "gov" || gov.Today != (IncidentCounts{Alleged: 3, Substantiated: 1}) ||
+		gov.Previous != (IncidentCounts{Alleged: 1, Substantiated: 1}) || gov.Week != (IncidentCounts{Alleged: 2, Substantiated: 1}) {
+		t.Errorf("gov: %+v", gov)
+	}
+}

@@ -49,6 +49,8 @@ func toString(v any) string {
 		return string(s)
 	case alerting.RegimeKind:
 		return string(s)
+	case alerting.AttributionStatus:
+		return string(s)
 	}
 	return ""
 }

@@ -49,6 +49,10 @@ func (h *Handler) reportingDay(r *http.Request, param string, problems *[]alerti
 	return day
 }
 
+// summaryAlerts is the most alerts of a zone a summary reads: those changed
+// since the week before the day began, newest first.
+const summaryAlerts = 5000
+
 // summary answers GET /api/v1/summary?day=&zone=&cutoff=&tz=&format=csv:
 // each visible zone's reporting day beside the day before.
 func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
@@ -72,9 +76,15 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, err)
 			return
 		}
+		alerts, err := h.opts.Alerts.Alerts(r.Context(), alerting.AlertFilter{Zones: []string{z.ID}, Since: day.WeekBefore(), Limit: summaryAlerts})
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 		s := alerting.Summarize(z, day, reports)
+		s.CountIncidents(alerts)
 		s.Name(catalog)
-		s.Truncated = more
+		s.Truncated = more || len(alerts) >= summaryAlerts
 		out = append(out, s)
 	}
 	if format == "csv" {
