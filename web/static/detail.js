@@ -9,6 +9,7 @@ import {
 import { ackWho } from './list.js';
 import { fetchAlert } from './api.js';
 import { ReportsTable } from './reports.js';
+import { InfoRequestsSection } from './inforequests.js';
 import { el, setText } from './dom.js';
 
 const TIMELINE_MAX = 100;
@@ -89,6 +90,7 @@ export class DetailPanel {
     if (other) {
       this._busy.clear();
       this._resetForms();
+      this.info.reset();
       this._fetched = null;
       this._fetching = null;
       this._fetchError = false;
@@ -123,6 +125,7 @@ export class DetailPanel {
     this._fetchError = false;
     this._busy.clear();
     this._resetForms();
+    this.info.reset();
     this.root.hidden = true;
     document.body.classList.remove('has-detail');
   }
@@ -265,7 +268,14 @@ export class DetailPanel {
       onLocate: (loc) => this.onLocate(loc),
     });
 
-    body.append(actions, r.readOnly, pair, verif.s, facts.s, this.reports.el, notes.s, tl.s);
+    // Requests for information, with their clocks and forms.
+    this.info = new InfoRequestsSection({
+      catalog: this.catalog,
+      me: () => this.me(),
+      run: (action, b) => this._act(action, b, { quiet: true }),
+    });
+
+    body.append(actions, r.readOnly, pair, verif.s, this.info.el, facts.s, this.reports.el, notes.s, tl.s);
     root.append(head, body);
 
     // Events.
@@ -434,6 +444,7 @@ export class DetailPanel {
       this._renderNotifications(a);
     }
     this._renderEscalation(a, now);
+    this.info.render(a, now);
     this._applyBusy();
   }
 
@@ -462,7 +473,10 @@ export class DetailPanel {
   }
 
   tick(now = Date.now()) {
-    if (this.isOpen && this.alert) this._renderEscalation(this.alert, now);
+    if (this.isOpen && this.alert) {
+      this._renderEscalation(this.alert, now);
+      this.info.tick(now);
+    }
   }
 
   _renderActions(a) {
