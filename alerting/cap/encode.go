@@ -346,13 +346,13 @@ func parameters(a *alerting.Alert, c change) []ValuePair {
 	if a.Regime != "" {
 		ps = append(ps, ValuePair{"truceline-regime", a.Regime})
 	}
-	return append(ps,
+	return append(append(ps,
 		ValuePair{"truceline-state", string(c.state)},
 		ValuePair{"truceline-verification", string(c.verification)},
 		ValuePair{"truceline-report-count", strconv.Itoa(a.ReportCount)},
 		ValuePair{"truceline-killed", strconv.Itoa(a.Casualties.Killed)},
 		ValuePair{"truceline-injured", strconv.Itoa(a.Casualties.Injured)},
-	)
+	), infoParameters(a, c.at)...)
 }
 
 func zoneArea(id string, z alerting.Zone) Area {
