@@ -119,6 +119,9 @@ type Alert struct {
 	// judging party and alleged party (see Attribute).
 	Attributions []Attribution `json:"attributions,omitempty"`
 
+	// InfoRequests are the requests for information made about the alert,
+	// in the order they were asked (see AskInfo).
+	InfoRequests []InfoRequest `json:"info_requests,omitempty"`
 	// Version counts the alert's changes; the store refuses a change made
 	// from an older version, so concurrent writers cannot lose updates.
 	Version int64 `json:"version"`
@@ -653,6 +656,7 @@ func (a *Alert) clone() *Alert {
 	b.Timeline = append([]Entry(nil), a.Timeline...)
 	b.Amendments = slices.Clone(a.Amendments)
 	b.Alleged = slices.Clone(a.Alleged)
+	b.InfoRequests = slices.Clone(a.InfoRequests)
 	return &b
 }
 

@@ -166,6 +166,12 @@ type Policy struct {
 	// on the alert, its timeline and the board; OnWorsenedReopen also
 	// withdraws the acknowledgements and starts escalation over.
 	OnWorsened string `json:"on_worsened,omitempty"`
+	// OnInfoRequestOverdue are the steps that escalate a request for
+	// information whose deadline passed unanswered: each After counts
+	// from the request's deadline, and the steps stop once the request is
+	// answered or withdrawn. Empty: an overdue request is marked on the
+	// alert, its timeline and the board, and nobody is paged.
+	OnInfoRequestOverdue []Step `json:"on_info_request_overdue,omitempty"`
 }
 
 // What a policy's on_worsened can say.
@@ -465,30 +471,34 @@ func (c *Config) Validate() []Problem {
 			add(p+".steps", "must have at least one step")
 		}
 		needsFallback := false
-		for j, s := range pol.Steps {
-			sp := fmt.Sprintf("%s.steps[%d]", p, j)
-			if s.After < 0 {
-				add(sp+".after", "must not be negative")
-			}
-			if j > 0 && s.After < pol.Steps[j-1].After {
-				add(sp+".after", "must not be earlier than the step before")
-			}
-			if len(s.Notify) == 0 {
-				add(sp+".notify", "must name at least one target")
-			}
-			for k, t := range s.Notify {
-				switch {
-				case t == BoardTarget || contacts[t]:
-				case schedules[t]:
-					if pol.Fallback == "" && !needsFallback {
-						add(p+".fallback", "is required: step %d notifies schedule %q, which may have nobody on call", j+1, t)
+		checkSteps := func(field, label string, steps []Step) {
+			for j, s := range steps {
+				sp := fmt.Sprintf("%s.%s[%d]", p, field, j)
+				if s.After < 0 {
+					add(sp+".after", "must not be negative")
+				}
+				if j > 0 && s.After < steps[j-1].After {
+					add(sp+".after", "must not be earlier than the step before")
+				}
+				if len(s.Notify) == 0 {
+					add(sp+".notify", "must name at least one target")
+				}
+				for k, t := range s.Notify {
+					switch {
+					case t == BoardTarget || contacts[t]:
+					case schedules[t]:
+						if pol.Fallback == "" && !needsFallback {
+							add(p+".fallback", "is required: %s %d notifies schedule %q, which may have nobody on call", label, j+1, t)
+						}
+						needsFallback = true
+					default:
+						add(fmt.Sprintf("%s.notify[%d]", sp, k), "unknown target %q: name %q, a contact or a schedule", t, BoardTarget)
 					}
-					needsFallback = true
-				default:
-					add(fmt.Sprintf("%s.notify[%d]", sp, k), "unknown target %q: name %q, a contact or a schedule", t, BoardTarget)
 				}
 			}
 		}
+		checkSteps("steps", "step", pol.Steps)
+		checkSteps("on_info_request_overdue", "on_info_request_overdue step", pol.OnInfoRequestOverdue)
 		if pol.Fallback != "" && !contacts[pol.Fallback] {
 			add(p+".fallback", "unknown contact %q", pol.Fallback)
 		}

@@ -234,7 +234,18 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	if n == nil || n.Final() {
 		return d.o.Queue.DropDelivery(ctx, dl)
 	}
-	if a.State != StateOpen {
+	if n.InfoRequest != "" {
+		// An overdue request's step: it stands until the request is
+		// answered or withdrawn, whatever the alert's state.
+		if r := a.InfoRequest(n.InfoRequest); r == nil || r.State != InfoRequestOverdue {
+			state := "gone"
+			if r != nil {
+				state = string(r.State)
+			}
+			return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationCancelled,
+				Err: fmt.Errorf("request %s %s before delivery", n.InfoRequest, state)})
+		}
+	} else if a.State != StateOpen {
 		// Acknowledged or resolved while the notification waited: it
 		// would only wake someone for nothing.
 		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationCancelled,
@@ -242,7 +253,7 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 	}
 	catalog := d.o.Catalog.Catalog()
 	contact, ok := catalog.Contact(n.Contact)
-	if ok && contact.Party != "" && a.AckedBy(contact.Party) {
+	if ok && n.InfoRequest == "" && contact.Party != "" && a.AckedBy(contact.Party) {
 		// Its party acknowledged while the notification waited.
 		return d.record(ctx, dl, Attempt{Key: dl.Key, State: NotificationCancelled,
 			Err: fmt.Errorf("party %s acknowledged before delivery", contact.Party)})
@@ -280,7 +291,7 @@ func (d *Dispatcher) deliver(ctx context.Context, dl Delivery) error {
 		return d.o.Queue.DeferDelivery(ctx, dl, now.Add(d.o.BreakerOpen/2))
 	}
 	m := &Message{Key: n.Key, Alert: a, Contact: contact, Method: method, Step: n.Step + 1, Repeat: n.Repeat,
-		Fallback: n.Fallback, Target: n.Target, Attempt: n.Attempts + 1, SentAt: now}
+		Fallback: n.Fallback, Target: n.Target, Attempt: n.Attempts + 1, SentAt: now, InfoRequest: a.InfoRequest(n.InfoRequest)}
 	if d.o.PublicURL != "" {
 		m.AlertURL = d.o.PublicURL + "/?alert=" + url.QueryEscape(a.ID)
 		if d.o.Links != nil {

@@ -697,6 +697,29 @@ func (e *Engine) Snooze(ctx context.Context, id string, actor Actor, until time.
 	})
 }
 
+// AskInfo requests information from a party about an alert, with a
+// deadline (Alert.AskInfo).
+func (e *Engine) AskInfo(ctx context.Context, id string, actor Actor, q InfoQuestion) (*Alert, error) {
+	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
+		return a.AskInfo(actor, q, e.catalog.Catalog(), now)
+	})
+}
+
+// AnswerInfo records a party's answer to a request for information
+// (Alert.AnswerInfo).
+func (e *Engine) AnswerInfo(ctx context.Context, id string, actor Actor, request, text string, attachments []string) (*Alert, error) {
+	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
+		return a.AnswerInfo(actor, request, text, attachments, now)
+	})
+}
+
+// WithdrawInfo withdraws a request for information (Alert.WithdrawInfo).
+func (e *Engine) WithdrawInfo(ctx context.Context, id string, actor Actor, request, reason string) (*Alert, error) {
+	return e.act(ctx, id, EventUpdated, func(a *Alert, now time.Time) (*Alert, error) {
+		return a.WithdrawInfo(actor, request, reason, now)
+	})
+}
+
 // act applies a person's action to an alert with optimistic concurrency.
 func (e *Engine) act(ctx context.Context, id string, event Event, apply func(*Alert, time.Time) (*Alert, error)) (*Alert, error) {
 	for range maxAttempts {

@@ -36,6 +36,9 @@ type Notification struct {
 	Repeat int    `json:"repeat"`
 	// Target is what the step named: board, a contact or a schedule.
 	Target string `json:"target"`
+	// InfoRequest, when set, is the overdue request for information whose
+	// on_info_request_overdue step this is (Step counts those steps).
+	InfoRequest string `json:"info_request,omitempty"`
 	// Contact and Method are who is notified, and how.
 	Contact string     `json:"contact,omitempty"`
 	Method  string     `json:"method,omitempty"`
@@ -107,8 +110,7 @@ func (a *Alert) StartEscalation(p Policy, dir Directory, now time.Time) {
 // alert; ok is false when none is due (escalation stopped, snoozed, or the
 // next step lies ahead).
 func (a *Alert) Escalate(p Policy, dir Directory, now time.Time) (_ *Alert, ok bool) {
-	e := a.Escalation
-	if e == nil || e.NextAt == nil || now.Before(*e.NextAt) || !a.Active() || len(p.Steps) == 0 {
+	if !a.escalationDue(p, now) {
 		return a, false
 	}
 	b := a.clone()
@@ -116,6 +118,12 @@ func (a *Alert) Escalate(p Policy, dir Directory, now time.Time) (_ *Alert, ok b
 	b.UpdatedAt = now
 	b.Version++
 	return b, true
+}
+
+// escalationDue reports whether a step of p is due at now.
+func (a *Alert) escalationDue(p Policy, now time.Time) bool {
+	e := a.Escalation
+	return e != nil && e.NextAt != nil && !now.Before(*e.NextAt) && a.Active() && len(p.Steps) > 0
 }
 
 // fireDue fires every step due at now, in order.
@@ -157,7 +165,14 @@ func (a *Alert) fireDue(p Policy, dir Directory, now time.Time) {
 // the notification gives up at once, in plain sight on the board.
 func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []string {
 	e := a.Escalation
-	prefix := fmt.Sprintf("%s:%d:%d:", a.ID, e.Step, e.Repeat)
+	return a.notifyKeyed(fmt.Sprintf("%s:%d:%d:", a.ID, e.Step, e.Repeat), e.Step, e.Repeat, "", step, p, dir, now)
+}
+
+// notifyKeyed is notify with the notifications' key prefix, step and
+// repeat given; infoRequest names the overdue request for information
+// whose step it is, if any. Such a step pages the parties that
+// acknowledged the alert too: an overdue answer is another matter.
+func (a *Alert) notifyKeyed(prefix string, stepIndex, repeat int, infoRequest string, step Step, p Policy, dir Directory, now time.Time) []string {
 	seen := map[string]int{} // key → index in a.Notifications
 	add := func(n Notification) {
 		if i, ok := seen[n.Key]; ok {
@@ -169,7 +184,7 @@ func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []stri
 			return
 		}
 		seen[n.Key] = len(a.Notifications)
-		n.Step, n.Repeat, n.At = e.Step, e.Repeat, now
+		n.Step, n.Repeat, n.At, n.InfoRequest = stepIndex, repeat, now, infoRequest
 		a.Notifications = append(a.Notifications, n)
 	}
 	giveUp := func(target, why string) {
@@ -186,7 +201,7 @@ func (a *Alert) notify(step Step, p Policy, dir Directory, now time.Time) []stri
 			}
 			return
 		}
-		if c.Party != "" && a.AckedBy(c.Party) {
+		if infoRequest == "" && c.Party != "" && a.AckedBy(c.Party) {
 			// Their party has seen it: paging them again would only
 			// wake them, and say the board is wrong.
 			if !slices.Contains(spared, c.ID) {

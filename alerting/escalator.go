@@ -35,7 +35,11 @@ type EscalatorOptions struct {
 	// Queued, when set, is called after a step queued deliveries
 	// (Dispatcher.Nudge), so they go out without waiting for a poll.
 	Queued func()
-	Logger *slog.Logger
+	// Overdue, when set, is called once for every request for
+	// information the escalator found overdue, after the commit (the
+	// audit log records it).
+	Overdue func(a *Alert, r InfoRequest)
+	Logger  *slog.Logger
 }
 
 // Escalator fires due escalation steps. Every replica runs one; a step fires
@@ -203,16 +207,18 @@ func (e *Escalator) fire(ctx context.Context, id string) (bool, error) {
 		}
 		catalog := e.o.Catalog.Catalog()
 		policy, ok := catalog.Policy(a.Policy)
-		next, due := a.Escalate(policy, catalog, e.o.Now())
-		if !ok || !due {
-			var at *time.Time
-			if ok && a.Active() && a.Escalation != nil {
-				at = a.Escalation.NextAt
+		next, event, due := a.Fire(policy, ok, catalog, e.o.Now())
+		if !due {
+			at := a.TimerAt()
+			if !ok {
+				// No policy (any more): only the requests for information
+				// need the escalator.
+				at = a.infoNextAt()
 			}
 			return false, e.o.Timers.SetTimer(ctx, id, at)
 		}
 		queued := Outbox(a, next)
-		changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: EventEscalated, Enqueue: queued}}})
+		changes, err := e.o.Store.Commit(ctx, Commit{Alerts: []AlertChange{{Alert: next, Event: event, Enqueue: queued}}})
 		if errors.Is(err, ErrStale) {
 			continue
 		}
@@ -221,6 +227,14 @@ func (e *Escalator) fire(ctx context.Context, id string) (bool, error) {
 		}
 		if len(queued) > 0 && e.o.Queued != nil {
 			e.o.Queued()
+		}
+		if e.o.Overdue != nil {
+			// Only the replica whose commit took the request from open to
+			// overdue gets here with it: the commit is made at the alert's
+			// version.
+			for _, r := range NewlyOverdue(a, next) {
+				e.o.Overdue(next, r)
+			}
 		}
 		if err := e.o.Publisher.PublishChange(ctx, changes[0]); err != nil {
 			e.logger.Warn("escalation committed but not published", "alert", id, "err", err)

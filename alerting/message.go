@@ -34,6 +34,9 @@ type Message struct {
 	// Attempt counts from 1.
 	Attempt int
 	SentAt  time.Time
+	// InfoRequest, when set, is the overdue request for information whose
+	// on_info_request_overdue step this message is.
+	InfoRequest *InfoRequest
 }
 
 // Payload is the JSON document a webhook POSTs and a NATS method publishes;
@@ -56,6 +59,21 @@ type Payload struct {
 	Alert      AlertSummary `json:"alert"`
 	AckURL     string       `json:"ack_url,omitempty"`
 	AckExpires *time.Time   `json:"ack_expires_at,omitempty"`
+	// InfoRequest is set when the message is an overdue request for
+	// information's step (the policy's on_info_request_overdue).
+	InfoRequest *InfoRequestSummary `json:"info_request,omitempty"`
+}
+
+// InfoRequestSummary is what a notification tells of an overdue request for
+// information.
+type InfoRequestSummary struct {
+	ID       string           `json:"id"`
+	Party    string           `json:"party"`
+	Question string           `json:"question"`
+	Deadline time.Time        `json:"deadline"`
+	AskedBy  string           `json:"asked_by"`
+	AskedFor string           `json:"asked_for,omitempty"`
+	State    InfoRequestState `json:"state"`
 }
 
 // AlertSummary is what a notification tells of its alert.
@@ -89,6 +107,10 @@ func (m *Message) Payload() Payload {
 			State: a.State, Verification: a.Verification, ReportCount: a.ReportCount, FirstSeen: a.FirstSeen,
 			LastSeen: a.LastSeen, OpenedAt: a.OpenedAt, Regime: a.Regime, URL: m.AlertURL},
 	}
+	if r := m.InfoRequest; r != nil {
+		p.InfoRequest = &InfoRequestSummary{ID: r.ID, Party: r.Party, Question: r.Question, Deadline: r.Deadline, AskedBy: r.AskedBy,
+			AskedFor: r.AskedFor, State: r.State}
+	}
 	if m.AckURL != "" {
 		exp := m.AckExpires.UTC()
 		p.AckExpires = &exp
@@ -99,6 +121,9 @@ func (m *Message) Payload() Payload {
 // Subject is a one-line summary, for an email's subject.
 func (m *Message) Subject() string {
 	a := m.Alert
+	if r := m.InfoRequest; r != nil {
+		return fmt.Sprintf("[truceline] %s %s: information from %s OVERDUE (%s): %s", a.Severity, a.Zone, r.Party, r.ID, a.Title)
+	}
 	return fmt.Sprintf("[truceline] %s %s: %s", a.Severity, a.Zone, a.Title)
 }
 

@@ -319,6 +319,18 @@ func (f *fake) Snooze(ctx context.Context, id string, _ alerting.Actor, _ time.T
 	return nil, notFound("alert " + id)
 }
 
+func (f *fake) AskInfo(ctx context.Context, id string, _ alerting.Actor, _ alerting.InfoQuestion) (*alerting.Alert, error) {
+	return nil, notFound("alert " + id)
+}
+
+func (f *fake) AnswerInfo(ctx context.Context, id string, _ alerting.Actor, _, _ string, _ []string) (*alerting.Alert, error) {
+	return nil, notFound("alert " + id)
+}
+
+func (f *fake) WithdrawInfo(ctx context.Context, id string, _ alerting.Actor, _, _ string) (*alerting.Alert, error) {
+	return nil, notFound("alert " + id)
+}
+
 func (f *fake) Catalog() *alerting.Catalog { return alerting.MustCatalog(1, alerting.Config{}) }
 
 func (f *fake) LoadConfig(ctx context.Context) (alerting.Config, int64, error) {

@@ -49,6 +49,9 @@ type Actions interface {
 	Attribute(ctx context.Context, id string, actor alerting.Actor, alleged string, status alerting.AttributionStatus, reason string) (*alerting.Alert, error)
 	Comment(ctx context.Context, id string, actor alerting.Actor, text string) (*alerting.Alert, error)
 	Snooze(ctx context.Context, id string, actor alerting.Actor, until time.Time, note string) (*alerting.Alert, error)
+	AskInfo(ctx context.Context, id string, actor alerting.Actor, q alerting.InfoQuestion) (*alerting.Alert, error)
+	AnswerInfo(ctx context.Context, id string, actor alerting.Actor, request, text string, attachments []string) (*alerting.Alert, error)
+	WithdrawInfo(ctx context.Context, id string, actor alerting.Actor, request, reason string) (*alerting.Alert, error)
 }
 
 // Gateway serves WebSocket clients that may follow only the zones sees
@@ -155,6 +158,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("POST /api/v1/alerts/{id}/attribution", signedIn, h.attributeAlert)
 	h.route("POST /api/v1/alerts/{id}/comment", signedIn, h.commentAlert)
 	h.route("POST /api/v1/alerts/{id}/snooze", signedIn, h.snoozeAlert)
+	h.routeInfoRequests()
 	h.route("GET /api/v1/alerts/{id}/cap", signedIn, h.alertCAP)
 	h.route("GET /api/v1/zones/{zone}/cap.atom", signedIn, h.zoneCAPFeed)
 	h.routeConfig()

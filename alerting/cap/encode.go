@@ -387,11 +387,11 @@ func parameters(a *alerting.Alert, c change) []ValuePair {
 	for _, v := range c.verifications {
 		ps = append(ps, ValuePair{"truceline-verification:" + v.Party, string(v.Status) + ": " + v.Reason})
 	}
-	return append(ps,
+	return append(append(ps,
 		ValuePair{"truceline-report-count", strconv.Itoa(a.ReportCount)},
 		ValuePair{"truceline-killed", strconv.Itoa(a.Casualties.Killed)},
 		ValuePair{"truceline-injured", strconv.Itoa(a.Casualties.Injured)},
-	)
+	), infoParameters(a, c.at)...)
 }
 
 func zoneArea(id string, z alerting.Zone) Area {

@@ -554,13 +554,9 @@ func boolArg(b bool) int {
 	return 0
 }
 
-// timerAt is when an alert's next escalation step is due, or nil.
-func timerAt(a *alerting.Alert) *time.Time {
-	if a.Active() && a.Escalation != nil {
-		return a.Escalation.NextAt
-	}
-	return nil
-}
+// timerAt is when the escalator must next look at an alert (its next
+// escalation step, or a request for information's deadline), or nil.
+func timerAt(a *alerting.Alert) *time.Time { return a.TimerAt() }
 
 func (s *Store) timersKey() string { return s.prefix + "timers" }
 

@@ -10,6 +10,7 @@ import { ackWho } from './list.js';
 import { fetchAlert } from './api.js';
 import { ReportsTable } from './reports.js';
 import { AttributionSection } from './attribution.js';
+import { InfoRequestsSection } from './inforequests.js';
 import { el, setText } from './dom.js';
 
 const TIMELINE_MAX = 100;
@@ -91,6 +92,7 @@ export class DetailPanel {
     if (other) {
       this._busy.clear();
       this._resetForms();
+      this.info.reset();
       this._fetched = null;
       this._fetching = null;
       this._fetchError = false;
@@ -125,6 +127,7 @@ export class DetailPanel {
     this._fetchError = false;
     this._busy.clear();
     this._resetForms();
+    this.info.reset();
     this.root.hidden = true;
     document.body.classList.remove('has-detail');
   }
@@ -275,7 +278,14 @@ export class DetailPanel {
       onLocate: (loc) => this.onLocate(loc),
     });
 
-    body.append(actions, r.readOnly, pair, verif.s, this.attribution.el, facts.s, this.reports.el, notes.s, tl.s);
+    // Requests for information, with their clocks and forms.
+    this.info = new InfoRequestsSection({
+      catalog: this.catalog,
+      me: () => this.me(),
+      run: (action, b) => this._act(action, b, { quiet: true }),
+    });
+
+    body.append(actions, r.readOnly, pair, verif.s, this.attribution.el, this.info.el, facts.s, this.reports.el, notes.s, tl.s);
     root.append(head, body);
 
     // Events.
@@ -454,6 +464,7 @@ export class DetailPanel {
       this._renderNotifications(a);
     }
     this._renderEscalation(a, now);
+    this.info.render(a, now);
     this._applyBusy();
   }
 
@@ -482,7 +493,10 @@ export class DetailPanel {
   }
 
   tick(now = Date.now()) {
-    if (this.isOpen && this.alert) this._renderEscalation(this.alert, now);
+    if (this.isOpen && this.alert) {
+      this._renderEscalation(this.alert, now);
+      this.info.tick(now);
+    }
   }
 
   _renderActions(a) {

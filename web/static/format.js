@@ -168,18 +168,24 @@ export function isUnanswered(alert) {
  * What an active alert waits for from a party, as words: its
  * acknowledgement (the party is in require_ack_from and has not
  * acknowledged), its verification (the same, not yet judged), its agreement
- * to resolve (another party proposed it). Empty when nothing, or no party.
+ * to resolve (another party proposed it), information it was asked for (a
+ * request for information still open or overdue). Empty when nothing, or
+ * no party.
  */
 export function awaitingParty(alert, party) {
   if (!party || !alert || alert.state === 'resolved') return [];
-  const required = Array.isArray(alert.require_ack_from) ? alert.require_ack_from : [];
-  if (!required.includes(party)) return [];
-  const by = (list) => (Array.isArray(list) ? list : []).some((x) => x && x.party === party);
   const out = [];
-  if (!by(alert.acks)) out.push('acknowledgement');
-  if (!by(alert.verifications)) out.push('verification');
-  const agreed = Array.isArray(alert.resolve_agreed) ? alert.resolve_agreed : [];
-  if (agreed.length && !by(agreed)) out.push('agreement to resolve');
+  const required = Array.isArray(alert.require_ack_from) ? alert.require_ack_from : [];
+  if (required.includes(party)) {
+    const by = (list) => (Array.isArray(list) ? list : []).some((x) => x && x.party === party);
+    if (!by(alert.acks)) out.push('acknowledgement');
+    if (!by(alert.verifications)) out.push('verification');
+    const agreed = Array.isArray(alert.resolve_agreed) ? alert.resolve_agreed : [];
+    if (agreed.length && !by(agreed)) out.push('agreement to resolve');
+  }
+  // A request for information to the party, not answered yet.
+  const asked = Array.isArray(alert.info_requests) ? alert.info_requests : [];
+  if (asked.some((r) => r && r.party === party && (r.state === 'open' || r.state === 'overdue'))) out.push('information');
   return out;
 }
 

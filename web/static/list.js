@@ -8,6 +8,7 @@ import {
   deliveryProblems, fallbackLines, noteWho, resolveView, isUnanswered, unansweredText, clockTime, countdown,
 } from './format.js';
 import { el, setText } from './dom.js';
+import { owedRequests } from './inforequests.js';
 
 const FLASH_MS = 4200;
 
@@ -235,7 +236,11 @@ export class AlertList {
     const regimeTag = el('span', 'regime-tag');
     regimeTag.dataset.testid = 'regime-end-countdown';
     regimeTag.hidden = true;
-    subLine.append(cat, exTag, regimeTag, worseTag, verifTag, unansweredTag, failedTag, nobodyTag);
+    // Information requested from the user's party, and not answered yet.
+    const infoTag = el('span', 'info-tag');
+    infoTag.dataset.testid = 'info-requested';
+    infoTag.hidden = true;
+    subLine.append(cat, exTag, regimeTag, infoTag, worseTag, verifTag, unansweredTag, failedTag, nobodyTag);
     main.append(titleLine, subLine);
 
     // Zone over "3 reports · 4 min ago".
@@ -283,7 +288,7 @@ export class AlertList {
       zoneLabel: null,
       epoch: -1,
       ticking: false,
-      refs: { badge, titleText, exTag, zone, cat, verifTag, unansweredTag, failedTag, nobodyTag, worseTag, regimeTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
+      refs: { badge, titleText, exTag, zone, cat, verifTag, unansweredTag, failedTag, nobodyTag, worseTag, regimeTag, infoTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
     };
   }
 
@@ -357,6 +362,7 @@ export class AlertList {
 
     this._fillDelivery(r, alert);
     this._fillRegimeEnd(r, alert);
+    this._fillInfo(r, alert, actor);
 
     // Acknowledge only what is open and this user (or their party) has not
     // acknowledged; nothing at all for those who may not act.
@@ -374,6 +380,20 @@ export class AlertList {
     row.zoneLabel = zoneLabel;
     row.epoch = this._epoch;
     this._applyBusy(row, alert.id);
+  }
+
+  /** "Information requested from your party": the requests the user's
+   *  party owes, loud once one is overdue. */
+  _fillInfo(r, alert, actor) {
+    const owed = owedRequests(alert, actor.party);
+    r.infoTag.hidden = !owed.length;
+    if (!owed.length) return;
+    const overdue = owed.filter((q) => q.state === 'overdue').length;
+    r.infoTag.className = `info-tag${overdue ? ' is-overdue' : ''}`;
+    r.infoTag.dataset.overdue = overdue ? 'true' : 'false';
+    setText(r.infoTag, overdue ? `Information from your party OVERDUE${owed.length > 1 ? ` (${owed.length})` : ''}`
+      : `Information requested from your party${owed.length > 1 ? ` (${owed.length})` : ''}`);
+    r.infoTag.title = owed.map((q) => `${q.id}: ${q.question} (deadline ${fullTime(parseTime(q.deadline))})`).join('\n');
   }
 
   /** The "delivery failed" and "nobody on call" badges, with the errors and

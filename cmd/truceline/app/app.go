@@ -342,7 +342,8 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.escalate, err = alerting.NewEscalator(alerting.EscalatorOptions{
-		Store: a.Store, Timers: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
+		Store: a.Store, Timers: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Queued: a.dispatch.Nudge,
+		Overdue: a.auditOverdue, Logger: a.logger,
 	})
 	if err != nil {
 		return err

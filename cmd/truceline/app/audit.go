@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/broker"
@@ -26,6 +27,16 @@ func (a *App) RecordAudit(ctx context.Context, e alerting.AuditEntry) {
 	if err := a.shipAudit(ctx, entry); err != nil {
 		a.logger.Error("audit entry not recorded in the stream "+broker.StreamAudit+" yet; it will be", "seq", entry.Seq, "err", err)
 	}
+}
+
+// auditOverdue records that a request for information went overdue: the
+// escalator calls it once per request, from the replica whose commit made
+// it overdue.
+func (a *App) auditOverdue(al *alerting.Alert, r alerting.InfoRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.RecordAudit(ctx, alerting.AuditEntry{At: time.Now().UTC(), Actor: "engine", Action: "alert.info_request.overdue",
+		Object: "alert " + al.ID, Zone: al.Zone, Detail: fmt.Sprintf("%s to %s, deadline %s", r.ID, r.Party, r.Deadline.UTC().Format(time.RFC3339))})
 }
 
 // shipAudit records e in AUDIT, first recording from Redis the entries

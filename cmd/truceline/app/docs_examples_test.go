@@ -69,6 +69,7 @@ var docChecks = []docCheck{
 	{"the Alert object", "alert", checkAlertObject},
 	{"GET /api/v1/alerts answer", "alerts", checkAlertList},
 	{"GET /api/v1/alerts/{id}/reports answer", "alert-reports", checkAlertReports},
+	{"an answered request for information", "info-request", checkInfoRequest},
 	{"POST /api/v1/config bodies: zones, parties", "zones-parties", checkZonesParties},
 	{"GET /api/v1/summary answer", "summary", checkSummary},
 	{"GET /readyz answer: healing", "readyz-healing", checkReadyzHealing},
@@ -711,6 +712,25 @@ func checkAlertObject(t *testing.T, e *docEnv, ex docExample) {
 func untag(v any) string {
 	data, _ := json.Marshal(v)
 	return regexp.MustCompile(`~[0-9a-f]{12}\b`).ReplaceAllString(string(data), "~TAG")
+}
+
+// checkInfoRequest asks as the example's party-a duty officer, with the
+// docs' first body, and answers as party-b's, with the second, on an alert
+// of its own.
+func checkInfoRequest(t *testing.T, e *docEnv, ex docExample) {
+	e.stored(t, e.report(t, e.admin, map[string]any{"id": "daraa-ir-1", "zone": "daraa", "category": "shelling", "reported_by": "test",
+		"observed_at": time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)}))
+	id := firstAlert(t, e.a, "daraa").ID
+	doc := docText(t, "API.md")
+	chairA := userToken(t, e.a, alerting.User{Name: "jonas", FullName: "Jonas Meyer", Role: alerting.RoleDutyOfficer, Party: "party-a"})
+	chairB := userToken(t, e.a, alerting.User{Name: "elena", FullName: "Elena Petrov", Role: alerting.RoleDutyOfficer, Party: "party-b"})
+	e.expect(t, http.StatusOK, chairA, "POST", "/api/v1/alerts/"+id+"/info-requests", curlBody(t, doc, "## Requests for information", 0))
+	got := e.expect(t, http.StatusOK, chairB, "POST", "/api/v1/alerts/"+id+"/info-requests/ir-1/answer", curlBody(t, doc, "## Requests for information", 1))
+	r, ok := lookup(got, "info_requests", 0)
+	if !ok {
+		t.Fatalf("no info_requests[0] in %s", brief(got))
+	}
+	e.sameShape(t, "the request", ex.values[0], r)
 }
 
 func checkAlertList(t *testing.T, e *docEnv, ex docExample) {

@@ -302,6 +302,23 @@ func TestOpenAPIAnswers(t *testing.T) {
 	v.do(apiCall{method: "POST", path: act + "attribution", body: `{"alleged":"party-a","status":"not_substantiated","note":"no unit of ours fired"}`, token: duty, want: 200})
 	v.do(apiCall{method: "POST", path: act + "attribution", body: `{"alleged":"party-a","status":"substantiated","note":"x"}`, token: viewer, want: 403})
 	v.do(apiCall{method: "POST", path: act + "attribution", body: `{"alleged":"nobody","status":"guilty"}`, token: duty, want: 400, bad: true})
+	// Requests for information: asked by party-a, answered on party-b's
+	// behalf by the admin, withdrawn by party-a.
+	v.do(apiCall{method: "POST", path: act + "info-requests", body: `{"to":"party-b","question":"Which unit fired?","within":"24h"}`, token: duty, want: 200})
+	v.do(apiCall{method: "POST", path: act + "info-requests", body: `{"to":"party-a","question":"","within":"-1h"}`, token: duty, want: 400, bad: true})
+	v.do(apiCall{method: "POST", path: act + "info-requests", body: `{"to":"party-b","question":"?","within":"1h"}`, token: viewer, want: 403})
+	v.do(apiCall{method: "POST", path: "/api/v1/alerts/al-nope/info-requests", body: `{"to":"party-b","question":"?","within":"1h"}`, want: 404})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-1/answer", body: `{"text":"not us"}`, token: duty, want: 403})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-1/answer", body: `{"text":"","attachments":["ftp://x"]}`, want: 400, bad: true})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-1/answer", body: `{"text":"By the hotline: a mortar crew","attachments":["doc:B-1"]}`, want: 200})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-1/answer", body: `{"text":"again"}`, want: 409})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-9/answer", body: `{"text":"to what?"}`, want: 404})
+	v.do(apiCall{method: "POST", path: act + "info-requests", body: `{"to":"party-b","question":"Where was the crew?","deadline":"` + now.Add(time.Hour).Format(time.RFC3339) + `"}`, token: duty, want: 200})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-2/withdraw", body: `{"reason":"x"}`, token: viewer, want: 403})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-2/withdraw", body: `{}`, token: duty, want: 400, bad: true})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-2/withdraw", body: `{"reason":"established at the site"}`, token: duty, want: 200})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-2/withdraw", body: `{"reason":"again"}`, token: duty, want: 409})
+	v.do(apiCall{method: "POST", path: act + "info-requests/ir-9/withdraw", body: `{"reason":"x"}`, want: 404})
 	// A party's duty officer may not snooze a joint alert; the admin,
 	// acting for no party, may.
 	v.do(apiCall{method: "POST", path: act + "snooze", body: `{"for":"30m","note":"waiting"}`, token: duty, want: 403})
