@@ -35,8 +35,60 @@ type ZoneBulletin struct {
 	Incidents []Incident `json:"incidents"`
 	// Parties are where each party concerned stands on the incidents.
 	Parties []PartyStanding `json:"parties"`
+	// Requests are the requests for information of the zone's alerts
+	// still open (or overdue) at the end of the day, by deadline.
+	Requests []OpenRequest `json:"requests"`
 	// Statement sums the zone's day up in a sentence.
 	Statement string `json:"statement"`
+}
+
+// OpenRequest is a request for information unanswered at the end of the
+// day.
+type OpenRequest struct {
+	Alert    string    `json:"alert"`
+	ID       string    `json:"id"`
+	Party    string    `json:"party"`
+	Name     string    `json:"name"`
+	Question string    `json:"question"`
+	AskedAt  time.Time `json:"asked_at"`
+	Deadline time.Time `json:"deadline"`
+	// State is open, or overdue when its deadline had passed by then.
+	State InfoRequestState `json:"state"`
+	// AskedFor is the party that asked; empty for the centre.
+	AskedFor     string `json:"asked_for,omitempty"`
+	AskedForName string `json:"asked_for_name,omitempty"`
+	Statement    string `json:"statement"`
+}
+
+// openRequests are a's requests asked before end and neither answered nor
+// withdrawn before it, as they stood then.
+func openRequests(a *Alert, end time.Time, c *Catalog) []OpenRequest {
+	var out []OpenRequest
+	for _, r := range a.InfoRequests {
+		closed := (r.Answer != nil && r.Answer.At.Before(end)) || (r.Withdrawal != nil && r.Withdrawal.At.Before(end))
+		if !r.AskedAt.Before(end) || closed {
+			continue
+		}
+		o := OpenRequest{Alert: a.ID, ID: r.ID, Party: r.Party, Name: partyName(c, r.Party), Question: r.Question,
+			AskedAt: r.AskedAt, Deadline: r.Deadline, State: InfoRequestOpen, AskedFor: r.AskedFor}
+		asker := "The centre"
+		if r.AskedFor != "" {
+			o.AskedForName = partyName(c, r.AskedFor)
+			asker = o.AskedForName
+		}
+		if r.OverdueAt != nil && r.OverdueAt.Before(end) {
+			o.State = InfoRequestOverdue
+		}
+		o.Statement = fmt.Sprintf("%s asked %s on %s: %q Answer due %s", asker, o.Name,
+			r.AskedAt.UTC().Format("2 Jan 15:04 UTC"), r.Question, r.Deadline.UTC().Format("2 Jan 15:04 UTC"))
+		if o.State == InfoRequestOverdue {
+			o.Statement += "; overdue, unanswered."
+		} else {
+			o.Statement += "; not answered yet."
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // BulletinRegime is a regime in force during the day.
@@ -122,7 +174,8 @@ func BuildBulletin(day ReportingDay, zones []Zone, alerts map[string][]*Alert, c
 	b := Bulletin{Day: day, Zones: []ZoneBulletin{}}
 	incidents, exercises := 0, 0
 	for _, z := range zones {
-		zb := ZoneBulletin{Zone: z.ID, ZoneName: z.Name, Regimes: []BulletinRegime{}, Incidents: []Incident{}, Parties: []PartyStanding{}}
+		zb := ZoneBulletin{Zone: z.ID, ZoneName: z.Name, Regimes: []BulletinRegime{}, Incidents: []Incident{}, Parties: []PartyStanding{},
+			Requests: []OpenRequest{}}
 		for _, r := range c.Config().Regimes {
 			if r.Covers(z.ID) && inForceDuring(&r, day.From, day.To) {
 				zb.Regimes = append(zb.Regimes, BulletinRegime{ID: r.ID, Name: nameOr(r.Name, r.ID), Kind: r.Kind, StartsAt: r.StartsAt, EndsAt: r.End()})
@@ -131,6 +184,7 @@ func BuildBulletin(day ReportingDay, zones []Zone, alerts map[string][]*Alert, c
 		var ofDay []*Alert
 		var judges []string
 		for _, a := range alerts[z.ID] {
+			zb.Requests = append(zb.Requests, openRequests(a, day.To, c)...)
 			if a.Rule == RegimeEndRule || !a.FirstSeen.Before(day.To) || a.LastSeen.Before(day.From) {
 				continue
 			}
@@ -147,6 +201,9 @@ func BuildBulletin(day ReportingDay, zones []Zone, alerts map[string][]*Alert, c
 		}
 		slices.SortFunc(zb.Incidents, func(x, y Incident) int {
 			return cmpTimeThen(x.FirstSeen, y.FirstSeen, x.Alert, y.Alert)
+		})
+		slices.SortFunc(zb.Requests, func(x, y OpenRequest) int {
+			return cmpTimeThen(x.Deadline, y.Deadline, x.Alert+" "+x.ID, y.Alert+" "+y.ID)
 		})
 		zb.Parties = standings(zb.Incidents, c)
 		zb.Statement = zoneStatement(zb)
@@ -349,11 +406,15 @@ func standingStatement(s *PartyStanding) string {
 	return out + "."
 }
 
-// zoneStatement: "3 incidents registered; a regime of silence in force."
+// zoneStatement: "3 incidents registered; 1 request for information
+// unanswered; in force: Regime of silence."
 func zoneStatement(z ZoneBulletin) string {
 	s := "No incidents registered"
 	if n := len(z.Incidents); n > 0 {
 		s = plural(n, "incident", "incidents") + " registered"
+	}
+	if n := len(z.Requests); n > 0 {
+		s += "; " + plural(n, "request for information", "requests for information") + " unanswered"
 	}
 	if len(z.Regimes) == 0 {
 		return s + "; no regime in force."

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,6 +32,12 @@ func TestBulletinSaysWhereEachPartyStands(t *testing.T) {
 	}
 	judged := alert("judged", noon.Add(2*time.Hour), Verifying{Party: "party-b", Status: Disputed, Reason: "no fire"})
 	judged.Attributions = []Attribution{{Party: "party-b", Alleged: "gov", Status: NotSubstantiated}, {Party: "party-a", Alleged: "gov", Status: Substantiated}}
+	overdue := noon.Add(3 * time.Hour)
+	judged.InfoRequests = []InfoRequest{
+		{ID: "ir-1", Party: "gov", Question: "Which unit fired?", AskedFor: "party-a", AskedAt: noon, Deadline: noon.Add(3 * time.Hour), OverdueAt: &overdue},
+		{ID: "ir-2", Party: "gov", Question: "Where?", AskedAt: noon, Deadline: noon.Add(time.Hour), Answer: &InfoAnswer{At: noon.Add(time.Minute)}},
+		{ID: "ir-3", Party: "gov", Question: "When?", AskedAt: noon, Deadline: day.To.Add(time.Hour), Answer: &InfoAnswer{At: day.To.Add(time.Minute)}}, // answered the day after
+	}
 	alerts := map[string][]*Alert{"aleppo": {
 		judged,
 		alert("later", noon.Add(time.Hour)),
@@ -71,8 +78,13 @@ func TestBulletinSaysWhereEachPartyStands(t *testing.T) {
 			t.Errorf("%s: %q, want %q", p.Party, p.Statement, want[p.Party])
 		}
 	}
-	if len(z.Regimes) != 1 || z.Regimes[0].ID != "silence" || z.Statement != "3 incidents registered; in force: Regime of silence." {
+	if len(z.Regimes) != 1 || z.Regimes[0].ID != "silence" || z.Statement != "3 incidents registered; 2 requests for information unanswered; in force: Regime of silence." {
 		t.Errorf("regimes %+v, statement %q", z.Regimes, z.Statement)
+	}
+	if r := z.Requests; len(r) != 2 || r[0].ID != "ir-1" || r[0].State != InfoRequestOverdue || r[1].ID != "ir-3" || r[1].State != InfoRequestOpen ||
+		r[0].Statement != `Co-chair A asked Government forces on 23 Nov 12:00 UTC: "Which unit fired?" Answer due 23 Nov 15:00 UTC; overdue, unanswered.` ||
+		!strings.HasPrefix(r[1].Statement, "The centre asked") {
+		t.Errorf("requests unanswered at the end of the day: %+v", r)
 	}
 	if idlib := b.Zones[1]; len(idlib.Incidents) != 0 || idlib.Statement != "No incidents registered; no regime in force." {
 		t.Errorf("Idlib %+v", idlib)

@@ -99,11 +99,10 @@ type DailySummary struct {
 	// and outside any (OutsideRegimeKey).
 	ByRegime      []SummaryRow `json:"by_regime"`
 	NotApplicable SummaryRow   `json:"not_applicable"`
-	// Incidents count, per party, the incidents (alerts) first seen in the
-	// day whose reports allege it, and those of them jointly substantiated
-	// (CountIncidents).
-	Incidents []PartyIncidents `json:"incidents_by_party"`
-	Exercise  bool             `json:"exercise,omitempty"` // every report counted was an exercise
+	// Compliance is each party's record from its zone's alerts
+	// (CountCompliance), by party id.
+	Compliance []PartyCompliance `json:"compliance_by_party"`
+	Exercise   bool              `json:"exercise,omitempty"` // every report counted was an exercise
 	// Truncated says a day held more reports than were read.
 	Truncated bool `json:"truncated,omitempty"`
 }
@@ -232,69 +231,96 @@ func sortedRows(m map[string]*SummaryRow) []SummaryRow {
 	return out
 }
 
-// PartyIncidents counts a party's incidents of the day, the day before and
-// the seven days before.
-type PartyIncidents struct {
-	Party    string         `json:"party"`
-	Name     string         `json:"name,omitempty"`
-	Today    IncidentCounts `json:"today"`
-	Previous IncidentCounts `json:"previous"`
-	Week     IncidentCounts `json:"last_7_days"`
+// PartyCompliance is a party's record in the day, the day before and the
+// seven days before: the incidents alleged against it and found, and the
+// requests for information it was sent, answered and let run overdue.
+type PartyCompliance struct {
+	Party    string           `json:"party"`
+	Name     string           `json:"name,omitempty"`
+	Today    ComplianceCounts `json:"today"`
+	Previous ComplianceCounts `json:"previous"`
+	Week     ComplianceCounts `json:"last_7_days"`
 }
 
-// IncidentCounts are a party's incidents in a period.
-type IncidentCounts struct {
-	// Alleged: incidents whose standing reports allege the party did it.
+// ComplianceCounts are a party's figures in a period.
+type ComplianceCounts struct {
+	// Alleged: incidents (alerts) first seen in the period whose standing
+	// reports allege the party did it.
 	Alleged int `json:"alleged"`
 	// Substantiated: those of them whose allegation against the party is
 	// jointly substantiated (Alert.Substantiated).
 	Substantiated int `json:"substantiated"`
+	// RequestsSent, RequestsAnswered and RequestsOverdue count the
+	// requests for information asked of the party, answered by it, and
+	// gone overdue unanswered, in the period.
+	RequestsSent     int `json:"requests_sent"`
+	RequestsAnswered int `json:"requests_answered"`
+	RequestsOverdue  int `json:"requests_overdue"`
 }
 
-// CountIncidents counts the parties' incidents among alerts (those first
-// seen from s.Day.WeekBefore() to s.Day.To count; others are ignored), by
-// when each was first seen.
-func (s *DailySummary) CountIncidents(alerts []*Alert) {
-	by := map[string]*PartyIncidents{}
+// CountCompliance counts the parties' records among alerts (those of the
+// zone changed since s.Day.WeekBefore(); what happened outside the eight
+// days is ignored): incidents by when each was first seen, requests for
+// information by when each was asked, answered or went overdue.
+func (s *DailySummary) CountCompliance(alerts []*Alert) {
+	by := map[string]*PartyCompliance{}
 	weekFrom := s.Day.WeekBefore()
+	// periods are the counts of party that at falls in.
+	periods := func(party string, at time.Time) []*ComplianceCounts {
+		if at.Before(weekFrom) || !at.Before(s.Day.To) {
+			return nil
+		}
+		p := by[party]
+		if p == nil {
+			p = &PartyCompliance{Party: party}
+			by[party] = p
+		}
+		switch {
+		case !at.Before(s.Day.From):
+			return []*ComplianceCounts{&p.Today}
+		case !at.Before(s.PreviousDay.From):
+			return []*ComplianceCounts{&p.Previous, &p.Week}
+		}
+		return []*ComplianceCounts{&p.Week}
+	}
 	for _, a := range alerts {
-		at := a.FirstSeen
-		if a.Rule == RegimeEndRule || at.Before(weekFrom) || !at.Before(s.Day.To) {
+		if a.Rule == RegimeEndRule {
 			continue
 		}
 		for _, al := range a.Alleged {
-			p := by[al.Party]
-			if p == nil {
-				p = &PartyIncidents{Party: al.Party}
-				by[al.Party] = p
-			}
-			var counts []*IncidentCounts
-			switch {
-			case !at.Before(s.Day.From):
-				counts = append(counts, &p.Today)
-			case !at.Before(s.PreviousDay.From):
-				counts = append(counts, &p.Previous, &p.Week)
-			default:
-				counts = append(counts, &p.Week)
-			}
-			for _, c := range counts {
+			for _, c := range periods(al.Party, a.FirstSeen) {
 				c.Alleged++
 				if a.Substantiated(al.Party) {
 					c.Substantiated++
 				}
 			}
 		}
+		for _, r := range a.InfoRequests {
+			for _, c := range periods(r.Party, r.AskedAt) {
+				c.RequestsSent++
+			}
+			if r.Answer != nil {
+				for _, c := range periods(r.Party, r.Answer.At) {
+					c.RequestsAnswered++
+				}
+			}
+			if r.OverdueAt != nil {
+				for _, c := range periods(r.Party, *r.OverdueAt) {
+					c.RequestsOverdue++
+				}
+			}
+		}
 	}
-	s.Incidents = nil
+	s.Compliance = nil
 	for _, id := range slices.Sorted(maps.Keys(by)) {
-		s.Incidents = append(s.Incidents, *by[id])
+		s.Compliance = append(s.Compliance, *by[id])
 	}
 }
 
 // Name gives the party and regime rows the names the catalog has for them.
 func (s *DailySummary) Name(c *Catalog) {
-	for i := range s.Incidents {
-		s.Incidents[i].Name = partyName(c, s.Incidents[i].Party)
+	for i := range s.Compliance {
+		s.Compliance[i].Name = partyName(c, s.Compliance[i].Party)
 	}
 	for i := range s.ByParty {
 		if p, ok := c.Party(s.ByParty[i].Key); ok {

@@ -126,20 +126,29 @@ func TestSummarizeCountsPerPartyAndRegime(t *testing.T) {
 	}
 }
 
-// TestCountIncidentsPerParty: a party's incidents by when each was first
-// seen, and those whose allegation against it every judging party, the
-// required ones among them, found substantiated.
-func TestCountIncidentsPerParty(t *testing.T) {
+// TestCountCompliancePerParty: a party's incidents by when each was first
+// seen, those whose allegation against it every judging party, the required
+// ones among them, found substantiated, and the requests for information
+// it was sent, answered and let run overdue, each by when it happened.
+func TestCountCompliancePerParty(t *testing.T) {
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
+	at := func(daysBefore int) time.Time { return day.From.AddDate(0, 0, -daysBefore).Add(time.Hour) }
 	alert := func(daysBefore int, attributions ...Attribution) *Alert {
-		return &Alert{FirstSeen: day.From.AddDate(0, 0, -daysBefore).Add(time.Hour), RequireAckFrom: []string{"party-a", "party-b"},
+		return &Alert{FirstSeen: at(daysBefore), RequireAckFrom: []string{"party-a", "party-b"},
 			Alleged: []Allegation{{Party: "gov", Reports: 2}}, Attributions: attributions}
 	}
 	judge := func(party string, status AttributionStatus) Attribution {
 		return Attribution{Party: party, Alleged: "gov", Status: status}
 	}
+	asked := alert(1)
+	overdue := at(1).Add(2 * time.Hour)
+	asked.InfoRequests = []InfoRequest{
+		{Party: "gov", AskedAt: at(1), OverdueAt: &overdue, Answer: &InfoAnswer{At: at(0), Late: true}}, // asked, overdue the day before; answered today
+		{Party: "gov", AskedAt: at(0)},
+		{Party: "party-b", AskedAt: at(9)}, // before the week
+	}
 	s := Summarize(Zone{ID: "aleppo"}, day, nil)
-	s.CountIncidents([]*Alert{
+	s.CountCompliance([]*Alert{
 		alert(0, judge("party-a", Substantiated), judge("party-b", Substantiated)),
 		alert(0, judge("party-a", Substantiated)),                                  // B has not judged
 		alert(0, judge("party-a", Substantiated), judge("party-b", Undetermined)),  // not jointly
@@ -147,13 +156,15 @@ func TestCountIncidentsPerParty(t *testing.T) {
 		alert(5), // the week before
 		alert(8, judge("party-a", Substantiated), judge("party-b", Substantiated)),                    // before it
 		{FirstSeen: day.From, Rule: RegimeEndRule, Alleged: []Allegation{{Party: "gov", Reports: 1}}}, // a notice
+		asked,
 	})
-	if len(s.Incidents) != 1 {
-		t.Fatalf("incidents %+v", s.Incidents)
+	if len(s.Compliance) != 1 {
+		t.Fatalf("compliance %+v", s.Compliance)
 	}
-	gov := s.Incidents[0]
-	if gov.Party != "gov" || gov.Today != (IncidentCounts{Alleged: 3, Substantiated: 1}) ||
-		gov.Previous != (IncidentCounts{Alleged: 1, Substantiated: 1}) || gov.Week != (IncidentCounts{Alleged: 2, Substantiated: 1}) {
+	gov := s.Compliance[0]
+	if gov.Party != "gov" || gov.Today != (ComplianceCounts{Alleged: 3, Substantiated: 1, RequestsSent: 1, RequestsAnswered: 1}) ||
+		gov.Previous != (ComplianceCounts{Alleged: 2, Substantiated: 1, RequestsSent: 1, RequestsOverdue: 1}) ||
+		gov.Week != (ComplianceCounts{Alleged: 3, Substantiated: 1, RequestsSent: 1, RequestsOverdue: 1}) {
 		t.Errorf("gov: %+v", gov)
 	}
 }

@@ -172,6 +172,9 @@ func (h *Handler) bulletinAtom(w http.ResponseWriter, r *http.Request, b alertin
 			text.WriteString("\n" + in.FirstSeen.UTC().Format("15:04") + "–" + in.LastSeen.UTC().Format("15:04") + " UTC: " + in.Statement)
 			links = append(links, cap.AtomLink{Rel: "related", Type: cap.MediaType, Href: base + "/api/v1/alerts/" + url.PathEscape(in.Alert) + "/cap"})
 		}
+		for _, q := range z.Requests {
+			text.WriteString("\n" + q.Statement)
+		}
 		for _, p := range z.Parties {
 			text.WriteString("\n" + p.Statement)
 		}

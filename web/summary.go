@@ -82,7 +82,7 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s := alerting.Summarize(z, day, reports)
-		s.CountIncidents(alerts)
+		s.CountCompliance(alerts)
 		s.Name(catalog)
 		s.Truncated = more || len(alerts) >= summaryAlerts
 		out = append(out, s)

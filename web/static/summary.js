@@ -352,6 +352,7 @@ function zoneCard(s) {
       (row) => (row.key === 'outside' ? 'Outside any regime' : row.name || row.key),
       'The regime in force in the zone when each report was observed.'));
   }
+  if (s.compliance_by_party && s.compliance_by_party.length) card.append(complianceTable(s));
   card.append(notApplicable(na));
   return card;
 }
@@ -529,6 +530,55 @@ function compliance(rows, id, heading, testid, name, note) {
   }
   box.append(list);
   return box;
+}
+
+const COMPLIANCE = [
+  ['alleged', 'Alleged', 'Incidents first seen this day whose reports allege the party did it'],
+  ['substantiated', 'Substantiated', 'Of those, the ones every judging party found substantiated'],
+  ['requests_sent', 'Requests', 'Requests for information asked of the party'],
+  ['requests_answered', 'Answered', 'Requests for information the party answered'],
+  ['requests_overdue', 'Overdue', 'Requests for information gone overdue unanswered'],
+];
+
+/** Each party's record: incidents alleged and substantiated, requests for
+ *  information sent, answered and overdue; this day, with the seven days
+ *  before beneath. */
+function complianceTable(s) {
+  const table = el('table', 'sum-table sum-compliance-table');
+  table.setAttribute('data-testid', 'summary-compliance');
+  const caption = el('caption', 'sum-sub', 'Compliance by party');
+  caption.append(el('span', 'sr-only', ` in ${s.zone_name || s.zone}: this day, and the seven days before`));
+  const hr = el('tr');
+  const first = el('th', '', 'Party');
+  first.scope = 'col';
+  hr.append(first);
+  for (const [, text, title] of COMPLIANCE) {
+    const th = el('th', 'num', text);
+    th.scope = 'col';
+    th.title = title;
+    hr.append(th);
+  }
+  const tbody = el('tbody');
+  for (const p of s.compliance_by_party) {
+    const tr = el('tr');
+    tr.dataset.party = p.party;
+    const th = el('th', 'sum-cat', p.name || p.party);
+    th.scope = 'row';
+    tr.append(th);
+    for (const [key] of COMPLIANCE) {
+      const td = numCell(num(p.today[key]));
+      td.dataset.key = key;
+      const week = el('span', 'sum-week', `7 d: ${num(p.last_7_days[key])}`);
+      week.title = `The 7 reporting days before: ${num(p.last_7_days[key])}; the day before: ${num(p.previous[key])}`;
+      td.append(week);
+      tr.append(td);
+    }
+    tbody.append(tr);
+  }
+  const head = el('thead');
+  head.append(hr);
+  table.append(caption, head, tbody);
+  return table;
 }
 
 function notApplicable(na) {

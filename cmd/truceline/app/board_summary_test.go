@@ -50,6 +50,10 @@ type summaryZone struct {
 	// week before's daily average.
 	Parties []string `json:"parties"`
 	Regimes []string `json:"regimes"`
+	// Compliance are the rows of the compliance table, "Co-chair
+	// B|1/1|0/0|0/0|0/0|0/0": per column this day's figure / the seven
+	// days before's.
+	Compliance []string `json:"compliance"`
 }
 
 const summaryJS = `(() => {
@@ -72,6 +76,9 @@ const summaryJS = `(() => {
 		regimes: [...c.querySelectorAll('[data-testid=summary-regimes] li')].map((r) =>
 			[r.querySelector('.sum-comp-name').textContent, r.querySelector('.sum-comp-figures').textContent, sign(r),
 				r.querySelector('.sum-comp-week').textContent].join('|')),
+		compliance: [...c.querySelectorAll('[data-testid=summary-compliance] tbody tr')].map((r) =>
+			[r.cells[0].textContent, ...[...r.cells].slice(1).map((x) =>
+				x.firstChild.textContent + '/' + x.querySelector('.sum-week').textContent.replace('7 d: ', ''))].join('|')),
 		not_applicable: (() => {
 			const na = c.querySelector('[data-testid=summary-not-applicable]');
 			return na ? na.dataset.reports + '/' + na.dataset.events : '';
@@ -251,6 +258,11 @@ func TestBoardSummary(t *testing.T) {
 	}
 	if want := []string{"Outside any regime|3 reports · 43 events|▲ +33|7-day avg 2.4"}; !slices.Equal(daraa.Regimes, want) {
 		t.Errorf("Daraa's regimes %q, want %q", daraa.Regimes, want)
+	}
+	// Its alerts: today's shelling (alleging Co-chair B) and the one three
+	// days before; nothing substantiated, no requests for information.
+	if want := []string{"Co-chair B|1/1|0/0|0/0|0/0|0/0"}; !slices.Equal(daraa.Compliance, want) {
+		t.Errorf("Daraa's compliance %q, want %q", daraa.Compliance, want)
 	}
 	if daraa.NotApplicable != "0/0" || daraa.Exercise || daraa.Empty != "" {
 		t.Errorf("Daraa: not applicable %q, exercise %v, empty %q", daraa.NotApplicable, daraa.Exercise, daraa.Empty)

@@ -18,8 +18,9 @@ import (
 )
 
 // bulletinIncident posts a shelling report in aleppo alleging party-b,
-// has co-chair A confirm its alert and co-chair B dispute it, and returns
-// the alert's id.
+// has co-chair A confirm its alert, find the allegation substantiated and
+// ask party-b which unit fired, and co-chair B dispute it; it returns the
+// alert's id.
 func bulletinIncident(t *testing.T, a *app.App) string {
 	t.Helper()
 	jointPolicy(t, a)
@@ -27,11 +28,16 @@ func bulletinIncident(t *testing.T, a *app.App) string {
 		Casualties: map[string]int{"killed": 1}}, 2*time.Minute)
 	id := onlyAlert(t, a, "aleppo")
 	for _, v := range []struct {
-		who  alerting.User
-		body string
-	}{{coChairA, `{"status":"confirmed","note":"craters seen from OP 3"}`}, {coChairB, `{"status":"disputed","note":"no fire heard"}`}} {
-		if status, body := call(t, a, userToken(t, a, v.who), "POST", "/api/v1/alerts/"+id+"/verify", v.body); status != http.StatusOK {
-			t.Fatalf("%s verifies: %d %s", v.who.Name, status, body)
+		who          alerting.User
+		action, body string
+	}{
+		{coChairA, "verify", `{"status":"confirmed","note":"craters seen from OP 3"}`},
+		{coChairB, "verify", `{"status":"disputed","note":"no fire heard"}`},
+		{coChairA, "attribution", `{"alleged":"party-b","status":"substantiated","note":"fire came from the B positions"}`},
+		{coChairA, "info-requests", `{"to":"party-b","question":"Which unit fired?","within":"24h"}`},
+	} {
+		if status, body := call(t, a, userToken(t, a, v.who), "POST", "/api/v1/alerts/"+id+"/"+v.action, v.body); status != http.StatusOK {
+			t.Fatalf("%s: %s: %d %s", v.who.Name, v.action, status, body)
 		}
 	}
 	return id
@@ -56,7 +62,8 @@ func TestDailyBulletin(t *testing.T) {
 	if len(aleppo.Incidents) != 1 || aleppo.Incidents[0].Alert != id {
 		t.Fatalf("Aleppo's incidents %+v, want the one alert %s", aleppo.Incidents, id)
 	}
-	want := "Shelling, 1 report, 1 killed; the reports allege Co-chair B (1). Co-chair A confirms it; Co-chair B disputes it."
+	want := "Shelling, 1 report, 1 killed; the reports allege Co-chair B (1). Co-chair A confirms it; Co-chair B disputes it. " +
+		"On the allegation against Co-chair B, Co-chair A finds it substantiated."
 	if got := aleppo.Incidents[0].Statement; got != want {
 		t.Errorf("the incident: %q\nwant %q", got, want)
 	}
@@ -66,6 +73,13 @@ func TestDailyBulletin(t *testing.T) {
 	}
 	if want := []string{"Co-chair A confirms 1 incident.", "Co-chair B disputes 1 incident; the reports of 1 incident allege it."}; !slices.Equal(standings, want) {
 		t.Errorf("where the parties stand: %q, want %q", standings, want)
+	}
+	if r := aleppo.Requests; len(r) != 1 || r[0].Party != "party-b" || r[0].State != alerting.InfoRequestOpen ||
+		!strings.HasPrefix(r[0].Statement, `Co-chair A asked Co-chair B on `) || !strings.Contains(r[0].Statement, `"Which unit fired?"`) {
+		t.Errorf("the requests unanswered: %+v", r)
+	}
+	if aleppo.Statement != "1 incident registered; 1 request for information unanswered; no regime in force." {
+		t.Errorf("Aleppo: %q", aleppo.Statement)
 	}
 	if b.Zones[1].Statement != "No incidents registered; no regime in force." {
 		t.Errorf("Idlib: %+v", b.Zones[1])
@@ -88,7 +102,8 @@ func TestDailyBulletin(t *testing.T) {
 	page := string(raw)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
 		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") ||
-		!strings.Contains(page, "Co-chair A confirms it; Co-chair B disputes it.") || !strings.Contains(page, "no fire heard") {
+		!strings.Contains(page, "Co-chair A confirms it; Co-chair B disputes it.") || !strings.Contains(page, "no fire heard") ||
+		!strings.Contains(page, "Which unit fired?") || !strings.Contains(page, "fire came from the B positions") {
 		t.Errorf("the HTML bulletin: %d %v\n%s", resp.StatusCode, resp.Header, page)
 	}
 
