@@ -119,6 +119,25 @@ func writeSummaryCSV(w http.ResponseWriter, summaries []alerting.DailySummary) {
 			}
 		}
 		line("not_applicable", s.NotApplicable)
+		// Compliance: a line per party and measure, its counts where the
+		// report counts go.
+		for _, p := range s.Compliance {
+			for _, m := range []struct {
+				name string
+				of   func(alerting.ComplianceCounts) int
+			}{
+				{"alleged", func(c alerting.ComplianceCounts) int { return c.Alleged }},
+				{"substantiated", func(c alerting.ComplianceCounts) int { return c.Substantiated }},
+				{"requests_sent", func(c alerting.ComplianceCounts) int { return c.RequestsSent }},
+				{"requests_answered", func(c alerting.ComplianceCounts) int { return c.RequestsAnswered }},
+				{"requests_overdue", func(c alerting.ComplianceCounts) int { return c.RequestsOverdue }},
+			} {
+				today, previous := m.of(p.Today), m.of(p.Previous)
+				_ = cw.Write([]string{s.Day.Day, s.Day.From.Format(time.RFC3339), s.Day.To.Format(time.RFC3339), s.Zone, s.ZoneName,
+					"compliance_" + m.name, p.Party, p.Name, strconv.Itoa(today), "", "", "", strconv.Itoa(previous), "",
+					strconv.Itoa(today - previous), strconv.Itoa(m.of(p.Week)), ""})
+			}
+		}
 	}
 	cw.Flush()
 }

@@ -292,7 +292,8 @@ func TestBoardSummary(t *testing.T) {
 	}
 	csv, err := chromedp.Run(tab, chromedp.Evaluate[string](`fetch(document.querySelector('[data-testid=summary-csv]').href)
 		.then(async (r) => r.status + ' ' + r.headers.get('Content-Type') + '\n' + await r.text())`, chromedp.EvalAwaitPromise))
-	if err != nil || !strings.HasPrefix(csv, "200 text/csv") || !strings.Contains(csv, ",daraa,Daraa,total,total,,3,43,1,3,1,10,33,2,17") {
+	if err != nil || !strings.HasPrefix(csv, "200 text/csv") || !strings.Contains(csv, ",daraa,Daraa,total,total,,3,43,1,3,1,10,33,2,17") ||
+		!strings.Contains(csv, ",daraa,Daraa,compliance_alleged,party-b,Co-chair B,1,,,,0,,1,1,\n") {
 		t.Errorf("the CSV download: %v %q", err, csv)
 	}
 
