@@ -219,7 +219,7 @@ func (c *Catalog) Classify(r *Report) (Classification, *Env) {
 	}
 	if reg := c.RegimeAt(r.Zone, r.ObservedAt); reg != nil {
 		cl.Regime = reg.ID
-		env.Regime = RegimeEnv{ID: reg.ID, Kind: string(reg.Kind), HoursLeft: -1}
+		env.Regime = &RegimeEnv{ID: reg.ID, Kind: string(reg.Kind), HoursLeft: -1}
 		if end := reg.End(); end != nil {
 			env.Regime.HoursLeft = end.Sub(r.ObservedAt).Hours()
 		}
@@ -242,7 +242,7 @@ func (c *Catalog) Match(r *Report, cl Classification, env *Env) (matched []*comp
 		}
 		ok, err := rule.eval(env)
 		if err != nil {
-			failed = append(failed, RuleFailure{Rule: rule.ID, Err: err})
+			failed = append(failed, RuleFailure{Rule: rule.ID, Err: noRegimeError(err, env)})
 			continue
 		}
 		if ok {

@@ -18,13 +18,15 @@ import (
 // Env is what a rule's condition sees: plain data about the report and its
 // context, named as docs/RULES.md documents them.
 type Env struct {
-	Report        ReportEnv `expr:"report"`
-	Zone          ZoneEnv   `expr:"zone"`
-	Regime        RegimeEnv `expr:"regime"`
-	AttributedTo  PartyEnv  `expr:"attributed_to"`
-	Target        PartyEnv  `expr:"target"`
-	NotApplicable bool      `expr:"not_applicable"`
-	OutsideRegime bool      `expr:"outside_regime"`
+	Report ReportEnv `expr:"report"`
+	Zone   ZoneEnv   `expr:"zone"`
+	// Regime is nil when no regime is in force: a condition that reads
+	// one of its fields then fails (see ErrNoRegime).
+	Regime        *RegimeEnv `expr:"regime"`
+	AttributedTo  PartyEnv   `expr:"attributed_to"`
+	Target        PartyEnv   `expr:"target"`
+	NotApplicable bool       `expr:"not_applicable"`
+	OutsideRegime bool       `expr:"outside_regime"`
 
 	steps int // of the evaluation under way (MaxConditionSteps)
 }
@@ -57,8 +59,8 @@ type ZoneEnv struct {
 	Tags []string `expr:"tags"`
 }
 
-// RegimeEnv is the regime in force at the report's observed time; empty
-// fields when none is.
+// RegimeEnv is the regime in force at the report's observed time (Env's
+// Regime is nil when none is).
 type RegimeEnv struct {
 	ID   string `expr:"id"`
 	Kind string `expr:"kind"`

@@ -145,8 +145,8 @@ func TestApplyGetDelete(t *testing.T) {
 	server, _ := startServer(t)
 	g := []string{"--server", server}
 	code, out, errOut := trucectl(t, "", append(g, "apply", "-f", "../../configs/demo")...)
-	if code != 0 || !strings.Contains(out, "7 rules") || !strings.Contains(out, "6 zones") {
-		t.Fatalf("apply the demo: exit %d, %q %q", code, out, errOut)
+	if code != 0 || !strings.Contains(out, "7 rules") || !strings.Contains(out, "6 zones") || errOut != "" {
+		t.Fatalf("apply the demo: exit %d, %q %q (want no warning)", code, out, errOut)
 	}
 	dir := t.TempDir()
 	write := func(name, text string) {
@@ -165,8 +165,18 @@ func TestApplyGetDelete(t *testing.T) {
 	if code != 1 {
 		t.Errorf("apply of a bad file: exit %d, want 1", code)
 	}
+	// A condition that reads the regime without guarding against none
+	// is applied, with a warning pointing at the read.
+	write("b-rules.yaml", "rules:\n  - id: fine\n    policy: quick\n    condition: report.count > 1 && regime.kind != \"regime_of_silence\"\n")
+	code, out, errOut = trucectl(t, "", append(g, "apply", "-f", dir)...)
+	if code != 0 || !strings.Contains(out, "1 policies, 1 rules") {
+		t.Fatalf("apply: exit %d, %q %q", code, out, errOut)
+	}
+	if want := "b-rules.yaml:4:36: warning: reads regime.kind, but regime is nil when no regime is in force"; !strings.Contains(errOut, want) {
+		t.Errorf("apply of an unguarded regime read: stderr %q, want %q", errOut, want)
+	}
 	write("b-rules.yaml", "rules:\n  - id: fine\n    policy: quick\n")
-	if code, out, errOut := trucectl(t, "", append(g, "apply", "-f", dir)...); code != 0 || !strings.Contains(out, "1 policies, 1 rules") {
+	if code, out, errOut := trucectl(t, "", append(g, "apply", "-f", dir)...); code != 0 || !strings.Contains(out, "1 policies, 1 rules") || errOut != "" {
 		t.Fatalf("apply: exit %d, %q %q", code, out, errOut)
 	}
 	if code, out, _ := trucectl(t, "", append(g, "get", "rules")...); code != 0 || !strings.Contains(out, "fine") || !strings.Contains(out, "aleppo-ceasefire") {
