@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -642,13 +643,47 @@ func (a *Alert) clone() *Alert {
 
 func reportNote(r *Report) string {
 	note := "report " + r.ID
+	var counts []string
 	if r.Count > 1 {
-		note += fmt.Sprintf(" (count %d)", r.Count)
+		counts = append(counts, fmt.Sprintf("count %d", r.Count))
 	}
-	if r.Weapon != "" {
-		note += ", " + r.Weapon
+	if r.Impacts != nil {
+		counts = append(counts, fmt.Sprintf("%d impacts", *r.Impacts))
+	}
+	if len(counts) > 0 {
+		note += " (" + strings.Join(counts, ", ") + ")"
+	}
+	if w := strings.TrimSpace(r.Weapon + " " + r.WeaponCalibre); w != "" {
+		note += ", " + w
+	}
+	if u := r.ObservedUntil; u != nil && u.After(r.ObservedAt) {
+		note += fmt.Sprintf(", observed for %s", u.Sub(r.ObservedAt).Round(time.Second))
+	}
+	if r.Observer != nil && r.DirectionDeg != nil {
+		note += fmt.Sprintf(", bearing %g° from the observer", *r.DirectionDeg)
+		if d := r.DistanceM; d != nil {
+			note += ", " + distanceText(*d)
+		}
 	}
 	return note
+}
+
+// distanceText says a distance range for people: "3–5 km", "800 m".
+func distanceText(d DistanceRange) string {
+	unit := func(m float64) string {
+		if d.Max >= 1000 {
+			return strconv.FormatFloat(m/1000, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(m, 'f', -1, 64)
+	}
+	suffix := " m"
+	if d.Max >= 1000 {
+		suffix = " km"
+	}
+	if d.Min == d.Max {
+		return unit(d.Max) + suffix
+	}
+	return unit(d.Min) + "–" + unit(d.Max) + suffix
 }
 
 // SortByUrgency orders alerts most urgent first: active before resolved,

@@ -207,6 +207,7 @@ func (c *Catalog) Classify(r *Report) (Classification, *Env) {
 	if r.Location != nil {
 		env.Report.HasLocation, env.Report.Lat, env.Report.Lon = true, r.Location.Lat, r.Location.Lon
 	}
+	observedFire(&env.Report, r)
 	if z, ok := c.zones[r.Zone]; ok {
 		env.Zone = ZoneEnv{ID: z.ID, Name: z.Name, Tags: z.Tags}
 	}
@@ -228,6 +229,26 @@ func (c *Catalog) Classify(r *Report) (Classification, *Env) {
 	}
 	env.NotApplicable, env.OutsideRegime = cl.NotApplicable, cl.OutsideRegime
 	return cl, env
+}
+
+// observedFire fills what conditions see of the observation's details.
+func observedFire(env *ReportEnv, r *Report) {
+	env.DirectionDeg, env.DistanceMinM, env.DistanceMaxM, env.WeaponCalibre = -1, -1, -1, r.WeaponCalibre
+	if r.ObservedUntil != nil {
+		env.DurationMinutes = r.ObservedUntil.Sub(r.ObservedAt).Minutes()
+	}
+	if o := r.Observer; o != nil {
+		env.HasObserver, env.ObserverLat, env.ObserverLon = true, o.Lat, o.Lon
+	}
+	if r.DirectionDeg != nil {
+		env.DirectionDeg = *r.DirectionDeg
+	}
+	if d := r.DistanceM; d != nil {
+		env.DistanceMinM, env.DistanceMaxM = d.Min, d.Max
+	}
+	if r.Impacts != nil {
+		env.Impacts = *r.Impacts
+	}
 }
 
 // Match returns the rules a classified report matches, in id order. A

@@ -50,6 +50,20 @@ type ReportEnv struct {
 	HasLocation  bool    `expr:"has_location"`
 	Lat          float64 `expr:"lat"`
 	Lon          float64 `expr:"lon"`
+	// DurationMinutes is from observed_at to observed_until; 0 without
+	// an observed_until.
+	DurationMinutes float64 `expr:"duration_minutes"`
+	HasObserver     bool    `expr:"has_observer"`
+	ObserverLat     float64 `expr:"observer_lat"`
+	ObserverLon     float64 `expr:"observer_lon"`
+	// DirectionDeg, DistanceMinM and DistanceMaxM are -1 when the report
+	// gives none.
+	DirectionDeg  float64 `expr:"direction_deg"`
+	DistanceMinM  float64 `expr:"distance_min_m"`
+	DistanceMaxM  float64 `expr:"distance_max_m"`
+	WeaponCalibre string  `expr:"weapon_calibre"`
+	// Impacts is 0 when the report counts none.
+	Impacts int `expr:"impacts"`
 }
 
 // ZoneEnv is the report's zone.
