@@ -85,7 +85,10 @@ type Alert struct {
 	// (attributed_to), with how many reports say so each, by party id.
 	Alleged  []Allegation `json:"alleged,omitempty"`
 	Exercise bool         `json:"exercise,omitempty"`
-	Acks     []Ack        `json:"acks"`
+	// Late: the report that opened it arrived long after it was observed
+	// (Classification.Late), under a rule that takes late reports.
+	Late bool  `json:"late,omitempty"`
+	Acks []Ack `json:"acks"`
 	// RequireAckFrom are the parties whose acknowledgements, all of them,
 	// complete the acknowledgement (the policy's joint acknowledgement).
 	RequireAckFrom []string `json:"require_ack_from,omitempty"`
@@ -335,6 +338,10 @@ func OpenAlert(o Opening, r *Report, now time.Time) *Alert {
 	note := reportNote(r)
 	if len(o.Earlier) > 0 {
 		note = fmt.Sprintf("%d matching reports within the window, the last %s", a.ReportCount, note)
+	}
+	if o.Classification.Late {
+		a.Late = true
+		note += "; a late report, observed " + r.ObservedAt.UTC().Format("2 Jan 15:04 UTC")
 	}
 	if o.Classification.NotApplicable {
 		note += "; the target is an excluded party (not applicable)"

@@ -64,6 +64,8 @@ type ReportEnv struct {
 	WeaponCalibre string  `expr:"weapon_calibre"`
 	// Impacts is 0 when the report counts none.
 	Impacts int `expr:"impacts"`
+	// Late: it arrived long after it was observed (Classification.Late).
+	Late bool `expr:"late"`
 }
 
 // ZoneEnv is the report's zone.
@@ -174,6 +176,16 @@ type Classification struct {
 	// report (it failed, or took more than MaxConditionSteps), as
 	// "rule (why)": the report was handled without them.
 	Failed []string `json:"failed,omitempty"`
+	// Late: the report arrived long after it was observed (the engine's
+	// LateAfter, 6 hours unless configured). Rules that do not take late
+	// reports (Rule.Late) let it join their active alert without paging,
+	// and otherwise hold it: see LateHeld.
+	Late bool `json:"late,omitempty"`
+	// LateHeld are the rules the late report matched that opened,
+	// reopened and counted nothing for it, because they do not take late
+	// reports and had no active alert for it to join. The report is
+	// stored and shown all the same.
+	LateHeld []string `json:"late_held,omitempty"`
 	// Amended are the alerts the report changed by updating or
 	// withdrawing an earlier report of its sender (Report.Amends),
 	// instead of through rules.

@@ -259,6 +259,14 @@ export class ReportsTable {
       u.title = `Observed until ${fullTime(until)} (${span(until - observed)})`;
       when.append(u);
     }
+    if (rep.classification && rep.classification.late) {
+      const flag = el('span', 'r-late-flag', 'Late report');
+      flag.dataset.testid = 'report-late-flag';
+      const held = rep.classification.late_held || [];
+      flag.title = 'It arrived long after it was observed: it pages nobody unless a rule takes late reports' +
+        (held.length ? `; held by ${held.join(', ')}` : '');
+      when.append(flag);
+    }
     if (received && observed && received - observed > LATE_MS) {
       const late = el('span', 'r-late', `arrived ${span(received - observed)} late`);
       late.dataset.testid = 'report-late';

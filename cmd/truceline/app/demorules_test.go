@@ -32,8 +32,9 @@ func TestTheDemoRulesPageNobodyForAReportOutsideAnyRegime(t *testing.T) {
 	key := postKey(t, a, []byte(`{"id":"three-days-old","zone":"daraa","category":"shelling","observed_at":"`+old+
 		`","reported_by":"OP Daraa-2","casualties":{"killed":2,"injured":0}}`))
 	r := storedReport(t, a, key)
-	if cl := r.Classification; !cl.OutsideRegime || cl.Regime != "" || !slices.Equal(cl.Rules, []string{"outside-regime"}) || len(cl.Failed) != 0 {
-		t.Errorf("classification %+v, want outside any regime, matched by outside-regime alone, no rule failed", cl)
+	if cl := r.Classification; !cl.OutsideRegime || cl.Regime != "" || !slices.Equal(cl.Rules, []string{"outside-regime"}) || len(cl.Failed) != 0 ||
+		!cl.Late || len(cl.LateHeld) != 0 {
+		t.Errorf("classification %+v, want outside any regime and late, matched by outside-regime alone, no rule failed or held", cl)
 	}
 	al := firstAlert(t, a, "daraa")
 	if all := alerts(t, a, "daraa"); len(all) != 1 || al.Rule != "outside-regime" || al.Policy != "board-only" || al.Severity != alerting.SeverityMinor {
