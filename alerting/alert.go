@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -91,7 +92,10 @@ type Alert struct {
 	// (attributed_to), with how many reports say so each, by party id.
 	Alleged  []Allegation `json:"alleged,omitempty"`
 	Exercise bool         `json:"exercise,omitempty"`
-	Acks     []Ack        `json:"acks"`
+	// Late: the report that opened it arrived long after it was observed
+	// (Classification.Late), under a rule that takes late reports.
+	Late bool  `json:"late,omitempty"`
+	Acks []Ack `json:"acks"`
 	// RequireAckFrom are the parties whose acknowledgements, all of them,
 	// complete the acknowledgement (the policy's joint acknowledgement).
 	RequireAckFrom []string `json:"require_ack_from,omitempty"`
@@ -352,6 +356,10 @@ func OpenAlert(o Opening, r *Report, now time.Time) *Alert {
 	note := reportNote(r)
 	if len(o.Earlier) > 0 {
 		note = fmt.Sprintf("%d matching reports within the window, the last %s", a.ReportCount, note)
+	}
+	if o.Classification.Late {
+		a.Late = true
+		note += "; a late report, observed " + r.ObservedAt.UTC().Format("2 Jan 15:04 UTC")
 	}
 	if o.Classification.NotApplicable {
 		note += "; the target is an excluded party (not applicable)"
@@ -662,13 +670,47 @@ func (a *Alert) clone() *Alert {
 
 func reportNote(r *Report) string {
 	note := "report " + r.ID
+	var counts []string
 	if r.Count > 1 {
-		note += fmt.Sprintf(" (count %d)", r.Count)
+		counts = append(counts, fmt.Sprintf("count %d", r.Count))
 	}
-	if r.Weapon != "" {
-		note += ", " + r.Weapon
+	if r.Impacts != nil {
+		counts = append(counts, fmt.Sprintf("%d impacts", *r.Impacts))
+	}
+	if len(counts) > 0 {
+		note += " (" + strings.Join(counts, ", ") + ")"
+	}
+	if w := strings.TrimSpace(r.Weapon + " " + r.WeaponCalibre); w != "" {
+		note += ", " + w
+	}
+	if u := r.ObservedUntil; u != nil && u.After(r.ObservedAt) {
+		note += fmt.Sprintf(", observed for %s", u.Sub(r.ObservedAt).Round(time.Second))
+	}
+	if r.Observer != nil && r.DirectionDeg != nil {
+		note += fmt.Sprintf(", bearing %g° from the observer", *r.DirectionDeg)
+		if d := r.DistanceM; d != nil {
+			note += ", " + distanceText(*d)
+		}
 	}
 	return note
+}
+
+// distanceText says a distance range for people: "3–5 km", "800 m".
+func distanceText(d DistanceRange) string {
+	unit := func(m float64) string {
+		if d.Max >= 1000 {
+			return strconv.FormatFloat(m/1000, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(m, 'f', -1, 64)
+	}
+	suffix := " m"
+	if d.Max >= 1000 {
+		suffix = " km"
+	}
+	if d.Min == d.Max {
+		return unit(d.Max) + suffix
+	}
+	return unit(d.Min) + "–" + unit(d.Max) + suffix
 }
 
 // SortByUrgency orders alerts most urgent first: active before resolved,

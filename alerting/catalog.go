@@ -207,6 +207,7 @@ func (c *Catalog) Classify(r *Report) (Classification, *Env) {
 	if r.Location != nil {
 		env.Report.HasLocation, env.Report.Lat, env.Report.Lon = true, r.Location.Lat, r.Location.Lon
 	}
+	observedFire(&env.Report, r)
 	if z, ok := c.zones[r.Zone]; ok {
 		env.Zone = ZoneEnv{ID: z.ID, Name: z.Name, Tags: z.Tags}
 	}
@@ -219,7 +220,7 @@ func (c *Catalog) Classify(r *Report) (Classification, *Env) {
 	}
 	if reg := c.RegimeAt(r.Zone, r.ObservedAt); reg != nil {
 		cl.Regime = reg.ID
-		env.Regime = RegimeEnv{ID: reg.ID, Kind: string(reg.Kind), HoursLeft: -1}
+		env.Regime = &RegimeEnv{ID: reg.ID, Kind: string(reg.Kind), HoursLeft: -1}
 		if end := reg.End(); end != nil {
 			env.Regime.HoursLeft = end.Sub(r.ObservedAt).Hours()
 		}
@@ -228,6 +229,26 @@ func (c *Catalog) Classify(r *Report) (Classification, *Env) {
 	}
 	env.NotApplicable, env.OutsideRegime = cl.NotApplicable, cl.OutsideRegime
 	return cl, env
+}
+
+// observedFire fills what conditions see of the observation's details.
+func observedFire(env *ReportEnv, r *Report) {
+	env.DirectionDeg, env.DistanceMinM, env.DistanceMaxM, env.WeaponCalibre = -1, -1, -1, r.WeaponCalibre
+	if r.ObservedUntil != nil {
+		env.DurationMinutes = r.ObservedUntil.Sub(r.ObservedAt).Minutes()
+	}
+	if o := r.Observer; o != nil {
+		env.HasObserver, env.ObserverLat, env.ObserverLon = true, o.Lat, o.Lon
+	}
+	if r.DirectionDeg != nil {
+		env.DirectionDeg = *r.DirectionDeg
+	}
+	if d := r.DistanceM; d != nil {
+		env.DistanceMinM, env.DistanceMaxM = d.Min, d.Max
+	}
+	if r.Impacts != nil {
+		env.Impacts = *r.Impacts
+	}
 }
 
 // Match returns the rules a classified report matches, in id order. A
@@ -242,7 +263,7 @@ func (c *Catalog) Match(r *Report, cl Classification, env *Env) (matched []*comp
 		}
 		ok, err := rule.eval(env)
 		if err != nil {
-			failed = append(failed, RuleFailure{Rule: rule.ID, Err: err})
+			failed = append(failed, RuleFailure{Rule: rule.ID, Err: noRegimeError(err, env)})
 			continue
 		}
 		if ok {

@@ -109,6 +109,15 @@ func (r *Regime) InForce(t time.Time) bool {
 	return end == nil || t.Before(*end)
 }
 
+// What a rule does with late reports (Rule.Late).
+const (
+	// LateJoin, the default: a late report joins the rule's active alert
+	// of its group without paging, and otherwise opens nothing.
+	LateJoin = "join"
+	// LateInclude: a late report opens alerts and pages like any other.
+	LateInclude = "include"
+)
+
 // Rule says which reports matter and how they become alerts.
 type Rule struct {
 	ID   string `json:"id"`
@@ -137,7 +146,12 @@ type Rule struct {
 	// IncludeNotApplicable makes the rule match reports against excluded
 	// parties too, which are otherwise recorded but never alerted on.
 	IncludeNotApplicable bool `json:"include_not_applicable,omitempty"`
-	Disabled             bool `json:"disabled,omitempty"`
+	// Late says what the rule does with a late report (Classification.Late):
+	// "" (the default) lets it join the rule's active alert of its group
+	// without paging, and otherwise open nothing; LateInclude treats it
+	// like any other report, opening alerts and paging.
+	Late     string `json:"late,omitempty"`
+	Disabled bool   `json:"disabled,omitempty"`
 }
 
 // GroupKeys are the report fields a rule may group by.
@@ -552,6 +566,9 @@ func (c *Config) Validate() []Problem {
 		}
 		if _, err := compileCondition(r.Condition); err != nil {
 			ps = append(ps, conditionProblem(p+".condition", err))
+		}
+		if r.Late != "" && r.Late != LateInclude && r.Late != LateJoin {
+			add(p+".late", "must be include (late reports open alerts and page like any other) or join (the default: they only join an active alert, without paging)")
 		}
 	}
 	for i, sp := range c.Suppressions {

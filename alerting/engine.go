@@ -147,8 +147,16 @@ type EngineOptions struct {
 	// Stored, when set, is called once for each report the engine stores
 	// (not again for a redelivery): IntakeTally.Count.
 	Stored func(*Report)
-	Logger *slog.Logger
+	// LateAfter is how long after its observed time a report may arrive
+	// before it is late (Classification.Late); 0 means DefaultLateAfter,
+	// a negative value never.
+	LateAfter time.Duration
+	Logger    *slog.Logger
 }
+
+// DefaultLateAfter is when a report that arrives after its observed time
+// is late, unless the engine is told otherwise.
+const DefaultLateAfter = 6 * time.Hour
 
 // Engine turns reports into alert changes and applies people's actions on
 // alerts. It keeps no state of its own, so any number of engines may share a
@@ -162,6 +170,7 @@ type Engine struct {
 	queued     func()
 	ruleFailed func(context.Context, RuleFailure, *Report)
 	stored     func(*Report)
+	lateAfter  time.Duration
 	logger     *slog.Logger
 }
 
@@ -176,7 +185,10 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, stored: o.Stored, logger: o.Logger}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, stored: o.Stored, lateAfter: o.LateAfter, logger: o.Logger}
+	if e.lateAfter == 0 {
+		e.lateAfter = DefaultLateAfter
+	}
 	if e.stored == nil {
 		e.stored = func(*Report) {}
 	}
@@ -409,6 +421,18 @@ func (o *overlay) apply(c Commit) {
 	}
 }
 
+// classify is Catalog.Classify, and whether the report is late: it arrived
+// (receivedAt, when JetStream stored it, so that a replay judges it the
+// same) more than lateAfter after it was observed.
+func (e *Engine) classify(catalog *Catalog, r *Report, receivedAt time.Time) (Classification, *Env) {
+	cl, env := catalog.Classify(r)
+	if e.lateAfter > 0 && !receivedAt.IsZero() && receivedAt.Sub(r.ObservedAt) > e.lateAfter {
+		cl.Late = true
+		env.Report.Late = true
+	}
+	return cl, env
+}
+
 // planReport classifies r, matches it, and plans its commit; ov, when not
 // nil, holds what earlier reports of a batch change.
 func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time, ov *overlay) (Commit, error) {
@@ -417,7 +441,7 @@ func (e *Engine) planReport(ctx context.Context, r *Report, receivedAt time.Time
 	if !ok {
 		return Commit{}, Errorf(EINVALID, "unknown zone %q", r.Zone)
 	}
-	cl, env := catalog.Classify(r)
+	cl, env := e.classify(catalog, r, receivedAt)
 	rules, failed := catalog.Match(r, cl, env)
 	for _, f := range failed {
 		cl.Failed = append(cl.Failed, f.String())
@@ -543,7 +567,7 @@ func (e *Engine) planAmendment(ctx context.Context, c *Commit, r *Report, ov *ov
 // alerts a store gets back from the compacted record.
 func (e *Engine) MarkProcessed(r *Report, receivedAt time.Time) Commit {
 	catalog := e.catalog.Catalog()
-	cl, env := catalog.Classify(r)
+	cl, env := e.classify(catalog, r, receivedAt)
 	rules, _ := catalog.Match(r, cl, env)
 	for _, rule := range rules {
 		cl.Rules = append(cl.Rules, rule.ID)
@@ -591,9 +615,22 @@ func (e *Engine) plan(ctx context.Context, c *Commit, rule *compiledRule, zone Z
 	if current != nil && slices.Contains(current.ReportIDs, r.ID) {
 		return nil // the alert has this report already: never count it twice
 	}
+	// A late report pages nobody unless the rule takes late reports: it
+	// joins its group's alert only while that is active, without
+	// reopening it or starting its escalation over, and otherwise opens
+	// and counts towards nothing; the classification says so.
+	held := c.Classification.Late && rule.Late != LateInclude
+	if held && (current == nil || !current.Active() || !(Grouping{Rule: rule.ID, Window: window}).Admits(current, r)) {
+		c.Classification.Rules = slices.DeleteFunc(c.Classification.Rules, func(id string) bool { return id == rule.ID })
+		c.Classification.LateHeld = append(c.Classification.LateHeld, rule.ID)
+		return nil
+	}
 	if current != nil && (Grouping{Rule: rule.ID, Window: window}).Admits(current, r) {
 		next, event := current.AddReport(r, rule.Severity, now)
 		switch {
+		case held:
+			// joins the active alert as it stands: no reopening on
+			// worsening, no escalation started over
 		case event == EventReopened && hasPolicy:
 			next.restartEscalation(policy, e.catalog.Catalog(), now)
 		case hasPolicy && policy.OnWorsened == OnWorsenedReopen && next.Worsened != current.Worsened:

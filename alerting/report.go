@@ -21,6 +21,10 @@ const (
 	maxShortText        = 256
 	maxReferences       = 32
 	maxCount            = 100_000
+	// MaxDistanceM bounds distance_m: farther than 100 km nobody
+	// estimates where fire landed from what they saw or heard.
+	MaxDistanceM  = 100_000
+	maxCalibreLen = 64
 )
 
 var reportIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
@@ -50,6 +54,24 @@ type Report struct {
 	// Exercise marks drill and demo reports; alerts built from them are
 	// exercises too (CAP status Exercise).
 	Exercise bool `json:"exercise,omitempty"`
+
+	// What monitors record of observed fire, beside the above.
+	//
+	// ObservedUntil is when what was observed ended, when it lasted (a
+	// barrage from ObservedAt to ObservedUntil).
+	ObservedUntil *time.Time `json:"observed_until,omitempty"`
+	// Observer is where the observer stood; DirectionDeg the bearing from
+	// there to the fire or impact (0–360, clockwise from true north); and
+	// DistanceM how far it was, as an estimated range.
+	Observer     *Position      `json:"observer,omitempty"`
+	DirectionDeg *float64       `json:"direction_deg,omitempty"`
+	DistanceM    *DistanceRange `json:"distance_m,omitempty"`
+	// WeaponCalibre is the calibre, when known ("122mm"), apart from
+	// the weapon ("MLRS").
+	WeaponCalibre string `json:"weapon_calibre,omitempty"`
+	// Impacts is how many impacts were counted (Count counts events:
+	// one barrage of 40 rockets is count 1, impacts 40).
+	Impacts *int `json:"impacts,omitempty"`
 
 	// Set by truceline on admission, never by the sender.
 	//
@@ -87,6 +109,20 @@ type Location struct {
 // polygon's centroid, a point in a zone) to 6 decimals, about 0.1 m: more
 // only claims a precision nobody has (RFC 7946 §11.2).
 func RoundCoordinate(x float64) float64 { return math.Round(x*1e6) / 1e6 }
+
+// Position is a point in WGS 84 without a precision: where an observer
+// stood.
+type Position struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// DistanceRange is an estimated distance in metres, from Min to Max
+// (equal for a single estimate).
+type DistanceRange struct {
+	Min float64 `json:"min"`
+	Max float64 `json:"max"`
+}
 
 // Casualties are best estimates of harm.
 type Casualties struct {
@@ -128,10 +164,36 @@ var reportFields = map[string]func(r *Report, raw json.RawMessage) string{
 	"description":   func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.Description) },
 	"references":    func(r *Report, raw json.RawMessage) string { return decodeStrings(raw, &r.References) },
 	"exercise":      func(r *Report, raw json.RawMessage) string { return decodeBool(raw, &r.Exercise) },
-	"submitted_id":  serverField,
-	"submitted_by":  serverField,
-	"amends":        serverField,
-	"withdraws":     serverField,
+	"observed_until": orAbsent(func(r *Report, raw json.RawMessage) string {
+		return decodeTime(raw, func(t time.Time) { r.ObservedUntil = &t })
+	}),
+	"observer":       decodeObserver,
+	"direction_deg":  orAbsent(func(r *Report, raw json.RawMessage) string { return decodeNumber(raw, &r.DirectionDeg) }),
+	"distance_m":     decodeDistance,
+	"weapon_calibre": func(r *Report, raw json.RawMessage) string { return decodeString(raw, &r.WeaponCalibre) },
+	"impacts": orAbsent(func(r *Report, raw json.RawMessage) string {
+		var n int
+		if p := decodeInt(raw, &n); p != "" {
+			return p
+		}
+		r.Impacts = &n
+		return ""
+	}),
+	"submitted_id": serverField,
+	"submitted_by": serverField,
+	"amends":       serverField,
+	"withdraws":    serverField,
+}
+
+// orAbsent makes a JSON null mean the field is absent, as it does for
+// strings, numbers and booleans.
+func orAbsent(decode func(*Report, json.RawMessage) string) func(*Report, json.RawMessage) string {
+	return func(r *Report, raw json.RawMessage) string {
+		if string(bytes.TrimSpace(raw)) == "null" {
+			return ""
+		}
+		return decode(r, raw)
+	}
 }
 
 // serverField refuses a field that only truceline sets.
@@ -200,6 +262,41 @@ func (r *Report) Validate(c *Catalog, now time.Time) error {
 		p.add("observed_at", "is required (RFC 3339 time)")
 	case r.ObservedAt.After(now.Add(MaxFutureSkew)):
 		p.add("observed_at", "is more than %s in the future", MaxFutureSkew)
+	}
+	if u := r.ObservedUntil; u != nil {
+		switch {
+		case !r.ObservedAt.IsZero() && u.Before(r.ObservedAt):
+			p.add("observed_until", "is before observed_at: it is when what was observed ended")
+		case u.After(now.Add(MaxFutureSkew)):
+			p.add("observed_until", "is more than %s in the future", MaxFutureSkew)
+		}
+	}
+	if o := r.Observer; o != nil {
+		if o.Lat < -90 || o.Lat > 90 {
+			p.add("observer.lat", "must be between -90 and 90")
+		}
+		if o.Lon < -180 || o.Lon > 180 {
+			p.add("observer.lon", "must be between -180 and 180")
+		}
+	}
+	if d := r.DirectionDeg; d != nil && (*d < 0 || *d > 360) {
+		p.add("direction_deg", "must be between 0 and 360 (degrees clockwise from true north)")
+	}
+	if d := r.DistanceM; d != nil {
+		switch {
+		case d.Min < 0 || d.Max < 0:
+			p.add("distance_m", "min and max must be 0 or more (metres)")
+		case d.Min > d.Max:
+			p.add("distance_m", "min must not be more than max")
+		case d.Max > MaxDistanceM:
+			p.add("distance_m", "max must be at most %d metres", MaxDistanceM)
+		}
+	}
+	if len(r.WeaponCalibre) > maxCalibreLen {
+		p.add("weapon_calibre", "is %d bytes; the limit is %d (a calibre such as 122mm)", len(r.WeaponCalibre), maxCalibreLen)
+	}
+	if n := r.Impacts; n != nil && (*n < 0 || *n > maxCount) {
+		p.add("impacts", "must be between 0 and %d", maxCount)
 	}
 	checkText(&p, "reported_by", r.ReportedBy, true)
 	if r.SourceType != "" && !sourceTypes[r.SourceType] {
@@ -350,6 +447,10 @@ func decodeLocation(r *Report, raw json.RawMessage) string {
 }
 
 func decodeObservedAt(r *Report, raw json.RawMessage) string {
+	return decodeTime(raw, func(t time.Time) { r.ObservedAt = t })
+}
+
+func decodeTime(raw json.RawMessage, set func(time.Time)) string {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "must be an RFC 3339 time string"
@@ -358,7 +459,66 @@ func decodeObservedAt(r *Report, raw json.RawMessage) string {
 	if err != nil {
 		return fmt.Sprintf("%q is not an RFC 3339 time (like 2016-05-04T10:30:00Z)", s)
 	}
-	r.ObservedAt = t
+	set(t)
+	return ""
+}
+
+func decodeNumber(raw json.RawMessage, dst **float64) string {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return "must be a number"
+	}
+	*dst = &f
+	return ""
+}
+
+// decodeObserver requires lat and lon, as decodeLocation does.
+func decodeObserver(r *Report, raw json.RawMessage) string {
+	var o *struct {
+		Lat *float64 `json:"lat"`
+		Lon *float64 `json:"lon"`
+	}
+	if p := decodeObject(raw, &o); p != "" {
+		return p
+	}
+	if p := needLatLon(o.Lat, o.Lon); p != "" {
+		return p
+	}
+	r.Observer = &Position{Lat: *o.Lat, Lon: *o.Lon}
+	return ""
+}
+
+// decodeDistance requires min and max: a range with one end left out
+// would silently mean 0.
+func decodeDistance(r *Report, raw json.RawMessage) string {
+	var d *struct {
+		Min *float64 `json:"min"`
+		Max *float64 `json:"max"`
+	}
+	if p := decodeObject(raw, &d); p != "" {
+		return p
+	}
+	switch {
+	case d.Min == nil && d.Max == nil:
+		return "needs min and max (metres; equal for a single estimate)"
+	case d.Min == nil:
+		return "needs min (metres; equal to max for a single estimate)"
+	case d.Max == nil:
+		return "needs max (metres; equal to min for a single estimate)"
+	}
+	r.DistanceM = &DistanceRange{Min: *d.Min, Max: *d.Max}
+	return ""
+}
+
+func needLatLon(lat, lon *float64) string {
+	switch {
+	case lat == nil && lon == nil:
+		return "needs lat and lon"
+	case lat == nil:
+		return "needs lat"
+	case lon == nil:
+		return "needs lon"
+	}
 	return ""
 }
 

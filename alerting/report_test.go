@@ -41,7 +41,9 @@ func TestAdmitValidReports(t *testing.T) {
 	full := `{"id":"r-1","zone":"aleppo","category":"airstrike","observed_at":"2026-11-23T11:58:00+02:00",
 	"reported_by":"UN team","source_type":"own_monitor","location":{"lat":36.2,"lon":37.1,"precision_m":250},
 	"severity":"extreme","certainty":"observed","count":3,"weapon":"MLRS","attributed_to":"party-a","target":"civilian",
-	"casualties":{"killed":1,"injured":4},"description":"three impacts","references":["r-0"],"exercise":true}`
+	"casualties":{"killed":1,"injured":4},"description":"three impacts","references":["r-0"],"exercise":true,
+	"observed_until":"2026-11-23T10:05:00Z","observer":{"lat":36.25,"lon":37.05},"direction_deg":360,
+	"distance_m":{"min":3000,"max":5000},"weapon_calibre":"122mm","impacts":0}`
 	for name, body := range map[string]string{"minimal": validReport, "full": full} {
 		t.Run(name, func(t *testing.T) {
 			r, err := e.Admit([]byte(body), alerting.Arrival{AssignedID: "assigned"})
@@ -96,6 +98,15 @@ func TestAdmitNamesEveryProblem(t *testing.T) {
 		{name: "bad id and references", body: strings.Replace(validReport, `}`, `,"id":"has space","references":["ok","bad/ref"]}`, 1), want: map[string]string{"id": "must match", "references[1]": "must match"}},
 		{name: "subject disagrees", body: validReport, zone: "latakia", category: "airstrike", want: map[string]string{
 			"zone": `subject names zone "latakia"`, "category": `subject names category "airstrike"`}},
+		{name: "observed fire out of range", body: strings.Replace(validReport, `}`, `,"observed_until":"2026-11-23T11:57:59Z","observer":{"lat":-91,"lon":181},"direction_deg":360.5,"distance_m":{"min":5000,"max":3000},"weapon_calibre":"`+strings.Repeat("x", 65)+`","impacts":-1}`, 1), want: map[string]string{
+			"observed_until": "before observed_at", "observer.lat": "between -90 and 90", "observer.lon": "between -180 and 180", "direction_deg": "between 0 and 360",
+			"distance_m": "min must not be more than max", "weapon_calibre": "limit is 64", "impacts": "between 0 and 100000"}},
+		{name: "observed fire too far and in the future", body: strings.Replace(validReport, `}`, `,"observed_until":"2026-11-23T12:06:00Z","distance_m":{"min":0,"max":100001},"direction_deg":-1}`, 1), want: map[string]string{
+			"observed_until": "in the future", "distance_m": "at most 100000", "direction_deg": "between 0 and 360"}},
+		{name: "observed fire half given or mistyped", body: strings.Replace(validReport, `}`, `,"observed_until":"11:58","observer":{"lat":36.2},"distance_m":{"max":10},"direction_deg":"NE","impacts":2.5,"weapon_calibre":122}`, 1), want: map[string]string{
+			"observed_until": "not an RFC 3339 time", "observer": "needs lon", "distance_m": "needs min", "direction_deg": "must be a number", "impacts": "integer", "weapon_calibre": "must be a string"}},
+		{name: "negative distance and an unknown member", body: strings.Replace(validReport, `}`, `,"distance_m":{"min":-5,"max":10},"observer":{"lat":1,"lon":2,"alt":3}}`, 1), want: map[string]string{
+			"distance_m": "0 or more", "observer": "unknown field"}},
 		{name: "oversized", body: strings.Replace(validReport, `}`, `,"description":"`+strings.Repeat("x", alerting.MaxReportBytes)+`"}`, 1), code: alerting.ETOOLARGE},
 	}
 	for _, tt := range tests {
@@ -148,6 +159,8 @@ func TestReportRoundTripsThroughJSON(t *testing.T) {
 
 func FuzzAdmit(f *testing.F) {
 	for _, seed := range []string{validReport, `{}`, `[]`, `null`, `{"location":null}`, `{"casualties":{"killed":"x"}}`,
+		`{"zone":"aleppo","category":"shelling","observed_at":"2026-11-23T11:58:00Z","reported_by":"x","observed_until":"2026-11-23T11:59:00Z","observer":{"lat":36.2,"lon":37.1},"direction_deg":45.5,"distance_m":{"min":1000,"max":2000},"weapon_calibre":"122mm","impacts":12}`,
+		`{"observer":null,"distance_m":{"min":null,"max":1},"impacts":-0,"direction_deg":1e400,"observed_until":""}`,
 		`{"zone":"aleppo","category":"shelling","observed_at":"2026-11-23T11:58:00.123456789-05:00","reported_by":"x","references":[1]}`} {
 		f.Add([]byte(seed))
 	}

@@ -18,13 +18,15 @@ import (
 // Env is what a rule's condition sees: plain data about the report and its
 // context, named as docs/RULES.md documents them.
 type Env struct {
-	Report        ReportEnv `expr:"report"`
-	Zone          ZoneEnv   `expr:"zone"`
-	Regime        RegimeEnv `expr:"regime"`
-	AttributedTo  PartyEnv  `expr:"attributed_to"`
-	Target        PartyEnv  `expr:"target"`
-	NotApplicable bool      `expr:"not_applicable"`
-	OutsideRegime bool      `expr:"outside_regime"`
+	Report ReportEnv `expr:"report"`
+	Zone   ZoneEnv   `expr:"zone"`
+	// Regime is nil when no regime is in force: a condition that reads
+	// one of its fields then fails (see ErrNoRegime).
+	Regime        *RegimeEnv `expr:"regime"`
+	AttributedTo  PartyEnv   `expr:"attributed_to"`
+	Target        PartyEnv   `expr:"target"`
+	NotApplicable bool       `expr:"not_applicable"`
+	OutsideRegime bool       `expr:"outside_regime"`
 
 	steps int // of the evaluation under way (MaxConditionSteps)
 }
@@ -48,6 +50,22 @@ type ReportEnv struct {
 	HasLocation  bool    `expr:"has_location"`
 	Lat          float64 `expr:"lat"`
 	Lon          float64 `expr:"lon"`
+	// DurationMinutes is from observed_at to observed_until; 0 without
+	// an observed_until.
+	DurationMinutes float64 `expr:"duration_minutes"`
+	HasObserver     bool    `expr:"has_observer"`
+	ObserverLat     float64 `expr:"observer_lat"`
+	ObserverLon     float64 `expr:"observer_lon"`
+	// DirectionDeg, DistanceMinM and DistanceMaxM are -1 when the report
+	// gives none.
+	DirectionDeg  float64 `expr:"direction_deg"`
+	DistanceMinM  float64 `expr:"distance_min_m"`
+	DistanceMaxM  float64 `expr:"distance_max_m"`
+	WeaponCalibre string  `expr:"weapon_calibre"`
+	// Impacts is 0 when the report counts none.
+	Impacts int `expr:"impacts"`
+	// Late: it arrived long after it was observed (Classification.Late).
+	Late bool `expr:"late"`
 }
 
 // ZoneEnv is the report's zone.
@@ -57,8 +75,8 @@ type ZoneEnv struct {
 	Tags []string `expr:"tags"`
 }
 
-// RegimeEnv is the regime in force at the report's observed time; empty
-// fields when none is.
+// RegimeEnv is the regime in force at the report's observed time (Env's
+// Regime is nil when none is).
 type RegimeEnv struct {
 	ID   string `expr:"id"`
 	Kind string `expr:"kind"`
@@ -158,6 +176,16 @@ type Classification struct {
 	// report (it failed, or took more than MaxConditionSteps), as
 	// "rule (why)": the report was handled without them.
 	Failed []string `json:"failed,omitempty"`
+	// Late: the report arrived long after it was observed (the engine's
+	// LateAfter, 6 hours unless configured). Rules that do not take late
+	// reports (Rule.Late) let it join their active alert without paging,
+	// and otherwise hold it: see LateHeld.
+	Late bool `json:"late,omitempty"`
+	// LateHeld are the rules the late report matched that opened,
+	// reopened and counted nothing for it, because they do not take late
+	// reports and had no active alert for it to join. The report is
+	// stored and shown all the same.
+	LateHeld []string `json:"late_held,omitempty"`
 	// Amended are the alerts the report changed by updating or
 	// withdrawing an earlier report of its sender (Report.Amends),
 	// instead of through rules.

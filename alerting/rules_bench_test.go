@@ -20,7 +20,7 @@ func BenchmarkMatch(b *testing.B) {
 			}
 			cfg.Parties = []alerting.Party{{ID: "gov", Name: "Gov", Status: alerting.PartyAdherent}, {ID: "isil", Name: "ISIL", Status: alerting.PartyExcluded}}
 			cfg.Regimes = []alerting.Regime{{ID: "coh", Zones: []string{"*"}, Kind: alerting.CessationOfHostilities, StartsAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
-			conditions := []string{"report.killed > 0", `attributed_to.id == "gov"`, `regime.kind == "cessation_of_hostilities" && report.count >= 3`, ""}
+			conditions := []string{"report.killed > 0", `attributed_to.id == "gov"`, `regime != nil && regime.kind == "cessation_of_hostilities" && report.count >= 3`, ""}
 			for i := range n {
 				r := alerting.Rule{ID: fmt.Sprintf("rule-%04d", i), Condition: conditions[i%len(conditions)],
 					Categories: []alerting.Category{alerting.Categories[i%len(alerting.Categories)], alerting.Categories[(i+3)%len(alerting.Categories)]}}

@@ -20,6 +20,9 @@ func TestDemoConfigurationIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ws := demo.Warnings(); len(ws) > 0 {
+		t.Errorf("the demo rules have warnings: %v", ws)
+	}
 	// The regimes are moved to the day of now, keeping their shape.
 	for zone, want := range map[string]string{"latakia": "silence-latakia", "damascus-ghouta": "silence-ghouta", "aleppo": "aleppo-ceasefire", "daraa": "coh-all"} {
 		if r := cat.RegimeAt(zone, now); r == nil || r.ID != want {
@@ -39,6 +42,28 @@ func TestDemoConfigurationIsValid(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("demo zone %s is missing", z)
+		}
+	}
+}
+
+// TestRegimeWarningsPointAtTheRead: a warning about a condition that
+// reads the regime without guarding against none points at the read, in
+// plain and in quoted YAML.
+func TestRegimeWarningsPointAtTheRead(t *testing.T) {
+	for text, want := range map[string]string{
+		"rules:\n  - id: r\n    condition: report.count > 1 && regime.kind == \"x\"\n": "t.yaml:3:36: reads regime.kind,",
+		"rules:\n  - id: r\n    condition: 'regime.hours_left < 6'\n":                  "t.yaml:3:17: reads regime.hours_left,",
+	} {
+		f, err := configs.Parse("t.yaml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws := f.Config.Warnings()
+		if len(ws) != 1 {
+			t.Fatalf("%q: warnings %v, want one", text, ws)
+		}
+		if got := f.Locate(ws[0]).String(); !strings.HasPrefix(got, want) {
+			t.Errorf("%q: warning %q, want it to start %q", text, got, want)
 		}
 	}
 }

@@ -238,7 +238,8 @@ func (h *Handler) applyConfig(w http.ResponseWriter, r *http.Request) {
 	if !dryRun {
 		h.audit(r, "config.apply", "configuration", "", fmt.Sprintf("version %d: %v", version, cfg.Counts()))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": version, "dry_run": dryRun, "applied": cfg.Counts()})
+	writeJSON(w, http.StatusOK, map[string]any{"version": version, "dry_run": dryRun, "applied": cfg.Counts(),
+		"warnings": warnings(cfg, nil)})
 }
 
 // validateConfig judges a configuration (JSON, or one YAML file whose
@@ -288,7 +289,23 @@ func (h *Handler) validateConfig(w http.ResponseWriter, r *http.Request) {
 	if problems == nil {
 		problems = []alerting.Problem{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"valid": len(problems) == 0, "problems": problems})
+	writeJSON(w, http.StatusOK, map[string]any{"valid": len(problems) == 0, "problems": problems, "warnings": warnings(cfg, file)})
+}
+
+// warnings are what cfg allows but its author probably did not mean
+// (alerting.Config.Warnings), located in file when it came from one;
+// never nil.
+func warnings(cfg alerting.Config, file *configs.File) []alerting.Problem {
+	ws := cfg.Warnings()
+	for i := range ws {
+		if file != nil {
+			ws[i] = file.Locate(ws[i])
+		}
+	}
+	if ws == nil {
+		ws = []alerting.Problem{}
+	}
+	return ws
 }
 
 func (h *Handler) readConfig(w http.ResponseWriter, r *http.Request) (alerting.Config, bool) {

@@ -401,6 +401,7 @@ func (d *Decoded) parameters(params map[string]param, p *problems) {
 	text := map[string]*string{
 		"truceline-weapon": &r.Weapon, "truceline-attributed-to": &r.AttributedTo,
 		"truceline-target": &r.Target, "truceline-source-type": &r.SourceType,
+		"truceline-weapon-calibre": &r.WeaponCalibre,
 	}
 	for name, dst := range text {
 		if v, ok := params[name]; ok && v.value != "" {
@@ -424,6 +425,11 @@ func (d *Decoded) parameters(params map[string]param, p *problems) {
 		r.Count = n
 		d.sources["count"] = params["truceline-count"].path
 	}
+	if n, ok := number("truceline-impacts", 0); ok {
+		r.Impacts = &n
+		d.sources["impacts"] = params["truceline-impacts"].path
+	}
+	d.observation(params, p)
 	killed, k := number("truceline-killed", 0)
 	injured, i := number("truceline-injured", 0)
 	if k || i {
@@ -434,6 +440,61 @@ func (d *Decoded) parameters(params map[string]param, p *problems) {
 			d.sources["casualties"] = params["truceline-injured"].path
 		}
 	}
+}
+
+// observation maps the parameters of observed fire: truceline-observed-until
+// (a CAP dateTime), truceline-observer ("lat,lon", as CAP writes points),
+// truceline-direction-deg (a number) and truceline-distance-m ("min-max"
+// in metres, or one number for both). The report's validation judges
+// their ranges.
+func (d *Decoded) observation(params map[string]param, p *problems) {
+	r := &d.Report
+	if v, ok := params["truceline-observed-until"]; ok {
+		if t, ok := parseDateTime(v.value); ok {
+			r.ObservedUntil = &t
+			d.sources["observed_until"] = v.path
+		} else {
+			p.add(v.path, "truceline-observed-until %s is not a CAP dateTime (like 2026-11-23T14:05:00-00:00)", quote(v.value))
+		}
+	}
+	if v, ok := params["truceline-observer"]; ok {
+		if lat, lon, ok := parsePair(strings.TrimSpace(v.value)); ok {
+			r.Observer = &alerting.Position{Lat: lat, Lon: lon}
+			d.sources["observer"] = v.path
+		} else {
+			p.add(v.path, "truceline-observer %s is not a point \"lat,lon\"", quote(v.value))
+		}
+	}
+	if v, ok := params["truceline-direction-deg"]; ok {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v.value), 64); err == nil && finite(f) {
+			r.DirectionDeg = &f
+			d.sources["direction_deg"] = v.path
+		} else {
+			p.add(v.path, "truceline-direction-deg %s is not a number of degrees", quote(v.value))
+		}
+	}
+	if v, ok := params["truceline-distance-m"]; ok {
+		if rng, ok := parseDistance(v.value); ok {
+			r.DistanceM = rng
+			d.sources["distance_m"] = v.path
+		} else {
+			p.add(v.path, "truceline-distance-m %s is not a distance in metres, \"min-max\" or one number", quote(v.value))
+		}
+	}
+}
+
+// parseDistance reads "3000-5000" or "4000".
+func parseDistance(s string) (*alerting.DistanceRange, bool) {
+	lo, hi, isRange := strings.Cut(strings.TrimSpace(s), "-")
+	if !isRange {
+		hi = lo
+	}
+	min, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+	max, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+	if err1 != nil || err2 != nil || !finite(min) || !finite(max) {
+		return nil, false
+	}
+	return &alerting.DistanceRange{Min: min, Max: max}, true
 }
 
 // location is the first circle's centre (its radius the precision), or

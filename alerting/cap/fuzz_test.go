@@ -18,6 +18,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`<!DOCTYPE a [<!ENTITY b "c">]><alert/>`))
 	f.Add([]byte(`<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><info><area><circle>1e308,1e308 1e308</circle></area></info></alert>`))
 	f.Add([]byte(``))
+	f.Add([]byte(`<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m</identifier><sender>s</sender><sent>2026-11-23T14:05:00+00:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope><info><event>Shelling</event>` +
+		`<parameter><valueName>truceline-observed-until</valueName><value>2026-11-23T14:09:00+00:00</value></parameter><parameter><valueName>truceline-observer</valueName><value>36.2,37.1</value></parameter>` +
+		`<parameter><valueName>truceline-direction-deg</valueName><value>45</value></parameter><parameter><valueName>truceline-distance-m</valueName><value>100-1e309</value></parameter>` +
+		`<parameter><valueName>truceline-weapon-calibre</valueName><value>122mm</value></parameter><parameter><valueName>truceline-impacts</valueName><value>7</value></parameter><area><areaDesc>Aleppo</areaDesc></area></info></alert>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := cap.Decode(data, zones)
 		if err != nil {

@@ -152,7 +152,7 @@ rules:
 			name: "the regime in force is known to conditions and alerts",
 			rules: `
 rules:
-  - {id: silence-broken, condition: 'regime.kind == "regime_of_silence"', policy: joint}
+  - {id: silence-broken, condition: 'regime != nil && regime.kind == "regime_of_silence"', policy: joint}
   - {id: outside, condition: outside_regime}`,
 			steps: []step{
 				{id: "a", zone: "latakia", category: "shelling", want: []string{"silence-broken:opened"}},

@@ -50,8 +50,9 @@ func applyCommand() *cli.Command {
 				path += "?dry_run=true"
 			}
 			var out struct {
-				Version int64          `json:"version"`
-				Applied map[string]int `json:"applied"`
+				Version  int64              `json:"version"`
+				Applied  map[string]int     `json:"applied"`
+				Warnings []alerting.Problem `json:"warnings,omitempty"`
 			}
 			err = newClient(cmd).do(ctx, "POST", path, body, &out)
 			var ae *apiError
@@ -64,6 +65,17 @@ func applyCommand() *cli.Command {
 			}
 			if err != nil {
 				return err
+			}
+			local := merged.Warnings() // the same, with columns inside conditions
+			for _, w := range out.Warnings {
+				for _, l := range local {
+					if l.Path == w.Path && l.Message == w.Message {
+						w.Offset = l.Offset
+					}
+				}
+				w = locate(origins, w)
+				w.Message = "warning: " + w.Message
+				fmt.Fprintln(cmd.Root().ErrWriter, w.String())
 			}
 			verb := "applied"
 			if cmd.Bool("dry-run") {

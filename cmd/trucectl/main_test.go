@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,6 +134,49 @@ func TestReportListAckResolve(t *testing.T) {
 	}
 }
 
+// TestReportObservedFire: the flags of observed fire make the report's
+// fields, which the server judges.
+func TestReportObservedFire(t *testing.T) {
+	server, _ := startServer(t)
+	g := []string{"--server", server}
+	base := append(g, "report", "--zone", "aleppo", "--category", "shelling", "--reported-by", "OP 3")
+	until := time.Now().UTC().Add(time.Minute).Format(time.RFC3339) // after observed_at (now), within the 5 minutes allowed
+	code, out, errOut := trucectl(t, "", append(base, "--id", "fire-1", "--weapon", "MLRS", "--weapon-calibre", "122mm", "--impacts", "40",
+		"--observed-until", until, "--observer-lat", "36.25", "--observer-lon", "37.05", "--direction", "45", "--distance", "3000-5000")...)
+	if code != 0 {
+		t.Fatalf("report observed fire: exit %d, %q %q", code, out, errOut)
+	}
+	var stored alerting.StoredReport
+	token := tokenOf(t, server, "admin")
+	alertingtest.Eventually(t, 10*time.Second, "the report stored", func() bool {
+		req, _ := http.NewRequest("GET", server+"/api/v1/reports/"+strings.TrimSpace(out), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&stored) == nil
+	})
+	if stored.Impacts == nil || *stored.Impacts != 40 || stored.WeaponCalibre != "122mm" ||
+		stored.Observer == nil || stored.Observer.Lat != 36.25 || stored.DirectionDeg == nil || *stored.DirectionDeg != 45 ||
+		stored.DistanceM == nil || *stored.DistanceM != (alerting.DistanceRange{Min: 3000, Max: 5000}) || stored.ObservedUntil == nil {
+		t.Errorf("stored %+v", stored)
+	}
+	code, _, errOut = trucectl(t, "", append(base, "--direction", "400", "--distance", "5000-3000", "--impacts", "-1", "--observer-lat", "95", "--observer-lon", "1")...)
+	for _, want := range []string{"direction_deg: must be between 0 and 360", "distance_m: min must not be more than max", "impacts: must be between 0", "observer.lat: must be between -90 and 90"} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("a bad observation: exit %d, %q; want 1 and %q", code, errOut, want)
+		}
+	}
+	if code, _, errOut := trucectl(t, "", append(base, "--distance", "far")...); code != 2 || !strings.Contains(errOut, "--distance") {
+		t.Errorf("--distance far: exit %d, %q; want 2", code, errOut)
+	}
+	if code, _, _ := trucectl(t, "", append(base, "--observer-lat", "36")...); code != 2 {
+		t.Errorf("--observer-lat alone: exit %d, want 2", code)
+	}
+}
+
 func TestUsageErrorsExitWith2(t *testing.T) {
 	for _, args := range [][]string{{"report"}, {"alerts", "ack"}, {"--output", "xml", "alerts", "list"}, {"report", "--via", "pigeon", "-f", "x"}} {
 		if code, _, _ := trucectl(t, "", args...); code != 2 {
@@ -145,8 +189,8 @@ func TestApplyGetDelete(t *testing.T) {
 	server, _ := startServer(t)
 	g := []string{"--server", server}
 	code, out, errOut := trucectl(t, "", append(g, "apply", "-f", "../../configs/demo")...)
-	if code != 0 || !strings.Contains(out, "7 rules") || !strings.Contains(out, "6 zones") {
-		t.Fatalf("apply the demo: exit %d, %q %q", code, out, errOut)
+	if code != 0 || !strings.Contains(out, "7 rules") || !strings.Contains(out, "6 zones") || errOut != "" {
+		t.Fatalf("apply the demo: exit %d, %q %q (want no warning)", code, out, errOut)
 	}
 	dir := t.TempDir()
 	write := func(name, text string) {
@@ -165,8 +209,18 @@ func TestApplyGetDelete(t *testing.T) {
 	if code != 1 {
 		t.Errorf("apply of a bad file: exit %d, want 1", code)
 	}
+	// A condition that reads the regime without guarding against none
+	// is applied, with a warning pointing at the read.
+	write("b-rules.yaml", "rules:\n  - id: fine\n    policy: quick\n    condition: report.count > 1 && regime.kind != \"regime_of_silence\"\n")
+	code, out, errOut = trucectl(t, "", append(g, "apply", "-f", dir)...)
+	if code != 0 || !strings.Contains(out, "1 policies, 1 rules") {
+		t.Fatalf("apply: exit %d, %q %q", code, out, errOut)
+	}
+	if want := "b-rules.yaml:4:36: warning: reads regime.kind, but regime is nil when no regime is in force"; !strings.Contains(errOut, want) {
+		t.Errorf("apply of an unguarded regime read: stderr %q, want %q", errOut, want)
+	}
 	write("b-rules.yaml", "rules:\n  - id: fine\n    policy: quick\n")
-	if code, out, errOut := trucectl(t, "", append(g, "apply", "-f", dir)...); code != 0 || !strings.Contains(out, "1 policies, 1 rules") {
+	if code, out, errOut := trucectl(t, "", append(g, "apply", "-f", dir)...); code != 0 || !strings.Contains(out, "1 policies, 1 rules") || errOut != "" {
 		t.Fatalf("apply: exit %d, %q %q", code, out, errOut)
 	}
 	if code, out, _ := trucectl(t, "", append(g, "get", "rules")...); code != 0 || !strings.Contains(out, "fine") || !strings.Contains(out, "aleppo-ceasefire") {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,6 +24,8 @@ func reportCommand() *cli.Command {
 		Description: "Build the report from flags, or read it as JSON (schema v1) with --file (- for standard input).\n" +
 			"Prints the report id once truceline (or JetStream) has stored it.\n\n" +
 			"   trucectl report --zone aleppo --category shelling --reported-by 'OP Sierra-3' --count 4 --weapon '82mm mortar'\n" +
+			"   trucectl report --zone aleppo --category shelling --reported-by 'OP Sierra-3' --weapon MLRS --weapon-calibre 122mm \\\n" +
+			"       --impacts 40 --observed-until 2026-11-23T11:07:00Z --observer-lat 36.25 --observer-lon 37.05 --direction 45 --distance 3000-5000\n" +
 			"   trucectl report --via nats --file report.json",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "JSON report file, or - for standard input"},
@@ -40,8 +44,15 @@ func reportCommand() *cli.Command {
 			&cli.StringFlag{Name: "source-type", Usage: "own_monitor, party_allegation, ngo, media, public or sensor"},
 			&cli.StringFlag{Name: "severity", Usage: "minor, moderate, severe or extreme"},
 			&cli.StringFlag{Name: "certainty", Usage: "observed, likely, possible, unlikely or unknown"},
-			&cli.IntFlag{Name: "count", Usage: "how many (explosions, impacts)"},
+			&cli.IntFlag{Name: "count", Usage: "how many events (explosions, bursts)"},
 			&cli.StringFlag{Name: "weapon", Usage: "weapon, when known"},
+			&cli.StringFlag{Name: "weapon-calibre", Usage: "calibre, when known (122mm)"},
+			&cli.IntFlag{Name: "impacts", Usage: "how many impacts were counted"},
+			&cli.StringFlag{Name: "observed-until", Usage: "RFC 3339 time when what was observed ended"},
+			&cli.Float64Flag{Name: "observer-lat", Usage: "latitude of the observer"},
+			&cli.Float64Flag{Name: "observer-lon", Usage: "longitude of the observer"},
+			&cli.Float64Flag{Name: "direction", Usage: "bearing from the observer to the fire or impact, degrees from true north (0-360)"},
+			&cli.StringFlag{Name: "distance", Usage: "distance from the observer in metres: MIN-MAX, or one estimate"},
 			&cli.StringFlag{Name: "attributed-to", Usage: "party id of the alleged perpetrator"},
 			&cli.StringFlag{Name: "target", Usage: "party id, or civilian, infrastructure, humanitarian"},
 			&cli.Float64Flag{Name: "lat", Usage: "latitude"},
@@ -106,7 +117,50 @@ func reportBody(cmd *cli.Command) ([]byte, error) {
 	if cmd.IsSet("lat") || cmd.IsSet("lon") {
 		r.Location = &alerting.Location{Lat: cmd.Float64("lat"), Lon: cmd.Float64("lon")}
 	}
+	if err := observedFire(cmd, &r); err != nil {
+		return nil, err
+	}
 	return json.Marshal(r)
+}
+
+// observedFire adds what the flags say of observed fire; the server
+// judges the values.
+func observedFire(cmd *cli.Command, r *alerting.Report) error {
+	r.WeaponCalibre = cmd.String("weapon-calibre")
+	if cmd.IsSet("impacts") {
+		n := int(cmd.Int("impacts"))
+		r.Impacts = &n
+	}
+	if s := cmd.String("observed-until"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return usageError{fmt.Errorf("--observed-until: %w", err)}
+		}
+		r.ObservedUntil = &t
+	}
+	if cmd.IsSet("observer-lat") != cmd.IsSet("observer-lon") {
+		return usageError{fmt.Errorf("give both --observer-lat and --observer-lon, or neither")}
+	}
+	if cmd.IsSet("observer-lat") {
+		r.Observer = &alerting.Position{Lat: cmd.Float64("observer-lat"), Lon: cmd.Float64("observer-lon")}
+	}
+	if cmd.IsSet("direction") {
+		d := cmd.Float64("direction")
+		r.DirectionDeg = &d
+	}
+	if s := cmd.String("distance"); s != "" {
+		lo, hi, isRange := strings.Cut(s, "-")
+		if !isRange {
+			hi = lo
+		}
+		min, err1 := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+		max, err2 := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+		if err1 != nil || err2 != nil {
+			return usageError{fmt.Errorf("--distance %q: give metres as MIN-MAX (3000-5000) or one number", s)}
+		}
+		r.DistanceM = &alerting.DistanceRange{Min: min, Max: max}
+	}
+	return nil
 }
 
 // publishNATS stores the report in JetStream on its subject and waits for

@@ -92,6 +92,10 @@ func options() []option {
 			apply: func(c *app.Config, cmd *cli.Command) { c.GroupWindow = cmd.Duration("group-window") },
 		},
 		{
+			flag:  &cli.DurationFlag{Name: "late-after", Usage: "a report that arrives this long after it was observed is late: it pages nobody unless a rule takes late reports (0: never late)", Value: d.LateAfter, Sources: env("late-after")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.LateAfter = cmd.Duration("late-after") },
+		},
+		{
 			flag:  &cli.BoolFlag{Name: "nats-open", Usage: "let anyone who reaches the embedded NATS server connect without credentials, with every permission (local trials only; --demo does so unless nats_users are configured)", Sources: env("nats-open")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.NATSOpen = cmd.Bool("nats-open") },
 		},

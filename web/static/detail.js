@@ -151,9 +151,12 @@ export class DetailPanel {
     r.sev = el('span', 'sev-badge');
     r.state = el('span', 'state-chip');
     r.ex = el('span', 'ex-tag', 'EXERCISE');
+    r.late = el('span', 'ex-tag late-tag', 'LATE');
+    r.late.dataset.testid = 'detail-late';
+    r.late.title = 'Opened by a report that arrived long after it was observed';
     r.unanswered = el('span', 'loud-badge is-unanswered');
     r.unanswered.dataset.testid = 'detail-unanswered';
-    badges.append(r.sev, r.state, r.ex, r.unanswered);
+    badges.append(r.sev, r.state, r.ex, r.late, r.unanswered);
     r.close = el('button', 'detail-close', '×');
     r.close.type = 'button';
     r.close.dataset.testid = 'detail-close';
@@ -446,6 +449,7 @@ export class DetailPanel {
     setText(r.sev, label(severity));
     setText(r.state, label(state));
     r.ex.hidden = a.exercise !== true;
+    r.late.hidden = a.late !== true;
     r.unanswered.hidden = !unanswered;
     setText(r.unanswered, unanswered ? unansweredText(a, (p) => this.catalog.partyName(p)) : '');
     setText(r.title, a.title || '(untitled alert)');

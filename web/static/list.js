@@ -211,6 +211,11 @@ export class AlertList {
     const cat = el('span', 'cell-cat');
     const exTag = el('span', 'ex-tag', 'EXERCISE');
     exTag.hidden = true;
+    // Opened by a late report, under a rule that takes late reports.
+    const lateTag = el('span', 'ex-tag late-tag', 'LATE');
+    lateTag.dataset.testid = 'late';
+    lateTag.title = 'Opened by a report that arrived long after it was observed';
+    lateTag.hidden = true;
     // The verification, in the sub-line where its column is folded away.
     const verifTag = el('span', 'verif-tag');
     // Every escalation step ran and nobody acknowledged: the loudest.
@@ -240,7 +245,7 @@ export class AlertList {
     const infoTag = el('span', 'info-tag');
     infoTag.dataset.testid = 'info-requested';
     infoTag.hidden = true;
-    subLine.append(cat, exTag, regimeTag, infoTag, worseTag, verifTag, unansweredTag, failedTag, nobodyTag);
+    subLine.append(cat, exTag, lateTag, regimeTag, infoTag, worseTag, verifTag, unansweredTag, failedTag, nobodyTag);
     main.append(titleLine, subLine);
 
     // Zone over "3 reports · 4 min ago".
@@ -288,7 +293,7 @@ export class AlertList {
       zoneLabel: null,
       epoch: -1,
       ticking: false,
-      refs: { badge, titleText, exTag, zone, cat, verifTag, unansweredTag, failedTag, nobodyTag, worseTag, regimeTag, infoTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
+      refs: { badge, titleText, exTag, lateTag, zone, cat, verifTag, unansweredTag, failedTag, nobodyTag, worseTag, regimeTag, infoTag, stateChip, acks, reportNum, reportUnit, seen, escLevel, escNext, verif, ack, resolve },
     };
   }
 
@@ -314,6 +319,7 @@ export class AlertList {
     setText(r.titleText, title);
     r.titleText.title = title;
     r.exTag.hidden = alert.exercise !== true;
+    r.lateTag.hidden = alert.late !== true;
     r.unansweredTag.hidden = !unanswered;
     if (unanswered) setText(r.unansweredTag, unansweredText(alert, this.partyName));
     setText(r.zone, zoneLabel);

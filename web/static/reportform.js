@@ -93,6 +93,14 @@ export class ReportForm {
       category: $('rf-category'),
       observedAt: $('rf-observed-at'),
       observedHint: $('rf-observed-at-hint'),
+      observedUntil: $('rf-observed-until'),
+      impacts: $('rf-impacts'),
+      calibre: $('rf-weapon-calibre'),
+      observerLat: $('rf-observer-lat'),
+      observerLon: $('rf-observer-lon'),
+      direction: $('rf-direction'),
+      distanceMin: $('rf-distance-min'),
+      distanceMax: $('rf-distance-max'),
       reportedBy: $('rf-reported-by'),
       lat: $('rf-lat'),
       lon: $('rf-lon'),
@@ -364,6 +372,24 @@ export class ReportForm {
     const count = number('count', f.count);
     if (count !== undefined) report.count = count;
     text('weapon', f.weapon);
+    text('weapon_calibre', f.calibre);
+    const impacts = number('impacts', f.impacts);
+    if (impacts !== undefined) report.impacts = impacts;
+    const until = rfc3339(f.observedUntil.value);
+    if (until) report.observed_until = until;
+    else if (f.observedUntil.validity.badInput) problems.push({ field: 'observed_until', problem: 'is not a complete date and time' });
+    const observer = {};
+    for (const [key, input] of [['lat', f.observerLat], ['lon', f.observerLon]]) {
+      const v = number(`observer.${key}`, input);
+      if (v !== undefined) observer[key] = v;
+    }
+    if (Object.keys(observer).length) report.observer = observer;
+    const bearing = number('direction_deg', f.direction);
+    if (bearing !== undefined) report.direction_deg = bearing;
+    // One estimate in either box is a range of one.
+    const lo = number('distance_m', f.distanceMin);
+    const hi = number('distance_m', f.distanceMax);
+    if (lo !== undefined || hi !== undefined) report.distance_m = { min: lo ?? hi, max: hi ?? lo };
     text('attributed_to', f.attributedTo);
     text('target', f.target);
     const cas = {};

@@ -2,10 +2,11 @@
 // first, ten at a time (the ids from GET /api/v1/alerts/{id}/reports, each
 // report from GET /api/v1/reports/{id}, fetched once), filterable by the
 // party a report alleges did it. Each row: when it was observed and how
-// late it arrived, who says so and in what capacity, who handed it over,
-// what happened (weapon, target, alleged perpetrator, certainty, where,
-// with a button that shows the place on the map), casualties and the
-// description.
+// late it arrived (and until when it lasted), who says so and in what
+// capacity, who handed it over, what happened (weapon and calibre, target,
+// alleged perpetrator, certainty, impacts, where, with a button that shows
+// the place on the map, and the observer's bearing and distance to it, with
+// the observer's position), casualties and the description.
 
 import { fetchAlertReports, reportOnce } from './api.js';
 import { clockTime, fullTime, label, parseTime, submitterLabel } from './format.js';
@@ -31,6 +32,28 @@ function span(ms) {
   const h = Math.floor(min / 60);
   if (h < 48) return `${h} h${min % 60 ? ` ${min % 60} min` : ''}`;
   return `${Math.round(h / 24)} days`;
+}
+
+/** "1.5 km", "800 m" */
+function metres(m, km) {
+  return km ? `${+(m / 1000).toFixed(1)}` : `${Math.round(m)}`;
+}
+
+/**
+ * What an observer recorded of fire: "bearing 45° · 3–5 km", or ""
+ * when the report says nothing of it.
+ */
+export function observation(rep) {
+  const parts = [];
+  if (Number.isFinite(rep.direction_deg)) parts.push(`bearing ${+rep.direction_deg.toFixed(1)}°`);
+  const d = rep.distance_m;
+  if (d && Number.isFinite(d.min) && Number.isFinite(d.max)) {
+    const km = d.max >= 1000;
+    const unit = km ? 'km' : 'm';
+    parts.push(d.min === d.max ? `${metres(d.max, km)} ${unit}` : `${metres(d.min, km)}–${metres(d.max, km)} ${unit}`);
+  }
+  if (!parts.length && rep.observer) parts.push('position given');
+  return parts.join(' · ');
 }
 
 export class ReportsTable {
@@ -228,6 +251,22 @@ export class ReportsTable {
     t.dateTime = rep.observed_at || '';
     t.title = `Observed ${fullTime(observed)}${received ? `\nReceived ${fullTime(received)}` : ''}`;
     when.replaceChildren(t);
+    const until = parseTime(rep.observed_until);
+    if (until && observed && until > observed) {
+      const u = el('time', 'r-until', `until ${clockTime(until)}`);
+      u.dateTime = rep.observed_until;
+      u.dataset.testid = 'report-until';
+      u.title = `Observed until ${fullTime(until)} (${span(until - observed)})`;
+      when.append(u);
+    }
+    if (rep.classification && rep.classification.late) {
+      const flag = el('span', 'r-late-flag', 'Late report');
+      flag.dataset.testid = 'report-late-flag';
+      const held = rep.classification.late_held || [];
+      flag.title = 'It arrived long after it was observed: it pages nobody unless a rule takes late reports' +
+        (held.length ? `; held by ${held.join(', ')}` : '');
+      when.append(flag);
+    }
     if (received && observed && received - observed > LATE_MS) {
       const late = el('span', 'r-late', `arrived ${span(received - observed)} late`);
       late.dataset.testid = 'report-late';
@@ -248,11 +287,12 @@ export class ReportsTable {
       p.append(el('span', 'r-k', k), ` ${v}`);
       facts.push(p);
     };
-    fact('Weapon', rep.weapon);
+    fact('Weapon', [rep.weapon, rep.weapon_calibre].filter(Boolean).join(' '));
     fact('Target', rep.target ? (this.partyName(rep.target) || rep.target) : '');
     fact('Alleged', rep.attributed_to ? this.partyName(rep.attributed_to) : '');
     fact('Certainty', rep.certainty ? label(rep.certainty) : '');
     if (rep.count > 1) fact('Events', String(rep.count));
+    if (Number.isFinite(rep.impacts)) fact('Impacts', String(rep.impacts));
     const loc = rep.location;
     if (loc && Number.isFinite(loc.lat) && Number.isFinite(loc.lon)) {
       const b = el('button', 'r-place', `${loc.lat.toFixed(4)}, ${loc.lon.toFixed(4)}${loc.precision_m ? ` ±${Math.round(loc.precision_m)} m` : ''}`);
@@ -261,6 +301,22 @@ export class ReportsTable {
       b.title = 'Show on the map';
       b.addEventListener('click', () => this.onLocate(loc));
       facts.push(b);
+    }
+    const seen = observation(rep);
+    if (seen) {
+      const o = el('span', 'r-fact r-observer');
+      o.dataset.testid = 'report-observation';
+      o.append(el('span', 'r-k', 'Observer'), ` ${seen}`);
+      const at = rep.observer;
+      if (at && Number.isFinite(at.lat) && Number.isFinite(at.lon)) {
+        const b = el('button', 'r-place', `from ${at.lat.toFixed(4)}, ${at.lon.toFixed(4)}`);
+        b.type = 'button';
+        b.dataset.testid = 'report-observer-place';
+        b.title = 'Show where the observer stood on the map';
+        b.addEventListener('click', () => this.onLocate({ lat: at.lat, lon: at.lon }));
+        o.append(' ', b);
+      }
+      facts.push(o);
     }
     if (rep.exercise) facts.push(el('span', 'ex-tag', 'EXERCISE'));
     what.replaceChildren(...facts);

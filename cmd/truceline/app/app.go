@@ -316,7 +316,7 @@ func (a *App) startEngine(ctx context.Context) error {
 				a.logger.Warn("the rule's failure is not shown to admins", "rule", f.Rule, "err", err)
 			}
 		},
-		Stored: a.intakeTally.Count,
+		Stored: a.intakeTally.Count, LateAfter: lateAfter(a.cfg.LateAfter),
 	})
 	if err != nil {
 		return err
@@ -718,4 +718,13 @@ func (a *App) startDebug(context.Context) error {
 	go func() { _ = a.debugSrv.Serve(l) }()
 	a.logger.Info("profiler listening", "addr", "http://"+l.Addr().String()+"/debug/pprof/")
 	return nil
+}
+
+// lateAfter is the engine's LateAfter for the setting late_after, whose 0
+// means that no report is ever late.
+func lateAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -229,6 +229,15 @@ func TestBoardReportForm(t *testing.T) {
 	b.rfSet("rf-injured", "3")
 	b.typeInto("rf-description", "Two strikes near the water station.")
 	b.rfSet("rf-exercise", "true")
+	// What the observer recorded of the fire.
+	b.rfSet("rf-observed_until", b.rfValue("rf-observed_at"))
+	b.rfSet("rf-impacts", "2")
+	b.typeInto("rf-weapon_calibre", "122mm")
+	b.rfSet("rf-observer_lat", "36.25")
+	b.rfSet("rf-observer_lon", "37.05")
+	b.rfSet("rf-direction_deg", "45")
+	b.rfSet("rf-distance_min", "3000")
+	b.rfSet("rf-distance_max", "5000")
 	saveArtifact(t, tab, "report-form-1600.png")
 
 	b.watchFlashes()
@@ -270,6 +279,20 @@ func TestBoardReportForm(t *testing.T) {
 	if !strings.HasPrefix(got.SubmittedID, "board-") || got.SubmittedBy == nil || got.SubmittedBy.User != dutyOfficer.Name || got.SubmittedBy.Via != "http" {
 		t.Errorf("the report was sent as %q by %+v, want an id of the board's, by %s", got.SubmittedID, got.SubmittedBy, dutyOfficer.Name)
 	}
+	if got.ObservedUntil == nil || !got.ObservedUntil.Equal(got.ObservedAt) || got.Impacts == nil || *got.Impacts != 2 || got.WeaponCalibre != "122mm" ||
+		got.Observer == nil || *got.Observer != (alerting.Position{Lat: 36.25, Lon: 37.05}) || got.DirectionDeg == nil || *got.DirectionDeg != 45 ||
+		got.DistanceM == nil || *got.DistanceM != (alerting.DistanceRange{Min: 3000, Max: 5000}) {
+		t.Errorf("stored observation: until %v impacts %v calibre %q observer %+v bearing %v distance %+v",
+			got.ObservedUntil, got.Impacts, got.WeaponCalibre, got.Observer, got.DirectionDeg, got.DistanceM)
+	}
+	// The detail's reports table shows it.
+	alertingtest.Eventually(t, boardWait, "the observation in the reports table", func() bool {
+		return strings.Contains(b.text(`[data-testid=report-observation]`), "bearing 45° · 3–5 km") &&
+			strings.Contains(b.text(`[data-testid=report-row]`), "fixed-wing aircraft 122mm") &&
+			strings.Contains(b.text(`[data-testid=report-row]`), "Impacts 2")
+	})
+	evaluate[bool](t, tab, `(document.querySelector('[data-testid=report-row]').scrollIntoView(), true)`)
+	saveArtifact(t, tab, "report-form-detail-1600.png")
 	if al.ReportCount != 1 || !al.Exercise {
 		t.Errorf("the alert holds %d reports (exercise %t), want the one exercise report", al.ReportCount, al.Exercise)
 	}

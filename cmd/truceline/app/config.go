@@ -72,7 +72,11 @@ type Config struct {
 	RedisTLSKey  string `yaml:"redis_tls_key"`
 	// GroupWindow is how far apart reports of a zone and category may be
 	// and share an alert.
-	GroupWindow    time.Duration `yaml:"group_window"`
+	GroupWindow time.Duration `yaml:"group_window"`
+	// LateAfter is how long after its observed time a report may arrive
+	// before it is late: it then pages nobody unless a rule takes late
+	// reports (docs/RULES.md#late-reports); 0 means never late.
+	LateAfter      time.Duration `yaml:"late_after"`
 	Demo           bool          `yaml:"demo"`
 	DemoRate       float64       `yaml:"demo_rate"`
 	AllowedOrigins []string      `yaml:"allowed_origins"`
@@ -178,6 +182,7 @@ func DefaultConfig() Config {
 		RedisURL:        Embedded,
 		RedisPrefix:     "tl:",
 		GroupWindow:     10 * time.Minute,
+		LateAfter:       alerting.DefaultLateAfter,
 		WSHeartbeat:     5 * time.Second,
 		DemoRate:        1,
 		AllowedOrigins:  []string{},
@@ -314,6 +319,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GroupWindow < time.Second || c.GroupWindow > 7*24*time.Hour {
 		bad("group-window", "%s is outside 1s to 168h", c.GroupWindow)
+	}
+	if c.LateAfter < 0 || c.LateAfter > 30*24*time.Hour {
+		bad("late-after", "%s is outside 0 to 720h", c.LateAfter)
 	}
 	if c.DemoRate < 0 || c.DemoRate > 10000 {
 		bad("demo-rate", "%g is outside 0 to 10000 reports per second", c.DemoRate)

@@ -103,8 +103,16 @@ func TestConfigurationAPI(t *testing.T) {
 		!strings.Contains(problems, "file:rules.yaml") {
 		t.Errorf("validate: %d %v", status, body)
 	}
-	status, body = do(t, "POST", base+"/config?dry_run=true", "application/json", `{"rules":[{"id":"ok-rule"}]}`)
-	if status != 200 || body["dry_run"] != true {
+	// A condition that reads the regime without guarding against none is
+	// valid, with a warning pointing at the read.
+	yaml = "rules:\n  - id: r1\n    condition: regime.kind != \"regime_of_silence\"\n"
+	status, body = do(t, "POST", base+"/rules/validate?file=rules.yaml", "application/yaml", yaml)
+	if warnings := fmt.Sprint(body["warnings"]); status != 200 || body["valid"] != true || !strings.Contains(warnings, "column:16") ||
+		!strings.Contains(warnings, "line:3") || !strings.Contains(warnings, "reads regime.kind") {
+		t.Errorf("validate an unguarded regime read: %d %v", status, body)
+	}
+	status, body = do(t, "POST", base+"/config?dry_run=true", "application/json", `{"rules":[{"id":"ok-rule"},{"id":"x","condition":"regime.hours_left < 6"}]}`)
+	if warnings := fmt.Sprint(body["warnings"]); status != 200 || body["dry_run"] != true || !strings.Contains(warnings, "path:$.rules[1].condition") {
 		t.Errorf("dry run: %d %v", status, body)
 	}
 	if _, body := do(t, "GET", base+"/rules", "", ""); len(body["rules"].([]any)) != 0 {
