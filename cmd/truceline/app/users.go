@@ -111,22 +111,6 @@ func (a *App) IssueToken(ctx context.Context, user, name string) (string, error)
 	return secret, a.users().PutToken(ctx, t)
 }
 
-// observeDelivery counts each delivery attempt and records it in the audit
-// log.
-func (a *App) observeDelivery(m *deliveryMetrics) func(alerting.Notification, *alerting.Alert, time.Duration) {
-	return func(n alerting.Notification, al *alerting.Alert, took time.Duration) {
-		m.observe(n, took)
-		detail := fmt.Sprintf("%s to %s/%s, attempt %d", n.Kind, n.Contact, n.Method, n.Attempts)
-		if n.Error != "" {
-			detail += ": " + n.Error
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.RecordAudit(ctx, alerting.AuditEntry{At: time.Now().UTC(), Actor: "delivery", Action: "delivery." + n.State,
-			Object: "alert " + al.ID, Zone: al.Zone, Detail: detail})
-	}
-}
-
 // CreateUser makes a user, as the API does: in Redis, and recorded in the
 // streams.
 func (a *App) CreateUser(ctx context.Context, u *alerting.User) error {
