@@ -1,11 +1,9 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,93 +27,6 @@ import (
 
 // The board tests drive the real board (web/static) in headless Chromium
 // against a real truceline on a real NATS and Redis.
-
-const (
-	chromiumPath = "/usr/bin/chromium"
-	// browserTimeout bounds every chromedp context: a browser test that
-	// hangs fails instead of blocking CI.
-	browserTimeout = 60 * time.Second
-	// boardWait is how long the board gets to show a change.
-	boardWait = 10 * time.Second
-)
-
-// needChromium skips the test when Chromium is not installed, except in CI
-// (CI=true), where that fails the test.
-func needChromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the board tests need Chromium at %s (%v): install chromium (apt-get install chromium)", chromiumPath, err)
-		}
-		t.Skipf("skipping the board test: no Chromium at %s; install chromium (apt-get install chromium) to run it (with CI=true this is a failure)", chromiumPath)
-	}
-}
-
-// startBrowser starts headless Chromium for the test and returns the context
-// of its first tab; newTab opens more tabs in the same browser. The browser
-// is closed when the test ends.
-func startBrowser(t *testing.T) context.Context {
-	t.Helper()
-	needChromium(t)
-	profile := t.TempDir() // created first, so it is removed after the browser stops
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 720),
-	)
-	tab, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		// Closing the browser, rather than killing it, lets it remove what
-		// it keeps in the temporary directory.
-		if err := chromedp.Cancel(tab); err != nil {
-			t.Logf("close chromium: %v", err)
-		}
-		cancelTab()
-		cancelAlloc() // waits for the browser to exit
-		cancelTimeout()
-	})
-	if err := chromedp.Do(tab); err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	keepConsole(t, tab, "tab 1")
-	return tab
-}
-
-// newTab opens another tab, in its own window, in the browser of tab. It
-// shares tab's cookies: it is signed in as the same user.
-func newTab(t *testing.T, tab context.Context, name string) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(tab)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open %s: %v", name, err)
-	}
-	keepConsole(t, ctx, name)
-	return ctx
-}
-
-// newProfile opens a tab in the browser of tab with cookies of its own (a
-// separate browser context, as another person's browser), for another user
-// to sign in.
-func newProfile(t *testing.T, tab context.Context, name string) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(tab, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open %s: %v", name, err)
-	}
-	keepConsole(t, ctx, name)
-	return ctx
-}
 
 // testPassword is the password of every user the board tests sign in as.
 const testPassword = "correct horse battery"
@@ -148,34 +59,6 @@ func boardUser(t *testing.T, a *app.App, u alerting.User) {
 	if err := a.Store.PutUser(ctx, &u, true); err != nil && alerting.ErrorCode(err) != alerting.ECONFLICT {
 		t.Fatalf("make user %s: %v", u.Name, err)
 	}
-}
-
-// keepConsole collects what the page writes to its console and logs it when
-// the test fails.
-func keepConsole(t *testing.T, tab context.Context, name string) {
-	var mu sync.Mutex
-	var lines []string
-	messages := chromedp.Console(tab)
-	go func() { // ends with the tab
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			lines = append(lines, m.String())
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, l := range lines {
-			t.Logf("%s console: %s", name, l)
-		}
-	})
 }
 
 // board is the board page open in one tab.
@@ -279,15 +162,6 @@ func (b *board) waitBoard() {
 		return evaluate[bool](b.t, b.ctx, `document.querySelector('[data-testid=alert]') !== null ||
 			!document.querySelector('[data-testid=empty]').textContent.includes('Waiting')`)
 	})
-}
-
-func evaluate[T any](t *testing.T, tab context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(tab, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %.60q in the board: %v", expr, err)
-	}
-	return v
 }
 
 // text is the text content of the first element that matches sel, or "".
@@ -906,19 +780,6 @@ func TestBoardSortsBySeverity(t *testing.T) {
 	t.Logf("screenshot of the board: %s", path)
 }
 
-// checkPNG fails unless data is a PNG image, of width×height when those are
-// not 0.
-func checkPNG(t *testing.T, data []byte, width, height int) {
-	t.Helper()
-	cfg, err := png.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("the screenshot is not a PNG: %v", err)
-	}
-	if cfg.Width == 0 || cfg.Height == 0 || (width != 0 && (cfg.Width != width || cfg.Height != height)) {
-		t.Fatalf("the screenshot is %dx%d, want %dx%d", cfg.Width, cfg.Height, width, height)
-	}
-}
-
 // TestBoardReadmeScreenshot writes the board picture of the README,
 // docs/board.png: a 1280x720 screenshot of a board with a realistic mix of
 // alerts under a joint acknowledgement policy: one alert acknowledged by
@@ -1289,29 +1150,6 @@ func TestMapAndFilters(t *testing.T) {
 		b.click(`#filters-toggle`)
 		saveArtifact(t, tab, "board-map-390.png")
 	}
-}
-
-// saveArtifact saves a screenshot of what tab shows as name in the directory
-// TRUCELINE_ARTIFACTS, when that is set.
-func saveArtifact(t *testing.T, tab context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("TRUCELINE_ARTIFACTS")
-	if dir == "" {
-		return
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	checkPNG(t, shot, 0, 0)
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
 }
 
 // TestBoardTitleSoundAndHelp checks the marker in the tab title while an

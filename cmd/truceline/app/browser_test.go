@@ -1,0 +1,245 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const (
+	chromiumPath = "/usr/bin/chromium"
+	// browserTimeout bounds every chromedp context: a browser test that
+	// hangs fails instead of blocking CI.
+	browserTimeout = 60 * time.Second
+	// boardWait is how long the board gets to show a change.
+	boardWait = 10 * time.Second
+)
+
+// needChromium skips the test when Chromium is not installed, except in CI
+// (CI=true), where that fails the test.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the board tests need Chromium at %s (%v): install chromium (apt-get install chromium)", chromiumPath, err)
+		}
+		t.Skipf("skipping the board test: no Chromium at %s; install chromium (apt-get install chromium) to run it (with CI=true this is a failure)", chromiumPath)
+	}
+}
+
+// The browser tests share one headless Chromium per run of the package
+// (started by the first, closed by TestMain), each in a browser context of
+// its own: its own cookies and storage, as if it were a browser of its own,
+// without a second or two of Chromium starting every time.
+var chromium struct {
+	mu      sync.Mutex
+	ctx     context.Context // its first tab, which stays open
+	stop    func()
+	profile string
+}
+
+// sharedBrowser is the package's Chromium, started now if it is not
+// running (the first time, or after it died).
+func sharedBrowser() (context.Context, error) {
+	chromium.mu.Lock()
+	defer chromium.mu.Unlock()
+	if chromium.ctx != nil && chromium.ctx.Err() == nil {
+		return chromium.ctx, nil
+	}
+	stopBrowserLocked()
+	profile, err := os.MkdirTemp("", "truceline-chromium-")
+	if err != nil {
+		return nil, err
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 720),
+	)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	chromium.ctx, chromium.profile = ctx, profile
+	chromium.stop = func() {
+		// Closing the browser, rather than killing it, lets it remove what
+		// it keeps in its profile.
+		_ = chromedp.Cancel(ctx)
+		cancel()
+		cancelAlloc() // waits for the browser to exit
+		_ = os.RemoveAll(profile)
+	}
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }()
+	select {
+	case err = <-started:
+	case <-time.After(browserTimeout):
+		err = fmt.Errorf("no answer in %s", browserTimeout)
+	}
+	if err != nil {
+		stopBrowserLocked()
+		return nil, fmt.Errorf("start %s: %w", chromiumPath, err)
+	}
+	return ctx, nil
+}
+
+func stopBrowserLocked() {
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+	chromium.ctx, chromium.stop = nil, nil
+}
+
+// stopBrowser closes the package's Chromium, if it runs.
+func stopBrowser() {
+	chromium.mu.Lock()
+	defer chromium.mu.Unlock()
+	stopBrowserLocked()
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopBrowser()
+	os.Exit(code)
+}
+
+// startBrowser returns the first tab of a browser of the test's own: a
+// browser context of the shared Chromium, with its own cookies. newTab
+// opens more tabs in it, newProfile another browser context. It is closed
+// when the test ends, and every chromedp call through it fails after
+// browserTimeout.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	needChromium(t)
+	shared, err := sharedBrowser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, cancelTab := chromedp.NewContext(shared, chromedp.WithNewBrowserContext())
+	ctx, cancelTimeout := context.WithTimeout(tab, browserTimeout)
+	t.Cleanup(func() {
+		if err := chromedp.Cancel(tab); err != nil {
+			t.Logf("close the browser context: %v", err)
+		}
+		cancelTab()
+		cancelTimeout()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a browser context: %v", err)
+	}
+	keepConsole(t, ctx, "tab 1")
+	return ctx
+}
+
+// newTab opens another tab, in its own window, in the browser of tab. It
+// shares tab's cookies: it is signed in as the same user.
+func newTab(t *testing.T, tab context.Context, name string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(tab)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	keepConsole(t, ctx, name)
+	return ctx
+}
+
+// newProfile opens a tab in the browser of tab with cookies of its own (a
+// separate browser context, as another person's browser), for another user
+// to sign in.
+func newProfile(t *testing.T, tab context.Context, name string) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(tab, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	keepConsole(t, ctx, name)
+	return ctx
+}
+
+// keepConsole collects what the page writes to its console and logs it when
+// the test fails.
+func keepConsole(t *testing.T, tab context.Context, name string) {
+	var mu sync.Mutex
+	var lines []string
+	messages := chromedp.Console(tab)
+	go func() { // ends with the tab
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			lines = append(lines, m.String())
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, l := range lines {
+			t.Logf("%s console: %s", name, l)
+		}
+	})
+}
+
+func evaluate[T any](t *testing.T, tab context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(tab, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %.60q in the board: %v", expr, err)
+	}
+	return v
+}
+
+// checkPNG fails unless data is a PNG image, of width×height when those are
+// not 0.
+func checkPNG(t *testing.T, data []byte, width, height int) {
+	t.Helper()
+	cfg, err := png.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("the screenshot is not a PNG: %v", err)
+	}
+	if cfg.Width == 0 || cfg.Height == 0 || (width != 0 && (cfg.Width != width || cfg.Height != height)) {
+		t.Fatalf("the screenshot is %dx%d, want %dx%d", cfg.Width, cfg.Height, width, height)
+	}
+}
+
+// saveArtifact saves a screenshot of what tab shows as name in the directory
+// TRUCELINE_ARTIFACTS, when that is set.
+func saveArtifact(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("TRUCELINE_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	checkPNG(t, shot, 0, 0)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
