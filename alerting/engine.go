@@ -147,7 +147,10 @@ type EngineOptions struct {
 	// Stored, when set, is called once for each report the engine stores
 	// (not again for a redelivery): IntakeTally.Count.
 	Stored func(*Report)
-	Logger *slog.Logger
+	// Sources, when set, hears the monitored sources whose reports count
+	// as heartbeats (Monitor.Reports), at the time the report arrived.
+	Sources Sources
+	Logger  *slog.Logger
 }
 
 // Engine turns reports into alert changes and applies people's actions on
@@ -162,6 +165,7 @@ type Engine struct {
 	queued     func()
 	ruleFailed func(context.Context, RuleFailure, *Report)
 	stored     func(*Report)
+	sources    Sources
 	logger     *slog.Logger
 }
 
@@ -176,7 +180,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, stored: o.Stored, logger: o.Logger}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, stored: o.Stored, sources: o.Sources, logger: o.Logger}
 	if e.stored == nil {
 		e.stored = func(*Report) {}
 	}
@@ -263,6 +267,7 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 				return fmt.Errorf("handle report %s: %w", r.ID, err)
 			}
 			if seen {
+				e.heard(ctx, r, receivedAt) // in case the first attempt died before
 				return e.republish(ctx, changes)
 			}
 			continue
@@ -272,6 +277,7 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 			return fmt.Errorf("handle report %s: %w", r.ID, err)
 		}
 		e.stored(r)
+		e.heard(ctx, r, receivedAt)
 		return e.committed(ctx, c, changes)
 	}
 	return fmt.Errorf("handle report %s: gave up after %d concurrent changes", r.ID, maxAttempts)
@@ -328,6 +334,7 @@ func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []t
 	}
 	for k := range done {
 		e.stored(rs[planned[k]])
+		e.heard(ctx, rs[planned[k]], receivedAt[planned[k]])
 	}
 	e.publishAll(ctx, commits[:len(done)], done, func(k int, err error) { errs[planned[k]] = err })
 	for k := len(done); k < len(commits); k++ {
@@ -729,4 +736,15 @@ func (e *Engine) republish(ctx context.Context, changes []Change) error {
 		}
 	}
 	return nil
+}
+
+// heard records the heartbeat a report is, for the monitors it counts for.
+// A heartbeat that fails to be recorded is logged: the report stands.
+func (e *Engine) heard(ctx context.Context, r *Report, receivedAt time.Time) {
+	if e.sources == nil {
+		return
+	}
+	if err := HeardReport(ctx, e.sources, e.catalog.Catalog(), r, receivedAt); err != nil {
+		e.logger.Warn("a report's heartbeat was not recorded; its source may show silent", "report", r.ID, "err", err)
+	}
 }

@@ -316,7 +316,8 @@ func (a *App) startEngine(ctx context.Context) error {
 				a.logger.Warn("the rule's failure is not shown to admins", "rule", f.Rule, "err", err)
 			}
 		},
-		Stored: a.intakeTally.Count,
+		Stored:  a.intakeTally.Count,
+		Sources: a.Store,
 	})
 	if err != nil {
 		return err
@@ -342,7 +343,7 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.escalate, err = alerting.NewEscalator(alerting.EscalatorOptions{
-		Store: a.Store, Timers: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
+		Store: a.Store, Timers: a.Store, Sources: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Queued: a.dispatch.Nudge, Logger: a.logger,
 	})
 	if err != nil {
 		return err
