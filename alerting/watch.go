@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -126,4 +127,81 @@ func HeardReport(ctx context.Context, sources Sources, catalog *Catalog, r *Repo
 		}
 	}
 	return nil
+}
+
+// GroupReader finds the alert a group key is bound to; a Store is one.
+type GroupReader interface {
+	GroupAlert(ctx context.Context, groupKey string) (*Alert, error)
+}
+
+// SourceWatch serves heartbeats and the sources' states to the HTTP API
+// and the board.
+type SourceWatch struct {
+	Sources Sources
+	Groups  GroupReader
+	Catalog CatalogSource
+}
+
+// MayBeat reports whether p may send m's heartbeats: an admin or a duty
+// officer; otherwise one who may report in every zone of m and, when m
+// names accounts (Reports.Accounts), is one of them, so that no party can
+// keep another's silent source looking alive.
+func (m *Monitor) MayBeat(p *Principal) bool {
+	if p == nil {
+		return false
+	}
+	if p.Role == RoleAdmin || p.Role == RoleDutyOfficer {
+		return true
+	}
+	for _, z := range m.Zones {
+		if !p.Submits(z) {
+			return false
+		}
+	}
+	return m.Reports == nil || len(m.Reports.Accounts) == 0 || slices.Contains(m.Reports.Accounts, p.User)
+}
+
+// Heartbeat records a heartbeat of monitor id's source from p at now.
+func (w *SourceWatch) Heartbeat(ctx context.Context, p *Principal, id string, now time.Time) error {
+	m, ok := w.Catalog.Catalog().Monitor(id)
+	if !ok || !slices.ContainsFunc(m.Zones, p.SeesZone) && !slices.ContainsFunc(m.Zones, p.Submits) {
+		return Errorf(ENOTFOUND, "no monitor %q", id)
+	}
+	if !m.MayBeat(p) {
+		return Errorf(EFORBIDDEN, "%s may not send the heartbeats of monitor %s", p.User, id)
+	}
+	return w.Sources.Heard(ctx, id, now)
+}
+
+// Statuses returns the state at now of every monitored source that sees
+// allows (any of its zones), in configuration order.
+func (w *SourceWatch) Statuses(ctx context.Context, sees func(zone string) bool, now time.Time) ([]SourceStatus, error) {
+	var ms []Monitor
+	for _, m := range w.Catalog.Catalog().Monitors() {
+		if slices.ContainsFunc(m.Zones, sees) {
+			ms = append(ms, m)
+		}
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	states, err := w.Sources.SourceStates(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SourceStatus, 0, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		s, ok := states[m.ID]
+		if !ok {
+			s = Source{Monitor: m.ID, Since: now} // watched from the next sweep on
+		}
+		bound, err := w.Groups.GroupAlert(ctx, SourceKey(m.ID))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m.Status(s, bound, now))
+	}
+	return out, nil
 }

@@ -381,6 +381,7 @@ func (a *App) startHTTP(context.Context) error {
 		Healer:   a.healer,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
+		Sources:       &alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog},
 		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone, PublicURL: a.PublicURL(),
 	})
 	if err != nil {
