@@ -51,6 +51,9 @@ type App struct {
 	catalog  *redisstore.CatalogWatcher
 	consumer *broker.Consumer
 	intake   *broker.Intake // the embedded server's liaison users' reports
+	sources  *alerting.SourceWatch
+	// heartbeats takes the monitored sources' heartbeats over NATS.
+	heartbeats *broker.Heartbeats
 	// intakeTally writes who sent how many reports to the audit log.
 	intakeTally *alerting.IntakeTally
 	escalate    *alerting.Escalator
@@ -350,7 +353,13 @@ func (a *App) startEngine(ctx context.Context) error {
 	}
 	go a.escalate.Run()
 	go a.dispatch.Run()
-	return nil
+	a.sources = &alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog}
+	var users []broker.EmbeddedUser
+	if a.embNATS != nil {
+		users = a.cfg.embeddedUsers()
+	}
+	a.heartbeats, err = a.Broker.StartHeartbeats(broker.HeartbeatOptions{Handler: a.sources, Users: users, Logger: a.logger})
+	return err
 }
 
 func (a *App) startHTTP(context.Context) error {
@@ -381,7 +390,7 @@ func (a *App) startHTTP(context.Context) error {
 		Healer:   a.healer,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
-		Sources:       &alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog},
+		Sources:       a.sources,
 		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone, PublicURL: a.PublicURL(),
 	})
 	if err != nil {
@@ -599,6 +608,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.intake != nil {
 			errs = append(errs, a.intake.Shutdown(ctx))
+		}
+		if a.heartbeats != nil {
+			errs = append(errs, a.heartbeats.Shutdown(ctx))
 		}
 		if a.consumer != nil {
 			errs = append(errs, a.consumer.Shutdown(ctx))
