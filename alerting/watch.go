@@ -140,6 +140,9 @@ type SourceWatch struct {
 	Sources Sources
 	Groups  GroupReader
 	Catalog CatalogSource
+	// Silent, when set, reads the silent alerts for the daily summary's
+	// silent periods (Silences).
+	Silent SilentAlertReader
 }
 
 // MayBeat reports whether p may send m's heartbeats: an admin or a duty

@@ -13,6 +13,7 @@ import (
 type Sources interface {
 	Heartbeat(ctx context.Context, p *alerting.Principal, monitor string, now time.Time) error
 	Statuses(ctx context.Context, sees func(zone string) bool, now time.Time) ([]alerting.SourceStatus, error)
+	Silences(ctx context.Context, zones []string, from, to, now time.Time) ([]alerting.SourceDay, error)
 }
 
 func (h *Handler) routeMonitors() {
@@ -49,4 +50,18 @@ func (h *Handler) listSources(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"at": now, "sources": out})
+}
+
+// daySources are the silent periods of the monitored sources of zones in
+// a reporting day, for the daily summary; none when monitors are not
+// served here.
+func (h *Handler) daySources(ctx context.Context, zones []alerting.Zone, day alerting.ReportingDay) ([]alerting.SourceDay, error) {
+	if h.opts.Sources == nil {
+		return []alerting.SourceDay{}, nil
+	}
+	ids := make([]string, len(zones))
+	for i, z := range zones {
+		ids[i] = z.ID
+	}
+	return h.opts.Sources.Silences(ctx, ids, day.From, day.To, time.Now().UTC())
 }

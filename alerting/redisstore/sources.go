@@ -3,7 +3,9 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -146,4 +148,50 @@ func (s *Store) SetSourceTimer(ctx context.Context, src alerting.Source, at *tim
 		return unavailable("set a source's timer", err)
 	}
 	return nil
+}
+
+var _ alerting.SilentAlertReader = (*Store)(nil)
+
+// SilentAlerts returns the source_silent alerts of a zone that were active
+// at or after since: those changed since (the zone's index of alerts is
+// scored by their last change) and those active now.
+func (s *Store) SilentAlerts(ctx context.Context, zone string, since time.Time) ([]*alerting.Alert, error) {
+	pipe := s.rdb.Pipeline()
+	changed := pipe.ZRangeByScore(ctx, s.zoneKey(zone, "alerts"), &redis.ZRangeBy{Min: strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf"})
+	active := pipe.SMembers(ctx, s.zoneKey(zone, "active"))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable("list the silent alerts of "+zone, err)
+	}
+	ids := append(changed.Val(), active.Val()...)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := []*alerting.Alert{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	pipe = s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGet(ctx, s.alertKey(id), "json")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable("list the silent alerts of "+zone, err)
+	}
+	for _, cmd := range cmds {
+		text, err := cmd.Result()
+		if err != nil {
+			continue // deleted between the index read and now
+		}
+		if !strings.Contains(text, string(alerting.CategorySourceSilent)) {
+			continue // not worth decoding
+		}
+		a, err := decodeAlert(text)
+		if err != nil {
+			return nil, err
+		}
+		if a.Category == alerting.CategorySourceSilent {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }

@@ -353,7 +353,7 @@ func (a *App) startEngine(ctx context.Context) error {
 	}
 	go a.escalate.Run()
 	go a.dispatch.Run()
-	a.sources = &alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog}
+	a.sources = &alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog, Silent: a.Store}
 	var users []broker.EmbeddedUser
 	if a.embNATS != nil {
 		users = a.cfg.embeddedUsers()

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -135,4 +136,28 @@ func TestBoardShowsTheSourcesAndAZoneNobodyHears(t *testing.T) {
 		return heard.MatchString(state("op-idlib-south")) && unwatched() == "" &&
 			b.text(`[data-testid=zone-counter][data-zone=idlib] [data-testid=zone-sources]`) == "1 source"
 	})
+
+	// The daily summary counts the silence in Idlib, and none of OP
+	// Latakia North.
+	status, body := call(t, a, admin, "GET", "/api/v1/summary?zone=idlib,latakia&cutoff=0&tz=UTC", "")
+	var summary struct{ Sources []alerting.SourceDay }
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &summary) != nil {
+		t.Fatalf("GET /api/v1/summary: %d %s", status, body)
+	}
+	// Silent from its interval (10 s) before its alert opened until the
+	// heartbeat: at least 10 s, and less than the test took.
+	if ss := summary.Sources; len(ss) != 2 || ss[0].Monitor != "op-idlib-south" || ss[0].Zone != "idlib" || ss[0].SilentPeriods != 1 ||
+		ss[0].SilentSeconds < 10 || ss[0].SilentSeconds > int64(time.Since(now)/time.Second) || ss[1].Monitor != "op-latakia-north" || ss[1].SilentPeriods != 0 || ss[1].SilentSeconds != 0 {
+		t.Errorf("the summary's sources: %+v", ss)
+	}
+	if err := chromedp.Do(tab, chromedp.Navigate("http://"+a.HTTPAddr()+"/summary?cutoff=0&tz=UTC")); err != nil {
+		t.Fatal(err)
+	}
+	summaryLine := func(monitor string) string {
+		return b.text(fmt.Sprintf(`[data-testid=summary-zone][data-zone=aleppo] [data-testid=summary-source][data-monitor=%q] .sum-source-silence`, monitor))
+	}
+	alertingtest.Eventually(t, boardWait, "the sources in the daily summary", func() bool {
+		return summaryLine("op-aleppo-east") == "never silent" && regexp.MustCompile(`^silent once · \d+ s$`).MatchString(summaryLine("op-aleppo-west"))
+	})
+	saveArtifact(t, tab, "summary-monitors.png")
 }
