@@ -477,11 +477,14 @@ func (a *App) mounts() map[string]http.Handler {
 func (a *App) Inbox() *webhook.Receiver { return a.inbox }
 
 func (a *App) startDemo(ctx context.Context) error {
-	if !a.cfg.Demo || a.cfg.DemoRate == 0 {
+	if !a.cfg.Demo {
 		return nil
 	}
-	a.demo = startDemoFeed(a.Broker, a.catalog, a.cfg.DemoRate, a.logger)
-	a.logger.Info("demo feed running: EXERCISE reports", "per_second", a.cfg.DemoRate)
+	// The demo's monitored sources beat even without reports.
+	a.demo = startDemoFeed(a.Broker, a.Store, a.catalog, a.cfg.DemoRate, a.logger)
+	if a.cfg.DemoRate > 0 {
+		a.logger.Info("demo feed running: EXERCISE reports", "per_second", a.cfg.DemoRate)
+	}
 	return nil
 }
 
