@@ -323,6 +323,7 @@ type Config struct {
 	Suppressions []Suppression `json:"suppressions,omitempty"`
 	Contacts     []Contact     `json:"contacts,omitempty"`
 	Schedules    []Schedule    `json:"schedules,omitempty"`
+	Monitors     []Monitor     `json:"monitors,omitempty"`
 }
 
 // Kinds of configuration objects, as they appear in URLs and YAML files.
@@ -335,11 +336,12 @@ const (
 	KindSuppressions = "suppressions"
 	KindContacts     = "contacts"
 	KindSchedules    = "schedules"
+	KindMonitors     = "monitors"
 )
 
 // Kinds lists the configuration kinds, in the order their objects depend on
 // each other.
-var Kinds = []string{KindZones, KindParties, KindContacts, KindSchedules, KindRegimes, KindPolicies, KindRules, KindSuppressions}
+var Kinds = []string{KindZones, KindParties, KindContacts, KindSchedules, KindRegimes, KindPolicies, KindRules, KindSuppressions, KindMonitors}
 
 // Problem is one thing wrong with a configuration object. Path is a YAML
 // path into the object's file ($.rules[2].policy); the YAML layer turns it
@@ -531,6 +533,7 @@ func (c *Config) Validate() []Problem {
 			}
 		}
 	}
+	c.validateMonitors(add, zones, policies)
 	ruleIDs := map[string]bool{}
 	for i, r := range c.Rules {
 		p := fmt.Sprintf("$.rules[%d]", i)

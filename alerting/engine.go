@@ -151,7 +151,10 @@ type EngineOptions struct {
 	// before it is late (Classification.Late); 0 means DefaultLateAfter,
 	// a negative value never.
 	LateAfter time.Duration
-	Logger    *slog.Logger
+	// Sources, when set, hears the monitored sources whose reports count
+	// as heartbeats (Monitor.Reports), at the time the report arrived.
+	Sources Sources
+	Logger  *slog.Logger
 }
 
 // DefaultLateAfter is when a report that arrives after its observed time
@@ -171,6 +174,7 @@ type Engine struct {
 	ruleFailed func(context.Context, RuleFailure, *Report)
 	stored     func(*Report)
 	lateAfter  time.Duration
+	sources    Sources
 	logger     *slog.Logger
 }
 
@@ -185,7 +189,8 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	if o.Store == nil || o.Publisher == nil || o.Catalog == nil {
 		return nil, errors.New("alerting: engine needs a Store, a Publisher and a Catalog")
 	}
-	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed, stored: o.Stored, lateAfter: o.LateAfter, logger: o.Logger}
+	e := &Engine{store: o.Store, publisher: o.Publisher, catalog: o.Catalog, now: o.Now, newID: o.NewID, queued: o.Queued, ruleFailed: o.RuleFailed,
+		stored: o.Stored, lateAfter: o.LateAfter, sources: o.Sources, logger: o.Logger}
 	if e.lateAfter == 0 {
 		e.lateAfter = DefaultLateAfter
 	}
@@ -275,6 +280,7 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 				return fmt.Errorf("handle report %s: %w", r.ID, err)
 			}
 			if seen {
+				e.heard(ctx, r, receivedAt) // in case the first attempt died before
 				return e.republish(ctx, changes)
 			}
 			continue
@@ -284,6 +290,7 @@ func (e *Engine) HandleReport(ctx context.Context, r *Report, receivedAt time.Ti
 			return fmt.Errorf("handle report %s: %w", r.ID, err)
 		}
 		e.stored(r)
+		e.heard(ctx, r, receivedAt)
 		return e.committed(ctx, c, changes)
 	}
 	return fmt.Errorf("handle report %s: gave up after %d concurrent changes", r.ID, maxAttempts)
@@ -340,6 +347,7 @@ func (e *Engine) HandleReports(ctx context.Context, rs []*Report, receivedAt []t
 	}
 	for k := range done {
 		e.stored(rs[planned[k]])
+		e.heard(ctx, rs[planned[k]], receivedAt[planned[k]])
 	}
 	e.publishAll(ctx, commits[:len(done)], done, func(k int, err error) { errs[planned[k]] = err })
 	for k := len(done); k < len(commits); k++ {
@@ -809,4 +817,15 @@ func (e *Engine) republish(ctx context.Context, changes []Change) error {
 		}
 	}
 	return nil
+}
+
+// heard records the heartbeat a report is, for the monitors it counts for.
+// A heartbeat that fails to be recorded is logged: the report stands.
+func (e *Engine) heard(ctx context.Context, r *Report, receivedAt time.Time) {
+	if e.sources == nil {
+		return
+	}
+	if err := HeardReport(ctx, e.sources, e.catalog.Catalog(), r, receivedAt); err != nil {
+		e.logger.Warn("a report's heartbeat was not recorded; its source may show silent", "report", r.ID, "err", err)
+	}
 }

@@ -32,6 +32,11 @@ type EscalatorOptions struct {
 	Interval time.Duration
 	// Lease is how long a claimed timer is held; 0 means 30 s.
 	Lease time.Duration
+	// Sources, when set, keeps the monitored sources: each tick also
+	// looks at those whose timers are due (see Monitor.Watch).
+	Sources Sources
+	// NewID makes the ids of the alerts it opens; nil means NewAlertID.
+	NewID func() string
 	// Queued, when set, is called after a step queued deliveries
 	// (Dispatcher.Nudge), so they go out without waiting for a poll.
 	Queued func()
@@ -50,6 +55,8 @@ type Escalator struct {
 	newID          func() string
 	lastRegimes    time.Time // when regimes' ends were last looked at
 	regimesVersion int64     // the configuration they were looked at in
+	lastSweep      time.Time // when every monitor was last made sure to be watched
+	sweepVersion   int64     // the configuration it was done in
 	logger         *slog.Logger
 	stop           chan struct{}
 	done           chan struct{}
@@ -73,7 +80,10 @@ func NewEscalator(o EscalatorOptions) (*Escalator, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Escalator{o: o, newID: NewAlertID, logger: o.Logger.With("component", "escalator"), stop: make(chan struct{}), done: make(chan struct{})}, nil
+	if o.NewID == nil {
+		o.NewID = NewAlertID
+	}
+	return &Escalator{o: o, newID: o.NewID, logger: o.Logger.With("component", "escalator"), stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Run fires due steps every interval until Shutdown.
@@ -153,6 +163,11 @@ func (e *Escalator) Tick(ctx context.Context) (int, error) {
 			e.logger.Warn("checking regimes' ends failed; retrying", "err", err)
 		} else {
 			e.lastRegimes, e.regimesVersion = now, version
+		}
+	}
+	if e.o.Sources != nil {
+		if err := e.watchSources(ctx); err != nil {
+			e.logger.Warn("watching sources failed; retrying", "err", err)
 		}
 	}
 	fired := 0

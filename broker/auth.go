@@ -100,7 +100,7 @@ func checkNotifySubject(prefix, subj string) string {
 	case strings.HasPrefix(first, "$") || strings.HasPrefix(first, "_INBOX"):
 		return "is reserved for the server and replies"
 	}
-	for _, own := range []string{"violations.>", "alerts.>", "rejected.>"} {
+	for _, own := range []string{"violations.>", "alerts.>", "rejected.>", HeartbeatSubjects} {
 		if server.SubjectsCollide(subj, own) || server.SubjectsCollide(subj, prefix+own) {
 			return "would reach truceline's own subjects (" + prefix + own + ")"
 		}
@@ -109,14 +109,18 @@ func checkNotifySubject(prefix, subj string) string {
 }
 
 // liaisonPermissions are what a liaison user of zones may do, with prefix
-// before every subject: JetStream-publish reports of its zones, follow their
+// before every subject: JetStream-publish reports of its zones, send
+// heartbeats (heartbeats.<monitor>), follow their
 // alert changes and receive its notifications (notify). Replies (the
 // stream's acknowledgements) arrive on _INBOX.>, so it may subscribe there;
 // it may not use the JetStream API, so it can neither read nor change any
 // stream directly.
 func liaisonPermissions(prefix string, zones, notify []string) *server.Permissions {
-	pub := make([]string, 0, len(zones))
+	pub := make([]string, 0, len(zones)+1)
 	sub := make([]string, 0, len(zones)+1+len(notify))
+	// Any monitor's heartbeats: truceline refuses those of a monitor
+	// outside the user's zones or accounts (Heartbeats).
+	pub = append(pub, prefix+heartbeatSubject)
 	for _, z := range zones {
 		pub = append(pub, prefix+"violations."+z+".>")
 		sub = append(sub, prefix+"alerts."+z+".>")
@@ -141,7 +145,8 @@ func liaisonAccount(user string) string { return "liaison:" + user }
 // Each liaison user has an account of its own, which imports from the
 // global account only its zones' subjects: reports as a service
 // (violations.<zone>.>, which reaches truceline's Intake as
-// intake.<zone>.>), alert changes and its notifications as streams.
+// intake.<zone>.>) and heartbeats (heartbeats.<monitor>, which reach
+// Heartbeats) as services, alert changes and its notifications as streams.
 // Its own account isolates it: whatever reply subject it sets on a report,
 // the stream's acknowledgement comes back through the import into its own
 // account, so it cannot make JetStream publish into alerts.> (or into
@@ -172,6 +177,9 @@ func serverAuth(prefix string, users []EmbeddedUser, password string) ([]*server
 	if err := export(prefix+"alerts.>", false); err != nil {
 		return nil, nil, err
 	}
+	if err := export(prefix+heartbeatSubject, true); err != nil {
+		return nil, nil, err
+	}
 	accounts := []*server.Account{global}
 	out := []*server.User{{
 		Username:               InternalUser,
@@ -188,6 +196,9 @@ func serverAuth(prefix string, users []EmbeddedUser, password string) ([]*server
 			if err := acc.AddStreamImport(global, prefix+"alerts."+z+".>", ""); err != nil {
 				return nil, nil, fmt.Errorf("user %s: %w", u.Name, err)
 			}
+		}
+		if err := acc.AddServiceImport(global, prefix+heartbeatSubject, ""); err != nil {
+			return nil, nil, fmt.Errorf("user %s: %w", u.Name, err)
 		}
 		for _, subj := range u.NotifySubjects {
 			if err := export(subj, false); err != nil {

@@ -39,7 +39,7 @@ func TestInternalUserConnectsInProcessOnly(t *testing.T) {
 func TestLiaisonPermissions(t *testing.T) {
 	p := liaisonPermissions("c1.", []string{"aleppo", "idlib"}, []string{"liaison.a.>"})
 	want := map[string][]string{
-		"publish":   {"c1.violations.aleppo.>", "c1.violations.idlib.>"},
+		"publish":   {"c1.heartbeats.*", "c1.violations.aleppo.>", "c1.violations.idlib.>"},
 		"subscribe": {"c1.alerts.aleppo.>", "c1.alerts.idlib.>", "_INBOX.>", "liaison.a.>"},
 	}
 	got := map[string][]string{"publish": p.Publish.Allow, "subscribe": p.Subscribe.Allow}

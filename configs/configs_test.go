@@ -107,6 +107,28 @@ policies:
     steps: [{after: 5m, notify: [board]}, {after: 1m, notify: []}]
     require_ack_from: [party-z]
 `, []string{"4:51: must not be earlier", "4:63: must name at least one target", `5:24: unknown party "party-z"`}},
+		{"monitor with bad values", `
+zones:
+  - {id: latakia, name: Latakia}
+monitors:
+  - id: op-north
+    zones: [latakia, atlantis]
+    interval: 1s
+    policy: nowhere
+    schedule: {from: "6 am", to: "20:00"}
+  - {id: op-south, zones: [latakia], interval: soon}
+`, []string{`10:48: "soon" is not a duration`}},
+		{"monitor with unknown references", `
+zones:
+  - {id: latakia, name: Latakia}
+monitors:
+  - id: op-north
+    zones: [latakia, atlantis]
+    interval: 1s
+    policy: nowhere
+    schedule: {from: "6 am", to: "20:00"}
+    reports: {}
+`, []string{`6:22: unknown zone "atlantis"`, "7:15: must be between 10s and 168h", `8:13: unknown policy "nowhere"`, "9:22: must be a time of day", "10:14: must name reported_by values or accounts"}},
 		{"regime ends before it starts", `
 zones:
   - {id: a, name: A}

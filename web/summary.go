@@ -91,7 +91,12 @@ func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
 		writeSummaryCSV(w, out)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"day": day, "zones": out})
+	sources, err := h.daySources(r.Context(), zones, day)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"day": day, "zones": out, "sources": sources})
 }
 
 // writeSummaryCSV writes one line per zone and row: the way a mission's

@@ -112,6 +112,9 @@ type Options struct {
 	Parked ParkedReports
 	// Mount adds handlers by pattern (the demo's webhook inbox).
 	Mount map[string]http.Handler
+	// Sources takes heartbeats and tells sources' states; nil answers
+	// 503 there.
+	Sources Sources
 	// PublicURL is where people reach truceline, for links and the sender
 	// of CAP messages; "" makes links relative.
 	PublicURL string
@@ -162,6 +165,7 @@ func NewHandler(o Options) (*Handler, error) {
 	h.route("GET /api/v1/alerts/{id}/cap", signedIn, h.alertCAP)
 	h.route("GET /api/v1/zones/{zone}/cap.atom", signedIn, h.zoneCAPFeed)
 	h.routeConfig()
+	h.routeMonitors()
 	h.routeUsers()
 	h.route("GET /api/v1/audit", adminOnly, h.listAudit)
 	h.route("POST /api/v1/heal", adminOnly, h.heal)

@@ -275,6 +275,11 @@ export async function fetchRegimes(signal) {
   return Array.isArray(body && body.regimes) ? body.regimes : [];
 }
 
+/** GET /api/v1/sources -> {at, sources: [{monitor, name, zones, state, ...}]} */
+export async function fetchSources(signal) {
+  return getJSON('/api/v1/sources', signal);
+}
+
 /**
  * POST /api/v1/alerts/{id}/{action} with body (an object: note, status, for,
  * until, alleged). action is "ack", "resolve", "verify", "attribution",

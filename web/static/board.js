@@ -12,13 +12,14 @@ import { Toasts } from './toast.js';
 import { ZoneMap, ReportLocations } from './map.js';
 import { RegimesPanel } from './regimes.js';
 import { ZoneCounters } from './counters.js';
+import { SourcesPanel } from './sources.js';
 import { Sound } from './sound.js';
 import { HelpOverlay } from './help.js';
 import { RuleFaultBar } from './faults.js';
 import { ReportForm } from './reportform.js';
 import {
   fetchZones, alertAction, fetchSession, signIn, signOut, setCSRF, onUnauthenticated, isCSRFError,
-  fetchRuleFaults, dismissRuleFault, forgetReports,
+  fetchRuleFaults, dismissRuleFault, forgetReports, fetchSources,
 } from './api.js';
 import { agoShort, awaitingParty, clockTime, hasAcknowledged, isUnanswered, label, severityRank, SEVERITIES } from './format.js';
 import { setText } from './dom.js';
@@ -187,10 +188,17 @@ const regimes = new RegimesPanel($('regimes'), {
   zones: () => allZones(),
   zoneName,
 });
+const sources = new SourcesPanel($('sources'), {
+  fetch: (signal) => fetchSources(signal),
+  zones: () => allZones(),
+  zoneName,
+  onChange: () => counters.sourcesChanged(),
+});
 const counters = new ZoneCounters(els.zoneTable, {
   zoneName,
   onPick: (zone, state) => pickZone(zone, state),
   regimeLine: (zone, now) => regimes.zoneLine(zone, now),
+  sourceLine: (zone) => sources.zoneLine(zone),
 });
 const reportForm = new ReportForm(els.reportDialog, {
   me: () => me,
@@ -288,6 +296,12 @@ feed.on('unauthenticated', () => {
 });
 
 feed.on('health', renderHealth);
+// The sources' states: again on each heartbeat of the feed, and at once
+// when a silent source's alert changes.
+feed.on('health', () => sources.refresh());
+feed.on('alert', ({ alert }) => {
+  if (alert && alert.category === 'source_silent') sources.refresh(true);
+});
 
 feed.on('error', ({ code, message }) => {
   toasts.error(message || `Server error${code ? ` (${code})` : ''}`);
@@ -1111,6 +1125,7 @@ function startBoard() {
   loadZones();
   catalog.load();
   feed.start();
+  sources.refresh(true);
   if (me.role === 'admin') ruleFaults.start();
   if (filters.alert) detail.open(filters.alert, { focus: false });
   clearInterval(sessionTimer);
@@ -1128,6 +1143,7 @@ function takeDown() {
   detail.reset();
   catalog.reset();
   locations.reset();
+  sources.reset();
   forgetReports();
   help.close();
   map.cancelPick();
@@ -1360,6 +1376,7 @@ setInterval(() => {
   detail.tick(now);
   regimes.render(now);
   counters.tick(now);
+  sources.render(now);
 }, 1000);
 // Relative "last seen" times: every 15 s.
 setInterval(() => {

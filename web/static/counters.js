@@ -14,14 +14,16 @@ export class ZoneCounters {
    *   onPick    (zone, state) => void   zone "" is every zone; state null
    *             keeps the state filter
    *   regimeLine (zone, now) => string    the regime in force there, "" for none
+   *   sourceLine (zone) => {text, allSilent} | null   its monitored sources
    */
-  constructor(table, { zoneName, onPick, regimeLine }) {
+  constructor(table, { zoneName, onPick, regimeLine, sourceLine }) {
     this.table = table;
     this.body = table.tBodies[0];
     this.foot = table.tFoot;
     this.zoneName = zoneName;
     this.onPick = onPick;
     this.regimeLine = regimeLine || (() => '');
+    this.sourceLine = sourceLine || (() => null);
     /** zone id -> row refs */
     this.rows = new Map();
     this.total = this._row('', true);
@@ -46,7 +48,10 @@ export class ZoneCounters {
     const regime = el('span', 'zc-regime');
     regime.dataset.testid = 'zone-regime';
     regime.hidden = true;
-    th.append(name, regime);
+    const sources = el('span', 'zc-sources');
+    sources.dataset.testid = 'zone-sources';
+    sources.hidden = true;
+    th.append(name, regime, sources);
     const open = el('button', 'zc-num zc-open');
     open.type = 'button';
     open.dataset.state = 'open';
@@ -61,7 +66,7 @@ export class ZoneCounters {
     tdAck.append(ack);
     tdSev.append(sev);
     tr.append(th, tdOpen, tdAck, tdSev);
-    return { tr, name, regime, open, ack, sev };
+    return { tr, name, regime, sources, open, ack, sev };
   }
 
   /**
@@ -120,6 +125,25 @@ export class ZoneCounters {
     r.sev.className = `zc-sev sev-${sev}`;
     setText(r.sev, c.severity ? label(c.severity) : '—');
     if (zone) this._fillRegime(r, zone);
+    if (zone) this._fillSources(r, zone);
+  }
+
+  /** Its sources: a line, and a marker when every one is silent. */
+  _fillSources(r, zone) {
+    const line = this.sourceLine(zone);
+    r.sources.hidden = !line;
+    const unwatched = Boolean(line && line.allSilent);
+    r.tr.classList.toggle('is-unwatched', unwatched);
+    if (unwatched) r.tr.dataset.unwatched = 'true';
+    else delete r.tr.dataset.unwatched;
+    r.sources.classList.toggle('is-unwatched', unwatched);
+    setText(r.sources, line ? line.text : '');
+    r.sources.title = unwatched ? 'Every source of this zone is silent: its quiet means nothing' : '';
+  }
+
+  /** Redraw the sources' lines (their list changed). */
+  sourcesChanged() {
+    for (const [zone, r] of this.rows) this._fillSources(r, zone);
   }
 
   _fillRegime(r, zone, now = Date.now()) {

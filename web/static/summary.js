@@ -7,6 +7,7 @@ import { fetchSession } from './api.js';
 import { label, SEVERITIES } from './format.js';
 import { roleLabel } from './session.js';
 import { el, setText } from './dom.js';
+import { addSourceSections } from './summary-sources.js';
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 /** how often the day in progress is read again while the page is in view */
@@ -285,6 +286,7 @@ function render(body) {
     s.not_applicable.today.reports + s.not_applicable.previous.reports > 0;
   const ordered = [...zones.filter(active), ...zones.filter((s) => !active(s))];
   els.zones.replaceChildren(...ordered.map(zoneCard));
+  addSourceSections(els.zones, body.sources);
   const withReports = zones.filter((s) => s.total.today.reports + s.not_applicable.today.reports > 0).length;
   if (!zones.length) {
     setText(els.status, 'You see no zones.');

@@ -51,6 +51,9 @@ type App struct {
 	catalog  *redisstore.CatalogWatcher
 	consumer *broker.Consumer
 	intake   *broker.Intake // the embedded server's liaison users' reports
+	sources  *alerting.SourceWatch
+	// heartbeats takes the monitored sources' heartbeats over NATS.
+	heartbeats *broker.Heartbeats
 	// intakeTally writes who sent how many reports to the audit log.
 	intakeTally *alerting.IntakeTally
 	escalate    *alerting.Escalator
@@ -317,6 +320,7 @@ func (a *App) startEngine(ctx context.Context) error {
 			}
 		},
 		Stored: a.intakeTally.Count, LateAfter: lateAfter(a.cfg.LateAfter),
+		Sources: a.Store,
 	})
 	if err != nil {
 		return err
@@ -342,7 +346,7 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.escalate, err = alerting.NewEscalator(alerting.EscalatorOptions{
-		Store: a.Store, Timers: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Queued: a.dispatch.Nudge,
+		Store: a.Store, Timers: a.Store, Sources: a.Store, Publisher: a.Broker.Later(), Catalog: a.catalog, Queued: a.dispatch.Nudge,
 		Overdue: a.auditOverdue, Logger: a.logger,
 	})
 	if err != nil {
@@ -350,7 +354,13 @@ func (a *App) startEngine(ctx context.Context) error {
 	}
 	go a.escalate.Run()
 	go a.dispatch.Run()
-	return nil
+	a.sources = &alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog, Silent: a.Store}
+	var users []broker.EmbeddedUser
+	if a.embNATS != nil {
+		users = a.cfg.embeddedUsers()
+	}
+	a.heartbeats, err = a.Broker.StartHeartbeats(broker.HeartbeatOptions{Handler: a.sources, Users: users, Logger: a.logger})
+	return err
 }
 
 func (a *App) startHTTP(context.Context) error {
@@ -381,6 +391,7 @@ func (a *App) startHTTP(context.Context) error {
 		Healer:   a.healer,
 		Gatherer: a.registry, Registerer: a.registry, Logger: a.logger,
 		AckLinks: a.links, Mount: a.mounts(),
+		Sources:       a.sources,
 		SummaryCutoff: a.cfg.SummaryCutoffHour, SummaryTimezone: a.cfg.SummaryTimezone, PublicURL: a.PublicURL(),
 	})
 	if err != nil {
@@ -467,11 +478,14 @@ func (a *App) mounts() map[string]http.Handler {
 func (a *App) Inbox() *webhook.Receiver { return a.inbox }
 
 func (a *App) startDemo(ctx context.Context) error {
-	if !a.cfg.Demo || a.cfg.DemoRate == 0 {
+	if !a.cfg.Demo {
 		return nil
 	}
-	a.demo = startDemoFeed(a.Broker, a.catalog, a.cfg.DemoRate, a.logger)
-	a.logger.Info("demo feed running: EXERCISE reports", "per_second", a.cfg.DemoRate)
+	// The demo's monitored sources beat even without reports.
+	a.demo = startDemoFeed(a.Broker, a.Store, a.catalog, a.cfg.DemoRate, a.logger)
+	if a.cfg.DemoRate > 0 {
+		a.logger.Info("demo feed running: EXERCISE reports", "per_second", a.cfg.DemoRate)
+	}
 	return nil
 }
 
@@ -598,6 +612,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.intake != nil {
 			errs = append(errs, a.intake.Shutdown(ctx))
+		}
+		if a.heartbeats != nil {
+			errs = append(errs, a.heartbeats.Shutdown(ctx))
 		}
 		if a.consumer != nil {
 			errs = append(errs, a.consumer.Shutdown(ctx))

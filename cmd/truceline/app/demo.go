@@ -60,12 +60,80 @@ var (
 	demoActors    = []string{"gov-forces", "northern-front", "southern-front", "coastal-brigades", ""}
 )
 
-func startDemoFeed(p reportPublisher, catalog alerting.CatalogSource, rate float64, logger *slog.Logger) *demoFeed {
+// heartbeats records that a monitored source was heard (alerting.Sources).
+type heartbeats interface {
+	Heard(ctx context.Context, monitor string, at time.Time) error
+}
+
+// demoBeat is a demo monitor's source as the feed plays it: heard every
+// Every, and silent while Quiet says so.
+type demoBeat struct {
+	Monitor string
+	Every   time.Duration
+	Quiet   func(now time.Time) bool
+}
+
+// demoBeats are the demo's monitored sources (configs/demo/monitors.yaml).
+// OP Latakia North falls silent for four minutes every twenty (from minute
+// 14 to 18 of each twenty, UTC): its silent alert opens after its minute
+// and grace, resolves when it beats again, and reopens twenty minutes on
+// (flapping) without paging anew.
+var demoBeats = []demoBeat{
+	{Monitor: "op-latakia-north", Every: 20 * time.Second, Quiet: func(now time.Time) bool { m := now.UTC().Minute() % 20; return m >= 14 && m < 18 }},
+	{Monitor: "op-sierra-3", Every: 30 * time.Second},
+	{Monitor: "party-b-system", Every: time.Minute},
+}
+
+// dueBeats are the demo monitors of the catalog to beat at now, given when
+// each was last beaten.
+func dueBeats(c *alerting.Catalog, last map[string]time.Time, now time.Time) []string {
+	var out []string
+	for _, b := range demoBeats {
+		if _, ok := c.Monitor(b.Monitor); !ok || (b.Quiet != nil && b.Quiet(now)) || now.Sub(last[b.Monitor]) < b.Every {
+			continue
+		}
+		out = append(out, b.Monitor)
+	}
+	return out
+}
+
+// startDemoFeed publishes rate reports a second (none when 0) and beats
+// the demo's monitored sources.
+func startDemoFeed(p reportPublisher, hb heartbeats, catalog alerting.CatalogSource, rate float64, logger *slog.Logger) *demoFeed {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &demoFeed{cancel: cancel, done: make(chan struct{})}
 	logger = logger.With("component", "demo-feed")
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		last := map[string]time.Time{}
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			for _, id := range dueBeats(catalog.Catalog(), last, time.Now()) {
+				now := time.Now()
+				if err := hb.Heard(ctx, id, now); err != nil {
+					if ctx.Err() == nil {
+						logger.Warn("demo heartbeat not recorded", "monitor", id, "err", err)
+					}
+					continue
+				}
+				last[id] = now
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	go func() {
 		defer close(f.done)
+		defer func() { <-beats }()
+		if rate <= 0 {
+			<-ctx.Done()
+			return
+		}
 		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 		defer t.Stop()
 		for {

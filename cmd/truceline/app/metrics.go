@@ -72,7 +72,31 @@ func (a *App) stateMetrics(ready []web.Check) []prometheus.Collector {
 		newAlertsCollector(a.Store, zones, a.logger),
 		newQueueCollector(a.Store, a.logger),
 		newDependencyCollector(ready),
+		newSourcesCollector(&alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog}, a.logger),
 	}
+}
+
+// newSourcesCollector reports truceline_sources{state}: the monitored
+// sources by state (docs/MONITORS.md), every state, 0 when none is in it.
+func newSourcesCollector(w *alerting.SourceWatch, logger *slog.Logger) prometheus.Collector {
+	desc := prometheus.NewDesc("truceline_sources",
+		"Monitored sources by state (heard, waiting, late, silent, paused); read from Redis at most every 5 s.",
+		[]string{"state"}, nil)
+	return &cached{descs: []*prometheus.Desc{desc}, what: "the monitored sources", logger: logger, read: func(ctx context.Context) ([]prometheus.Metric, error) {
+		statuses, err := w.Statuses(ctx, func(string) bool { return true }, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		counts := map[string]int{}
+		for _, s := range statuses {
+			counts[s.State]++
+		}
+		out := make([]prometheus.Metric, 0, len(alerting.SourceStates))
+		for _, state := range alerting.SourceStates {
+			out = append(out, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(counts[state]), state))
+		}
+		return out, nil
+	}}
 }
 
 // cached is a collector whose metrics are read on scrape, at most every

@@ -92,7 +92,8 @@ func TestMetrics(t *testing.T) {
 			{After: 0, Notify: []string{"board"}},
 			{After: alerting.Duration(time.Second), Notify: []string{"ops"}},
 		}}},
-		Rules: []alerting.Rule{{ID: "all", Policy: "p"}},
+		Rules:    []alerting.Rule{{ID: "all", Policy: "p"}},
+		Monitors: []alerting.Monitor{{ID: "op", Zones: []string{"latakia"}, Interval: alerting.Duration(time.Hour)}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +180,9 @@ func TestMetrics(t *testing.T) {
 		{"truceline_zones_healing", nil, 0, 0},
 		{"truceline_zone_heals_total", nil, 0, 0},
 		{"truceline_healed_changes_total", nil, 0, 0},
+		{"truceline_sources", []string{"state", "waiting"}, 1, 1},
+		{"truceline_sources", []string{"state", "silent"}, 0, 0},
+		{"truceline_sources", []string{"state", "heard"}, 0, 0},
 	} {
 		v, ok := sample(m, c.name, c.labels...)
 		if !ok || v < c.min || (c.max >= 0 && v > c.max) {
@@ -218,11 +222,12 @@ func TestMetrics(t *testing.T) {
 		"truceline_zones_healing":                         nil,
 		"truceline_zone_heals_total":                      nil,
 		"truceline_healed_changes_total":                  nil,
+		"truceline_sources":                               {"state"},
 	}
 	values := map[string][]string{
 		"reason":     {"invalid", "unauthenticated", "forbidden", "too_large", "rate_limited", "unavailable", "internal"},
 		"outcome":    {"accepted", "rejected", "refused", "rate_limited", "unavailable", "processed", "retried", "sent", "failed", "gave_up"},
-		"state":      {"open", "acknowledged"},
+		"state":      {"open", "acknowledged", "heard", "waiting", "late", "silent", "paused"},
 		"severity":   {"minor", "moderate", "severe", "extreme"},
 		"event":      {"opened", "updated", "escalated", "acknowledged", "resolved", "reopened"},
 		"kind":       {"webhook", "email", "nats"},

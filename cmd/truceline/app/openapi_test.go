@@ -227,6 +227,8 @@ func TestOpenAPIAnswers(t *testing.T) {
 		StartsAt: now.Add(-24 * time.Hour)}}
 	cfg.Suppressions = []alerting.Suppression{{ID: "drill", Zones: []string{"latakia"}, StartsAt: now.Add(-time.Hour),
 		EndsAt: new(now.Add(time.Hour)), CreatedBy: "test", Reason: "a drill"}}
+	cfg.Monitors = []alerting.Monitor{{ID: "op-north", Name: "OP North", Kind: "observation_post", Zones: []string{"aleppo"},
+		Interval: alerting.Duration(time.Hour), Policy: "at-once", Reports: &alerting.HeardBy{Accounts: []string{"reporter"}}}}
 	if err := a.ApplyConfig(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -348,6 +350,13 @@ func TestOpenAPIAnswers(t *testing.T) {
 	v.do(apiCall{method: "GET", path: "/api/v1/regimes/coh", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/suppressions/drill", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/rules/all", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/monitors/op-north", want: 200})
+	v.do(apiCall{method: "POST", path: "/api/v1/monitors/op-north/heartbeat", token: reporter, want: 200})
+	v.do(apiCall{method: "POST", path: "/api/v1/monitors/op-north/heartbeat", token: viewer, want: 403})
+	v.do(apiCall{method: "POST", path: "/api/v1/monitors/nope/heartbeat", want: 404})
+	v.do(apiCall{method: "POST", path: "/api/v1/monitors/op-north/heartbeat", anonymous: true, want: 401})
+	v.do(apiCall{method: "GET", path: "/api/v1/sources", want: 200})
+	v.do(apiCall{method: "GET", path: "/api/v1/sources", anonymous: true, want: 401})
 	v.do(apiCall{method: "GET", path: "/api/v1/parties/party-a", want: 200})
 	v.do(apiCall{method: "GET", path: "/api/v1/zones/nowhere", want: 404})
 	h, _ := v.do(apiCall{method: "PUT", path: "/api/v1/zones/test-zone", want: 200,
