@@ -358,7 +358,7 @@ func TestRateLimits(t *testing.T) {
 	for i := range 30 {
 		req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/api/v1/reports", bytes.NewReader(reportJSON(fmt.Sprintf("rl-%d", i), "aleppo", "shelling")))
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := adminClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -113,7 +113,7 @@ func TestReportsReachTheBoard(t *testing.T) {
 		t.Errorf("GET alert: %d %v", status, body)
 	}
 	// Prometheus sees the work done.
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,7 @@ func TestBoardSummary(t *testing.T) {
 	}
 	alertingtest.Eventually(t, boardWait, "the reports counted in the summary", func() bool {
 		var s struct{ Zones []alerting.DailySummary }
-		resp, err := http.Get(base + "/api/v1/summary?day=" + day)
+		resp, err := adminClient.Get(base + "/api/v1/summary?day=" + day)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestBoardSummary(t *testing.T) {
 	})
 
 	// The page is served with the board's security headers.
-	resp, err := http.Get(base + "/summary")
+	resp, err := adminClient.Get(base + "/summary")
 	if err != nil {
 		t.Fatal(err)
 	}

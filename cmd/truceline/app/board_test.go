@@ -997,7 +997,7 @@ func TestMapAndFilters(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"zones"`
 	}
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/zones")
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/api/v1/zones")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func TestDailyBulletin(t *testing.T) {
 	req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/api/v1/bulletins/daily?zone=aleppo", nil)
 	req.Header.Set("Authorization", "Bearer "+userToken(t, a, coChairB))
 	req.Header.Set("Accept", "text/html,application/xhtml+xml")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

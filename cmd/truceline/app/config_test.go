@@ -20,7 +20,7 @@ func do(t *testing.T, method, url, contentType string, body string) (int, map[st
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestConfigurationAPI(t *testing.T) {
 	}
 	req, _ := http.NewRequest("PUT", base+"/rules/aleppo-pairs", strings.NewReader(
 		`{"zones":["aleppo"],"threshold":2,"window":"15m","policy":"joint","condition":"report.category != \"other\""}`))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("PUT rule: %v %v", err, resp.Status)
 	}

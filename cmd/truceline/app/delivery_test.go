@@ -109,7 +109,7 @@ func TestAckLink(t *testing.T) {
 	}
 	token := link[strings.LastIndex(link, "/")+1:]
 
-	resp, err := http.Get(link)
+	resp, err := adminClient.Get(link)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestAckLink(t *testing.T) {
 	postLink := func(url string) (int, map[string]any) {
 		req, _ := http.NewRequest("POST", url, nil)
 		req.Header.Set("Accept", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := adminClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +192,7 @@ func TestDemoContactsAreReached(t *testing.T) {
 	alertingtest.Eventually(t, 10*time.Second, "the demo inbox to receive the webhook", func() bool {
 		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/demo/inbox/", nil)
 		req.Header.Set("Accept", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := adminClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestDemoContactsAreReached(t *testing.T) {
 		}
 		return sent == 2
 	})
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

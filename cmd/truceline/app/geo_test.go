@@ -15,7 +15,7 @@ import (
 
 func getBody(t *testing.T, url string) (int, http.Header, []byte) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := adminClient.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestGeoJSON(t *testing.T) {
 	imported = strings.Replace(imported, `"features":[`, `"features":[{"type":"Feature","id":"raqqa","geometry":{"type":"Point","coordinates":[39.0,35.95]},"properties":{"name":"Raqqa"}},`, 1)
 	req, _ := http.NewRequest("POST", base+"/api/v1/zones.geojson", strings.NewReader(imported))
 	req.Header.Set("Content-Type", "application/geo+json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("import: %v %v", err, resp.Status)
 	}
@@ -68,7 +68,7 @@ func TestGeoJSON(t *testing.T) {
 	}
 	req, _ = http.NewRequest("POST", base+"/api/v1/zones.geojson", strings.NewReader(`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,"properties":{"name":"x"}}]}`))
 	req.Header.Set("Content-Type", "application/geo+json")
-	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 400 {
+	if resp, _ := adminClient.Do(req); resp.StatusCode != 400 {
 		t.Errorf("a feature without id: %d", resp.StatusCode)
 	}
 

@@ -104,7 +104,7 @@ func postKey(t *testing.T, a *app.App, body []byte) string {
 // post sends a JSON body and decodes the JSON answer.
 func post(t *testing.T, a *app.App, path string, body []byte) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post("http://"+a.HTTPAddr()+path, "application/json", bytes.NewReader(body))
+	resp, err := adminClient.Post("http://"+a.HTTPAddr()+path, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
@@ -118,7 +118,7 @@ func postAs(t *testing.T, a *app.App, token, path string, body []byte) (int, map
 	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+path, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
@@ -128,7 +128,7 @@ func postAs(t *testing.T, a *app.App, token, path string, body []byte) (int, map
 
 func get(t *testing.T, a *app.App, path string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Get("http://" + a.HTTPAddr() + path)
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + path)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -149,7 +149,7 @@ func decode(t *testing.T, r io.Reader) map[string]any {
 // alerts lists every alert of a zone.
 func alerts(t *testing.T, a *app.App, zone string) []alerting.Alert {
 	t.Helper()
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/alerts?limit=5000&zone=" + zone)
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/api/v1/alerts?limit=5000&zone=" + zone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func hasReport(f frame, id string) bool {
 // reportIDs lists every report id of an alert.
 func reportIDs(t *testing.T, a *app.App, alertID string) []string {
 	t.Helper()
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/alerts/" + alertID + "/reports?limit=10000")
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/api/v1/alerts/" + alertID + "/reports?limit=10000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,10 +295,13 @@ func webhookContact(id, party, url string) alerting.Contact {
 }
 
 // tokens holds, per truceline address, the API token of its test admin;
-// the default HTTP client of the tests sends it.
+// adminClient sends it.
 var tokens sync.Map
 
-func init() { http.DefaultClient.Transport = tokenTransport{} }
+// adminClient is the tests' HTTP client: it calls a truceline as its test
+// admin unless a request carries credentials of its own. The tests leave
+// http.DefaultClient alone.
+var adminClient = &http.Client{Transport: tokenTransport{}}
 
 // tokenTransport adds the test admin's token to requests that carry no
 // credentials of their own.

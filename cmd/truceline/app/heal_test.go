@@ -581,7 +581,7 @@ func TestRedisWipedIsRebuiltFromTheStreams(t *testing.T) {
 	}
 	req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/api/v1/alerts?zone=daraa", nil)
 	req.Header.Set("Authorization", "Bearer "+viewer)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -604,7 +604,7 @@ func TestRevokedTokenStaysRevoked(t *testing.T) {
 	whoAmI := func() int {
 		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/api/v1/session", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := adminClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -617,7 +617,7 @@ func TestRevokedTokenStaysRevoked(t *testing.T) {
 	snap := d.redis.Snapshot(t)
 	id := strings.SplitN(strings.TrimPrefix(tok, "tlt_"), "_", 2)[0]
 	req, _ := http.NewRequest("DELETE", "http://"+a.HTTPAddr()+"/api/v1/tokens/"+id, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 // scrape reads /metrics with the test admin's token and parses it.
 func scrape(t *testing.T, a *app.App) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestMetrics(t *testing.T) {
 	} {
 		req, _ := http.NewRequest("GET", "http://"+a.HTTPAddr()+"/metrics", nil)
 		req.Header.Set("Authorization", "Bearer "+userToken(t, a, tc.user))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := adminClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +405,7 @@ func TestRequestID(t *testing.T) {
 		if id != "" {
 			req.Header.Set("X-Request-Id", id)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := adminClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +435,7 @@ func TestRequestID(t *testing.T) {
 	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/api/v1/reports", strings.NewReader(`{"zone":"aleppo"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-Id", "req-invalid-report-1")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	a := start(t, d.config(t))
 	post(t, a, "/api/v1/reports", reportJSON("lint-1", "aleppo", "shelling"))
 	firstAlert(t, a, "aleppo")
-	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
+	resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func (c apiCall) request(addr string) *http.Request {
 func (v *openAPIChecker) do(c apiCall) (http.Header, []byte) {
 	t := v.t
 	t.Helper()
-	client := http.DefaultClient // the test admin's token, unless the call has credentials
+	client := adminClient // the test admin's token, unless the call has credentials
 	if c.anonymous {
 		client = &http.Client{Transport: http.DefaultTransport}
 	}

@@ -26,7 +26,7 @@ func storedReport(t *testing.T, a *app.App, key string) alerting.StoredReport {
 	t.Helper()
 	var r alerting.StoredReport
 	alertingtest.Eventually(t, 15*time.Second, "report "+key+" stored", func() bool {
-		resp, err := http.Get("http://" + a.HTTPAddr() + "/api/v1/reports/" + key) // as the test admin
+		resp, err := adminClient.Get("http://" + a.HTTPAddr() + "/api/v1/reports/" + key) // as the test admin
 		if err != nil {
 			t.Fatal(err)
 		}
