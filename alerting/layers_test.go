@@ -29,8 +29,9 @@ var layers = map[string][]string{
 	"web/gateway":         {"alerting"},
 	"web":                 {"alerting", "alerting/cap", "configs", "web/auth"},
 	"cmd/trucectl":        {"alerting", "alerting/webhook", "configs"},
+	"cmd/truceline/demo":  {"alerting", "alerting/webhook"},
 	"cmd/truceline/app": {"alerting", "alerting/email", "alerting/redisstore", "alerting/webhook", "broker", "configs",
-		"web", "web/auth", "web/gateway"},
+		"web", "web/auth", "web/gateway", "cmd/truceline/demo"},
 	"cmd/truceline": {"cmd/truceline/app"},
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/truceline/truceline/alerting/redisstore"
 	"github.com/truceline/truceline/alerting/webhook"
 	"github.com/truceline/truceline/broker"
+	"github.com/truceline/truceline/cmd/truceline/demo"
 	"github.com/truceline/truceline/configs"
 	"github.com/truceline/truceline/web"
 	"github.com/truceline/truceline/web/auth"
@@ -64,7 +65,7 @@ type App struct {
 	gateway     *gateway.Gateway
 	httpSrv     *http.Server
 	listener    net.Listener
-	demo        *demoFeed
+	demo        *demo.Feed
 
 	debugSrv     *http.Server
 	httpDone     chan struct{}
@@ -276,12 +277,12 @@ func (a *App) PublicURL() string {
 
 func (a *App) startEngine(ctx context.Context) error {
 	if a.cfg.Demo {
-		demo, err := configs.Demo(time.Now())
+		demoConfig, err := configs.Demo(time.Now())
 		if err != nil {
 			return fmt.Errorf("demo configuration: %w", err)
 		}
-		configs.PointDemoInbox(&demo, a.PublicURL())
-		_, problems, err := a.Store.ApplyConfig(ctx, demo, false)
+		configs.PointDemoInbox(&demoConfig, a.PublicURL())
+		_, problems, err := a.Store.ApplyConfig(ctx, demoConfig, false)
 		if err != nil {
 			return fmt.Errorf("load the demo configuration: %w", err)
 		}
@@ -458,7 +459,7 @@ func (a *App) newDispatcher(ctx context.Context) error {
 		return err
 	}
 	if a.cfg.Demo {
-		a.inbox = newDemoInbox(a.catalog)
+		a.inbox = demo.NewInbox(a.catalog)
 	}
 	return nil
 }
@@ -470,7 +471,7 @@ func (a *App) mounts() map[string]http.Handler {
 	}
 	return map[string]http.Handler{
 		"POST " + configs.DemoInboxPath + "{contact}": a.inbox,
-		"GET " + configs.DemoInboxPath + "{$}":        inboxPage(a.inbox),
+		"GET " + configs.DemoInboxPath + "{$}":        demo.InboxPage(a.inbox),
 	}
 }
 
@@ -482,7 +483,7 @@ func (a *App) startDemo(ctx context.Context) error {
 		return nil
 	}
 	// The demo's monitored sources beat even without reports.
-	a.demo = startDemoFeed(a.Broker, a.Store, a.catalog, a.cfg.DemoRate, a.logger)
+	a.demo = demo.StartFeed(a.Broker, a.Store, a.catalog, a.cfg.DemoRate, a.logger)
 	if a.cfg.DemoRate > 0 {
 		a.logger.Info("demo feed running: EXERCISE reports", "per_second", a.cfg.DemoRate)
 	}
@@ -587,68 +588,76 @@ func (a *App) NATSURL() string {
 // Registry is the server's metric registry.
 func (a *App) Registry() *prometheus.Registry { return a.registry }
 
-// Shutdown stops the server, ingress first: the demo feed and the HTTP
-// server stop taking reports, WebSocket clients are told to reconnect
-// elsewhere, the engine finishes and acknowledges the reports it holds, and
-// only then are NATS and Redis closed (and stopped, when embedded). It is
-// safe to call more than once.
+// part is one long-running part of the server, as it stops: shutdown
+// stops it gracefully within ctx; kill stops it at once, as a crash would,
+// leaving what it holds unacknowledged.
+type part struct {
+	name     string
+	shutdown func(ctx context.Context) error
+	kill     func()
+}
+
+// cancelled is a context that is already done: a part's Shutdown given it
+// gives up at once.
+func cancelled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// parts are the server's parts that have started, in the order they stop:
+// ingress first (the demo feed, then HTTP: no new reports or actions), the
+// WebSocket clients told to reconnect elsewhere, the consumers of reports
+// and the workers that act on alerts, the publisher of the changes still
+// on their way to ALERTS, and NATS and Redis last. Shutdown and Kill walk
+// it; a part added to the server is added here, once.
+func (a *App) parts() []part {
+	var ps []part
+	add := func(started bool, p part) {
+		if started {
+			ps = append(ps, p)
+		}
+	}
+	add(a.demo != nil, part{"demo feed", a.demo.Shutdown, func() { _ = a.demo.Shutdown(context.Background()) }})
+	add(a.httpSrv != nil, part{"HTTP server", a.httpSrv.Shutdown, func() { _ = a.httpSrv.Close() }})
+	add(a.httpSrv == nil && a.listener != nil, part{"HTTP listener", func(context.Context) error { _ = a.listener.Close(); return nil },
+		func() { _ = a.listener.Close() }})
+	add(a.debugSrv != nil, part{"debug server", func(context.Context) error { _ = a.debugSrv.Close(); return nil }, func() { _ = a.debugSrv.Close() }})
+	// A crash drops the NATS connection first: nothing more is acknowledged.
+	add(a.nc != nil, part{"NATS connection, at once", func(context.Context) error { return nil }, func() { a.nc.Close() }})
+	add(a.gateway != nil, part{"WebSocket gateway", a.gateway.Shutdown, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = a.gateway.Shutdown(ctx)
+	}})
+	add(a.intake != nil, part{"NATS intake", a.intake.Shutdown, func() { _ = a.intake.Shutdown(cancelled()) }})
+	add(a.heartbeats != nil, part{"NATS heartbeats", a.heartbeats.Shutdown, func() { _ = a.heartbeats.Shutdown(cancelled()) }})
+	add(a.consumer != nil, part{"report consumer", a.consumer.Shutdown, func() { _ = a.consumer.Shutdown(cancelled()) }})
+	add(a.intakeTally != nil, part{"intake tally", a.intakeTally.Shutdown, func() { _ = a.intakeTally.Shutdown(cancelled()) }})
+	add(a.escalate != nil, part{"escalator", a.escalate.Shutdown, func() { _ = a.escalate.Shutdown(context.Background()) }})
+	add(a.dispatch != nil, part{"dispatcher", a.dispatch.Shutdown, func() { _ = a.dispatch.Shutdown(cancelled()) }})
+	add(a.Broker != nil, part{"publisher", a.Broker.Shutdown, func() { _ = a.Broker.Shutdown(cancelled()) }})
+	add(a.healer != nil, part{"healer", a.healer.Shutdown, func() { _ = a.healer.Shutdown(cancelled()) }})
+	add(a.catalog != nil, part{"catalog watcher", a.catalog.Shutdown, func() { _ = a.catalog.Shutdown(context.Background()) }})
+	add(a.nc != nil, part{"NATS connection", func(context.Context) error { _ = a.nc.Flush(); a.nc.Close(); return nil }, func() {}})
+	add(a.embNATS != nil, part{"embedded NATS", func(context.Context) error { a.embNATS.Shutdown(); return nil }, func() { a.embNATS.Shutdown() }})
+	add(a.rdb != nil, part{"Redis client", func(context.Context) error { return a.rdb.Close() }, func() { _ = a.rdb.Close() }})
+	add(a.embRedis != nil, part{"embedded Redis", a.embRedis.Shutdown, func() { a.embRedis.Kill() }})
+	return ps
+}
+
+// Shutdown stops the server gracefully, part by part in the order of
+// parts: the engine finishes and acknowledges the reports it holds before
+// NATS and Redis close (and stop, when embedded). /readyz answers 503 from
+// the start. It is safe to call more than once.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutdownOnce.Do(func() {
-		var errs []error
 		a.drain(ctx)
-		if a.demo != nil {
-			a.demo.stop()
-		}
-		if a.httpSrv != nil {
-			errs = append(errs, a.httpSrv.Shutdown(ctx))
-		} else if a.listener != nil {
-			_ = a.listener.Close()
-		}
-		if a.debugSrv != nil {
-			_ = a.debugSrv.Close()
-		}
-		if a.gateway != nil {
-			errs = append(errs, a.gateway.Shutdown(ctx))
-		}
-		if a.intake != nil {
-			errs = append(errs, a.intake.Shutdown(ctx))
-		}
-		if a.heartbeats != nil {
-			errs = append(errs, a.heartbeats.Shutdown(ctx))
-		}
-		if a.consumer != nil {
-			errs = append(errs, a.consumer.Shutdown(ctx))
-		}
-		if a.intakeTally != nil {
-			errs = append(errs, a.intakeTally.Shutdown(ctx))
-		}
-		if a.escalate != nil {
-			errs = append(errs, a.escalate.Shutdown(ctx))
-		}
-		if a.dispatch != nil {
-			errs = append(errs, a.dispatch.Shutdown(ctx))
-		}
-		if a.Broker != nil {
-			errs = append(errs, a.Broker.Shutdown(ctx)) // the changes still on their way to ALERTS
-		}
-		if a.healer != nil {
-			errs = append(errs, a.healer.Shutdown(ctx))
-		}
-		if a.catalog != nil {
-			errs = append(errs, a.catalog.Shutdown(ctx))
-		}
-		if a.nc != nil {
-			_ = a.nc.Flush()
-			a.nc.Close()
-		}
-		if a.embNATS != nil {
-			a.embNATS.Shutdown()
-		}
-		if a.rdb != nil {
-			errs = append(errs, a.rdb.Close())
-		}
-		if a.embRedis != nil {
-			errs = append(errs, a.embRedis.Shutdown(ctx))
+		var errs []error
+		for _, p := range a.parts() {
+			if err := p.shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("stop the %s: %w", p.name, err))
+			}
 		}
 		a.shutdownErr = errors.Join(errs...)
 	})
@@ -659,57 +668,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 // drained or acknowledged; the embedded servers keep what they stored.
 func (a *App) Kill() {
 	a.shutdownOnce.Do(func() {
-		if a.demo != nil {
-			a.demo.stop()
-		}
-		if a.httpSrv != nil {
-			_ = a.httpSrv.Close()
-		} else if a.listener != nil {
-			_ = a.listener.Close()
-		}
-		if a.nc != nil {
-			a.nc.Close()
-		}
-		if a.gateway != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			_ = a.gateway.Shutdown(ctx)
-			cancel()
-		}
-		if a.consumer != nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_ = a.consumer.Shutdown(ctx)
-		}
-		if a.escalate != nil {
-			_ = a.escalate.Shutdown(context.Background())
-		}
-		if a.dispatch != nil {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_ = a.dispatch.Shutdown(ctx)
-		}
-		stopped, cancel := context.WithCancel(context.Background())
-		cancel()
-		if a.intakeTally != nil {
-			_ = a.intakeTally.Shutdown(stopped)
-		}
-		if a.Broker != nil {
-			_ = a.Broker.Shutdown(stopped)
-		}
-		if a.healer != nil {
-			_ = a.healer.Shutdown(stopped)
-		}
-		if a.catalog != nil {
-			_ = a.catalog.Shutdown(context.Background())
-		}
-		if a.embNATS != nil {
-			a.embNATS.Shutdown()
-		}
-		if a.rdb != nil {
-			_ = a.rdb.Close()
-		}
-		if a.embRedis != nil {
-			a.embRedis.Kill()
+		for _, p := range a.parts() {
+			p.kill()
 		}
 	})
 }

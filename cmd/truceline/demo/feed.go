@@ -1,4 +1,4 @@
-package app
+package demo
 
 import (
 	"context"
@@ -17,9 +17,9 @@ type reportPublisher interface {
 	PublishReport(ctx context.Context, r *alerting.Report) (bool, error)
 }
 
-// demoFeed publishes plausible, simulated reports, every one marked as an
+// Feed publishes plausible, simulated reports, every one marked as an
 // exercise, so a newcomer sees a live board at once.
-type demoFeed struct {
+type Feed struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
@@ -97,11 +97,11 @@ func dueBeats(c *alerting.Catalog, last map[string]time.Time, now time.Time) []s
 	return out
 }
 
-// startDemoFeed publishes rate reports a second (none when 0) and beats
+// StartFeed publishes rate reports a second (none when 0) and beats
 // the demo's monitored sources.
-func startDemoFeed(p reportPublisher, hb heartbeats, catalog alerting.CatalogSource, rate float64, logger *slog.Logger) *demoFeed {
+func StartFeed(p reportPublisher, hb heartbeats, catalog alerting.CatalogSource, rate float64, logger *slog.Logger) *Feed {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &demoFeed{cancel: cancel, done: make(chan struct{})}
+	f := &Feed{cancel: cancel, done: make(chan struct{})}
 	logger = logger.With("component", "demo-feed")
 	beats := make(chan struct{})
 	go func() {
@@ -154,8 +154,15 @@ func startDemoFeed(p reportPublisher, hb heartbeats, catalog alerting.CatalogSou
 	return f
 }
 
-func (f *demoFeed) stop() {
-	f.once.Do(func() { f.cancel(); <-f.done })
+// Shutdown stops the feed and waits for it, or for ctx.
+func (f *Feed) Shutdown(ctx context.Context) error {
+	f.once.Do(f.cancel)
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // demoReport invents one report in a random demo zone; nil without zones.

@@ -1,4 +1,4 @@
-package app
+package demo
 
 import (
 	"encoding/json"
@@ -10,10 +10,10 @@ import (
 	"github.com/truceline/truceline/alerting/webhook"
 )
 
-// newDemoInbox is the demo's webhook receiver: each demo contact's webhook
+// NewInbox is the demo's webhook receiver: each demo contact's webhook
 // arrives at /demo/inbox/<contact> and is checked with that contact's
 // secret, as a liaison team's own receiver would.
-func newDemoInbox(catalog alerting.CatalogSource) *webhook.Receiver {
+func NewInbox(catalog alerting.CatalogSource) *webhook.Receiver {
 	return webhook.NewReceiver(func(r *http.Request) (string, bool) {
 		c, ok := catalog.Catalog().Contact(r.PathValue("contact"))
 		if !ok {
@@ -46,8 +46,8 @@ th{font-size:.8rem;text-transform:uppercase;color:#5d6d7e}.sev{font-weight:700;t
 {{else}}<tr><td colspan="6" class="muted">Nothing yet: escalation steps reach contacts minutes after an alert opens (see the demo policies).</td></tr>{{end}}
 </tbody></table></body></html>`))
 
-// inboxPage lists what the demo inbox received, newest first.
-func inboxPage(rc *webhook.Receiver) http.Handler {
+// InboxPage lists what the demo inbox received, newest first.
+func InboxPage(rc *webhook.Receiver) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := rc.Received()
 		h := w.Header()
