@@ -52,8 +52,10 @@ const (
 	EventReopened     Event = "reopened"
 )
 
-// RecentReports is how many report ids an alert carries itself.
-const RecentReports = 50
+// RecentReports is how many report ids an alert carries itself: the board's
+// first page of reports. More made every change frame longer (50 ids were
+// 60 % of a frame) and the fan-out to every board slower.
+const RecentReports = 10
 
 // DefaultRule names the built-in grouping that every report passes through
 // until rules are configured: same zone and category within a window.
