@@ -567,9 +567,10 @@ function complianceTable(s) {
     const th = el('th', 'sum-cat', p.name || p.party);
     th.scope = 'row';
     tr.append(th);
-    for (const [key] of COMPLIANCE) {
+    for (const [key, text] of COMPLIANCE) {
       const td = numCell(num(p.today[key]));
       td.dataset.key = key;
+      td.dataset.label = text; // its heading, shown beside it on phones
       const week = el('span', 'sum-week', `7 d: ${num(p.last_7_days[key])}`);
       week.title = `The 7 reporting days before: ${num(p.last_7_days[key])}; the day before: ${num(p.previous[key])}`;
       td.append(week);

@@ -376,6 +376,30 @@ func TestBoardSummary(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 
+	// On a phone, the cards with their charts and the compliance table fit
+	// the screen: nothing scrolls sideways, nothing spills out of its card.
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok(true))))`,
+		chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	spills := evaluate[[]string](t, tab, `(() => {
+		const out = [];
+		const root = document.documentElement;
+		if (root.scrollWidth > root.clientWidth + 1) out.push('the page is ' + root.scrollWidth + 'px wide in ' + root.clientWidth + 'px');
+		for (const e of document.querySelectorAll('[data-testid=summary-zone], [data-testid=summary-zone] table, [data-testid=summary-zone] ul')) {
+			if (e.scrollWidth > e.clientWidth + 1) out.push((e.dataset.zone || e.className) + ': ' + e.scrollWidth + 'px in ' + e.clientWidth + 'px');
+		}
+		return out;
+	})()`)
+	if len(spills) > 0 {
+		t.Errorf("on a phone, the summary does not fit:\n%s", strings.Join(spills, "\n"))
+	}
+	evaluate[bool](t, tab, `(() => { document.querySelector('[data-testid=summary-zone][data-zone=daraa] [data-testid=summary-compliance]')?.scrollIntoView(); return true; })()`)
+	saveArtifact(t, tab, "summary-390.png")
+
 	// A browser that is not signed in: a link to sign in on the board.
 	out := newProfile(t, tab, "signed out")
 	if err := chromedp.Do(out, chromedp.Navigate(base+"/summary")); err != nil {

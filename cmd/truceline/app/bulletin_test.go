@@ -196,4 +196,17 @@ func TestBoardBulletin(t *testing.T) {
 		t.Errorf("the views side by side %q, want %q", rows[0].Views, want)
 	}
 	saveArtifact(t, tab, "bulletin.png")
+
+	// On a phone the page does not scroll sideways: the incidents stack.
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() => ok(true))))`,
+		chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	if wide := evaluate[int](t, tab, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); wide > 1 {
+		t.Errorf("on a phone the bulletin is %d px wider than the screen", wide)
+	}
+	saveArtifact(t, tab, "bulletin-390.png")
 }
