@@ -6,8 +6,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/truceline/truceline/alerting"
 	"golang.org/x/time/rate"
+
+	"github.com/truceline/truceline/alerting"
 )
 
 // Rate limits: a token bucket per address, user or token.
