@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -65,9 +64,7 @@ type Heartbeats struct {
 	sub    *nats.Subscription
 	logger *slog.Logger
 
-	mu      sync.Mutex // guards stopped against pending.Add
-	stopped bool
-	pending sync.WaitGroup
+	taken drain
 }
 
 // heartbeatWithin bounds the handling of one heartbeat.
@@ -101,31 +98,17 @@ func (b *Broker) StartHeartbeats(o HeartbeatOptions) (*Heartbeats, error) {
 
 // Shutdown stops taking heartbeats and waits for those taken.
 func (hb *Heartbeats) Shutdown(ctx context.Context) error {
-	hb.mu.Lock()
-	hb.stopped = true
-	hb.mu.Unlock()
 	_ = hb.sub.Unsubscribe()
-	done := make(chan struct{})
-	go func() { hb.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return hb.taken.stop(ctx)
 }
 
 // take handles one heartbeat. The subscription's callbacks run one at a
 // time; a heartbeat is one Redis write, so they need no more.
 func (hb *Heartbeats) take(m *nats.Msg) {
-	hb.mu.Lock()
-	if hb.stopped {
-		hb.mu.Unlock()
+	if !hb.taken.begin() {
 		return // no answer: the sender's request times out, and it beats again
 	}
-	hb.pending.Add(1)
-	hb.mu.Unlock()
-	defer hb.pending.Done()
+	defer hb.taken.done()
 	now := hb.o.Now().UTC()
 	sender, err := hb.sender(m)
 	monitor, _ := strings.CutPrefix(m.Subject, hb.b.prefix+"heartbeats.")

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -40,9 +39,7 @@ type Intake struct {
 	sub    *nats.Subscription
 	logger *slog.Logger
 
-	mu      sync.Mutex // guards stopped against pending.Add
-	stopped bool
-	pending sync.WaitGroup // reports taken, not yet answered
+	taken drain // reports taken, not yet answered
 }
 
 // answerWithin bounds the wait for the stream's acknowledgement of one
@@ -66,18 +63,8 @@ func (b *Broker) StartIntake(logger *slog.Logger) (*Intake, error) {
 
 // Shutdown stops taking reports and waits for those taken to be answered.
 func (in *Intake) Shutdown(ctx context.Context) error {
-	in.mu.Lock()
-	in.stopped = true
-	in.mu.Unlock()
 	_ = in.sub.Unsubscribe()
-	done := make(chan struct{})
-	go func() { in.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return in.taken.stop(ctx)
 }
 
 // take stores one report and answers its sender once JetStream has.
@@ -102,21 +89,17 @@ func (in *Intake) take(m *nats.Msg) {
 		out.Header.Set(HeaderSenderMsgID, id)
 		opts = append(opts, jetstream.WithMsgID(scopedMsgID(by, zone, id)))
 	}
-	in.mu.Lock()
-	if in.stopped {
-		in.mu.Unlock()
+	if !in.taken.begin() {
 		return // no answer: the sender's publication times out, and it sends again
 	}
-	in.pending.Add(1)
-	in.mu.Unlock()
 	f, err := in.b.js.PublishMsgAsync(out, opts...)
 	if err != nil {
-		in.pending.Done()
+		in.taken.done()
 		in.answer(m, nil, err)
 		return
 	}
 	go func() {
-		defer in.pending.Done()
+		defer in.taken.done()
 		timeout := time.NewTimer(answerWithin)
 		defer timeout.Stop()
 		select {
