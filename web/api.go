@@ -317,17 +317,7 @@ func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request, act action
 		return
 	}
 	id := r.PathValue("id")
-	current, err := h.visibleAlert(r, id)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	p := principal(r)
-	if !p.ActsOn(current.Zone) {
-		h.writeError(w, r, alerting.Errorf(alerting.EFORBIDDEN, "a %s may not act on alerts", strings.ReplaceAll(string(p.Role), "_", " ")))
-		return
-	}
-	actor, err := p.Actor(body.Party)
+	actor, err := h.actorOn(r, id, body.Party)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -339,6 +329,20 @@ func (h *Handler) alertAction(w http.ResponseWriter, r *http.Request, act action
 	}
 	h.audit(r, "alert."+actionName(r.URL.Path), "alert "+id, a.Zone, truncate(body.Note, 200))
 	writeJSON(w, http.StatusOK, a)
+}
+
+// actorOn is who the caller acts as on alert id, for party: the alert must
+// be one it sees (else not found) in a zone it acts on (else forbidden).
+func (h *Handler) actorOn(r *http.Request, id, party string) (alerting.Actor, error) {
+	current, err := h.visibleAlert(r, id)
+	if err != nil {
+		return alerting.Actor{}, err
+	}
+	p := principal(r)
+	if !p.ActsOn(current.Zone) {
+		return alerting.Actor{}, alerting.Errorf(alerting.EFORBIDDEN, "a %s may not act on alerts", strings.ReplaceAll(string(p.Role), "_", " "))
+	}
+	return p.Actor(party)
 }
 
 // actionName is the last element of an action's path: ack, resolve, ...

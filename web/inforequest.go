@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/truceline/truceline/alerting"
@@ -115,17 +114,7 @@ func (h *Handler) infoAction(w http.ResponseWriter, r *http.Request, body any, p
 		}
 	}
 	id := r.PathValue("id")
-	current, err := h.visibleAlert(r, id)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	p := principal(r)
-	if !p.ActsOn(current.Zone) {
-		h.writeError(w, r, alerting.Errorf(alerting.EFORBIDDEN, "a %s may not act on alerts", strings.ReplaceAll(string(p.Role), "_", " ")))
-		return
-	}
-	actor, err := p.Actor(party())
+	actor, err := h.actorOn(r, id, party())
 	if err != nil {
 		h.writeError(w, r, err)
 		return
