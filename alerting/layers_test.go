@@ -18,19 +18,19 @@ const module = "github.com/truceline/truceline/"
 // import what they help to test. A package missing here fails the test, so
 // a new one gets its place in the docs too.
 var layers = map[string][]string{
-	"alerting":            nil,
-	"alerting/cap":        {"alerting"},
-	"alerting/email":      {"alerting"},
-	"alerting/redisstore": {"alerting"},
-	"alerting/webhook":    {"alerting"},
-	"broker":              {"alerting"},
-	"configs":             {"alerting"},
-	"web/auth":            {"alerting"},
-	"web/gateway":         {"alerting"},
-	"web":                 {"alerting", "alerting/cap", "configs", "web/auth"},
-	"cmd/trucectl":        {"alerting", "alerting/webhook", "configs"},
-	"cmd/truceline/demo":  {"alerting", "alerting/webhook"},
-	"cmd/truceline/app": {"alerting", "alerting/email", "alerting/redisstore", "alerting/webhook", "broker", "configs",
+	"alerting":                     nil,
+	"alerting/adapters/cap":        {"alerting"},
+	"alerting/adapters/email":      {"alerting"},
+	"alerting/adapters/redisstore": {"alerting"},
+	"alerting/adapters/webhook":    {"alerting"},
+	"broker":                       {"alerting"},
+	"configs":                      {"alerting"},
+	"web/auth":                     {"alerting"},
+	"web/gateway":                  {"alerting"},
+	"web":                          {"alerting", "alerting/adapters/cap", "configs", "web/auth"},
+	"cmd/trucectl":                 {"alerting", "alerting/adapters/webhook", "configs"},
+	"cmd/truceline/demo":           {"alerting", "alerting/adapters/webhook"},
+	"cmd/truceline/app": {"alerting", "alerting/adapters/email", "alerting/adapters/redisstore", "alerting/adapters/webhook", "broker", "configs",
 		"web", "web/auth", "web/gateway", "cmd/truceline/demo"},
 	"cmd/truceline": {"cmd/truceline/app"},
 }
@@ -55,6 +55,9 @@ func TestThePackagesKeepTheirLayers(t *testing.T) {
 		pkg := strings.TrimPrefix(fields[0], module)
 		if strings.HasSuffix(pkg, "test") {
 			continue // alertingtest, redistest, natstest, captest, smtptest, openapitest
+		}
+		if strings.HasPrefix(pkg, "alerting/") && !strings.HasPrefix(pkg, "alerting/adapters/") {
+			t.Errorf("package %s sits in the domain's folder: an adapter belongs under alerting/adapters/", pkg)
 		}
 		allowed, ok := layers[pkg]
 		if !ok {

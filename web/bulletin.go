@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap"
 )
 
 // The daily bulletin: GET /api/v1/bulletins/daily as JSON, as a printable

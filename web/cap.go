@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap"
 )
 
 // CAP 1.2 over HTTP (docs/CAP.md): an alert's messages, a zone's Atom feed

@@ -15,7 +15,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
-	"github.com/truceline/truceline/alerting/webhook"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 )
 
 // onCall is the server's answer to who is on call.

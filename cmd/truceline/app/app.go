@@ -24,9 +24,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/email"
-	"github.com/truceline/truceline/alerting/redisstore"
-	"github.com/truceline/truceline/alerting/webhook"
+	"github.com/truceline/truceline/alerting/adapters/email"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/cmd/truceline/demo"
 	"github.com/truceline/truceline/configs"

@@ -19,8 +19,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 	"github.com/truceline/truceline/web/auth"
 )

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap/captest"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/cap"
-	"github.com/truceline/truceline/alerting/cap/captest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/email"
-	"github.com/truceline/truceline/alerting/webhook"
+	"github.com/truceline/truceline/alerting/adapters/email"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/configs"
 )

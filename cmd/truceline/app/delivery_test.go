@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/webhook"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 

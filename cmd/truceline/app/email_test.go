@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/email"
+	"github.com/truceline/truceline/alerting/adapters/email/smtptest"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/email"
-	"github.com/truceline/truceline/alerting/email/smtptest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 	"github.com/truceline/truceline/broker/natstest"
 )
 

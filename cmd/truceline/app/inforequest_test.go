@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/webhook"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 

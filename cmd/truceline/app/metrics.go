@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
 	"github.com/truceline/truceline/web"
 )
 

@@ -13,8 +13,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
 	"github.com/truceline/truceline/broker"
 	"github.com/truceline/truceline/broker/natstest"
 	"github.com/truceline/truceline/cmd/truceline/app"

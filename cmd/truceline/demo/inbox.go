@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/webhook"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 )
 
 // NewInbox is the demo's webhook receiver: each demo contact's webhook

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/redisstore"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/cap"
-	"github.com/truceline/truceline/alerting/cap/captest"
+	"github.com/truceline/truceline/alerting/adapters/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap/captest"
 )
 
 var (

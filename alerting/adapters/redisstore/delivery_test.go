@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/redisstore"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
-	"github.com/truceline/truceline/alerting/webhook"
 )
 
 const testSecret = "whsec_ru023l+5ly9431sis52Nw/9vv13EccYo2usB2fpD3Ck="

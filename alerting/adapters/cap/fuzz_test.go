@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap"
 )
 
 // FuzzDecode: whatever arrives, Decode never panics, and either maps a

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/redisstore"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 )
 
 func auditStore(t *testing.T) (*redisstore.Store, *redis.Client) {

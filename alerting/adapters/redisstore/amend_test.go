@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
 )
 
 // amendment is a report that updates (or withdraws) an earlier one, as a

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap"
 )
 
 func TestFeed(t *testing.T) {

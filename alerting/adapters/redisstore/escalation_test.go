@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
-	"github.com/truceline/truceline/alerting/webhook"
 )
 
 const escalationConfig = `

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
 )
 
 // TestLateReports: a report that arrives more than 6 hours after it was

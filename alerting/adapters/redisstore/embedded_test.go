@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
 	"github.com/truceline/truceline/alerting/alertingtest"
-	"github.com/truceline/truceline/alerting/redisstore"
 )
 
 func connect(t *testing.T, url string) *redis.Client {

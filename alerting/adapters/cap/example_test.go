@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap"
 )
 
 func ExampleDecode() {

@@ -20,8 +20,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/email"
-	"github.com/truceline/truceline/alerting/email/smtptest"
+	"github.com/truceline/truceline/alerting/adapters/email"
+	"github.com/truceline/truceline/alerting/adapters/email/smtptest"
 )
 
 const (

@@ -7,7 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 )
 
 // TestStartWith checks that a secured server lets in only its user, with

@@ -16,7 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/truceline/truceline/alerting/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
 )
 
 // Server is a redis-server child owned by one test.

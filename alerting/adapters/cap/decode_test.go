@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/cap"
-	"github.com/truceline/truceline/alerting/cap/captest"
+	"github.com/truceline/truceline/alerting/adapters/cap"
+	"github.com/truceline/truceline/alerting/adapters/cap/captest"
 )
 
 var zones = []alerting.Zone{aleppo, {ID: "homs-north", Name: "North of Homs"}}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/redisstore"
-	"github.com/truceline/truceline/alerting/redisstore/redistest"
+	"github.com/truceline/truceline/alerting/adapters/redisstore"
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 )
 
 // lateness records, per alert, how late its escalation was published.
@@ -35,7 +35,7 @@ func (l *lateness) PublishChange(_ context.Context, c alerting.Change) error {
 // coming due over 50 seconds (2,000 a second) and measures how late an
 // escalator running on the real clock fires them. Run it alone:
 //
-//	go test -run '^$' -bench TimerLateness -benchtime 1x ./alerting/redisstore/
+//	go test -run '^$' -bench TimerLateness -benchtime 1x ./alerting/adapters/redisstore/
 func BenchmarkTimerLateness(b *testing.B) {
 	const timers = 100_000
 	const spread = 50 * time.Second

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/webhook"
+	"github.com/truceline/truceline/alerting/adapters/webhook"
 )
 
 // benchDeliveries opens n alerts whose policy notifies the contact "ops"
@@ -59,7 +59,7 @@ rules:
 // steps come due at 100 a second, with an escalator and a dispatcher on the
 // real clock. Run it alone:
 //
-//	go test -run '^$' -bench StepDueToWebhook -benchtime 1x ./alerting/redisstore/
+//	go test -run '^$' -bench StepDueToWebhook -benchtime 1x ./alerting/adapters/redisstore/
 func BenchmarkStepDueToWebhook(b *testing.B) {
 	const n = 1000
 	const step = 15 * time.Second
@@ -97,7 +97,7 @@ func BenchmarkStepDueToWebhook(b *testing.B) {
 // BenchmarkDeliveryThroughput queues 5,000 due webhooks and measures how
 // fast one dispatcher delivers them to a local receiver (throttling off).
 //
-//	go test -run '^$' -bench DeliveryThroughput -benchtime 1x ./alerting/redisstore/
+//	go test -run '^$' -bench DeliveryThroughput -benchtime 1x ./alerting/adapters/redisstore/
 func BenchmarkDeliveryThroughput(b *testing.B) {
 	const n = 5000
 	for range b.N {
