@@ -20,6 +20,7 @@ import (
 // mounts and builds from exist, and every TRUCELINE_ variable it sets is an
 // option truceline knows.
 func TestComposeFileIsHonest(t *testing.T) {
+	t.Parallel()
 	root := filepath.Join("..", "..")
 	data, err := os.ReadFile(filepath.Join(root, "compose.yaml"))
 	if err != nil {

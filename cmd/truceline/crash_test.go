@@ -89,6 +89,7 @@ func (c *child) waitExit(t *testing.T) {
 // report that got a 202 is processed, in exactly one alert; then stops the
 // second with SIGTERM and checks it drains and exits cleanly.
 func TestKillNineLosesNothing(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	n, r := natstest.Start(t), redistest.Start(t)
 	env := demoEnv(n, r, "TRUCELINE_RATE_REPORTS_PER_MINUTE=0")
@@ -235,6 +236,7 @@ func signIn(t *testing.T, base, user, password string) (*http.Client, string) {
 // down"), the process exits 0, and a new process then finds every report
 // either done or still to do: each is counted once.
 func TestSIGTERMDrains(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	n, r := natstest.Start(t), redistest.Start(t)
 	c := startChild(t, bin, demoEnv(n, r))

@@ -71,6 +71,7 @@ func TestBadConfigurationStopsStartUp(t *testing.T) {
 // TestTakenPortsSayWhatToDo occupies the ports truceline wants and checks
 // the advice it prints.
 func TestTakenPortsSayWhatToDo(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +140,7 @@ func TestConfigurationLayers(t *testing.T) {
 // TestShippedConfigIsTheDefault keeps configs/truceline.yaml honest: it must
 // parse and equal the built-in defaults.
 func TestShippedConfigIsTheDefault(t *testing.T) {
+	t.Parallel()
 	cfg := app.DefaultConfig()
 	cfg.DataDir, cfg.LogLevel = "", "" // proves the file sets them
 	if err := cfg.LoadFile("configs/truceline.yaml", configs.DefaultServerConfig()); err != nil {

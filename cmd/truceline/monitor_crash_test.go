@@ -19,6 +19,7 @@ import (
 // its deadline, and starts another: the silence is still noticed, one
 // alert opens (not none, not two), and the post's next beat resolves it.
 func TestKillNineBetweenABeatAndItsDeadline(t *testing.T) {
+	t.Parallel()
 	bin := build(t)
 	n, r := natstest.Start(t), redistest.Start(t)
 	env := demoEnv(n, r)

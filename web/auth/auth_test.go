@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/web/auth"
 )
@@ -81,7 +83,7 @@ func (m *memStore) DeleteSession(_ context.Context, hash string) error {
 func fixture(t testing.TB) (*auth.Authenticator, *memStore, string, *time.Time) {
 	t.Helper()
 	s := newMemStore()
-	hash, err := auth.HashPassword("correct horse battery")
+	hash, err := auth.HashPasswordCost("correct horse battery", bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func fixture(t testing.TB) (*auth.Authenticator, *memStore, string, *time.Time) 
 		t.Fatal(err)
 	}
 	s.tokens[tok.ID] = tok
-	a, err := auth.New(auth.Options{Store: s, Now: func() time.Time { return *clock }})
+	a, err := auth.New(auth.Options{Store: s, Now: func() time.Time { return *clock }, PasswordCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +109,7 @@ func bearer(token string) *http.Request {
 }
 
 func TestTokensAndTheCache(t *testing.T) {
+	t.Parallel()
 	a, s, secret, clock := fixture(t)
 	id, err := a.Authenticate(bearer(secret))
 	if err != nil || id.Principal == nil || id.Principal.User != "officer" || id.Session != nil {
@@ -140,6 +143,7 @@ func TestTokensAndTheCache(t *testing.T) {
 }
 
 func TestLoginAndCSRF(t *testing.T) {
+	t.Parallel()
 	a, _, _, _ := fixture(t)
 	if _, _, _, err := a.Login(context.Background(), "officer", "wrong password"); alerting.ErrorCode(err) != auth.EUNAUTHENTICATED {
 		t.Errorf("wrong password: %v", err)

@@ -43,6 +43,7 @@ func call(t *testing.T, a *app.App, token, method, path, body string) (int, stri
 // covers and a zone it does not, and checks the exact status: a zone a
 // caller may not see answers as if it did not exist.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	if err := a.ApplyConfig(context.Background(), alerting.Config{Parties: []alerting.Party{{ID: "party-c", Name: "Co-chair C", Status: alerting.PartyAdherent}}}); err != nil {
@@ -160,6 +161,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // TestNobodyActsForAnotherParty: a liaison's or a seconded duty officer's
 // actions carry their own party, and naming another party is refused.
 func TestNobodyActsForAnotherParty(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	liaisonA := userToken(t, a, alerting.User{Name: "l-a", FullName: "Liaison A", Role: alerting.RoleLiaison, Party: "party-a", Zones: []string{"*"}})
@@ -187,6 +189,7 @@ func TestNobodyActsForAnotherParty(t *testing.T) {
 // TestWebSocketShowsOnlyVisibleZones: a liaison's subscription to every
 // zone is its own zones, and a hidden zone is unknown.
 func TestWebSocketShowsOnlyVisibleZones(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	tok := userToken(t, a, alerting.User{Name: "ws-liaison", Role: alerting.RoleLiaison, Party: "party-a", Zones: []string{"aleppo"}})
@@ -232,6 +235,7 @@ func TestWebSocketShowsOnlyVisibleZones(t *testing.T) {
 // HttpOnly and SameSite=Strict, a change without the CSRF token is refused,
 // signing out ends the session; a revoked or expired token stops working.
 func TestSessionsCSRFAndTokens(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ctx := context.Background()
@@ -337,6 +341,7 @@ func tokensOf(a *app.App) string {
 // TestRateLimits: sign-in attempts and reports beyond their rates get 429
 // with Retry-After.
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.RateLogins, cfg.RateReports = 6, 60 // bursts of 5 and 10
@@ -376,6 +381,7 @@ func TestRateLimits(t *testing.T) {
 // TestNoSecretInTheLogs runs sign-ins, tokens, users and a report with debug
 // logging and checks that no password, token or hash reaches the log.
 func TestNoSecretInTheLogs(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.SMTPHost, cfg.SMTPFrom, cfg.SMTPUsername, cfg.SMTPPassword = "127.0.0.1", "alerts@example.org", "mailer", "smtp-secret-password"

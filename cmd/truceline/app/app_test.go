@@ -22,6 +22,7 @@ import (
 // TestReportsReachTheBoard follows the whole path: a report published on
 // NATS and another posted over HTTP become alert frames on a WebSocket.
 func TestReportsReachTheBoard(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ws := dial(t, a)
@@ -139,6 +140,7 @@ func TestReportsReachTheBoard(t *testing.T) {
 // TestBadReportsAreRejectedAndChangeNothing sends each kind of bad report
 // over HTTP and NATS: each gets its own error, and no state changes.
 func TestBadReportsAreRejectedAndChangeNothing(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	now := time.Now().UTC()
@@ -222,6 +224,7 @@ func TestBadReportsAreRejectedAndChangeNothing(t *testing.T) {
 // the test admin's over HTTP and an anonymous publisher's over NATS are
 // two reports, each counted once.
 func TestTheSameReportCountsOnce(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	body := reportJSON("dup-1", "idlib", "shelling")
@@ -264,6 +267,7 @@ func TestTheSameReportCountsOnce(t *testing.T) {
 // sequence and checks it gets what it missed, no more and no less, and a
 // snapshot with a reason when it cannot resume.
 func TestResumeGetsExactlyTheMissedChanges(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ws := dial(t, a)
@@ -313,6 +317,7 @@ func TestResumeGetsExactlyTheMissedChanges(t *testing.T) {
 // in, starts it again on the same NATS and Redis, and checks that every
 // report JetStream acknowledged is in exactly one alert.
 func TestRestartLosesNoReport(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	first := start(t, cfg)
@@ -356,6 +361,7 @@ func TestRestartLosesNoReport(t *testing.T) {
 // TestEmbeddedModeKeepsStateAcrossRestarts runs truceline with its own NATS
 // and Redis in a data directory, restarts it, and finds the alert again.
 func TestEmbeddedModeKeepsStateAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	cfg := startDeps(t).config(t)
 	cfg.NATSURL, cfg.RedisURL = "embedded", "embedded"
 	cfg.NATSListen = "127.0.0.1:0"
@@ -384,6 +390,7 @@ func TestEmbeddedModeKeepsStateAcrossRestarts(t *testing.T) {
 // reads say so with 503, reports are still accepted into JetStream, and
 // they become alerts once Redis is back.
 func TestRedisOutage(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	if status, body := get(t, a, "/readyz"); status != 200 || body["ready"] != true {
@@ -442,6 +449,7 @@ func TestInMemoryModeServes(t *testing.T) {
 // TestEscalationSurvivesAKill kills truceline with an escalation step
 // pending; the step fires once after the restart, neither lost nor doubled.
 func TestEscalationSurvivesAKill(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	first := start(t, cfg)
@@ -484,6 +492,7 @@ func TestEscalationSurvivesAKill(t *testing.T) {
 // escalation step fires once, and every notification is delivered once,
 // whichever replica does the work.
 func TestTwoReplicas(t *testing.T) {
+	t.Parallel()
 	d, a, b, in := twoReplicas(t, time.Second)
 	nc := d.nats.Connect(t)
 	js, err := jetstream.New(nc)

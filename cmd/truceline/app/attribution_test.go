@@ -20,6 +20,7 @@ import (
 // zone one may not see answers as if it did not exist); and a bad body
 // names every problem.
 func TestAttributionJudgements(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	jointPolicy(t, a)

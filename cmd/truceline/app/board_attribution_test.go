@@ -36,6 +36,7 @@ func (b *board) fillDetailForm(selects map[string]string, reasonID, reason, subm
 // panels show the two judgements side by side under that party, with its
 // report count.
 func TestBoardVerificationAndAttribution(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

@@ -14,6 +14,7 @@ import (
 // agreement to resolve, and a click shows only those; the count follows
 // what either party does, and someone acting for no party sees none of it.
 func TestAwaitingMyParty(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

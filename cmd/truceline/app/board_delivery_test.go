@@ -62,6 +62,7 @@ type deliveryBadge struct {
 // contact was notified instead; and in the list, badges that say so
 // without opening the alert.
 func TestBoardDelivery(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	cfg := d.config(t)

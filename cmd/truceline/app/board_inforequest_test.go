@@ -17,6 +17,7 @@ import (
 // answers in its panel; A's panel shows the answer. A request whose
 // deadline passes shows "OVERDUE by …" on both boards.
 func TestBoardInfoRequest(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

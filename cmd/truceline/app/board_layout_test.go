@@ -246,6 +246,7 @@ func layoutBoard(t *testing.T, a *app.App) (string, int) {
 // the viewport and their row and, where the list stays beside the panel,
 // not under it. With TRUCELINE_ARTIFACTS set it saves a screenshot of each.
 func TestBoardLayoutFits(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

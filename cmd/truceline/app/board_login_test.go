@@ -73,6 +73,7 @@ func sessionCookie(t *testing.T, tab context.Context, a *app.App) *network.Cooki
 // so and no board shows. Tried again and again, the server refuses: too many
 // attempts, and then the right password does not help either.
 func TestBoardLoginWrongPassword(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	cfg := d.config(t)
@@ -127,6 +128,7 @@ func TestBoardLoginWrongPassword(t *testing.T) {
 // names the liaison, their role and party, and their acknowledgement is
 // party-a's without the board choosing a party.
 func TestBoardLoginLiaison(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -191,6 +193,7 @@ func TestBoardLoginLiaison(t *testing.T) {
 // action: no buttons in the rows, none in the detail panel (which says
 // why), and "a" acknowledges nothing.
 func TestBoardLoginViewer(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -237,6 +240,7 @@ func TestBoardLoginViewer(t *testing.T) {
 // TestBoardLoginReporter signs in as a reporter: there is no board for them,
 // only a word on how reporters submit reports, and the way out.
 func TestBoardLoginReporter(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -272,6 +276,7 @@ func TestBoardLoginReporter(t *testing.T) {
 // With TRUCELINE_SCREENSHOTS=1 it writes docs/board-signin.png: the header
 // of the signed-in board over the sign-in form.
 func TestBoardLoginSignOut(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

@@ -15,6 +15,7 @@ import (
 // alert; the zoom buttons work; and the page asked nothing of any server
 // but truceline (the outlines are shipped, there are no tiles).
 func TestTheMapZoomsClustersAndStaysOffline(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

@@ -25,6 +25,7 @@ import (
 //
 // With TRUCELINE_SCREENSHOTS=1 it writes docs/board-monitors.png.
 func TestBoardShowsTheSourcesAndAZoneNobodyHears(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

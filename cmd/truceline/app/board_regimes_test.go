@@ -16,6 +16,7 @@ import (
 // regime that ends first there; a regime-end notice counts down in its row;
 // and a liaison sees the regimes of its zones by name.
 func TestRegimesCountDownOnTheBoard(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

@@ -167,6 +167,7 @@ func (b *board) waitReportAlert(a *app.App, zone string) (alerting.Alert, string
 // the alert it lands in. The report is stored with every field as given,
 // as the duty officer's, under an id of the board's.
 func TestBoardReportForm(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -306,6 +307,7 @@ func TestBoardReportForm(t *testing.T) {
 // problem. The report corrected is sent, its answer lost on the way back,
 // and sent again: it is stored and counted once.
 func TestBoardReportFormProblems(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -449,6 +451,7 @@ func TestBoardReportFormProblems(t *testing.T) {
 // TestBoardReportFormWho: the form is for those who may submit. A viewer
 // has no "New report" (nor its key); a liaison chooses among their own zones.
 func TestBoardReportFormWho(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

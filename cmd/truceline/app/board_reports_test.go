@@ -15,6 +15,7 @@ import (
 // perpetrator, place (shown on the map at a click), casualties and
 // description; and it filters them by alleged perpetrator.
 func TestTheDetailListsTheReports(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

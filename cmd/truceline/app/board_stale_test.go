@@ -18,6 +18,7 @@ import (
 // missed. What the server says of its own trouble (Redis down) is shown
 // too, and goes when it is over.
 func TestAFrozenServerMakesTheBoardStale(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	cfg := d.config(t)

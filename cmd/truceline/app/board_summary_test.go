@@ -147,6 +147,7 @@ func (p summaryPage) zone(id string) summaryZone {
 //
 // With TRUCELINE_SCREENSHOTS=1 it writes docs/board-summary.png.
 func TestBoardSummary(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	cfg := d.config(t)

@@ -276,6 +276,7 @@ func postReport(t *testing.T, a *app.App, r report, ago time.Duration) {
 // TestBoardShowsReportsLive opens the board and sees a report published on
 // NATS, then one posted over HTTP, appear as rows without a reload.
 func TestBoardShowsReportsLive(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -335,6 +336,7 @@ func TestBoardShowsReportsLive(t *testing.T) {
 // and sees it acknowledged in another (of the same browser, so signed in as
 // the same duty officer).
 func TestAcknowledgeInOneBoardUpdatesAnother(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -449,6 +451,7 @@ func (b *board) waitDetail(id string) {
 // party-b disputes it in the detail panel, and party-a's board shows the
 // dispute.
 func TestJointAcknowledgementAndVerification(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -608,6 +611,7 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 // stores a report while it is down, starts it again on the same address, and
 // checks that the board reconnects by itself and shows what it missed.
 func TestBoardCatchesUpAfterServerRestart(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	cfg := d.config(t)
@@ -665,6 +669,7 @@ func TestBoardCatchesUpAfterServerRestart(t *testing.T) {
 // TestZoneFilter filters the board by zone, keeps the filter in the URL, and
 // applies it to alerts that arrive later.
 func TestZoneFilter(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -739,6 +744,7 @@ func TestZoneFilter(t *testing.T) {
 // TestBoardSortsBySeverity shows alerts of every severity, most severe
 // first, and saves a full-page screenshot of the board as a test artifact.
 func TestBoardSortsBySeverity(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -788,6 +794,7 @@ func TestBoardSortsBySeverity(t *testing.T) {
 //
 //	TRUCELINE_README_SHOT=$PWD/docs/board.png go test -run TestBoardReadmeScreenshot ./cmd/truceline/app/
 func TestBoardReadmeScreenshot(t *testing.T) {
+	t.Parallel()
 	path := os.Getenv("TRUCELINE_README_SHOT")
 	if path == "" {
 		t.Skip("set TRUCELINE_README_SHOT to a file path to write the README's board screenshot")
@@ -976,6 +983,7 @@ func (b *board) setFilter(name, value string) {
 // counters, choosing a zone on the map, the severity and verification
 // filters, and that the filters live in the URL and survive a reload.
 func TestMapAndFilters(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))
@@ -1157,6 +1165,7 @@ func TestMapAndFilters(t *testing.T) {
 // across reloads), and the keyboard: "?" shows the shortcuts, "/" goes to
 // the zone filter.
 func TestBoardTitleSoundAndHelp(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

@@ -57,6 +57,7 @@ func runOutPolicies(t *testing.T, a *app.App) {
 // stays calm throughout. With the sound off, an escalation that runs out
 // makes no sound.
 func TestBoardUnansweredIsLoudest(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

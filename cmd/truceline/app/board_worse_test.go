@@ -13,6 +13,7 @@ import (
 // worse (extreme, two killed) flashes on the board, sounds the extreme cue
 // and carries a "worse since ack" badge saying what changed.
 func TestAWorseAlertIsSeenAndHeard(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

@@ -3,10 +3,12 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -110,7 +112,21 @@ func stopBrowser() {
 	stopBrowserLocked()
 }
 
+// testParallel is how many tests run at once unless -parallel says
+// otherwise. Each test waits on its own servers, browser tabs and clocks
+// far more than it computes (the package's tests spend about a third of
+// their time on a CPU), so more of them run at once than there are cores.
+const testParallel = 6
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		if err := flag.Set("test.parallel", strconv.Itoa(testParallel)); err != nil {
+			panic(err)
+		}
+	}
 	code := m.Run()
 	stopBrowser()
 	os.Exit(code)

@@ -49,6 +49,7 @@ func bulletinIncident(t *testing.T, a *app.App) string {
 // message; a bad query names every problem, and a liaison reads its zones
 // only.
 func TestDailyBulletin(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	id := bulletinIncident(t, a)
@@ -160,6 +161,7 @@ func TestDailyBulletin(t *testing.T) {
 //
 // With TRUCELINE_ARTIFACTS=dir it saves a screenshot there.
 func TestBoardBulletin(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

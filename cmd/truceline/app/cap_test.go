@@ -83,6 +83,7 @@ func capMessage(t *testing.T, doc []byte) cap.Message {
 // the zone's Atom feed lists both messages, and only to those who see the
 // zone.
 func TestCAPExport(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	post(t, a, "/api/v1/reports", reportJSON("cap-1", "aleppo", "shelling"))
@@ -199,6 +200,7 @@ func capReport(identifier, areaDesc, event string, observed time.Time) string {
 // zone its area names with the category its event names; what cannot be
 // mapped, or breaks the schema, is named by CAP element in one 400.
 func TestCAPReports(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	doc := capReport("pa-idlib-0001", "Idlib", "Airstrike", time.Now().Add(-time.Minute))
@@ -276,6 +278,7 @@ func capAmendment(identifier, msgType string, killed int, refs ...string) string
 // not counted; another sender naming the same identifier withdraws or
 // updates nothing.
 func TestCAPUpdateAndCancel(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	first := capAmendment("pa-inc-1", "Alert", 1)

@@ -18,6 +18,7 @@ import (
 // cluster with --stream-replicas 3, the production shape: every stream and
 // the state bucket has three replicas, and losing a node loses no report.
 func TestStreamsReplicatedOnACluster(t *testing.T) {
+	t.Parallel()
 	cluster := natstest.StartCluster(t, 3)
 	d := &deps{nats: cluster.Servers[0], redis: redistest.Start(t)}
 	cfg := d.config(t)

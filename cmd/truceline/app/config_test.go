@@ -34,6 +34,7 @@ func do(t *testing.T, method, url, contentType string, body string) (int, map[st
 // TestConfigurationAPI manages rules and policies over HTTP and checks that
 // every replica uses a change without a restart.
 func TestConfigurationAPI(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	b := start(t, d.config(t)) // a second replica on the same NATS and Redis

@@ -86,6 +86,7 @@ func firstAlert(t *testing.T, a *app.App, zone string) alerting.Alert {
 // acknowledges it on behalf of the contact's party, and works for nothing
 // else: not tampered with, not on another alert, not once expired.
 func TestAckLink(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.AckLinkSecret = strings.Repeat("a", 32)
@@ -165,6 +166,7 @@ func TestAckLink(t *testing.T) {
 // lands in the demo's inbox with a valid signature, and the liaison team's
 // NATS method publishes on its subject with the key as Nats-Msg-Id.
 func TestDemoContactsAreReached(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.Demo, cfg.DemoRate = true, 0
@@ -243,6 +245,7 @@ func TestDemoContactsAreReached(t *testing.T) {
 // was down is retried by the next truceline after the first is killed, and
 // arrives once.
 func TestDeliveriesSurviveAKill(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	in := newReceiver(t)
 	in.down.Store(true)
@@ -285,6 +288,7 @@ func TestDeliveriesSurviveAKill(t *testing.T) {
 
 // TestOnCallAPI answers who is on call in the demo schedules.
 func TestOnCallAPI(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.Demo, cfg.DemoRate = true, 0
@@ -310,6 +314,7 @@ func TestOnCallAPI(t *testing.T) {
 // acknowledgement rules of the policies judging them, never their steps;
 // the rest of the configuration stays closed.
 func TestLiaisonsReadTheRegimesAndPoliciesOfTheirZones(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.Demo, cfg.DemoRate = true, 0

@@ -11,6 +11,7 @@ import (
 // TestTheDemoSourcesAreHeard: with --demo, even without a report feed,
 // the demo's monitored sources are watched and beat: OP Sierra-3 is heard.
 func TestTheDemoSourcesAreHeard(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.Demo, cfg.DemoRate = true, 0

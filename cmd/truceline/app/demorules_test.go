@@ -17,6 +17,7 @@ import (
 // rule outside-regime (minor, board only) and opens nothing under the
 // joint-acknowledgement policy; the same report observed now does.
 func TestTheDemoRulesPageNobodyForAReportOutsideAnyRegime(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	demo, err := configs.Demo(time.Now())

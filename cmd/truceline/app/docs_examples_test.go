@@ -39,6 +39,7 @@ import (
 // does a check whose example is gone. A block that truly cannot be
 // reproduced is marked <!-- example: illustrative, not checked: WHY -->.
 func TestDocumentedExamplesAreRealAnswers(t *testing.T) {
+	t.Parallel()
 	examples := readDocExamples(t)
 	if t.Failed() {
 		return

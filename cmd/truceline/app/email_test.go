@@ -109,6 +109,7 @@ func mailText(t *testing.T, raw []byte) (netmail.Header, string) {
 // acknowledge link; and the log never shows the relay's password. Without
 // a relay, the notification gives up at once, saying why.
 func TestEmailMethod(t *testing.T) {
+	t.Parallel()
 	const password = "Sm7p-pa55word-never-logged"
 	contacts := []alerting.Contact{{ID: "mail-desk", Name: "Mail desk", Party: "party-a",
 		Methods: []alerting.Method{{ID: "mail", Type: alerting.MethodEmail, Address: "desk@example.org"}}}}

@@ -13,6 +13,7 @@ import (
 // step due after the death fires once), and a WebSocket client of the dead
 // replica reconnects to the survivor and resumes without a gap.
 func TestKillOneOfTwoReplicas(t *testing.T) {
+	t.Parallel()
 	d, a, b, in := twoReplicas(t, 3*time.Second)
 	ws := dial(t, a)
 	ws.subscribe(t, []string{"homs-north"}, nil)

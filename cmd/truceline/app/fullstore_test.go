@@ -17,6 +17,7 @@ import (
 // refused with a 503 that says the store is full, /readyz says the same,
 // and both recover once there is room again.
 func TestFullStoreTurnsReadinessDown(t *testing.T) {
+	t.Parallel()
 	// A store of 700 MiB, of which ALERTS (16 MiB here), REJECTED, AUDIT
 	// and the state bucket reserve 592.
 	d := &deps{nats: natstest.StartWithMaxStore(t, 700<<20), redis: redistest.Start(t)}

@@ -36,6 +36,7 @@ func getBody(t *testing.T, url string) (int, http.Header, []byte) {
 // as Point features filtered by zone and time, for the zones the caller may
 // see.
 func TestGeoJSON(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	base := "http://" + a.HTTPAddr()
@@ -114,6 +115,7 @@ func TestGeoJSON(t *testing.T) {
 // TestDailySummary counts a zone's reports of the day by category and
 // severity, beside the day before, as JSON and CSV.
 func TestDailySummary(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	today := time.Now().UTC()

@@ -217,6 +217,7 @@ func sameBoard(t *testing.T, a *app.App, old *boardState) {
 // NATS, and actions of every kind) is missing from it, and truceline must
 // bring it back from the streams by itself.
 func TestRedisRestoredToASnapshotHeals(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	js := jetStream(t, d)
@@ -273,6 +274,7 @@ func TestRedisRestoredToASnapshotHeals(t *testing.T) {
 // publication retried after an outage). A heal redoes them in their order
 // all the same.
 func TestAHealTakesChangesStoredOutOfTurn(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	js := jetStream(t, d)
@@ -353,6 +355,7 @@ func storedSeqs(t *testing.T, a *app.App) map[string]int64 {
 // TestTwoReplicasHealAtOnce restores Redis under two replicas: both notice,
 // both heal, and each lost change is redone exactly once between them.
 func TestTwoReplicasHealAtOnce(t *testing.T) {
+	t.Parallel()
 	d, a, b, _ := twoReplicas(t, time.Hour)
 	js := jetStream(t, d)
 	followed := followBoard(t, b)
@@ -387,6 +390,7 @@ func TestTwoReplicasHealAtOnce(t *testing.T) {
 // alert yet (counted towards a rule's threshold) are in no alert change, so
 // the stream of reports is where they are found again.
 func TestLostReportsWithoutAlertChangesAreRecovered(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	if err := a.ApplyConfig(context.Background(), alerting.Config{Rules: []alerting.Rule{{ID: "three", GroupBy: []string{"zone"},
@@ -495,6 +499,7 @@ func (p *switchProxy) switchTo(backend string) {
 // lagging replica does: everything the primary acknowledged since is
 // missing from it.
 func TestFailoverToALaggingReplicaHeals(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	replica := redistest.Start(t)
 	proxy := newSwitchProxy(t, d.redis.Addr)
@@ -555,6 +560,7 @@ func offset(info, field string) int64 {
 // running truceline: the configuration, users, tokens, alerts with their
 // actions and every report come back from the streams, through the rebuild.
 func TestRedisWipedIsRebuiltFromTheStreams(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	js := jetStream(t, d)
@@ -598,6 +604,7 @@ func TestRedisWipedIsRebuiltFromTheStreams(t *testing.T) {
 // TestRevokedTokenStaysRevoked revokes a token after a snapshot and
 // restores Redis to it: the token must not come back to life.
 func TestRevokedTokenStaysRevoked(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	tok := userToken(t, a, alerting.User{Name: "leaver", Role: alerting.RoleViewer})
@@ -654,6 +661,7 @@ func alertSeqs(t *testing.T, a *app.App, zone string) []int64 {
 // and notifications go out: they go on without it, and once NATS is back
 // ALERTS holds every change of every zone, each once.
 func TestNATSRestartLeavesNoHoleInALERTS(t *testing.T) {
+	t.Parallel()
 	d, a, _, in := twoReplicas(t, time.Second)
 	ids := make([]string, 0, 24)
 	for i := range 24 {
@@ -712,6 +720,7 @@ func inOrder(t *testing.T, a *app.App) {
 // another replica stores it in ALERTS, in its place, though no later
 // change comes in the zone to reveal it.
 func TestAChangeNobodyPublishedReachesALERTS(t *testing.T) {
+	t.Parallel()
 	_, a, _, _ := twoReplicas(t, time.Hour)
 	ids := []string{"silent-1", "silent-2"}
 	for i, id := range ids {
@@ -764,6 +773,7 @@ func auditState(t *testing.T, a *app.App) (int64, int64, []alerting.AuditProblem
 // AUDIT too, so a Redis restored to before them gets them back, and a list
 // cut short directly in Redis is noticed and mended; the chain verifies.
 func TestAuditLogSurvivesARollbackAndACut(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ids := sendReports(t, a, jetStream(t, d), "audited", 6)
@@ -806,6 +816,7 @@ func TestAuditLogSurvivesARollbackAndACut(t *testing.T) {
 // compacted record, the changes after it from ALERTS, and every report
 // counts once.
 func TestRebuildPastWhatALERTSKeeps(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	js := jetStream(t, d)

@@ -52,6 +52,7 @@ func auditActions(t *testing.T, a *app.App, id string) []string {
 // party and zone; bad bodies are named field by field; every change is
 // audited.
 func TestInfoRequestsAreThePartiesOwn(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	if err := a.ApplyConfig(context.Background(), alerting.Config{Parties: []alerting.Party{{ID: "party-c", Name: "Party C", Status: alerting.PartyAdherent}}}); err != nil {
@@ -161,6 +162,7 @@ func TestInfoRequestsAreThePartiesOwn(t *testing.T) {
 // the policy's on_info_request_overdue step is delivered to its webhook
 // contact, once; a late answer is still taken.
 func TestOverdueInfoRequestEscalates(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	in := newReceiver(t)

@@ -17,6 +17,7 @@ import (
 // is late and which rule held it. A rule with late: include opens an
 // alert for it, marked late.
 func TestALateReportPagesNobodyUnlessARuleTakesIt(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	jointPolicy(t, a) // rule "all": every report, joint acknowledgement
@@ -58,6 +59,7 @@ func TestALateReportPagesNobodyUnlessARuleTakesIt(t *testing.T) {
 // rule that takes late reports) is marked LATE in its row and its details,
 // and the report is marked as late in the alert's reports.
 func TestTheBoardShowsLateReports(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

@@ -81,6 +81,7 @@ func sample(families map[string]*dto.MetricFamily, name string, want ...string) 
 // acknowledgement) and checks that /metrics shows each, with labels from
 // small fixed sets only.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ctx := context.Background()
@@ -395,6 +396,7 @@ func checkDashboard(t *testing.T, m map[string]*dto.MetricFamily) {
 // caller's when it is a short safe token and a new one otherwise, and that
 // the request's log line carries it too.
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	logs := &logBuffer{}
 	a := startWithLogger(t, d.config(t), slogTo(logs))
@@ -458,6 +460,7 @@ func TestRequestID(t *testing.T) {
 // passes Prometheus's own lint (promtool check metrics: names, units,
 // help texts). Without promtool it is skipped, except in CI.
 func TestMetricsPassPromtool(t *testing.T) {
+	t.Parallel()
 	tool, err := exec.LookPath("promtool")
 	if err != nil {
 		if os.Getenv("CI") == "true" {

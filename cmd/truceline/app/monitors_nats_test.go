@@ -17,6 +17,7 @@ import (
 // server beats on heartbeats.<monitor>; its source is heard. Another user
 // of the zone cannot keep it alive.
 func TestANATSUserKeepsItsOwnSourceAlive(t *testing.T) {
+	t.Parallel()
 	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

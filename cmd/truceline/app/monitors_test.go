@@ -50,6 +50,7 @@ func silentAlerts(t *testing.T, a *app.App, zone string) []alerting.Alert {
 // source_silent alert, and its next report (a heartbeat, as configured)
 // resolves it.
 func TestASilentSourceRaisesAnAlertAndHeardAgainResolvesIt(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ctx := context.Background()

@@ -37,6 +37,7 @@ func embeddedConfig(t *testing.T) app.Config {
 // its users, and a liaison user reports and follows alerts of its zones
 // only, while truceline itself works as before.
 func TestEmbeddedNATSUsers(t *testing.T) {
+	t.Parallel()
 	const password = "liaison-a's Secret 7"
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
@@ -181,6 +182,7 @@ func TestEmbeddedNATSUsers(t *testing.T) {
 // (--nats-open, or the demo), it takes anyone, and warns; off loopback,
 // louder.
 func TestEmbeddedNATSRequiresCredentialsByDefault(t *testing.T) {
+	t.Parallel()
 	cfg := embeddedConfig(t)
 	logs := &logBuffer{}
 	a := startLogged(t, cfg, logs)
@@ -223,6 +225,7 @@ func TestEmbeddedNATSRequiresCredentialsByDefault(t *testing.T) {
 // TestNATSSecurityOptionsAreValidated: every bad NATS security option is
 // named, and no secret is printed.
 func TestNATSSecurityOptionsAreValidated(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	external := app.DefaultConfig()
 	external.NATSURL = "tls://truceline:s3cret@nats.example.org:4222"
@@ -283,6 +286,7 @@ func TestNATSSecurityOptionsAreValidated(t *testing.T) {
 // with a password in the URL or an nkey seed, over TLS with a private CA
 // and a client certificate, and never prints the password.
 func TestExternalNATSCredentialsAndTLS(t *testing.T) {
+	t.Parallel()
 	const password = "n4ts-Secret-31"
 	s := natstest.StartWith(t, natstest.Options{User: "truceline", Password: password, TLS: true, ClientCerts: true})
 	cfg := embeddedConfig(t)
@@ -329,6 +333,7 @@ func TestExternalNATSCredentialsAndTLS(t *testing.T) {
 // duplicate, while its own resend is one. Each report records which user
 // sent it, whatever it claims.
 func TestANATSUsersReportIDsAreItsOwn(t *testing.T) {
+	t.Parallel()
 	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

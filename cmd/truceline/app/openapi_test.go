@@ -213,6 +213,7 @@ const openAPICAPReport = `<?xml version="1.0" encoding="UTF-8"?>
 // TestOpenAPIAnswers drives a real server through every kind of operation,
 // with right and wrong requests, and holds each answer to the document.
 func TestOpenAPIAnswers(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ctx := context.Background()

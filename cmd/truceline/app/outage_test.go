@@ -199,6 +199,7 @@ func waitReady(t *testing.T, a *app.App, timeout time.Duration, status int, redi
 // error, never a 202; truceline reconnects to both by itself; and every
 // report that got a 202 or a PubAck ends up in exactly one alert.
 func TestOutagesUnderLoad(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("restarts Redis and NATS under load")
 	}

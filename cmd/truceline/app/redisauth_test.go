@@ -69,6 +69,7 @@ func startFails(t *testing.T, cfg app.Config) (string, string) {
 // TestRedisACLUser: truceline logs in as an ACL user limited to its key
 // prefix, and a wrong password fails saying so, without the password.
 func TestRedisACLUser(t *testing.T) {
+	t.Parallel()
 	s := redistest.StartWith(t, redistest.Options{User: "truceline", Password: redisPassword, ACL: redisACL})
 	cfg := redisConfig(t, s)
 	if !strings.Contains(cfg.RedisURL, "truceline:"+redisPassword+"@") {
@@ -103,6 +104,7 @@ func TestRedisACLUser(t *testing.T) {
 // from a private CA (redis_tls_ca), with a client certificate when the
 // server requires one, and says what is missing otherwise.
 func TestRedisTLS(t *testing.T) {
+	t.Parallel()
 	s := redistest.StartWith(t, redistest.Options{User: "truceline", Password: redisPassword, ACL: redisACL, TLS: true})
 	cfg := redisConfig(t, s)
 	if !strings.HasPrefix(cfg.RedisURL, "rediss://") {
@@ -130,6 +132,7 @@ func TestRedisTLS(t *testing.T) {
 
 // TestRedisSecurityOptionsAreValidated: every bad Redis TLS option is named.
 func TestRedisSecurityOptionsAreValidated(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.txt")
 	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {

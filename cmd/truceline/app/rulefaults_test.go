@@ -17,6 +17,7 @@ import (
 // API and on the board, until they dismiss it or write the rule again.
 // Others' boards do not show it.
 func TestARuleThatFailsIsShownToAdmins(t *testing.T) {
+	t.Parallel()
 	needChromium(t)
 	d := startDeps(t)
 	a := start(t, d.config(t))

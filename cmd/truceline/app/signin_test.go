@@ -80,6 +80,7 @@ func (b *browser) signIn(user, password string) int {
 // user from one address does not lock the user out from another, and the
 // refused attempts are counted, not written to the audit log.
 func TestASignInLockCannotBeTrippedFromElsewhere(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.RateLogins = 0.06 // bursts of 5, then one every 1,000 s: however slow the machine, no refill within the test
@@ -122,6 +123,7 @@ func TestASignInLockCannotBeTrippedFromElsewhere(t *testing.T) {
 // password ends the user's sessions; an admin setting their own ends
 // their other sessions and keeps the one they did it from.
 func TestANewPasswordEndsTheOtherSessions(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	signInUser(t, a, alerting.User{Name: "officer", Role: alerting.RoleDutyOfficer}, "correct horse battery")
@@ -170,6 +172,7 @@ func TestANewPasswordEndsTheOtherSessions(t *testing.T) {
 // expires expires with it at the latest, and one made with a token that
 // is revoked stops working with it.
 func TestATokenMadeWithATokenNeverOutlivesIt(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	officer := userToken(t, a, alerting.User{Name: "officer", Role: alerting.RoleDutyOfficer})
@@ -208,6 +211,7 @@ func TestATokenMadeWithATokenNeverOutlivesIt(t *testing.T) {
 // following the zones taken away, told why; a revoked token closes the
 // connection with 4401.
 func TestAnOpenWebSocketFollowsItsCredentials(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	tok := userToken(t, a, alerting.User{Name: "liaison-x", Role: alerting.RoleLiaison, Party: "party-a", Zones: []string{"aleppo", "idlib"}})

@@ -43,6 +43,7 @@ func storedReport(t *testing.T, a *app.App, key string) alerting.StoredReport {
 // sender that sends a report again is told it is a duplicate, and it is
 // counted once; over HTTP and as CAP.
 func TestAReportIDBelongsToItsSender(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	squatter := userToken(t, a, alerting.User{Name: "squat-a", Role: alerting.RoleLiaison, Party: "party-a", Zones: []string{"aleppo"}})
@@ -176,6 +177,7 @@ func contains(list []string, s string) bool {
 // acting for no party may do both alone. A new report withdraws an
 // agreement.
 func TestNoPartyClosesAJointAlertAlone(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	jointPolicy(t, a)

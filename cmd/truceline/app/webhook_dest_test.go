@@ -39,6 +39,7 @@ func webhookError(t *testing.T, a *app.App, zone string) (msg, state string) {
 // (its error page may name internal hosts, or worse) is not shown to the
 // alert's viewers: the status alone is.
 func TestWebhookAnswersStayWithTheDestination(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	leaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -59,6 +60,7 @@ func TestWebhookAnswersStayWithTheDestination(t *testing.T) {
 // TestWebhooksDoNotReachPrivateAddresses: a webhook to a private or local
 // address is refused, without a request, unless its network is allowed.
 func TestWebhooksDoNotReachPrivateAddresses(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	cfg := d.config(t)
 	cfg.WebhookAllowNetworks = nil
@@ -83,6 +85,7 @@ func TestWebhooksDoNotReachPrivateAddresses(t *testing.T) {
 // contact that is still being retried when that party acknowledges is
 // cancelled, though the alert still waits for the other party.
 func TestAPartysPendingPagesStopWhenItAcknowledges(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	in := newReceiver(t)
@@ -114,6 +117,7 @@ func TestAPartysPendingPagesStopWhenItAcknowledges(t *testing.T) {
 // still waiting when its zones change is cancelled. A contact naming an
 // unknown zone is refused.
 func TestContactsArePagedOnlyForTheirZones(t *testing.T) {
+	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	in := newReceiver(t)
