@@ -11,6 +11,7 @@ import (
 // TestInternalUserConnectsInProcessOnly: even with its password, the
 // internal user cannot log in over the client port.
 func TestInternalUserConnectsInProcessOnly(t *testing.T) {
+	t.Parallel()
 	h, _ := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	emb, err := StartEmbedded(EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: t.TempDir(),
 		Users: []EmbeddedUser{{Name: "liaison-a", PasswordHash: string(h), Zones: []string{"aleppo"}}}})
@@ -37,6 +38,7 @@ func TestInternalUserConnectsInProcessOnly(t *testing.T) {
 }
 
 func TestLiaisonPermissions(t *testing.T) {
+	t.Parallel()
 	p := liaisonPermissions("c1.", []string{"aleppo", "idlib"}, []string{"liaison.a.>"})
 	want := map[string][]string{
 		"publish":   {"c1.heartbeats.*", "c1.violations.aleppo.>", "c1.violations.idlib.>"},
@@ -61,6 +63,7 @@ func TestLiaisonPermissions(t *testing.T) {
 // TestVersionAtLeast: truceline refuses NATS older than 2.11, whose
 // JetStream cannot check a change's turn over a zone's subjects.
 func TestVersionAtLeast(t *testing.T) {
+	t.Parallel()
 	for v, want := range map[string]bool{"2.9.25": false, "2.10.22": false, "2.11.0": true, "2.12.0-RC.1": true, "2.15.2": true, "3.0.0": true, "": false, "dev": false} {
 		if got := versionAtLeast(v, 2, 11); got != want {
 			t.Errorf("versionAtLeast(%q, 2, 11) = %v, want %v", v, got, want)

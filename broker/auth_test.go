@@ -26,6 +26,7 @@ func hash(t *testing.T, password string) string {
 }
 
 func TestCheckEmbeddedUsersNamesEveryProblem(t *testing.T) {
+	t.Parallel()
 	good := hash(t, "pw")
 	problems := broker.CheckEmbeddedUsers("c1.", []broker.EmbeddedUser{
 		{Name: "a", PasswordHash: good, Zones: []string{"aleppo"}, NotifySubjects: []string{"liaison.a.>"}},
@@ -71,6 +72,7 @@ func TestCheckEmbeddedUsersNamesEveryProblem(t *testing.T) {
 // a liaison user and a prefix: truceline's connection manages the streams,
 // the user reports and follows alerts of its zone only.
 func TestEmbeddedUsersArePermittedTheirZonesOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Prefix: "c1.",
 		Users: []broker.EmbeddedUser{{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"},
@@ -177,6 +179,7 @@ func TestEmbeddedUsersArePermittedTheirZonesOnly(t *testing.T) {
 // where JetStream sends its acknowledgement, so it must not let a user
 // write into truceline's subjects, nor reach other users.
 func TestLiaisonCannotPublishThroughReplies(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	emb, own := embeddedWithIntake(t,
 		broker.EmbeddedUser{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"}},
@@ -254,6 +257,7 @@ func TestLiaisonCannotPublishThroughReplies(t *testing.T) {
 // in the global account, so opening the server, adding or removing users
 // keeps them.
 func TestEmbeddedStoreSurvivesTurningUsersOnAndOff(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	users := []broker.EmbeddedUser{{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"}}}
@@ -320,6 +324,7 @@ func startIntake(t *testing.T, own *nats.Conn, prefix string) *broker.Broker {
 // Nats-Msg-Id scoped to it and the zone; the acknowledgement is the
 // stream's.
 func TestTheIntakeRecordsWhoSent(t *testing.T) {
+	t.Parallel()
 	emb, own := embeddedWithIntake(t, broker.EmbeddedUser{Name: "liaison-a", PasswordHash: hash(t, "pw-a"), Zones: []string{"aleppo"}})
 	nc, err := nats.Connect(emb.ClientURL(), nats.UserInfo("liaison-a", "pw-a"))
 	if err != nil {

@@ -84,6 +84,7 @@ func (f *flaky) processed(id string) bool {
 // through; a dependency outage is never a reason to park; a parked report
 // replayed after the fix is processed.
 func TestPoisonReportsAreParked(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	nc := srv.Connect(t)
 	b, err := broker.New(context.Background(), broker.Options{Conn: nc})

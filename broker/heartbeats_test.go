@@ -70,6 +70,7 @@ func heartbeatCatalog(t *testing.T) fixedCatalog {
 // the others are answered with the reason and kept on
 // rejected.heartbeats, naming the sender.
 func TestHeartbeatsAreRefusedToWhoMayNotReport(t *testing.T) {
+	t.Parallel()
 	users := []broker.EmbeddedUser{
 		{Name: "op-north", PasswordHash: hash(t, "pw"), Zones: []string{"latakia"}},
 		{Name: "party-b", PasswordHash: hash(t, "pw"), Zones: []string{"latakia", "idlib"}},
@@ -147,6 +148,7 @@ func TestHeartbeatsAreRefusedToWhoMayNotReport(t *testing.T) {
 // every publisher is anonymous: it keeps alive a monitor that names no
 // accounts, never one that does.
 func TestAnAnonymousHeartbeatIsNoNamedAccounts(t *testing.T) {
+	t.Parallel()
 	emb, err := broker.StartEmbedded(broker.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: t.TempDir(), Open: true, Prefix: "c1."})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // Reading the streams leaves no consumer behind: a heal, or a test that
 // polls ALERTS, would otherwise pile them up until JetStream refuses more.
 func TestReadingTheStreamsLeavesNoConsumer(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
 	if err != nil {
@@ -59,6 +60,7 @@ func TestReadingTheStreamsLeavesNoConsumer(t *testing.T) {
 // is said in headers, not in the body, and read back as the Arrival the
 // engine admits it with again.
 func TestAnAmendmentKeepsWhatItAmends(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
 	if err != nil {

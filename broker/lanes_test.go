@@ -13,6 +13,7 @@ import (
 // one at a time and in order; a key whose item is being handled holds up
 // only its own items; close lets the workers finish the queue.
 func TestLanesKeepOrderPerKeyAndNeverBlockOtherKeys(t *testing.T) {
+	t.Parallel()
 	l := newLanes[int]()
 	// A worker takes "slow"'s first item and holds it.
 	l.push("slow", 0)
@@ -80,6 +81,7 @@ func TestLanesKeepOrderPerKeyAndNeverBlockOtherKeys(t *testing.T) {
 // TestLanesOneItemOfAKeyAtATime: however many workers, a key's items are
 // never handled concurrently.
 func TestLanesOneItemOfAKeyAtATime(t *testing.T) {
+	t.Parallel()
 	l := newLanes[int]()
 	inFlight := map[string]int{}
 	var mu sync.Mutex

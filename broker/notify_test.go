@@ -21,6 +21,7 @@ func message(key, subject string) *alerting.Message {
 }
 
 func TestNotifierPublishesToPlainSubscribers(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	nc := srv.Connect(t)
 	b, err := broker.New(context.Background(), broker.Options{Conn: nc})
@@ -54,6 +55,7 @@ func TestNotifierPublishesToPlainSubscribers(t *testing.T) {
 // TestNotifierStoresInACapturingStreamOnce: a liaison system that captures
 // its subject in a stream gets each key once, however often it is sent.
 func TestNotifierStoresInACapturingStreamOnce(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	nc := srv.Connect(t)
 	b, err := broker.New(context.Background(), broker.Options{Conn: nc})
@@ -84,6 +86,7 @@ func TestNotifierStoresInACapturingStreamOnce(t *testing.T) {
 }
 
 func TestNotifierFailsWhileNATSIsDown(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(10*time.Millisecond))
 	if err != nil {

@@ -87,6 +87,7 @@ func upTo(n int64) []int64 {
 // replicas at once, are stored in ALERTS in the order of their sequence
 // numbers, each once.
 func TestChangesAreStoredInOrderOnceWhoeverPublishesThem(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	replicas := []*broker.Broker{newBroker(t, srv), newBroker(t, srv)}
 	const n = 400
@@ -123,6 +124,7 @@ func TestChangesAreStoredInOrderOnceWhoeverPublishesThem(t *testing.T) {
 // A replica that does not know another stored a change since cannot store
 // it again: JetStream refuses a change that does not follow the zone's last.
 func TestAStaleReplicaCannotStoreAChangeTwice(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	a, b := newBroker(t, srv), newBroker(t, srv)
 	publish := func(by *broker.Broker, seq int64) {
@@ -171,6 +173,7 @@ func history(t testing.TB, zone string, seqs ...int64) *source {
 // A change whose committer died before publishing it is read back from the
 // store: by whoever waits behind it, or when asked to complete the zone.
 func TestChangesNobodyPublishedAreReadBackFromTheStore(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b := newBroker(t, srv)
 	b.SetChangeSource(history(t, "homs-north", 1, 2, 3, 4, 5))
@@ -188,6 +191,7 @@ func TestChangesNobodyPublishedAreReadBackFromTheStore(t *testing.T) {
 // A change the store's history no longer holds leaves a hole, and the
 // changes after it are stored anyway: ALERTS never stalls.
 func TestAChangeLostFromTheHistoryDoesNotStallTheZone(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b := newBroker(t, srv)
 	b.SetChangeSource(history(t, "daraa", 3, 4)) // 1 and 2 trimmed away
@@ -201,6 +205,7 @@ func TestAChangeLostFromTheHistoryDoesNotStallTheZone(t *testing.T) {
 // and its publishers told: the store may have given its sequence numbers
 // to other changes.
 func TestForgetFailsWhatWaits(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b := newBroker(t, srv)
 	done := make(chan error, 1)
@@ -220,6 +225,7 @@ func TestForgetFailsWhatWaits(t *testing.T) {
 // A change published while NATS is away is answered unavailable, and
 // stored once NATS is back, in order, without being published again.
 func TestChangesWaitForNATS(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b := newBroker(t, srv)
 	if err := b.PublishChange(context.Background(), change(t, "hama", 1)); err != nil {
@@ -244,6 +250,7 @@ func TestChangesWaitForNATS(t *testing.T) {
 // when the connection drops between two messages sent together) is
 // deleted, and stored again right after its predecessor.
 func TestAChangeStoredOutOfTurnIsStoredAgainInItsTurn(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b := newBroker(t, srv)
 	if err := b.PublishChange(context.Background(), change(t, "tartus", 1)); err != nil {
@@ -306,6 +313,7 @@ func BenchmarkOutbox(b *testing.B) {
 // stored, as a quiet zone's are: each finds a worker, though the last
 // worker may be just stopping for want of work.
 func TestEachChangeFindsAWorker(t *testing.T) {
+	t.Parallel()
 	srv := natstest.Start(t)
 	b := newBroker(t, srv)
 	var wg sync.WaitGroup

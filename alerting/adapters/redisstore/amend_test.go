@@ -25,6 +25,7 @@ func amendment(id, amends string, killed int, withdraw bool) *alerting.Report {
 // twice and taken back: the alert counts it once throughout, its
 // casualties are the last telling's, and each step is on the timeline.
 func TestAnUpdateReplacesTheReportItNames(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	first := rep("a1", "aleppo", alerting.CategoryShelling, t0)
@@ -99,6 +100,7 @@ func TestAnUpdateReplacesTheReportItNames(t *testing.T) {
 // the sender never sent (or another sender's, whose key differs) is kept
 // and counted nowhere; an update of one is a report of its own.
 func TestAWithdrawalOfAnUnknownReportChangesNothing(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	f.handle(t, rep("a1", "aleppo", alerting.CategoryShelling, t0))
@@ -117,6 +119,7 @@ func TestAWithdrawalOfAnUnknownReportChangesNothing(t *testing.T) {
 // engine reports in batches; an update in the same batch as the report it
 // names must still find it.
 func TestAnAmendmentInABatchWaitsForTheReportItAmends(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	rs := []*alerting.Report{rep("a1", "aleppo", alerting.CategoryShelling, t0), amendment("u1", "a1", 2, false),

@@ -28,6 +28,7 @@ func auditStore(t *testing.T) (*redisstore.Store, *redis.Client) {
 }
 
 func TestAuditAppendConcurrentlyAndDetectTampering(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store, rdb := auditStore(t)
 
@@ -259,6 +260,7 @@ func TestAuditAppendConcurrentlyAndDetectTampering(t *testing.T) {
 }
 
 func TestAuditAppendRejectsIncompleteEntries(t *testing.T) {
+	t.Parallel()
 	store, _ := auditStore(t)
 	_, err := store.AppendAudit(context.Background(), alerting.AuditEntry{Detail: "who did what?"})
 	if alerting.ErrorCode(err) != alerting.EINVALID || len(alerting.ErrorFields(err)) != 2 {
@@ -270,6 +272,7 @@ func TestAuditAppendRejectsIncompleteEntries(t *testing.T) {
 }
 
 func TestAuditVerifyReadsPagesOfAThousand(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store, rdb := auditStore(t)
 	// 2,345 entries, chained here and written in one go.

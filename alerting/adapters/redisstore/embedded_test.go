@@ -24,6 +24,7 @@ func connect(t *testing.T, url string) *redis.Client {
 }
 
 func TestEmbeddedRedisServerKeepsDataAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	emb, err := redisstore.StartEmbedded(ctx, redisstore.EmbeddedOptions{Dir: dir, NoFallback: true})

@@ -111,6 +111,7 @@ func (e *escalation) open(t *testing.T) string {
 }
 
 func TestEscalationStepsFireOnTimeUntilJointAcknowledgement(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	ctx := context.Background()
 	id := e.open(t)
@@ -158,6 +159,7 @@ func TestEscalationStepsFireOnTimeUntilJointAcknowledgement(t *testing.T) {
 }
 
 func TestRepeatsRunOutThenEscalationStops(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	id := e.open(t)
 	for _, d := range []time.Duration{5, 15, 25, 30, 40} {
@@ -175,6 +177,7 @@ func TestRepeatsRunOutThenEscalationStops(t *testing.T) {
 }
 
 func TestSnoozeResolveAndReopen(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	ctx := context.Background()
 	id := e.open(t)
@@ -209,6 +212,7 @@ func TestSnoozeResolveAndReopen(t *testing.T) {
 // TestTwoReplicasFireEachStepOnce ticks two escalators at once over many
 // alerts: every step must fire exactly once.
 func TestTwoReplicasFireEachStepOnce(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	_, second := e.replica(t)
 	const alerts = 40
@@ -248,6 +252,7 @@ func TestTwoReplicasFireEachStepOnce(t *testing.T) {
 // TestTimersSurviveARedisCrash kills Redis with a step pending and checks
 // that the step fires once, right after Redis and the escalator are back.
 func TestTimersSurviveARedisCrash(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	id := e.open(t)
 	e.srv.Kill(t)
@@ -266,6 +271,7 @@ func TestTimersSurviveARedisCrash(t *testing.T) {
 }
 
 func TestVerifyPerParty(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	ctx := context.Background()
 	id := e.open(t)
@@ -300,6 +306,7 @@ func TestVerifyPerParty(t *testing.T) {
 // replaces another's; a bad one names every problem, an unknown alleged
 // party included, and changes nothing.
 func TestAttributionPerParty(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	ctx := context.Background()
 	id := e.open(t)
@@ -330,6 +337,7 @@ func TestAttributionPerParty(t *testing.T) {
 }
 
 func TestRegimeEndIsAnnouncedOnce(t *testing.T) {
+	t.Parallel()
 	_, store := storeWith(t, `
 zones:
   - {id: latakia, name: Latakia}
@@ -386,6 +394,7 @@ regimes:
 // the next step fires on time while the first step's delivery is still
 // failing, and the failing one is tried for about a day before it gives up.
 func TestEscalationNeverWaitsOnAFailingDelivery(t *testing.T) {
+	t.Parallel()
 	e := setupEscalation(t)
 	catalog, err := e.store.LoadCatalog(context.Background(), 0)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 // while, even through later commits of this process; an action's change
 // replaces the group's entry only when the entry holds that alert.
 func TestGroupCacheTrust(t *testing.T) {
+	t.Parallel()
 	var c groupCache
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	v1 := &alerting.Alert{ID: "al-1", GroupKey: "g", Version: 1}

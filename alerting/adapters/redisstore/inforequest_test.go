@@ -55,6 +55,7 @@ func (e *escalation) overdueReplica(t *testing.T, overdue *atomic.Int64) *alerti
 // deadline passes while no truceline runs goes overdue when one starts
 // again, from the timer Redis kept.
 func TestInfoRequestGoesOverdueOnceAcrossReplicasAndRestarts(t *testing.T) {
+	t.Parallel()
 	srv, store := storeWith(t, infoRequestConfig)
 	e := &escalation{fixture: &fixture{redis: srv, store: store, pub: &recorder{}}, clock: alertingtest.NewClock(t0), srv: srv}
 	e.eng, e.esc = e.replica(t)

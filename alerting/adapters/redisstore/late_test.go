@@ -18,6 +18,7 @@ import (
 // which its classification says (late_held); a rule with late: include
 // alerts on it like on any other, and conditions see report.late.
 func TestLateReports(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	cfg := alerting.Config{
@@ -110,6 +111,7 @@ func TestLateReports(t *testing.T) {
 
 // TestALateRuleValueIsChecked: a rule's late is include, join or nothing.
 func TestALateRuleValueIsChecked(t *testing.T) {
+	t.Parallel()
 	cfg := alerting.Config{Rules: []alerting.Rule{{ID: "a", Late: "always"}, {ID: "b", Late: alerting.LateJoin}, {ID: "c", Late: alerting.LateInclude}}}
 	ps := cfg.Validate()
 	if len(ps) != 1 || ps[0].Path != "$.rules[0].late" || !strings.Contains(ps[0].Message, "must be include") {

@@ -49,6 +49,7 @@ type step struct {
 }
 
 func TestRules(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		rules string
@@ -296,6 +297,7 @@ func (f *fixture) onlyAlert(t *testing.T, zone string) *alerting.Alert {
 // grouping, a report seen before in the middle of the batch, and a
 // duplicate within the batch.
 func TestHandlingReportsTogetherEqualsOneByOne(t *testing.T) {
+	t.Parallel()
 	const rules = `
 rules:
   - {id: pair, zones: [aleppo], categories: [shelling], threshold: 2, window: 10m, group_by: [zone], policy: joint}

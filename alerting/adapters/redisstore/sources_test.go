@@ -85,6 +85,7 @@ func (w *watchers) heard(t *testing.T, d time.Duration) {
 }
 
 func TestTwoReplicasOpenOneSilentAlert(t *testing.T) {
+	t.Parallel()
 	w := setupWatchers(t, 2)
 	w.at(t, 0) // both start watching
 	w.at(t, time.Minute)
@@ -139,6 +140,7 @@ func TestTwoReplicasOpenOneSilentAlert(t *testing.T) {
 }
 
 func TestALostSourceIsWatchedAfresh(t *testing.T) {
+	t.Parallel()
 	w := setupWatchers(t, 1)
 	w.at(t, 0)
 	w.heard(t, time.Minute)
@@ -159,6 +161,7 @@ func TestALostSourceIsWatchedAfresh(t *testing.T) {
 }
 
 func TestATimerSetFromAnOlderLookDoesNotHideABeat(t *testing.T) {
+	t.Parallel()
 	w := setupWatchers(t, 1)
 	w.at(t, 0)
 	ctx := context.Background()
@@ -178,6 +181,7 @@ func TestATimerSetFromAnOlderLookDoesNotHideABeat(t *testing.T) {
 }
 
 func TestAReportOfTheSourceIsAHeartbeat(t *testing.T) {
+	t.Parallel()
 	w := setupWatchers(t, 1)
 	catalog, err := w.store.LoadCatalog(context.Background(), 0)
 	if err != nil {

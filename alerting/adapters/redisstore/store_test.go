@@ -97,6 +97,7 @@ func (f *fixture) handle(t *testing.T, r *alerting.Report) {
 }
 
 func TestReportsGroupIntoAlerts(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	f.handle(t, rep("r1", "aleppo", alerting.CategoryShelling, t0))
 	f.handle(t, rep("r2", "aleppo", alerting.CategoryShelling, t0.Add(5*time.Minute)))
@@ -141,6 +142,7 @@ func TestReportsGroupIntoAlerts(t *testing.T) {
 }
 
 func TestHandlingAReportTwiceCountsOnce(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	r := rep("r1", "aleppo", alerting.CategoryShelling, t0)
 	f.handle(t, r)
@@ -161,6 +163,7 @@ func TestHandlingAReportTwiceCountsOnce(t *testing.T) {
 // TestConcurrentEnginesCountEachReportOnce runs two engines over the same
 // reports at once, as two replicas with redeliveries would.
 func TestConcurrentEnginesCountEachReportOnce(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	second := newEngine(t, f.store, f.pub)
 	const n = 100
@@ -204,6 +207,7 @@ func TestConcurrentEnginesCountEachReportOnce(t *testing.T) {
 // between reports: every report must build on the alert as it is in Redis,
 // whoever changed it last.
 func TestGroupCacheNeverServesAStaleAlert(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	other, err := redisstore.New(redisstore.Options{Client: f.redis.Client(t)})
@@ -243,6 +247,7 @@ func TestGroupCacheNeverServesAStaleAlert(t *testing.T) {
 }
 
 func TestActionsChangeAlerts(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	f.handle(t, rep("r1", "aleppo", alerting.CategoryShelling, t0))
@@ -277,6 +282,7 @@ func TestActionsChangeAlerts(t *testing.T) {
 }
 
 func TestChangesSince(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{HistoryLimit: 5})
 	ctx := context.Background()
 	for i := range 8 {
@@ -313,6 +319,7 @@ func TestChangesSince(t *testing.T) {
 }
 
 func TestStateSurvivesARedisCrash(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	f.handle(t, rep("r1", "aleppo", alerting.CategoryShelling, t0))
@@ -332,6 +339,7 @@ func TestStateSurvivesARedisCrash(t *testing.T) {
 }
 
 func TestCatalogWatcherPicksUpChanges(t *testing.T) {
+	t.Parallel()
 	f := setup(t, redisstore.Options{})
 	ctx := context.Background()
 	w, err := redisstore.WatchCatalog(ctx, f.store, 10*time.Millisecond, 0, alertingtest.Logger(t))

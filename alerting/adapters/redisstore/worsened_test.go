@@ -52,6 +52,7 @@ func worseOnce(t *testing.T, onWorsened string) (e *escalation, before, after *a
 // change after acknowledgement is marked on the alert and its timeline,
 // and the change says updated; the acknowledgement stands.
 func TestAnAcknowledgedAlertDoesNotWorsenInSilence(t *testing.T) {
+	t.Parallel()
 	_, _, a, event := worseOnce(t, "")
 	if a.Worsened == nil || a.Worsened.What != "severity severe → extreme, killed 0 → 2" || !a.Worsened.At.Equal(t0.Add(7*time.Minute)) {
 		t.Fatalf("worsened %+v", a.Worsened)
@@ -67,6 +68,7 @@ func TestAnAcknowledgedAlertDoesNotWorsenInSilence(t *testing.T) {
 // TestOnWorsenedReopen: with on_worsened: reopen the acknowledgements are
 // withdrawn and escalation starts over, so the first step pages again.
 func TestOnWorsenedReopen(t *testing.T) {
+	t.Parallel()
 	e, before, a, event := worseOnce(t, alerting.OnWorsenedReopen)
 	if a.State != alerting.StateOpen || len(a.Acks) != 0 || event != alerting.EventReopened {
 		t.Fatalf("state %s, acks %+v, event %s; want reopened without acknowledgements", a.State, a.Acks, event)
@@ -91,6 +93,7 @@ func TestOnWorsenedReopen(t *testing.T) {
 // report naming a party no report named before, or the tenth report, makes
 // the alert worse; the alert counts the reports alleging each party.
 func TestANewPerpetratorOrAMilestoneIsMaterial(t *testing.T) {
+	t.Parallel()
 	srv, store := storeWith(t, escalationConfig)
 	e := &escalation{fixture: &fixture{redis: srv, store: store, pub: &recorder{}}, clock: alertingtest.NewClock(t0), srv: srv}
 	e.eng, e.esc = e.replica(t)
@@ -130,6 +133,7 @@ func TestANewPerpetratorOrAMilestoneIsMaterial(t *testing.T) {
 // TestAThresholdAlertCountsTheAllegedOfEveryReport: the reports a
 // threshold held back count towards the alert's alleged perpetrators too.
 func TestAThresholdAlertCountsTheAllegedOfEveryReport(t *testing.T) {
+	t.Parallel()
 	_, store := storeWith(t, `
 zones:
   - {id: aleppo, name: Aleppo}
