@@ -91,6 +91,7 @@ func (s *auditServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestAuditVerifyClean(t *testing.T) {
+	t.Parallel()
 	s, url := newAuditServer(t, 25)
 	s.token = "sekrit"
 	code, out, errOut := trucectl(t, "", "--server", url, "--token", "sekrit", "audit", "verify")
@@ -115,6 +116,7 @@ func TestAuditVerifyClean(t *testing.T) {
 }
 
 func TestAuditVerifyEmpty(t *testing.T) {
+	t.Parallel()
 	_, url := newAuditServer(t, 0)
 	if code, out, errOut := trucectl(t, "", "--server", url, "audit", "verify"); code != 0 || out != "audit log OK: 0 entries, head 0 -\n" {
 		t.Fatalf("exit %d, %q %q", code, out, errOut)
@@ -122,6 +124,7 @@ func TestAuditVerifyEmpty(t *testing.T) {
 }
 
 func TestAuditVerifyTampered(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		tamper func(s *auditServer)
@@ -170,6 +173,7 @@ func TestAuditVerifyTampered(t *testing.T) {
 // An entry appended between the server reading the entries and the head is
 // not mistaken for tampering: verify asks again.
 func TestAuditVerifyAppendWhileReading(t *testing.T) {
+	t.Parallel()
 	s, url := newAuditServer(t, 10)
 	s.onEnd = func(s *auditServer) { s.append("engine", "delivery.sent") }
 	code, out, errOut := trucectl(t, "", "--server", url, "audit", "verify")
@@ -179,6 +183,7 @@ func TestAuditVerifyAppendWhileReading(t *testing.T) {
 }
 
 func TestAuditList(t *testing.T) {
+	t.Parallel()
 	s, url := newAuditServer(t, 12)
 	s.entries[4].Detail = "line one\nline\ttwo \x1b[31mred"
 	code, out, errOut := trucectl(t, "", "--server", url, "audit", "list", "--after", "3", "--limit", "5")

@@ -19,6 +19,7 @@ import (
 // every report accepted, none lost, latencies and ceilings measured, and
 // the ceilings' stream and keys gone afterwards.
 func TestBenchMixed(t *testing.T) {
+	t.Parallel()
 	server, natsURL, redisURL := startServerAndRedis(t)
 	code, out, errOut := trucectl(t, "", "--server", server, "--nats", natsURL, "bench", "--via", "mixed", "--rate", "200",
 		"--duration", "1s", "--clients", "2", "--redis", redisURL, "--ceiling-count", "2000", "--grace", "20s", "--json")
@@ -108,6 +109,7 @@ func TestBenchMixed(t *testing.T) {
 }
 
 func TestBenchUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"bench", "--via", "pigeon"},
 		{"bench", "--via", "mixed", "--reporters", "1"},
@@ -124,6 +126,7 @@ func TestBenchUsageErrors(t *testing.T) {
 // (404) or unchecked (anything else), and only lost or unchecked ones fail
 // the run.
 func TestCheckStored(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch strings.TrimPrefix(r.URL.Path, "/api/v1/reports/bench-r-") {
 		case "0":

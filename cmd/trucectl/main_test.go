@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,13 +26,30 @@ import (
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 
-// apps maps a test server's address to it, for tokens of its demo users.
-var apps = map[string]*app.App{}
+// testServer is a server a test started, and its demo admin's token,
+// which trucectl gives every command for that server that names no
+// --token: the tests run in parallel, so none may set TRUCECTL_TOKEN.
+type testServer struct {
+	app        *app.App
+	adminToken string
+}
+
+// servers maps a test server's address to it.
+var servers sync.Map // string → testServer
+
+func serverAt(t *testing.T, server string) testServer {
+	t.Helper()
+	s, ok := servers.Load(server)
+	if !ok {
+		t.Fatalf("no test server at %s", server)
+	}
+	return s.(testServer)
+}
 
 // tokenOf is an API token of one of the demo's users.
 func tokenOf(t *testing.T, server, user string) string {
 	t.Helper()
-	tok, err := apps[server].IssueToken(context.Background(), user, "trucectl tests")
+	tok, err := serverAt(t, server).app.IssueToken(context.Background(), user, "trucectl tests")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +88,7 @@ func startServerWith(t *testing.T, change func(*app.Config)) (server, natsURL, r
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("TRUCECTL_TOKEN", tok)
-	apps["http://"+a.HTTPAddr()] = a
+	servers.Store("http://"+a.HTTPAddr(), testServer{app: a, adminToken: tok})
 	return "http://" + a.HTTPAddr(), n.URL(), cfg.RedisURL
 }
 
@@ -78,11 +96,17 @@ func startServerWith(t *testing.T, change func(*app.Config)) (server, natsURL, r
 func trucectl(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
+	if i := slices.Index(args, "--server"); i >= 0 && i+1 < len(args) && !slices.Contains(args, "--token") {
+		if s, ok := servers.Load(args[i+1]); ok {
+			args = append([]string{"--token", s.(testServer).adminToken}, args...)
+		}
+	}
 	code := run(append([]string{"trucectl"}, args...), strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
 func TestReportListAckResolve(t *testing.T) {
+	t.Parallel()
 	server, natsURL := startServer(t)
 	g := []string{"--server", server, "--nats", natsURL}
 	if code, out, errOut := trucectl(t, "", append(g, "report", "--id", "cli-1", "--zone", "aleppo", "--category", "shelling", "--reported-by", "OP 3", "--count", "4")...); code != 0 || !strings.HasPrefix(out, "cli-1~") {
@@ -137,6 +161,7 @@ func TestReportListAckResolve(t *testing.T) {
 // TestReportObservedFire: the flags of observed fire make the report's
 // fields, which the server judges.
 func TestReportObservedFire(t *testing.T) {
+	t.Parallel()
 	server, _ := startServer(t)
 	g := []string{"--server", server}
 	base := append(g, "report", "--zone", "aleppo", "--category", "shelling", "--reported-by", "OP 3")
@@ -178,6 +203,7 @@ func TestReportObservedFire(t *testing.T) {
 }
 
 func TestUsageErrorsExitWith2(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{{"report"}, {"alerts", "ack"}, {"--output", "xml", "alerts", "list"}, {"report", "--via", "pigeon", "-f", "x"}} {
 		if code, _, _ := trucectl(t, "", args...); code != 2 {
 			t.Errorf("trucectl %v: exit %d, want 2", args, code)
@@ -186,6 +212,7 @@ func TestUsageErrorsExitWith2(t *testing.T) {
 }
 
 func TestApplyGetDelete(t *testing.T) {
+	t.Parallel()
 	server, _ := startServer(t)
 	g := []string{"--server", server}
 	code, out, errOut := trucectl(t, "", append(g, "apply", "-f", "../../configs/demo")...)
@@ -235,6 +262,7 @@ func TestApplyGetDelete(t *testing.T) {
 }
 
 func TestOnCall(t *testing.T) {
+	t.Parallel()
 	server, _ := startServer(t)
 	g := []string{"--server", server}
 	for _, tc := range []struct {
@@ -269,6 +297,7 @@ func TestOnCall(t *testing.T) {
 }
 
 func TestSecretsNeverShowAndSurviveARoundTrip(t *testing.T) {
+	t.Parallel()
 	server, _ := startServer(t)
 	g := []string{"--server", server}
 	code, secret, _ := trucectl(t, "", "secret")
@@ -292,15 +321,16 @@ func TestSecretsNeverShowAndSurviveARoundTrip(t *testing.T) {
 // TestLoginUsersTokens signs in as the demo's admin, adds a liaison, makes
 // and revokes a token, all through trucectl.
 func TestLoginUsersTokens(t *testing.T) {
+	t.Parallel()
 	server, _ := startServer(t)
-	t.Setenv("TRUCECTL_TOKEN", "")
 	g := []string{"--server", server}
-	code, out, errOut := trucectl(t, "demo-admin-password\n", append(g, "login", "admin")...)
+	anon := append([]string{"--token", ""}, g...) // no token but what login prints
+	code, out, errOut := trucectl(t, "demo-admin-password\n", append(anon, "login", "admin")...)
 	if code != 0 || !strings.HasPrefix(out, "export TRUCECTL_TOKEN=tlt_") {
 		t.Fatalf("login: exit %d, %q %q", code, out, errOut)
 	}
 	admin := append([]string{"--token", strings.TrimSpace(strings.TrimPrefix(out, "export TRUCECTL_TOKEN="))}, g...)
-	if code, _, errOut := trucectl(t, "wrong\n", append(g, "login", "admin")...); code != 1 || !strings.Contains(errOut, "401") {
+	if code, _, errOut := trucectl(t, "wrong\n", append(anon, "login", "admin")...); code != 1 || !strings.Contains(errOut, "401") {
 		t.Errorf("a wrong password: exit %d, %q", code, errOut)
 	}
 	code, out, errOut = trucectl(t, "", append(admin, "users", "add", "l-aleppo", "--role", "liaison", "--party", "party-a", "--zones", "aleppo")...)
@@ -311,7 +341,7 @@ func TestLoginUsersTokens(t *testing.T) {
 	if code, _, errOut := trucectl(t, "", append(admin, "users", "add", "bad", "--role", "liaison")...); code != 1 || !strings.Contains(errOut, "party:") || !strings.Contains(errOut, "zones:") {
 		t.Errorf("an invalid user: exit %d, %q; want every problem", code, errOut)
 	}
-	code, out, _ = trucectl(t, password+"\n", append(g, "login", "l-aleppo")...)
+	code, out, _ = trucectl(t, password+"\n", append(anon, "login", "l-aleppo")...)
 	if code != 0 {
 		t.Fatalf("the new user's login: exit %d", code)
 	}
@@ -369,6 +399,7 @@ func TestLoginUsersTokens(t *testing.T) {
 }
 
 func TestCompletionAndHelp(t *testing.T) {
+	t.Parallel()
 	for _, shell := range []string{"bash", "zsh", "fish"} {
 		if code, out, errOut := trucectl(t, "", "completion", shell); code != 0 || !strings.Contains(out, "trucectl") {
 			t.Errorf("completion %s: exit %d, %.80q %q", shell, code, out, errOut)
@@ -385,6 +416,7 @@ func TestCompletionAndHelp(t *testing.T) {
 // TestEveryCommandSpeaksJSON runs each command with -o json: its standard
 // output must be one JSON value, for scripts.
 func TestEveryCommandSpeaksJSON(t *testing.T) {
+	t.Parallel()
 	server, _ := startServer(t)
 	g := []string{"--server", server, "-o", "json"}
 	dir := t.TempDir()
@@ -437,6 +469,7 @@ func TestEveryCommandSpeaksJSON(t *testing.T) {
 // TestParkedListAndReplay: a report parked on rejected.parked is listed
 // with its reason, and replayed onto its subject it becomes an alert.
 func TestParkedListAndReplay(t *testing.T) {
+	t.Parallel()
 	server, natsURL := startServer(t)
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
@@ -485,6 +518,7 @@ func TestParkedListAndReplay(t *testing.T) {
 // dataset in place would lose it) is healed from the streams by `trucectl
 // heal`, which says which zones it healed.
 func TestHeal(t *testing.T) {
+	t.Parallel()
 	server, natsURL, redisURL := startServerAndRedis(t)
 	g := []string{"--server", server, "--nats", natsURL}
 	for i := range 3 {
@@ -543,13 +577,15 @@ func TestHeal(t *testing.T) {
 // server speaks; what the server says of its own trouble is printed when
 // it changes.
 func TestTailSaysWhenTheServerFallsSilent(t *testing.T) {
+	t.Parallel()
 	server, _, _ := startServerWith(t, func(c *app.Config) { c.WSHeartbeat = 200 * time.Millisecond })
 	fr := alertingtest.NewFreezer(t, strings.TrimPrefix(server, "http://"))
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncWriter{w: &bytes.Buffer{}}, &syncWriter{w: &bytes.Buffer{}}
 	done := make(chan error, 1)
+	token := serverAt(t, server).adminToken
 	go func() {
-		done <- tail(ctx, "http://"+fr.Addr(), os.Getenv("TRUCECTL_TOKEN"), []string{"*"}, false, out, errOut)
+		done <- tail(ctx, "http://"+fr.Addr(), token, []string{"*"}, false, out, errOut)
 	}()
 	alertingtest.Eventually(t, 10*time.Second, "the snapshots", func() bool { return strings.Contains(written(out), "snapshot") })
 	fr.Freeze()

@@ -42,6 +42,7 @@ func TestParseFrame(t *testing.T) {
 // TestTrackerObserve: a report is delivered by its own frame (and timed
 // once, by the first client) or by a later frame's report_ids (untimed).
 func TestTrackerObserve(t *testing.T) {
+	t.Parallel()
 	tr := newTracker("1a", 3, []via{viaNATS})
 	for i := range 3 {
 		tr.sent(i)
