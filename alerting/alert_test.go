@@ -18,6 +18,7 @@ func report(id string, observed time.Time, mods ...func(*alerting.Report)) *aler
 }
 
 func TestGroupingWindowSlidesOnObservedTime(t *testing.T) {
+	t.Parallel()
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: 10 * time.Minute}
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
 	tests := []struct {
@@ -46,6 +47,7 @@ func TestGroupingWindowSlidesOnObservedTime(t *testing.T) {
 }
 
 func TestAlertLifecycle(t *testing.T) {
+	t.Parallel()
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: 10 * time.Minute}
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow, func(r *alerting.Report) { r.Severity = alerting.SeverityMinor }), testNow)
 	if a.State != alerting.StateOpen || a.Version != 1 || a.Title != "Shelling in Aleppo" || a.Severity != alerting.SeverityMinor {
@@ -94,6 +96,7 @@ func TestAlertLifecycle(t *testing.T) {
 }
 
 func TestChangeFrameRoundTrip(t *testing.T) {
+	t.Parallel()
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Minute}
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
 	alertJSON, err := json.Marshal(a)
@@ -111,6 +114,7 @@ func TestChangeFrameRoundTrip(t *testing.T) {
 }
 
 func TestReportsThatChangeNothingStayOffTheTimeline(t *testing.T) {
+	t.Parallel()
 	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Hour}
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
 	for i := range 50 {
@@ -122,6 +126,7 @@ func TestReportsThatChangeNothingStayOffTheTimeline(t *testing.T) {
 }
 
 func TestVerificationOfAJointAlertNeedsEveryRequiredParty(t *testing.T) {
+	t.Parallel()
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: "r"}, report("r1", testNow), testNow)
 	a.RequireAckFrom = []string{"party-a", "party-b"}
 	steps := []struct {
@@ -150,6 +155,7 @@ func TestVerificationOfAJointAlertNeedsEveryRequiredParty(t *testing.T) {
 // policy that only shows alerts on the board is exhausted as they open
 // without escalating: those alerts are not unanswered.
 func TestUnansweredAlertsAreMostUrgent(t *testing.T) {
+	t.Parallel()
 	open := func(id string, sev alerting.Severity, ago time.Duration) *alerting.Alert {
 		return alerting.OpenAlert(alerting.Opening{ID: id, ZoneName: "Aleppo", Rule: "r"},
 			report("r-"+id, testNow.Add(-ago), func(r *alerting.Report) { r.Severity = sev }), testNow.Add(-ago))

@@ -53,6 +53,7 @@ func expectProblems(t *testing.T, log []alerting.AuditEntry, headSeq int64, head
 }
 
 func TestAuditChain(t *testing.T) {
+	t.Parallel()
 	log := auditLog(3)
 	if log[0].Seq != 1 || log[0].Prev != alerting.AuditGenesis || len(alerting.AuditGenesis) != 64 || strings.Trim(alerting.AuditGenesis, "0") != "" {
 		t.Fatalf("first entry: %+v", log[0])
@@ -91,6 +92,7 @@ func TestAuditChain(t *testing.T) {
 }
 
 func TestAuditHashIsCanonical(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 23, 14, 30, 0, 500, time.FixedZone("EET", 2*3600))
 	e := alerting.Chain(nil, alerting.AuditEntry{At: at, Actor: "bob", Action: "config.apply", Object: "rules/r1", Detail: "<b>&</b>"})
 	if !e.At.Equal(at) || e.At.Location() != time.UTC {
@@ -132,6 +134,7 @@ func TestAuditHashIsCanonical(t *testing.T) {
 }
 
 func TestVerifyAuditClean(t *testing.T) {
+	t.Parallel()
 	expectProblems(t, nil, 0, "")
 	expectProblems(t, nil, 0, alerting.AuditGenesis)
 	log := auditLog(20)
@@ -141,6 +144,7 @@ func TestVerifyAuditClean(t *testing.T) {
 }
 
 func TestVerifyAuditTampering(t *testing.T) {
+	t.Parallel()
 	fresh := func() []alerting.AuditEntry { return auditLog(20) }
 	seq, hash := head(fresh())
 
@@ -258,6 +262,7 @@ func TestVerifyAuditTampering(t *testing.T) {
 // chain from some entry on, and the head with it, leaves a log that verifies.
 // Only a head recorded elsewhere (docs/AUDIT.md) shows it.
 func TestVerifyAuditRewrittenChainAndHead(t *testing.T) {
+	t.Parallel()
 	log := auditLog(10)
 	anchoredSeq, anchoredHash := head(log)
 	log[4].Detail = "rewritten"

@@ -10,6 +10,7 @@ import (
 // each party's view side by side, the parties' standings, the regimes in
 // force, and nothing of other days or of regime-end notices.
 func TestBulletinSaysWhereEachPartyStands(t *testing.T) {
+	t.Parallel()
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
 	noon := day.From.Add(12 * time.Hour)
 	end := day.To.Add(48 * time.Hour)

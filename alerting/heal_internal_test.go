@@ -16,6 +16,7 @@ import (
 // it was restarted. Found by TestDocumentedExamplesAreRealAnswers
 // (cmd/truceline/app), which restarts Redis twice in a few seconds.
 func TestAKickDuringACheckIsNotLost(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	catalog, err := NewCatalog(1, Config{}, 0)
 	if err != nil {

@@ -65,6 +65,7 @@ func fire(t *testing.T, c *alerting.Catalog, a *alerting.Alert, now time.Time) (
 // policy's on_info_request_overdue steps, each when due), then answered
 // late, which is final.
 func TestInfoRequestGoesOverdueOnceThenIsAnsweredLate(t *testing.T) {
+	t.Parallel()
 	c := infoCatalog(t)
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	clock := alertingtest.NewClock(t0)
@@ -152,6 +153,7 @@ func TestInfoRequestGoesOverdueOnceThenIsAnsweredLate(t *testing.T) {
 // deadline stops the clock; a duty officer acting for no party records a
 // party's answer on its behalf.
 func TestInfoRequestAnsweredInTimeNeverGoesOverdue(t *testing.T) {
+	t.Parallel()
 	c := infoCatalog(t)
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	a := openAlert(c, t0)
@@ -179,6 +181,7 @@ func TestInfoRequestAnsweredInTimeNeverGoesOverdue(t *testing.T) {
 // acting for no party, withdraws; the party asked cannot drop what it owes,
 // nor a party what the centre asked.
 func TestWithdrawingBelongsToTheAsker(t *testing.T) {
+	t.Parallel()
 	c := infoCatalog(t)
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	a := openAlert(c, t0)
@@ -232,6 +235,7 @@ func TestWithdrawingBelongsToTheAsker(t *testing.T) {
 // TestInfoRequestValidationNamesEveryProblem: one answer names every field
 // that is wrong.
 func TestInfoRequestValidationNamesEveryProblem(t *testing.T) {
+	t.Parallel()
 	c := infoCatalog(t)
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	a := openAlert(c, t0)
@@ -302,6 +306,7 @@ func TestInfoRequestValidationNamesEveryProblem(t *testing.T) {
 // TestOverdueStepsAreValidated: on_info_request_overdue's steps are checked
 // like the policy's steps.
 func TestOverdueStepsAreValidated(t *testing.T) {
+	t.Parallel()
 	cfg := alerting.Config{
 		Zones: []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}},
 		Policies: []alerting.Policy{{ID: "p", Steps: []alerting.Step{{Notify: []string{"board"}}}, OnInfoRequestOverdue: []alerting.Step{

@@ -44,6 +44,7 @@ var domainLibraries = []string{"github.com/expr-lang/expr", "github.com/golang-j
 // TestThePackagesKeepTheirLayers reads every package's imports with go list
 // and checks them against layers and domainLibraries.
 func TestThePackagesKeepTheirLayers(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "./...")
 	cmd.Dir = ".."
 	out, err := cmd.Output()

@@ -105,6 +105,7 @@ func (w *watcher) expect(state string, events ...alerting.Event) {
 var t0 = time.Date(2016, 5, 3, 12, 0, 0, 0, time.UTC)
 
 func TestSourceHeardLateSilentAndHeardAgain(t *testing.T) {
+	t.Parallel()
 	w := newWatcher(t, post(), t0)
 	w.expect(alerting.SourceWaiting)
 	w.at(time.Minute, t0)
@@ -146,6 +147,7 @@ func TestSourceHeardLateSilentAndHeardAgain(t *testing.T) {
 }
 
 func TestSourceNeverHeardFallsSilent(t *testing.T) {
+	t.Parallel()
 	w := newWatcher(t, post(), t0)
 	if w.timer == nil || !w.timer.Equal(t0.Add(7*time.Minute)) {
 		t.Fatalf("first deadline %v", w.timer)
@@ -164,6 +166,7 @@ func TestSourceNeverHeardFallsSilent(t *testing.T) {
 }
 
 func TestFlappingSourceReopensWithoutPaging(t *testing.T) {
+	t.Parallel()
 	w := newWatcher(t, post(), t0)
 	w.at(7*time.Minute, t0)
 	w.heard() // resolves at once
@@ -187,6 +190,7 @@ func TestFlappingSourceReopensWithoutPaging(t *testing.T) {
 }
 
 func TestScheduleTakesASourceOffWatch(t *testing.T) {
+	t.Parallel()
 	m := post()
 	m.Schedule = &alerting.Recurrence{From: "06:00", To: "20:00"}
 	start := time.Date(2016, 5, 3, 19, 50, 0, 0, time.UTC)
@@ -208,6 +212,7 @@ func TestScheduleTakesASourceOffWatch(t *testing.T) {
 }
 
 func TestAPersonResolvingASilentAlertGivesTheSourceAFreshInterval(t *testing.T) {
+	t.Parallel()
 	w := newWatcher(t, post(), t0)
 	w.at(7*time.Minute, t0)
 	resolved, err := w.bound.Resolve(alerting.Actor{Name: "duty"}, "post evacuated", t0.Add(8*time.Minute))
@@ -223,6 +228,7 @@ func TestAPersonResolvingASilentAlertGivesTheSourceAFreshInterval(t *testing.T) 
 }
 
 func TestMonitorsAreValidated(t *testing.T) {
+	t.Parallel()
 	cfg := alerting.Config{
 		Zones: []alerting.Zone{{ID: "latakia", Name: "Latakia"}},
 		Monitors: []alerting.Monitor{
@@ -244,6 +250,7 @@ func TestMonitorsAreValidated(t *testing.T) {
 }
 
 func TestReportsCountAsHeartbeatsWhenConfigured(t *testing.T) {
+	t.Parallel()
 	m := post()
 	m.Reports = &alerting.HeardBy{ReportedBy: []string{"op-north"}, Accounts: []string{"reporter-7"}}
 	cat := monitorCatalog(t, m)

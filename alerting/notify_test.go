@@ -40,6 +40,7 @@ func notifyCatalog(t *testing.T) *Catalog {
 // per contact method: a schedule's on-call contact and a contact named
 // directly share a key, and are notified once.
 func TestStepsNotifyEachContactMethodOnce(t *testing.T) {
+	t.Parallel()
 	c := notifyCatalog(t)
 	p, _ := c.Policy("p")
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) // amara's shift
@@ -82,6 +83,7 @@ func TestStepsNotifyEachContactMethodOnce(t *testing.T) {
 // TestAStepWithNobodyToReachGivesUpLoudly: a target that vanished from the
 // configuration gives up at once, on the alert, rather than silently.
 func TestAStepWithNobodyToReachGivesUpLoudly(t *testing.T) {
+	t.Parallel()
 	c := notifyCatalog(t)
 	p := Policy{ID: "gone", Steps: []Step{{Notify: []string{"deleted-schedule"}}}}
 	a := &Alert{ID: "al-2", Zone: "aleppo", State: StateOpen}
@@ -93,6 +95,7 @@ func TestAStepWithNobodyToReachGivesUpLoudly(t *testing.T) {
 }
 
 func TestRecordAttempt(t *testing.T) {
+	t.Parallel()
 	c := notifyCatalog(t)
 	p, _ := c.Policy("p")
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -125,6 +128,7 @@ type errString string
 func (e errString) Error() string { return string(e) }
 
 func TestAckLinks(t *testing.T) {
+	t.Parallel()
 	links, err := NewAckLinks([]byte(strings.Repeat("s", 32)), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +177,7 @@ func TestAckLinks(t *testing.T) {
 }
 
 func TestContactValidationNamesEveryProblem(t *testing.T) {
+	t.Parallel()
 	cfg := Config{
 		Parties: []Party{{ID: "party-a", Name: "A", Status: PartyAdherent}},
 		Contacts: []Contact{{ID: "board", Party: "party-z", Methods: []Method{
@@ -201,6 +206,7 @@ func TestContactValidationNamesEveryProblem(t *testing.T) {
 }
 
 func TestSecretsAreRedactedAndKept(t *testing.T) {
+	t.Parallel()
 	secret := "whsec_ru023l+5ly9431sis52Nw/9vv13EccYo2usB2fpD3Ck="
 	stored := Config{Contacts: []Contact{{ID: "c", Name: "C", Methods: []Method{{ID: "h", Type: MethodWebhook, URL: "https://x.example", Secret: secret}}}}}
 	shown := stored.Redacted()
@@ -220,6 +226,7 @@ func TestSecretsAreRedactedAndKept(t *testing.T) {
 // TestAFallbackToAContactNamedToo keeps the fallback visible when the
 // fallback contact is also a target of the same step.
 func TestAFallbackToAContactNamedToo(t *testing.T) {
+	t.Parallel()
 	c := notifyCatalog(t)
 	p := Policy{ID: "p", Fallback: "desk", Steps: []Step{{Notify: []string{"desk", "nights"}}}}
 	a := &Alert{ID: "al-3", Zone: "aleppo", State: StateOpen}
@@ -253,6 +260,7 @@ func FuzzAckLinkCheck(f *testing.F) {
 // alert that waits for another, later steps no longer page that party's
 // contacts, and the timeline says whom they spared.
 func TestAPartyThatAcknowledgedIsNotPagedAgain(t *testing.T) {
+	t.Parallel()
 	c := notifyCatalog(t)
 	p := Policy{ID: "both", RequireAckFrom: []string{"party-a", "party-b"}, Steps: []Step{
 		{After: 0, Notify: []string{"jonas", "amara"}},

@@ -11,6 +11,7 @@ import (
 // TestConditionsSeeTheObservation: the details monitors record of observed
 // fire are in report.*, with -1 (or 0 impacts) where the report gives none.
 func TestConditionsSeeTheObservation(t *testing.T) {
+	t.Parallel()
 	cond := func(id, c string) alerting.Rule { return alerting.Rule{ID: id, Condition: c} }
 	cat, err := alerting.NewCatalog(1, alerting.Config{
 		Zones: []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}},

@@ -15,6 +15,7 @@ import (
 // that no truce covered; the failure names the field read. Guarded
 // conditions say what they mean outside a regime, and do it.
 func TestAConditionOverAMissingRegimeCannotMatch(t *testing.T) {
+	t.Parallel()
 	silence := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	end := silence.Add(72 * time.Hour)
 	shelling := []alerting.Category{alerting.CategoryShelling}
@@ -74,6 +75,7 @@ func TestAConditionOverAMissingRegimeCannotMatch(t *testing.T) {
 // warning naming the field and pointing at it; guarded conditions give
 // none.
 func TestUnguardedRegimeReadsAreWarnedOf(t *testing.T) {
+	t.Parallel()
 	warned := map[string][]string{ // condition → fields warned of
 		`regime.kind != "regime_of_silence" && regime.id != "aleppo-ceasefire"`: {"kind", "id"},
 		`regime.hours_left < 6`:                                   {"hours_left"},

@@ -37,6 +37,7 @@ func testEngine(t testing.TB) *alerting.Engine {
 const validReport = `{"zone":"aleppo","category":"shelling","observed_at":"2026-11-23T11:58:00Z","reported_by":"OP Sierra-3"}`
 
 func TestAdmitValidReports(t *testing.T) {
+	t.Parallel()
 	e := testEngine(t)
 	full := `{"id":"r-1","zone":"aleppo","category":"airstrike","observed_at":"2026-11-23T11:58:00+02:00",
 	"reported_by":"UN team","source_type":"own_monitor","location":{"lat":36.2,"lon":37.1,"precision_m":250},
@@ -64,6 +65,7 @@ func TestAdmitValidReports(t *testing.T) {
 // TestAdmitNamesEveryProblem checks that each kind of bad report gets its
 // specific problem, and that a report with several problems gets them all.
 func TestAdmitNamesEveryProblem(t *testing.T) {
+	t.Parallel()
 	e := testEngine(t)
 	tests := []struct {
 		name     string
@@ -139,6 +141,7 @@ func TestAdmitNamesEveryProblem(t *testing.T) {
 }
 
 func TestReportRoundTripsThroughJSON(t *testing.T) {
+	t.Parallel()
 	e := testEngine(t)
 	r, err := e.Admit([]byte(strings.Replace(validReport, `}`, `,"location":{"lat":36.2,"lon":37.1},"count":2}`, 1)), alerting.Arrival{AssignedID: "x-1"})
 	if err != nil {
@@ -192,6 +195,7 @@ func FuzzAdmit(f *testing.F) {
 // an invalid report lists exactly the problems, in the order, that the
 // engine gives for its body.
 func TestTheDocumentedInvalidReportIsTheRealAnswer(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile(filepath.Join("..", "docs", "API.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // budget; the report is matched against the other rules, and the rule is
 // named as failed. A condition too big to be sensible does not compile.
 func TestAnExpensiveConditionFailsItsRuleAlone(t *testing.T) {
+	t.Parallel()
 	cfg := alerting.Config{
 		Zones: []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}},
 		Rules: []alerting.Rule{

@@ -60,6 +60,7 @@ func checkOnCall(t *testing.T, s *Schedule, c onCallCase) {
 }
 
 func TestScheduleOnCallWeeklyRotation(t *testing.T) {
+	t.Parallel()
 	berlin := mustLoc(t, "Europe/Berlin")
 	at := func(month time.Month, day, hour, min int) time.Time {
 		return time.Date(2026, month, day, hour, min, 0, 0, berlin)
@@ -91,6 +92,7 @@ func TestScheduleOnCallWeeklyRotation(t *testing.T) {
 // handing off at 08:00 in Berlin across the changes of 2026-03-29 (02:00
 // CET → 03:00 CEST) and 2026-10-25 (03:00 CEST → 02:00 CET).
 func TestScheduleOnCallDailyAcrossDaylightSaving(t *testing.T) {
+	t.Parallel()
 	berlin := mustLoc(t, "Europe/Berlin")
 	utc := func(month time.Month, day, hour, min, sec int) time.Time {
 		return time.Date(2026, month, day, hour, min, sec, 0, time.UTC)
@@ -135,6 +137,7 @@ func TestScheduleOnCallDailyAcrossDaylightSaving(t *testing.T) {
 }
 
 func TestScheduleOnCallTwelveHourRotation(t *testing.T) {
+	t.Parallel()
 	istanbul := mustLoc(t, "Europe/Istanbul")
 	at := func(day, hour, min int) time.Time { return time.Date(2026, 6, day, hour, min, 0, 0, istanbul) }
 	s := &Schedule{ID: "halves", Timezone: "Europe/Istanbul", Layers: []Layer{{
@@ -155,6 +158,7 @@ func TestScheduleOnCallTwelveHourRotation(t *testing.T) {
 }
 
 func TestScheduleOnCallRestrictedLayer(t *testing.T) {
+	t.Parallel()
 	berlin := mustLoc(t, "Europe/Berlin")
 	at := func(day, hour, min int) time.Time { return time.Date(2026, 1, day, hour, min, 0, 0, berlin) }
 	office := &Recurrence{Days: []string{"mon", "tue", "wed", "thu", "fri"}, From: "09:00", To: "17:00"}
@@ -201,6 +205,7 @@ func TestScheduleOnCallRestrictedLayer(t *testing.T) {
 }
 
 func TestScheduleOnCallOverrides(t *testing.T) {
+	t.Parallel()
 	berlin := mustLoc(t, "Europe/Berlin")
 	utc := func(hour, min int) time.Time { return time.Date(2026, 1, 10, hour, min, 0, 0, time.UTC) }
 	s := &Schedule{ID: "covered", Timezone: "Europe/Berlin",
@@ -238,6 +243,7 @@ func TestScheduleOnCallOverrides(t *testing.T) {
 }
 
 func TestScheduleOnCallNobody(t *testing.T) {
+	t.Parallel()
 	berlin := mustLoc(t, "Europe/Berlin")
 	first := time.Date(2026, 3, 1, 8, 0, 0, 0, berlin)
 	s := &Schedule{ID: "later", Timezone: "Europe/Berlin", Layers: []Layer{{
@@ -259,6 +265,7 @@ func TestScheduleOnCallNobody(t *testing.T) {
 // TestScheduleOnCallLongAgo checks rotations that started decades ago
 // (BenchmarkOnCall measures that OnCall does not walk their shifts).
 func TestScheduleOnCallLongAgo(t *testing.T) {
+	t.Parallel()
 	berlin := mustLoc(t, "Europe/Berlin")
 	people := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6"}
 	daily := &Schedule{ID: "daily", Timezone: "Europe/Berlin", Layers: []Layer{{
@@ -289,6 +296,7 @@ func TestScheduleOnCallLongAgo(t *testing.T) {
 // is the first time the clocks read it (or later), and an instant whose
 // local time reads before the hand-off's can still be after it.
 func TestScheduleOnCallHandOffInTheChangingHour(t *testing.T) {
+	t.Parallel()
 	utc := func(month time.Month, day, hour, min int) time.Time {
 		return time.Date(2026, month, day, hour, min, 0, 0, time.UTC)
 	}
@@ -333,6 +341,7 @@ func TestScheduleOnCallHandOffInTheChangingHour(t *testing.T) {
 // an hour, or not at all: at and around hand-offs of 2026 (every one near
 // a change of the clocks), and every five minutes around each change.
 func TestScheduleOnCallMatchesScan(t *testing.T) {
+	t.Parallel()
 	zones := []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"}
 	shifts := []time.Duration{time.Hour, 90 * time.Minute, 12 * time.Hour, 24 * time.Hour, 25 * time.Hour, 7 * 24 * time.Hour}
 	people := []string{"a", "b", "c"}
@@ -396,6 +405,7 @@ func TestScheduleOnCallMatchesScan(t *testing.T) {
 }
 
 func TestScheduleFirstReading(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		zone string
 		wall string
@@ -431,6 +441,7 @@ func TestScheduleFirstReading(t *testing.T) {
 }
 
 func TestScheduleValidate(t *testing.T) {
+	t.Parallel()
 	contacts := map[string]bool{"ana": true, "ben": true}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	day := Duration(24 * time.Hour)
@@ -505,6 +516,7 @@ func TestScheduleValidate(t *testing.T) {
 // schedule's problems, and that suppressions, which share the recurrence
 // check with restrictions, keep theirs.
 func TestScheduleValidateInConfig(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := Config{
 		Contacts: []Contact{{ID: "ana", Name: "Ana", Methods: []Method{{ID: "mail", Type: MethodEmail, Address: "ana@example.org"}}}},

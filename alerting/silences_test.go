@@ -13,6 +13,7 @@ import (
 // each zone of the monitor; a source never silent counts zero, and a
 // monitor no longer configured still counts in its alert's zone.
 func TestSilentDaysCountTheSilencesWithinTheDay(t *testing.T) {
+	t.Parallel()
 	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	at := func(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
 	c, err := alerting.NewCatalog(1, alerting.Config{

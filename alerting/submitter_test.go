@@ -13,6 +13,7 @@ import (
 // TestReportKeysAreTheSendersOwn: a report id names a report of one
 // sender in one zone; the same sender in the same zone gets the same key.
 func TestReportKeysAreTheSendersOwn(t *testing.T) {
+	t.Parallel()
 	a := alerting.Submitter{Via: alerting.ViaHTTP, User: "liaison-a", Token: "t1"}
 	b := alerting.Submitter{Via: alerting.ViaHTTP, User: "liaison-b"}
 	natsA := alerting.Submitter{Via: alerting.ViaNATS, User: "liaison-a"}
@@ -54,6 +55,7 @@ func TestReportKeysAreTheSendersOwn(t *testing.T) {
 // TestIntakeTallyWritesOneEntryPerSenderAndZone: what a period received
 // is written once, per sender and zone, and the next period starts empty.
 func TestIntakeTallyWritesOneEntryPerSenderAndZone(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var got []alerting.AuditEntry
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)

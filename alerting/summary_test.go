@@ -7,6 +7,7 @@ import (
 )
 
 func TestReportingDayWithACutOff(t *testing.T) {
+	t.Parallel()
 	kyiv, err := time.LoadLocation("Europe/Kyiv")
 	if err != nil {
 		t.Skip("no time zone database")
@@ -29,6 +30,7 @@ func TestReportingDayWithACutOff(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
+	t.Parallel()
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
 	at := day.From.Add(time.Hour)
 	rep := func(cat Category, sev Severity, count, killed int, na bool) *StoredReport {
@@ -65,6 +67,7 @@ func TestSummarize(t *testing.T) {
 // TestSummarizeCountsAnIncidentOnceAsLastTold: an updated report gives way
 // to its update, and a withdrawn one is not counted, nor its withdrawal.
 func TestSummarizeCountsAnIncidentOnceAsLastTold(t *testing.T) {
+	t.Parallel()
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
 	rep := func(id, amends string, withdraws bool, killed int) *StoredReport {
 		return &StoredReport{Report: Report{ID: id, Category: CategoryShelling, Severity: SeveritySevere, ObservedAt: day.From,
@@ -86,6 +89,7 @@ func TestSummarizeCountsAnIncidentOnceAsLastTold(t *testing.T) {
 // the day before and the week before; reports outside the eight days are
 // not counted.
 func TestSummarizeCountsPerPartyAndRegime(t *testing.T) {
+	t.Parallel()
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
 	rep := func(daysBefore int, party, regime string) *StoredReport {
 		r := &StoredReport{Report: Report{Category: CategoryShelling, Count: 2, AttributedTo: party,
@@ -131,6 +135,7 @@ func TestSummarizeCountsPerPartyAndRegime(t *testing.T) {
 // ones among them, found substantiated, and the requests for information
 // it was sent, answered and let run overdue, each by when it happened.
 func TestCountCompliancePerParty(t *testing.T) {
+	t.Parallel()
 	day, _ := NewReportingDay("2026-11-23", 0, time.UTC)
 	at := func(daysBefore int) time.Time { return day.From.AddDate(0, 0, -daysBefore).Add(time.Hour) }
 	alert := func(daysBefore int, attributions ...Attribution) *Alert {

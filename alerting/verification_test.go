@@ -12,6 +12,7 @@ import (
 // parties' judgements, with and without parties whose acknowledgement the
 // policy requires, and the sentence that says it.
 func TestSummarise(t *testing.T) {
+	t.Parallel()
 	const (
 		c  = alerting.Confirmed
 		cc = alerting.CannotConfirm
@@ -69,6 +70,7 @@ func TestSummarise(t *testing.T) {
 // others, replacing its earlier one; the alert says what each side said,
 // by party id when no names are at hand.
 func TestVerifyCannotConfirm(t *testing.T) {
+	t.Parallel()
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: "r"}, report("r1", testNow), testNow)
 	a.RequireAckFrom = []string{"party-a", "party-b"}
 	a, err := a.Verify(alerting.Actor{Name: "Jonas Meyer", Party: "party-a"}, alerting.Confirmed, "our post saw the impacts", testNow)
@@ -98,6 +100,7 @@ func TestVerifyCannotConfirm(t *testing.T) {
 // its own; a party's next judgement of the same alleged party replaces
 // its own only; every judgement is on the timeline.
 func TestAttribute(t *testing.T) {
+	t.Parallel()
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: "r"},
 		report("r1", testNow, func(r *alerting.Report) { r.AttributedTo = "party-c" }), testNow)
 	A := alerting.Actor{Name: "Jonas Meyer", Party: "party-a"}

@@ -31,6 +31,7 @@ func itoa(i int) string { return string(rune('0' + i)) }
 // values are refused before anything is decoded, in every YAML input; a
 // few aliases as people use them pass.
 func TestAliasesCannotExplode(t *testing.T) {
+	t.Parallel()
 	for _, levels := range []int{6, 9} {
 		doc := laughs(levels)
 		if err := configs.CheckAliases([]byte(doc)); err == nil || !strings.Contains(err.Error(), "aliases expand to more than") {

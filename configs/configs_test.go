@@ -11,6 +11,7 @@ import (
 )
 
 func TestDemoConfigurationIsValid(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
 	demo, err := configs.Demo(now)
 	if err != nil {
@@ -50,6 +51,7 @@ func TestDemoConfigurationIsValid(t *testing.T) {
 // reads the regime without guarding against none points at the read, in
 // plain and in quoted YAML.
 func TestRegimeWarningsPointAtTheRead(t *testing.T) {
+	t.Parallel()
 	for text, want := range map[string]string{
 		"rules:\n  - id: r\n    condition: report.count > 1 && regime.kind == \"x\"\n": "t.yaml:3:36: reads regime.kind,",
 		"rules:\n  - id: r\n    condition: 'regime.hours_left < 6'\n":                  "t.yaml:3:17: reads regime.hours_left,",
@@ -71,6 +73,7 @@ func TestRegimeWarningsPointAtTheRead(t *testing.T) {
 // TestProblemsPointAtTheirLine checks that every kind of mistake is reported
 // with the file, line and column where it stands.
 func TestProblemsPointAtTheirLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		yaml string
@@ -184,6 +187,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestSuppressionProblems(t *testing.T) {
+	t.Parallel()
 	f, err := configs.Parse("s.yaml", []byte(`
 suppressions:
   - id: s1

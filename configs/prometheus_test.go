@@ -27,6 +27,7 @@ func promtool(t *testing.T) string {
 // fires on the trouble it names, and none on a healthy server
 // (configs/prometheus/alerts_test.yml).
 func TestPrometheusRules(t *testing.T) {
+	t.Parallel()
 	tool := promtool(t)
 	dir := filepath.Join("prometheus")
 	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {

@@ -60,6 +60,7 @@ func operations(doc *openapi3.T, fn func(pattern string, o *openapi3.Operation))
 }
 
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	if doc.OpenAPI != "3.0.3" || doc.Info.Title != "truceline" || doc.Info.Version != APIVersion {
 		t.Errorf("openapi %q, title %q, version %q; want 3.0.3, truceline, %s (APIVersion)", doc.OpenAPI, doc.Info.Title, doc.Info.Version, APIVersion)
@@ -122,6 +123,7 @@ func TestOpenAPIDocument(t *testing.T) {
 // TestOpenAPIRoutes: every route the handler serves (but the board's
 // files) is documented, and every documented operation is a route.
 func TestOpenAPIRoutes(t *testing.T) {
+	t.Parallel()
 	documented, err := DocumentedOperations()
 	if err != nil {
 		t.Fatal(err)
@@ -148,6 +150,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 // stores: the access the document states must hold, and every answer must
 // be one the document describes (status, content type and body).
 func TestOpenAPIAnswers(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	openapitest.CloseObjects(doc)
 	router, err := gorillamux.NewRouter(doc)
@@ -407,6 +410,7 @@ func (f *fake) DeleteSession(ctx context.Context, hash string) error { return ni
 
 // TestOpenAPIServed: the document is public, JSON, and the embedded file.
 func TestOpenAPIServed(t *testing.T) {
+	t.Parallel()
 	h, _ := newFakeHandler(t)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))

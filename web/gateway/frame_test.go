@@ -9,6 +9,7 @@ import (
 )
 
 func TestFrameSeqReadsWhatChangeFrameWrites(t *testing.T) {
+	t.Parallel()
 	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: "default"},
 		&alerting.Report{ID: "r1", Zone: "aleppo", Category: alerting.CategoryShelling}, time.Now())
 	alertJSON, err := json.Marshal(a)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,13 +91,13 @@ func setup(t *testing.T, o gateway.Options) *fixture {
 	return f
 }
 
-var reportSeq int
+// reportSeq numbers the reports of all tests, which run in parallel.
+var reportSeq atomic.Int64
 
 // report makes a change in zone through e.
 func (f *fixture) report(t *testing.T, e *alerting.Engine, zone string) {
 	t.Helper()
-	reportSeq++
-	r := &alerting.Report{ID: fmt.Sprintf("r%d", reportSeq), Zone: zone, Category: alerting.CategoryShelling, ObservedAt: time.Now(), ReportedBy: "test"}
+	r := &alerting.Report{ID: fmt.Sprintf("r%d", reportSeq.Add(1)), Zone: zone, Category: alerting.CategoryShelling, ObservedAt: time.Now(), ReportedBy: "test"}
 	if err := e.HandleReport(context.Background(), r, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func (c *client) next(t *testing.T) frame {
 	select {
 	case fr, ok := <-c.frames:
 		if !ok {
-			t.Fatal("connection closed")
+			t.Fatalf("connection closed: %v", <-c.closed)
 		}
 		return fr
 	case <-time.After(10 * time.Second):
@@ -182,6 +183,7 @@ func (c *client) next(t *testing.T) frame {
 }
 
 func TestAGapIsFilledFromHistoryInOrder(t *testing.T) {
+	t.Parallel()
 	f := setup(t, gateway.Options{CheckInterval: time.Hour}) // only the next frame reveals the gap
 	c := f.dial(t, nil)
 	c.read()
@@ -201,6 +203,7 @@ func TestAGapIsFilledFromHistoryInOrder(t *testing.T) {
 }
 
 func TestALostPublicationIsFoundByTheCheck(t *testing.T) {
+	t.Parallel()
 	f := setup(t, gateway.Options{CheckInterval: 20 * time.Millisecond})
 	c := f.dial(t, nil)
 	c.read()
@@ -213,6 +216,7 @@ func TestALostPublicationIsFoundByTheCheck(t *testing.T) {
 }
 
 func TestLostRedisDataGivesFreshSnapshots(t *testing.T) {
+	t.Parallel()
 	f := setup(t, gateway.Options{CheckInterval: 20 * time.Millisecond})
 	c := f.dial(t, nil)
 	c.read()
@@ -238,6 +242,7 @@ func TestLostRedisDataGivesFreshSnapshots(t *testing.T) {
 // nothing, through a tiny socket buffer, and checks that it is disconnected
 // with the slow-client code while a reading client gets every change.
 func TestASlowClientIsCutOffWithoutDelayingOthers(t *testing.T) {
+	t.Parallel()
 	f := setup(t, gateway.Options{MaxQueueBytes: 64 << 10, CheckInterval: time.Hour})
 	slow := f.dial(t, &websocket.Dialer{NetDial: func(network, addr string) (net.Conn, error) {
 		conn, err := net.Dial(network, addr)
@@ -280,6 +285,7 @@ func TestASlowClientIsCutOffWithoutDelayingOthers(t *testing.T) {
 }
 
 func TestUpgradeChecks(t *testing.T) {
+	t.Parallel()
 	f := setup(t, gateway.Options{AllowedOrigins: []string{"https://board.example.org"}})
 	url := "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/"
 	tests := []struct {
@@ -316,6 +322,7 @@ func TestUpgradeChecks(t *testing.T) {
 }
 
 func TestBadMessagesGetErrors(t *testing.T) {
+	t.Parallel()
 	f := setup(t, gateway.Options{})
 	c := f.dial(t, nil)
 	c.read()
@@ -351,6 +358,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // time while changes stream: a check must never mistake frames delivered
 // meanwhile for Redis going backwards.
 func TestChecksDuringTrafficCauseNoSnapshots(t *testing.T) {
+	t.Parallel()
 	f := setup(t, gateway.Options{CheckInterval: time.Millisecond})
 	c := f.dial(t, nil)
 	c.read()
@@ -377,6 +385,7 @@ func TestChecksDuringTrafficCauseNoSnapshots(t *testing.T) {
 }
 
 func TestCompressionIsOffUnlessConfigured(t *testing.T) {
+	t.Parallel()
 	for _, enabled := range []bool{false, true} {
 		f := setup(t, gateway.Options{Compression: enabled})
 		d := websocket.Dialer{Subprotocols: []string{gateway.Subprotocol}, EnableCompression: true}
@@ -396,6 +405,7 @@ func TestCompressionIsOffUnlessConfigured(t *testing.T) {
 // that is being restored from the streams is told so, and follows the zone
 // by itself once it is healed.
 func TestAZoneBeingHealedIsFollowedOnceHealed(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	store, err := redisstore.New(redisstore.Options{Client: rs.Client(t), Fence: true})
 	if err != nil {
@@ -439,6 +449,7 @@ func TestAZoneBeingHealedIsFollowedOnceHealed(t *testing.T) {
 // (every frame up to it came before), and the server's status, with only
 // the healing zones the client may follow.
 func TestHeartbeatsSayWhereEachClientIs(t *testing.T) {
+	t.Parallel()
 	status := gateway.Status{Problems: []string{"redis: unavailable"}, Healing: []string{"aleppo", "daraa"}, Backlog: 12, OldestSeconds: 3.5}
 	f := setup(t, gateway.Options{HeartbeatInterval: 100 * time.Millisecond,
 		Status: func(context.Context) gateway.Status { return status }})

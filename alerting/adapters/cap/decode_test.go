@@ -56,6 +56,7 @@ const partnerCAP = `<?xml version="1.0" encoding="UTF-8"?>
 </alert>`
 
 func TestDecode(t *testing.T) {
+	t.Parallel()
 	captest.Validate(t, []byte(partnerCAP))
 	d, err := cap.Decode([]byte(partnerCAP), zones)
 	if err != nil {
@@ -89,6 +90,7 @@ func TestDecode(t *testing.T) {
 // TestDecodeCancel: a Cancel withdraws the last message it references, and
 // must reference one.
 func TestDecodeCancel(t *testing.T) {
+	t.Parallel()
 	msg := func(refs string) string {
 		return `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-3</identifier><sender>monitor-7</sender>
 <sent>2026-11-23T14:15:00-00:00</sent><status>Actual</status><msgType>Cancel</msgType><scope>Public</scope>` + refs + `
@@ -110,6 +112,7 @@ func TestDecodeCancel(t *testing.T) {
 // TestDecodeFallbacks: a geocode names the zone, the event the category,
 // sent the time and sender the reporter; a polygon gives the location.
 func TestDecodeFallbacks(t *testing.T) {
+	t.Parallel()
 	doc := `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-1</identifier><sender>monitor-7</sender>
 <sent>2026-11-23T14:05:00-00:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
 <info><category>Security</category><event>airstrike</event><urgency>Past</urgency><severity>Unknown</severity><certainty>Very Likely</certainty>
@@ -139,6 +142,7 @@ func abs(v float64) float64 {
 // TestDecodeNamesEveryProblem: every element that cannot be mapped is
 // named, at once.
 func TestDecodeNamesEveryProblem(t *testing.T) {
+	t.Parallel()
 	doc := `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>has space/and slash</identifier>
 <sent>yesterday</sent><status>Test</status><msgType>Ack</msgType><scope>Public</scope>
 <references>just-one-part</references>
@@ -191,6 +195,7 @@ func problemsOf(t *testing.T, err error, code string) map[string]string {
 }
 
 func TestDecodeRefuses(t *testing.T) {
+	t.Parallel()
 	bomb := `<?xml version="1.0"?>
 <!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>&lol2;</identifier></alert>`
@@ -222,6 +227,7 @@ func TestDecodeRefuses(t *testing.T) {
 // TestDecodeChoices covers the other ways a message names its zone and
 // category, and what wins.
 func TestDecodeChoices(t *testing.T) {
+	t.Parallel()
 	base := func(info string) string {
 		return `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-2</identifier><sender>s</sender>
 <sent>2026-11-23T14:05:00+00:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope><info>` + info + `</info></alert>`
@@ -277,6 +283,7 @@ func TestDecodeChoices(t *testing.T) {
 
 // TestExplain: the report's validation problems name the CAP elements.
 func TestExplain(t *testing.T) {
+	t.Parallel()
 	d, err := cap.Decode([]byte(partnerCAP), zones)
 	if err != nil {
 		t.Fatal(err)
@@ -299,6 +306,7 @@ func TestExplain(t *testing.T) {
 // effective (when the information applies) and sent; and a centroid is
 // rounded to 6 decimals, not 36.199999999599434.
 func TestObservedAtIsWhenTheEventBegan(t *testing.T) {
+	t.Parallel()
 	doc := `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-2</identifier><sender>monitor-7</sender>
 <sent>2026-11-23T14:05:00-00:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
 <info><category>Security</category><event>Shelling</event><urgency>Past</urgency><severity>Severe</severity><certainty>Observed</certainty>
@@ -321,6 +329,7 @@ func TestObservedAtIsWhenTheEventBegan(t *testing.T) {
 // TestATimeInZIsAcceptedWithAWarning: CAP forbids "Z" and fractions of a
 // second; such a time is read, and the sender is told.
 func TestATimeInZIsAcceptedWithAWarning(t *testing.T) {
+	t.Parallel()
 	doc := `<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>m-3</identifier><sender>monitor-7</sender>
 <sent>2026-11-23T14:05:00Z</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
 <info><category>Security</category><event>Shelling</event><urgency>Past</urgency><severity>Severe</severity><certainty>Observed</certainty>

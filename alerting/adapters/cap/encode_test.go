@@ -62,6 +62,7 @@ var dateTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$
 // entry partners care about is one message, of the right type, linked to
 // the first and the one before, and valid CAP 1.2.
 func TestMessagesFollowTheTimeline(t *testing.T) {
+	t.Parallel()
 	ok := must(t)
 	a := opened(t, false)
 	higher := report("unmo-2", t0)
@@ -168,6 +169,7 @@ func hasParam(ps []cap.ValuePair, name, value string) bool {
 // changes the alert without a timeline entry; the latest message is then
 // an Update named by the alert's version.
 func TestReportsWithoutTimelineEntry(t *testing.T) {
+	t.Parallel()
 	a := opened(t, false)
 	minor := report("unmo-2", t0)
 	minor.Severity = alerting.SeverityMinor
@@ -187,6 +189,7 @@ func TestReportsWithoutTimelineEntry(t *testing.T) {
 // while the alert is open, with the certainty its summary gives and what
 // each party said, in its own parameter and in the description.
 func TestVerificationsNeverCancel(t *testing.T) {
+	t.Parallel()
 	const (
 		c  = alerting.Confirmed
 		cc = alerting.CannotConfirm
@@ -253,6 +256,7 @@ func TestVerificationsNeverCancel(t *testing.T) {
 // verification right after its entry, replayed from the timeline, with the
 // reasons each party gave then.
 func TestEarlierMessagesKeepTheirVerification(t *testing.T) {
+	t.Parallel()
 	ok := must(t)
 	a := opened(t, false)
 	a.RequireAckFrom = []string{"party-a", "party-b"}
@@ -287,6 +291,7 @@ func TestEarlierMessagesKeepTheirVerification(t *testing.T) {
 // whose every report its sender withdrew; a withdrawal that leaves a
 // report standing is an Update, and so is what happens after the Cancel.
 func TestCancelWhenEveryReportIsWithdrawn(t *testing.T) {
+	t.Parallel()
 	a := opened(t, false)
 	second := report("unmo-2", t0)
 	a, _ = a.AddReport(second, "", t0.Add(10*time.Second))
@@ -318,6 +323,7 @@ func TestCancelWhenEveryReportIsWithdrawn(t *testing.T) {
 // TestJointAcknowledgement: each party's acknowledgement is an Ack; the
 // alert is acknowledged once both have.
 func TestJointAcknowledgement(t *testing.T) {
+	t.Parallel()
 	ok := must(t)
 	a := opened(t, false)
 	a.RequireAckFrom = []string{"party-a", "party-b"}
@@ -345,6 +351,7 @@ func types(ms []*cap.Message) []string {
 
 // TestEscalation: each step fired is an Update.
 func TestEscalation(t *testing.T) {
+	t.Parallel()
 	a := opened(t, false)
 	policy := alerting.Policy{ID: "co-chairs", Steps: []alerting.Step{{After: 0, Notify: []string{alerting.BoardTarget}},
 		{After: alerting.Duration(5 * time.Minute), Notify: []string{alerting.BoardTarget}}}}
@@ -366,6 +373,7 @@ func TestEscalation(t *testing.T) {
 // TestExercise: an exercise alert's messages have status Exercise and say
 // so in words too.
 func TestExercise(t *testing.T) {
+	t.Parallel()
 	m := cap.Latest(opened(t, true), aleppo, cap.Options{Public: true})
 	encode(t, m)
 	if m.Status != "Exercise" || !strings.HasPrefix(m.Info[0].Description, "EXERCISE") {
@@ -379,6 +387,7 @@ func TestExercise(t *testing.T) {
 // TestAreas: GeoJSON's [lon, lat] become CAP's "lat,lon", one closed
 // polygon per part; a zone without geometry is described and geocoded.
 func TestAreas(t *testing.T) {
+	t.Parallel()
 	multi := alerting.Zone{ID: "ghouta", Name: "Eastern Ghouta", Geometry: json.RawMessage(`{"type":"MultiPolygon","coordinates":[
 		[[[36.3,33.5],[36.5,33.5],[36.5,33.6],[36.3,33.6]],[[36.35,33.52],[36.4,33.52],[36.4,33.55],[36.35,33.52]]],
 		[[[36.6,33.4],[36.7,33.4],[36.7,33.45],[36.6,33.4]]]]}`)}
@@ -413,6 +422,7 @@ func TestAreas(t *testing.T) {
 }
 
 func TestPolygons(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, geometry string
 		want           []string
@@ -439,6 +449,7 @@ func TestPolygons(t *testing.T) {
 // TestRoundTrip: truceline's own message reads back as a report of the
 // same zone and category.
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	m := cap.Latest(opened(t, true), aleppo, opts)
 	doc, err := m.Marshal()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestFeed(t *testing.T) {
+	t.Parallel()
 	ok := must(t)
 	first := opened(t, false)
 	first = ok(first.Acknowledge(alerting.Actor{Name: "Duty A", Party: "party-a"}, "", t0.Add(2*time.Minute)))

@@ -24,6 +24,7 @@ func infoParams(m *cap.Message) []string {
 // each an Update whose note says so, and every message carries the
 // requests as they stood right after its entry.
 func TestInfoRequestsInUpdates(t *testing.T) {
+	t.Parallel()
 	ok := must(t)
 	catalog := alerting.MustCatalog(1, alerting.Config{Zones: []alerting.Zone{{ID: "aleppo", Name: "Aleppo"}}, Parties: []alerting.Party{
 		{ID: "party-a", Name: "Co-chair A", Status: alerting.PartyAdherent}, {ID: "party-b", Name: "Co-chair B", Status: alerting.PartyAdherent}}})

@@ -25,6 +25,7 @@ func param(name, value string) string {
 // become the report's fields, and the report's validation names the
 // parameter a bad value came from.
 func TestDecodeObservedFire(t *testing.T) {
+	t.Parallel()
 	doc := observedFire(param("truceline-observed-until", "2026-11-23T17:08:00+03:00") + param("truceline-observer", "34.9,36.65") +
 		param("truceline-direction-deg", "42.5") + param("truceline-distance-m", "3000-5000") +
 		param("truceline-weapon-calibre", "7.62mm") + param("truceline-impacts", "0"))
@@ -74,6 +75,7 @@ func TestDecodeObservedFire(t *testing.T) {
 // TestObservedFireIsInTheExportedNote: the CAP message of the change a
 // report made says what its monitor recorded of the fire, in its note.
 func TestObservedFireIsInTheExportedNote(t *testing.T) {
+	t.Parallel()
 	r := report("unmo-7", t0.Add(-10*time.Minute))
 	until, bearing, impacts := t0.Add(-3*time.Minute), 45.0, 24
 	r.ObservedUntil, r.Observer, r.DirectionDeg, r.DistanceM = &until, &alerting.Position{Lat: 36.2, Lon: 37.1}, &bearing, &alerting.DistanceRange{Min: 3000, Max: 5000}

@@ -118,6 +118,7 @@ func send(t *testing.T, s *email.Sender, m *alerting.Message) error {
 }
 
 func TestSendStartTLSWithAuth(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS, Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
 		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
@@ -218,6 +219,7 @@ func TestSendStartTLSWithAuth(t *testing.T) {
 }
 
 func TestSendWithoutAckOrFallback(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{})
 	s := newSender(t, email.Config{Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLS: "none"})
 	m := testMessage()
@@ -242,6 +244,7 @@ func TestSendWithoutAckOrFallback(t *testing.T) {
 }
 
 func TestSendImplicitTLS(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.ImplicitTLS, Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
 		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
@@ -270,6 +273,7 @@ func TestSendImplicitTLS(t *testing.T) {
 }
 
 func TestSendTemporaryFailure(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS})
 	s := newSender(t, email.Config{
 		Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLSConfig: &tls.Config{RootCAs: ts.RootCAs()},
@@ -307,6 +311,7 @@ func TestSendTemporaryFailure(t *testing.T) {
 }
 
 func TestSendPermanentFailure(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{})
 	s := newSender(t, email.Config{Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLS: "none"})
 	for _, tc := range []struct {
@@ -338,6 +343,7 @@ func TestSendPermanentFailure(t *testing.T) {
 }
 
 func TestSendConnectionRefused(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -355,6 +361,7 @@ func TestSendConnectionRefused(t *testing.T) {
 }
 
 func TestSendWrongPassword(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS, Username: testUser, Password: testPassword})
 	const wrong = "Wr0ng-Pa55word"
 	s := newSender(t, email.Config{
@@ -383,6 +390,7 @@ func TestSendWrongPassword(t *testing.T) {
 }
 
 func TestSendRedactsEchoedPassword(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{TLS: smtptest.StartTLS, Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
 		Host: ts.Host(), Port: ts.Port(), Username: testUser, Password: testPassword,
@@ -401,6 +409,7 @@ func TestSendRedactsEchoedPassword(t *testing.T) {
 }
 
 func TestSendStartTLSRequired(t *testing.T) {
+	t.Parallel()
 	// A server that offers no STARTTLS (and would take AUTH in plain).
 	ts := smtptest.Start(t, smtptest.Options{Username: testUser, Password: testPassword})
 	s := newSender(t, email.Config{
@@ -421,6 +430,7 @@ func TestSendStartTLSRequired(t *testing.T) {
 }
 
 func TestSendCancelled(t *testing.T) {
+	t.Parallel()
 	ts := smtptest.Start(t, smtptest.Options{})
 	seen, _ := ts.HoldData()
 	s := newSender(t, email.Config{Host: ts.Host(), Port: ts.Port(), From: "alerts@truceline.example", TLS: "none"})
@@ -446,6 +456,7 @@ func TestSendCancelled(t *testing.T) {
 }
 
 func TestDestination(t *testing.T) {
+	t.Parallel()
 	s := newSender(t, email.Config{Host: "smtp.example.org", Port: 587, From: "a@example.org"})
 	if got := s.Destination(alerting.Method{Type: alerting.MethodEmail, Address: "x@example.org"}); got != "smtp smtp.example.org:587" {
 		t.Errorf("Destination = %q", got)
@@ -457,6 +468,7 @@ func TestDestination(t *testing.T) {
 }
 
 func TestMessageID(t *testing.T) {
+	t.Parallel()
 	ids := map[string]string{}
 	for _, key := range []string{testKey, "a:b", "a%3Ab", "a/b", "a b", "a@b", "a<b>", "ä"} {
 		id := email.MessageID(key)
@@ -475,6 +487,7 @@ func TestMessageID(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	good := email.Config{Host: "smtp.example.org", Port: 587, From: "alerts@example.org"}
 	if p := good.Validate(); len(p) != 0 {
 		t.Errorf("a good config has problems: %q", p)
@@ -519,6 +532,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestConfigHidesPassword(t *testing.T) {
+	t.Parallel()
 	const password = "hunter2-very-secret"
 	c := email.Config{Host: "smtp.example.org", Port: 587, Username: "alerts", Password: password, From: "a@example.org"}
 	var logs bytes.Buffer

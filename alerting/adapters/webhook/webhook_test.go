@@ -134,6 +134,7 @@ func receiverServer(t *testing.T, secret string) (*httptest.Server, *Receiver, f
 }
 
 func TestSendReceive(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	srv, rc, reqs := receiverServer(t, secret)
 	events, stop := rc.Subscribe()
@@ -203,6 +204,7 @@ func TestSendReceive(t *testing.T) {
 }
 
 func TestReceiverRefuses(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	srv, rc, _ := receiverServer(t, secret)
 	m := newMessage(t, srv.URL+"/hook", secret)
@@ -283,6 +285,7 @@ func TestReceiverRefuses(t *testing.T) {
 }
 
 func TestWrongSecret(t *testing.T) {
+	t.Parallel()
 	secret, other := newSecret(t), newSecret(t)
 	srv, rc, _ := receiverServer(t, other)
 	var e errs
@@ -301,6 +304,7 @@ func TestWrongSecret(t *testing.T) {
 }
 
 func TestDuplicate(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	srv, rc, reqs := receiverServer(t, secret)
 	s := NewSender(SenderOptions{})
@@ -323,6 +327,7 @@ func TestDuplicate(t *testing.T) {
 }
 
 func TestReceiverKeepsNewest(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	rc := NewReceiver(func(*http.Request) (string, bool) { return secret, true }, 3)
 	srv := httptest.NewServer(rc)
@@ -368,6 +373,7 @@ func statusServer(t *testing.T, secret string, codes ...int) (*httptest.Server, 
 }
 
 func TestSendStatus(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	var e errs
 	s := NewSender(SenderOptions{})
@@ -420,6 +426,7 @@ func TestSendStatus(t *testing.T) {
 }
 
 func TestSendTimeout(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	block := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -455,6 +462,7 @@ func TestSendTimeout(t *testing.T) {
 }
 
 func TestSendContextCanceled(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
@@ -469,6 +477,7 @@ func TestSendContextCanceled(t *testing.T) {
 }
 
 func TestSendConnectionRefused(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -498,6 +507,7 @@ func TestSendConnectionRefused(t *testing.T) {
 }
 
 func TestSendRedirect(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	var hit atomic.Bool
 	mux := http.NewServeMux()
@@ -530,6 +540,7 @@ func TestSendRedirect(t *testing.T) {
 }
 
 func TestSendBadMethod(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	s := NewSender(SenderOptions{})
 	for name, m := range map[string]alerting.Method{
@@ -553,6 +564,7 @@ func TestSendBadMethod(t *testing.T) {
 }
 
 func TestDestination(t *testing.T) {
+	t.Parallel()
 	s := NewSender(SenderOptions{})
 	for url, want := range map[string]string{
 		"https://Hooks.Example.org/services/T0/B0/XYZ?token=1": "webhook https://hooks.example.org",
@@ -566,6 +578,7 @@ func TestDestination(t *testing.T) {
 }
 
 func TestSubscribe(t *testing.T) {
+	t.Parallel()
 	secret := newSecret(t)
 	rc := NewReceiver(func(*http.Request) (string, bool) { return secret, true }, 0)
 	srv := httptest.NewServer(rc)
@@ -612,6 +625,7 @@ func TestSubscribe(t *testing.T) {
 }
 
 func TestGenerateSecret(t *testing.T) {
+	t.Parallel()
 	a, b := newSecret(t), newSecret(t)
 	if a == b {
 		t.Error("two secrets are the same")

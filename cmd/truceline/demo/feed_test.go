@@ -12,6 +12,7 @@ import (
 // monitor at its pace, OP Latakia North but from minute 14 to 18 of every
 // twenty, and no monitor the configuration lacks.
 func TestTheDemoPostFallsSilentNowAndThen(t *testing.T) {
+	t.Parallel()
 	demo, err := configs.Demo(time.Now())
 	if err != nil {
 		t.Fatal(err)
