@@ -50,8 +50,8 @@ func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.
 		if err != nil {
 			return nil, true, unavailable(fmt.Sprintf("read change %s of report %s", ref, reportID), err)
 		}
-		for _, f := range found {
-			c, err := alerting.DecodeChange([]byte(f))
+		for _, m := range found {
+			c, err := historyChange(zone, m)
 			if err != nil {
 				return nil, true, err
 			}

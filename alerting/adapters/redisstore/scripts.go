@@ -28,9 +28,9 @@ import "github.com/redis/go-redis/v9"
 // For each commit it checks every premise first: the report is not
 // processed yet, each alert is at the version before the new one, each
 // group key is bound as expected, each threshold count holds as many
-// reports as read. Then it writes everything: the frame in the zone's
-// history under the zone's next sequence number, the alert's JSON (cut out
-// of the frame body) and the rest. A later commit's premises see the
+// reports as read. Then it writes everything: the frame's body in the
+// zone's history, as "<seq> <body>" under the zone's next sequence number
+// (history.go), the alert's JSON (cut out of the body) and the rest. A later commit's premises see the
 // earlier commits' writes. An alert changed by several commits has its
 // state (JSON, version, indexes, timer, group binding) written once, as
 // the last of them left it, and each history is trimmed once: under a
@@ -45,8 +45,8 @@ import "github.com/redis/go-redis/v9"
 // It returns {applied, status, seq, seq, ...}: how many commits it
 // applied, "ok", or why the next was not ("dup", "stale" or "gap"), and the
 // sequence numbers of the applied commits' alert changes in order; the
-// caller joins each with its body into the frame the history holds
-// (alerting.ChangeFrame).
+// caller joins each with its body into the change's frame
+// (alerting.ChangeFrame), the one historyFrame reads back from the history.
 var commitScript = redis.NewScript(fencedArgsLua + `
 local cap = tonumber(arg())
 local timers_key, deliveries_key = arg(), arg()
@@ -75,7 +75,7 @@ local function apply_commit(report, redo, report_changes, alerts, deliveries, pe
   for _, a in ipairs(alerts) do
     local seq = redis.call('INCR', a.seq_key)
     local s = string.format('%d', seq)
-    redis.call('ZADD', a.history_key, seq, '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body)
+    redis.call('ZADD', a.history_key, seq, s .. ' ' .. a.body)
     histories[a.history_key] = true
     -- A change redone onto an alert that has it already (loaded from the
     -- compacted record at a later version) adds only its history entry.
@@ -245,8 +245,9 @@ return out
 // history still holds all of them.
 //
 // KEYS: 1 zone seq, 2 zone history. ARGV: 1-2 the fence, 3 after, 4 most
-// changes to return. It returns {seq, frame...}, or {-1} when the changes
-// cannot all be given: the client is ahead of the zone (Redis lost its
+// changes to return. It returns {seq, member...} (members of the history,
+// which ChangesSince turns into frames), or {-1} when the changes cannot
+// all be given: the client is ahead of the zone (Redis lost its
 // data), the history was trimmed past the point, or more changes were
 // missed than the limit.
 var sinceScript = redis.NewScript(fenceLua + `
@@ -259,8 +260,8 @@ if seq - after > tonumber(ARGV[4]) then return {-1} end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if #first == 0 or tonumber(first[2]) > after + 1 then return {-1} end
 local out = {seq}
-for _, frame in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], seq)) do
-  out[#out + 1] = frame
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], seq)) do
+  out[#out + 1] = member
 end
 return out
 `)
