@@ -1,7 +1,6 @@
 package alerting_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -92,24 +91,6 @@ func TestAlertLifecycle(t *testing.T) {
 		if e.Timeline[i].Action != want {
 			t.Errorf("timeline[%d] = %s, want %s", i, e.Timeline[i].Action, want)
 		}
-	}
-}
-
-func TestChangeFrameRoundTrip(t *testing.T) {
-	t.Parallel()
-	g := alerting.Grouping{Rule: alerting.DefaultRule, Window: time.Minute}
-	a := alerting.OpenAlert(alerting.Opening{ID: "al-1", ZoneName: "Aleppo", Rule: g.Rule}, report("r1", testNow), testNow)
-	alertJSON, err := json.Marshal(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := alerting.ChangeBody(alerting.EventOpened, "r1", alertJSON)
-	c, err := alerting.DecodeChange(alerting.ChangeFrame("aleppo", 42, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Zone != "aleppo" || c.Seq != 42 || c.Event != alerting.EventOpened || c.ReportID != "r1" || c.Alert.ID != "al-1" {
-		t.Errorf("decoded %+v", c)
 	}
 }
 

@@ -25,6 +25,17 @@ type Change struct {
 	Record []byte
 }
 
+// A change frame is
+//
+//	{"type":"alert","zone":"<zone>","seq":<seq>,"event":"<event>"[,"report_id":"<id>"],"alert":<alert>}
+//
+// (docs/WEBSOCKET.md, docs/NATS.md). This file is the only code that writes
+// or reads its bytes: a head, {"type":"alert","zone":…,"seq":…, that
+// ChangeFrame writes once the store has assigned the sequence number, and
+// a body, the rest, that ChangeBody writes before. The Redis store keeps
+// the body only (docs/REDIS.md); FrameSeq and FrameBody read the head
+// back without decoding the alert; DecodeChange decodes it all.
+
 // frame is the JSON shape of an alert change.
 type frame struct {
 	Type     string `json:"type"`
@@ -56,8 +67,9 @@ func ChangeBody(event Event, reportID string, alertJSON []byte) (body []byte, al
 }
 
 // ChangeFrame joins a change's head and body into its frame. Zone ids are
-// restricted to [a-z0-9-], so they need no escaping.
-func ChangeFrame(zone string, seq int64, body []byte) []byte {
+// restricted to [a-z0-9-], so they need no escaping. The body may be a
+// string, as Redis gives it back, so that the frame is the one copy.
+func ChangeFrame[Body []byte | string](zone string, seq int64, body Body) []byte {
 	out := make([]byte, 0, len(body)+len(zone)+48)
 	out = append(out, `{"type":"alert","zone":"`...)
 	out = append(out, zone...)
@@ -71,11 +83,10 @@ func ChangeFrame(zone string, seq int64, body []byte) []byte {
 // where the alert's JSON starts in it; ok is false for anything but a
 // change frame of zone and seq.
 func FrameBody(zone string, seq int64, frame []byte) (body []byte, alertAt int, ok bool) {
-	head := ChangeFrame(zone, seq, nil)
-	if !bytes.HasPrefix(frame, head) || !bytes.HasSuffix(frame, []byte("}")) {
+	z, s, body, ok := frameHead(frame)
+	if !ok || string(z) != zone || s != seq || !bytes.HasSuffix(body, []byte("}")) {
 		return nil, 0, false
 	}
-	body = frame[len(head):]
 	// Report ids cannot hold a quote, so the first ,"alert": is the key.
 	const key = `,"alert":`
 	i := bytes.Index(body, []byte(key))
@@ -83,6 +94,47 @@ func FrameBody(zone string, seq int64, frame []byte) (body []byte, alertAt int, 
 		return nil, 0, false
 	}
 	return body, i + len(key), true
+}
+
+// FrameSeq returns the sequence number of a change frame, read from the
+// head ChangeFrame wrote without parsing the alert behind it; 0 for
+// anything else.
+func FrameSeq(frame []byte) int64 {
+	_, seq, _, ok := frameHead(frame)
+	if !ok {
+		return 0
+	}
+	return seq
+}
+
+// frameHead splits a change frame into the zone and seq of its head and
+// its body, as ChangeFrame joined them.
+func frameHead(frame []byte) (zone []byte, seq int64, body []byte, ok bool) {
+	const open, mid = `{"type":"alert","zone":"`, `","seq":`
+	rest, found := bytes.CutPrefix(frame, []byte(open))
+	if !found {
+		return nil, 0, nil, false
+	}
+	i := 0
+	for i < len(rest) && i < 64 && (rest[i] >= 'a' && rest[i] <= 'z' || rest[i] >= '0' && rest[i] <= '9' || rest[i] == '-') {
+		i++
+	}
+	if i == 0 {
+		return nil, 0, nil, false
+	}
+	zone = rest[:i]
+	if rest, found = bytes.CutPrefix(rest[i:], []byte(mid)); !found {
+		return nil, 0, nil, false
+	}
+	n := 0
+	for n < len(rest) && n < 18 && rest[n] >= '0' && rest[n] <= '9' {
+		seq = seq*10 + int64(rest[n]-'0')
+		n++
+	}
+	if n == 0 || n >= len(rest) || rest[n] != ',' || seq <= 0 {
+		return nil, 0, nil, false
+	}
+	return zone, seq, rest[n+1:], true
 }
 
 // DecodeChange parses a change frame.

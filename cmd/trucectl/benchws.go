@@ -16,6 +16,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/urfave/cli/v3"
+
+	"github.com/truceline/truceline/alerting"
 )
 
 func benchWSCommand() *cli.Command {
@@ -124,14 +126,14 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 					return
 				}
 				now := time.Now().UnixNano()
-				typ, seq := frameHead(data)
-				switch typ {
-				case "snapshot":
-					snapshots <- struct{}{}
-				case "alert":
+				// An alert frame's seq is read from its head alone: the
+				// alert object behind it can be long.
+				if seq := alerting.FrameSeq(data); seq > 0 {
 					frames.Add(1)
 					c.seq.Store(seq)
 					c.last.Store(now)
+				} else if f, err := parseFrame(data); err == nil && string(f.Type) == "snapshot" {
+					snapshots <- struct{}{}
 				}
 			}
 		}()
@@ -252,27 +254,4 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	fmt.Fprintf(tw, "deliveries\t%d in %s: %.0f/s, %.0f per server CPU second\n", delivered, elapsed.Round(time.Millisecond),
 		float64(delivered)/elapsed.Seconds(), float64(delivered)/cpuSeconds)
 	return tw.Flush()
-}
-
-// frameHead reads type and seq from a frame's head without decoding the
-// rest (the alert object can be long).
-func frameHead(data []byte) (string, int64) {
-	s := string(data[:min(len(data), 160)])
-	typ := ""
-	if i := strings.Index(s, `"type":"`); i >= 0 {
-		rest := s[i+8:]
-		if j := strings.IndexByte(rest, '"'); j >= 0 {
-			typ = rest[:j]
-		}
-	}
-	var seq int64
-	if i := strings.Index(s, `"seq":`); i >= 0 {
-		for _, b := range s[i+6:] {
-			if b < '0' || b > '9' {
-				break
-			}
-			seq = seq*10 + int64(b-'0')
-		}
-	}
-	return typ, seq
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -144,7 +143,7 @@ func (f *zoneFeed) stop() {
 
 // receive takes a frame from NATS.
 func (f *zoneFeed) receive(frame []byte) {
-	seq := frameSeq(frame)
+	seq := alerting.FrameSeq(frame)
 	if seq <= 0 {
 		f.g.logger.Warn("dropping a malformed change frame", "zone", f.zone)
 		return
@@ -178,7 +177,7 @@ func (f *zoneFeed) catchUp() {
 		return
 	}
 	for _, frame := range frames {
-		if seq := frameSeq(frame); seq > f.last {
+		if seq := alerting.FrameSeq(frame); seq > f.last {
 			f.g.metrics.gapFills.Inc()
 			f.deliver(frame, seq)
 		}
@@ -269,24 +268,4 @@ func resumedFrame(zone string, from, seq int64) []byte {
 		Seq  int64  `json:"seq"`
 	}{"resumed", zone, from, seq})
 	return data
-}
-
-// frameSeq reads the sequence number from the head of a change frame, which
-// alerting.ChangeFrame writes as {"type":"alert","zone":"…","seq":N,…},
-// without parsing the alert behind it. It returns 0 for anything else.
-func frameSeq(frame []byte) int64 {
-	const key = `"seq":`
-	head := frame[:min(len(frame), 128)]
-	i := bytes.Index(head, []byte(key))
-	if i < 0 || !bytes.HasPrefix(frame, []byte(`{"type":"alert",`)) {
-		return 0
-	}
-	var seq int64
-	for _, b := range head[i+len(key):] {
-		if b < '0' || b > '9' {
-			return seq
-		}
-		seq = seq*10 + int64(b-'0')
-	}
-	return 0
 }

@@ -50,8 +50,8 @@ func (s *Store) ReportChanges(ctx context.Context, reportID string) ([]alerting.
 		if err != nil {
 			return nil, true, unavailable(fmt.Sprintf("read change %s of report %s", ref, reportID), err)
 		}
-		for _, f := range found {
-			c, err := alerting.DecodeChange([]byte(f))
+		for _, m := range found {
+			c, err := historyChange(zone, m)
 			if err != nil {
 				return nil, true, err
 			}
@@ -198,10 +198,10 @@ func (s *Store) Commit(ctx context.Context, c alerting.Commit) ([]alerting.Chang
 }
 
 // CommitAll implements alerting.Store with one Lua script, commitScript,
-// for all the commits. The plans go to the script as flat arguments, in the
-// order commitScript describes, so neither side encodes or decodes them as
-// documents, and each alert's JSON travels once: inside its change's frame
-// body.
+// for all the commits. The plans go to the script in a header that
+// commitArgs writes, and the large parts (frame bodies, reports, records)
+// as arguments of their own, so none is escaped, and each alert's JSON
+// travels once: inside its change's frame body.
 func (s *Store) CommitAll(ctx context.Context, cs []alerting.Commit) ([][]alerting.Change, error) {
 	var zones []string
 	for _, c := range cs {
@@ -229,16 +229,9 @@ func (s *Store) Redo(ctx context.Context, runID string, cs []alerting.Commit) ([
 }
 
 func (s *Store) commitAll(ctx context.Context, runID string, cs []alerting.Commit) ([][]alerting.Change, error) {
-	args := make([]any, 0, 6+len(cs)*40)
-	args = append(args, s.fenceArgs(runID)...)
-	args = append(args, s.historyLimit, s.timersKey(), s.deliveriesKey(), len(cs))
-	bodies := make([][][]byte, len(cs))
-	records := make([][][]byte, len(cs))
-	for i, c := range cs {
-		var err error
-		if args, bodies[i], records[i], err = s.appendPlan(args, c); err != nil {
-			return nil, err
-		}
+	args, bodies, records, err := s.commitArgs(runID, cs)
+	if err != nil {
+		return nil, err
 	}
 	res, err := commitScript.Run(ctx, s.rdb, nil, args...).Slice()
 	if err != nil {
@@ -276,127 +269,6 @@ func (s *Store) commitAll(ctx context.Context, runID string, cs []alerting.Commi
 		}
 		return out, alerting.ErrStale
 	}
-}
-
-// appendPlan appends c's plan to the script's arguments, and returns the
-// frame body and the record of each of its alert changes.
-func (s *Store) appendPlan(args []any, c alerting.Commit) ([]any, [][]byte, [][]byte, error) {
-	reportID := ""
-	var records, stored [][]byte
-	if r := c.Report; r != nil {
-		reportID = r.ID
-		reportJSON, err := json.Marshal(r)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("encode report %s: %w", reportID, err)
-		}
-		class, err := json.Marshal(c.Classification)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("encode classification of %s: %w", reportID, err)
-		}
-		if records, err = c.Records(reportJSON, class); err != nil {
-			return nil, nil, nil, err
-		}
-		// The report's hash keeps the records without the report and its
-		// classification, which it holds in fields of their own, and only
-		// when they say more than ReportChanges can tell from the rest.
-		if c.RecordsNeeded() {
-			if stored, err = c.Records(nil, nil); err != nil {
-				return nil, nil, nil, err
-			}
-		}
-		args = append(args, s.reportKey(reportID), reportID, s.zoneKey(r.Zone, "reports"), r.ObservedAt.UnixMilli(),
-			reportJSON, c.ReceivedAt.UTC().Format(time.RFC3339Nano), class, joinRecords(stored))
-	} else {
-		var err error
-		if records, err = c.Records(nil, nil); err != nil {
-			return nil, nil, nil, err
-		}
-		args = append(args, "", "", "", 0, "", "", "", "")
-	}
-	deliveries := 0
-	for _, ac := range c.Alerts {
-		deliveries += len(ac.Enqueue)
-		if ac.Settle != nil {
-			deliveries++
-		}
-	}
-	args = append(args, boolArg(c.Redo), c.ReportChanges, len(c.Alerts), deliveries, len(c.Pending))
-	bodies := make([][]byte, len(c.Alerts))
-	for i, ac := range c.Alerts {
-		a := ac.Alert
-		var body []byte
-		var at int
-		if c.Redo {
-			var ok bool
-			if body, at, ok = alerting.FrameBody(a.Zone, ac.Seq, ac.Frame); !ok {
-				return nil, nil, nil, fmt.Errorf("redo change %s/%d: its frame is not a change frame of that zone and seq", a.Zone, ac.Seq)
-			}
-		} else {
-			alertJSON, err := json.Marshal(a)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("encode alert %s: %w", a.ID, err)
-			}
-			body, at = alerting.ChangeBody(ac.Event, reportID, alertJSON)
-		}
-		bodies[i] = body
-		var timer int64
-		if t := timerAt(a); t != nil {
-			timer = t.UnixMilli()
-		}
-		groupKey, groupExpect, groupTTL := "", "", int64(0)
-		if ac.GroupKey != "" {
-			groupKey, groupExpect, groupTTL = s.groupKey(ac.GroupKey), ac.PrevGroupAlert, ac.GroupTTL.Milliseconds()
-		}
-		args = append(args, a.ID, s.alertKey(a.ID), a.Version, body, at+1, a.Zone, boolArg(a.Active()), a.UpdatedAt.UnixMilli(),
-			s.zoneKey(a.Zone, "seq"), s.zoneKey(a.Zone, "changes"), s.zoneKey(a.Zone, "active"), s.zoneKey(a.Zone, "alerts"),
-			s.alertReportsKey(a.ID), groupKey, groupExpect, groupTTL, timer, ac.Seq, len(ac.ReportIDs))
-		for _, id := range ac.ReportIDs {
-			args = append(args, id)
-		}
-	}
-	for _, ac := range c.Alerts {
-		for _, d := range ac.Enqueue {
-			job, err := json.Marshal(d)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("encode delivery %s: %w", d.Key, err)
-			}
-			args = append(args, "add", s.laneKey(d.Urgent), d.Key, job, ac.Alert.UpdatedAt.UnixMilli())
-		}
-		if st := ac.Settle; st != nil {
-			op, score := "done", int64(0)
-			if st.RetryAt != nil {
-				op, score = "retry", st.RetryAt.UnixMilli()
-			}
-			args = append(args, op, s.laneKey(st.Delivery.Urgent), st.Delivery.Key, "", score)
-		}
-	}
-	for _, pc := range c.Pending {
-		member, score := "", int64(0)
-		if pc.Add != nil {
-			member, score = pendingMember(*pc.Add), pc.Add.ObservedAt.UnixMilli()
-		}
-		args = append(args, s.pendingKey(pc.GroupKey), pc.Expect, boolArg(pc.Clear), member, score, pc.TTL.Milliseconds())
-	}
-	return args, bodies, records, nil
-}
-
-// joinRecords encodes the records of a report's changes as a JSON array,
-// an absent one as {}; no records at all as "".
-func joinRecords(records [][]byte) []byte {
-	if records == nil {
-		return nil
-	}
-	out := []byte{'['}
-	for i, r := range records {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		if r == nil {
-			r = []byte("{}")
-		}
-		out = append(out, r...)
-	}
-	return append(out, ']')
 }
 
 // boolArg is a flag as the scripts read it.

@@ -26,14 +26,14 @@ func (s *Store) checkpointKey() string { return s.prefix + "checkpoint:reports" 
 // LastChangeAt implements alerting.HealStore: when the zone's newest change
 // in its history was made (its alert's updated_at).
 func (s *Store) LastChangeAt(ctx context.Context, zone string) (time.Time, error) {
-	frames, err := s.rdb.ZRange(ctx, s.zoneKey(zone, "changes"), -1, -1).Result()
+	members, err := s.rdb.ZRange(ctx, s.zoneKey(zone, "changes"), -1, -1).Result()
 	if err != nil {
 		return time.Time{}, unavailable("read the history of "+zone, err)
 	}
-	if len(frames) == 0 {
+	if len(members) == 0 {
 		return time.Time{}, nil
 	}
-	c, err := alerting.DecodeChange([]byte(frames[0]))
+	c, err := historyChange(zone, members[0])
 	if err != nil {
 		return time.Time{}, fmt.Errorf("the last change of %s: %w", zone, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,6 +16,43 @@ import (
 // gateway's snapshots and gap fills, the healer's StoredSeq and the
 // broker's ChangeSource.
 
+// A zone's history (zoneKey(zone, "changes")) is a sorted set of its recent
+// changes scored by their seq. The commit script stores each as the member
+//
+//	<seq> <body>
+//
+// the change's sequence number in decimal, a space, and its frame's body
+// (alerting.ChangeBody: "event":…,"alert":{…}}), never the frame's head,
+// which alerting.ChangeFrame adds when the change is read back. The seq
+// keeps members unique whatever their bodies. Versions of truceline before
+// this one stored the whole frame ({"type":"alert","zone":…,"seq":…,…});
+// such members are read as they are, so a Redis written by one reads the
+// same after an upgrade. Every reader of a history turns its members into
+// frames with historyFrame.
+
+// historyFrame returns the change frame that member of zone's history
+// stands for.
+func historyFrame(zone, member string) ([]byte, error) {
+	if strings.HasPrefix(member, "{") { // a whole frame, as older versions stored it
+		return []byte(member), nil
+	}
+	n, body, ok := strings.Cut(member, " ")
+	seq, err := strconv.ParseInt(n, 10, 64)
+	if !ok || err != nil || seq <= 0 {
+		return nil, fmt.Errorf("a member of the history of %s that is not \"<seq> <body>\": %.40q", zone, member)
+	}
+	return alerting.ChangeFrame(zone, seq, body), nil
+}
+
+// historyChange decodes member of zone's history (historyFrame).
+func historyChange(zone, member string) (alerting.Change, error) {
+	frame, err := historyFrame(zone, member)
+	if err != nil {
+		return alerting.Change{}, err
+	}
+	return alerting.DecodeChange(frame)
+}
+
 // CommittedChanges returns the zone's changes with sequence numbers in
 // (after, upto] that its history still holds, oldest first, with their
 // records, and the zone's sequence number: what the broker stores in
@@ -22,7 +60,7 @@ import (
 func (s *Store) CommittedChanges(ctx context.Context, zone string, after, upto int64) ([]alerting.Change, int64, error) {
 	pipe := s.rdb.Pipeline()
 	seqCmd := pipe.Get(ctx, s.zoneKey(zone, "seq"))
-	framesCmd := pipe.ZRangeByScore(ctx, s.zoneKey(zone, "changes"), &redis.ZRangeBy{
+	membersCmd := pipe.ZRangeByScore(ctx, s.zoneKey(zone, "changes"), &redis.ZRangeBy{
 		Min: "(" + strconv.FormatInt(after, 10), Max: strconv.FormatInt(upto, 10)})
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, 0, unavailable(fmt.Sprintf("read the changes of %s after %d", zone, after), err)
@@ -33,8 +71,8 @@ func (s *Store) CommittedChanges(ctx context.Context, zone string, after, upto i
 	}
 	byReport := map[string][]alerting.Change{} // a report's changes, with their records
 	var out []alerting.Change
-	for _, f := range framesCmd.Val() {
-		c, err := alerting.DecodeChange([]byte(f))
+	for _, m := range membersCmd.Val() {
+		c, err := historyChange(zone, m)
 		if err != nil {
 			return nil, 0, fmt.Errorf("change of %s in the history: %w", zone, err)
 		}
@@ -129,9 +167,13 @@ func (s *Store) ChangesSince(ctx context.Context, zone string, after int64) (fra
 		return nil, 0, false, nil
 	}
 	frames = make([][]byte, 0, len(res)-1)
-	for _, f := range res[1:] {
-		text, _ := f.(string)
-		frames = append(frames, []byte(text))
+	for _, m := range res[1:] {
+		text, _ := m.(string)
+		frame, err := historyFrame(zone, text)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		frames = append(frames, frame)
 	}
 	return frames, seq, true, nil
 }

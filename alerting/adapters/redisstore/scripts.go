@@ -1,40 +1,29 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // commitScript applies commits in order, each atomically, and stops at the
-// first whose premises no longer hold. Its arguments (Store.CommitAll
-// writes them):
-//
-//	the fence's epoch key and run_id (fence.go),
-//	history limit per zone, timers key, deliveries key, number of commits,
-//	then each commit's plan:
-//	report key ("" for none), report id, the zone's reports index key,
-//	  observed (ms), report JSON, received at, classification JSON, the
-//	  records of its changes (a JSON array; "" when they say nothing the
-//	  rest does not),
-//	redo (1/0), how many changes the report made (redo only),
-//	number of alerts, of deliveries, of threshold counts,
-//	each alert: id, key, version, frame body, where the alert's JSON starts
-//	  in the body, zone, active (1/0), score (ms), seq key, history key,
-//	  active key, index key, reports key, group key ("" for none), the
-//	  alert the group must be bound to, group TTL (ms), timer (ms; 0
-//	  removes it), the seq it must get (redo only), number of report ids,
-//	  the report ids,
-//	each delivery: op (add, retry or done), lane key, key, job JSON, score,
-//	each threshold count: key, expected size, clear (1/0), member, score,
-//	  TTL (ms).
+// first whose premises no longer hold. Its arguments are the fence, a JSON
+// header of version commitArgsVersion and the blobs the header names by
+// their ARGV index: commitArgs writes them, and its comment and
+// docs/REDIS.md describe them field by field. It answers a header of any
+// other version with an error naming both versions, and changes nothing.
 //
 // For each commit it checks every premise first: the report is not
 // processed yet, each alert is at the version before the new one, each
 // group key is bound as expected, each threshold count holds as many
-// reports as read. Then it writes everything: the frame in the zone's
-// history under the zone's next sequence number, the alert's JSON (cut out
-// of the frame body) and the rest. A later commit's premises see the
-// earlier commits' writes. An alert changed by several commits has its
-// state (JSON, version, indexes, timer, group binding) written once, as
-// the last of them left it, and each history is trimmed once: under a
-// surge a zone's alerts change many times per call.
+// reports as read. Then it writes everything: the frame's body in the
+// zone's history, as "<seq> <body>" under the zone's next sequence number
+// (history.go), the alert's JSON (cut out of the body) and the rest. A
+// later commit's premises see the earlier commits' writes. An alert
+// changed by several commits has its state (JSON, version, indexes, timer,
+// group binding) written once, as the last of them left it, and each
+// history is trimmed once: under a surge a zone's alerts change many times
+// per call.
 //
 // A redo commit (alerting.Redo: one change read back from the stream) has
 // no premises but its seq: a zone already past it skips it (its seq comes
@@ -45,12 +34,15 @@ import "github.com/redis/go-redis/v9"
 // It returns {applied, status, seq, seq, ...}: how many commits it
 // applied, "ok", or why the next was not ("dup", "stale" or "gap"), and the
 // sequence numbers of the applied commits' alert changes in order; the
-// caller joins each with its body into the frame the history holds
-// (alerting.ChangeFrame).
+// caller joins each with its body into the change's frame
+// (alerting.ChangeFrame), the one historyFrame reads back from the history.
 var commitScript = redis.NewScript(fencedArgsLua + `
-local cap = tonumber(arg())
-local timers_key, deliveries_key = arg(), arg()
-local ncommits = tonumber(arg())
+local h = cjson.decode(arg())
+if h.v ~= ` + strconv.Itoa(commitArgsVersion) + ` then
+  return redis.error_reply('TRUCELINE_ARGS: the commit script reads arguments of version ` +
+	strconv.Itoa(commitArgsVersion) + `, not ' .. tostring(h.v))
+end
+local zones, none = h.zones, {}
 local out = {0, 'ok'}
 
 -- An alert changed several times in one call has its state written once,
@@ -70,42 +62,44 @@ local function bound_to(key)
 end
 
 -- apply_commit writes one commit whose premises hold.
-local function apply_commit(report, redo, report_changes, alerts, deliveries, pending)
+local function apply_commit(c, redo)
   local refs = {}
-  for _, a in ipairs(alerts) do
-    local seq = redis.call('INCR', a.seq_key)
+  for _, a in ipairs(c.alerts or none) do
+    local z = zones[a.zone]
+    local seq = redis.call('INCR', z.seq)
     local s = string.format('%d', seq)
-    redis.call('ZADD', a.history_key, seq, '{"type":"alert","zone":"' .. a.zone .. '","seq":' .. s .. ',' .. a.body)
-    histories[a.history_key] = true
+    redis.call('ZADD', z.history, seq, s .. ' ' .. ARGV[a.body])
+    histories[z.history] = true
     -- A change redone onto an alert that has it already (loaded from the
     -- compacted record at a later version) adds only its history entry.
     if not (redo and version_of(a.key) >= a.version) then
       if not states[a.key] then order[#order + 1] = a.key end
       states[a.key] = a
-      if a.group_key ~= '' then
-        if not groups[a.group_key] then group_order[#group_order + 1] = a.group_key end
-        groups[a.group_key] = {a.id, a.group_ttl}
+      if a.group then
+        if not groups[a.group.key] then group_order[#group_order + 1] = a.group.key end
+        groups[a.group.key] = {a.id, a.group.ttl}
       end
-      for first = 1, #a.report_ids, 256 do
-        redis.call('RPUSH', a.reports_key, unpack(a.report_ids, first, math.min(first + 255, #a.report_ids)))
+      local ids = a.report_ids or none
+      for first = 1, #ids, 256 do
+        redis.call('RPUSH', a.reports_key, unpack(ids, first, math.min(first + 255, #ids)))
       end
     end
     refs[#refs + 1] = a.zone .. ' ' .. s
     out[#out + 1] = seq
   end
-  for _, d in ipairs(deliveries) do
+  for _, d in ipairs(c.deliveries or none) do
     if d.op == 'add' then
-      if redis.call('HSETNX', deliveries_key, d.key, d.json) == 1 then
+      if redis.call('HSETNX', h.deliveries, d.key, ARGV[d.job]) == 1 then
         redis.call('ZADD', d.lane, d.score, d.key)
       end
     elseif d.op == 'retry' then
       redis.call('ZADD', d.lane, 'XX', d.score, d.key)
     else
       redis.call('ZREM', d.lane, d.key)
-      redis.call('HDEL', deliveries_key, d.key)
+      redis.call('HDEL', h.deliveries, d.key)
     end
   end
-  for _, p in ipairs(pending) do
+  for _, p in ipairs(c.pending or none) do
     if p.clear then
       redis.call('DEL', p.key)
     else
@@ -113,50 +107,28 @@ local function apply_commit(report, redo, report_changes, alerts, deliveries, pe
       redis.call('PEXPIRE', p.key, p.ttl)
     end
   end
-  if report.key ~= '' then
-    if redo and report_changes > 1 then
+  local report = c.report
+  if report then
+    if redo and (c.report_changes or 0) > 1 then
       -- The report's earlier changes precede this one in the zone.
-      local zone, seq = alerts[1].zone, alerts[1].seq
+      local zone, seq = c.alerts[1].zone, c.alerts[1].seq
       refs = {}
-      for k = report_changes - 1, 0, -1 do refs[#refs + 1] = zone .. ' ' .. string.format('%d', seq - k) end
+      for k = c.report_changes - 1, 0, -1 do refs[#refs + 1] = zone .. ' ' .. string.format('%d', seq - k) end
     end
-    redis.call('HSET', report.key, 'report', report.json, 'received_at', report.received_at,
-      'classification', report.classification, 'changes', table.concat(refs, ','))
-    if report.records ~= '' then redis.call('HSET', report.key, 'records', report.records) end
-    redis.call('ZADD', report.index_key, report.observed, report.id)
+    redis.call('HSET', report.key, 'report', ARGV[report.json], 'received_at', report.received_at,
+      'classification', ARGV[report.classification], 'changes', table.concat(refs, ','))
+    if report.records then redis.call('HSET', report.key, 'records', ARGV[report.records]) end
+    redis.call('ZADD', zones[report.zone].reports, report.observed, report.id)
   end
 end
 
 local function apply()
-  for commit = 1, ncommits do
-    local report = {key = arg(), id = arg(), index_key = arg(), observed = arg(), json = arg(),
-      received_at = arg(), classification = arg(), records = arg()}
-    local redo, report_changes = arg() == '1', tonumber(arg())
-    local nalerts, ndeliveries, npending = tonumber(arg()), tonumber(arg()), tonumber(arg())
-    local alerts = {}
-    for n = 1, nalerts do
-      local a = {id = arg(), key = arg(), version = tonumber(arg()), body = arg(), alert_at = tonumber(arg()),
-        zone = arg(), active = arg() == '1', score = arg(), seq_key = arg(), history_key = arg(),
-        active_key = arg(), index_key = arg(), reports_key = arg(), group_key = arg(),
-        group_expect = arg(), group_ttl = arg(), timer_at = arg(), seq = tonumber(arg()), report_ids = {}}
-      for r = 1, tonumber(arg()) do
-        a.report_ids[r] = arg()
-      end
-      alerts[n] = a
-    end
-    local deliveries = {}
-    for n = 1, ndeliveries do
-      deliveries[n] = {op = arg(), lane = arg(), key = arg(), json = arg(), score = arg()}
-    end
-    local pending = {}
-    for n = 1, npending do
-      pending[n] = {key = arg(), expect = tonumber(arg()), clear = arg() == '1', member = arg(), score = arg(), ttl = arg()}
-    end
-
+  for n, c in ipairs(h.commits) do
+    local redo, alerts = c.redo == true, c.alerts or none
     local skip = false
     if redo then
       for _, a in ipairs(alerts) do
-        local current = tonumber(redis.call('GET', a.seq_key) or '0')
+        local current = tonumber(redis.call('GET', zones[a.zone].seq) or '0')
         if current >= a.seq then
           skip = true -- the zone has this change already
         elseif current + 1 ~= a.seq then
@@ -164,24 +136,23 @@ local function apply()
         end
       end
     else
-      if report.key ~= '' and redis.call('EXISTS', report.key) == 1 then
+      if c.report and redis.call('EXISTS', c.report.key) == 1 then
         return 'dup'
       end
       for _, a in ipairs(alerts) do
         if version_of(a.key) + 1 ~= a.version then return 'stale' end
-        if a.group_key ~= '' and bound_to(a.group_key) ~= a.group_expect then return 'stale' end
+        if a.group and bound_to(a.group.key) ~= a.group.expect then return 'stale' end
       end
-      for _, p in ipairs(pending) do
+      for _, p in ipairs(c.pending or none) do
         if redis.call('ZCARD', p.key) ~= p.expect then return 'stale' end
       end
     end
     if skip then
-      for _, a in ipairs(alerts) do out[#out + 1] = 0 end
-      out[1] = commit
+      for _ in ipairs(alerts) do out[#out + 1] = 0 end
     else
-      apply_commit(report, redo, report_changes, alerts, deliveries, pending)
-      out[1] = commit
+      apply_commit(c, redo)
     end
+    out[1] = n
   end
   return 'ok'
 end
@@ -189,25 +160,26 @@ end
 out[2] = apply()
 for _, key in ipairs(order) do
   local a = states[key]
-  redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', string.sub(a.body, a.alert_at, -2), 'zone', a.zone)
+  local z = zones[a.zone]
+  redis.call('HSET', a.key, 'v', string.format('%d', a.version), 'json', string.sub(ARGV[a.body], a.alert_at + 1, -2), 'zone', a.zone)
   if a.active then
-    redis.call('SADD', a.active_key, a.id)
+    redis.call('SADD', z.active, a.id)
   else
-    redis.call('SREM', a.active_key, a.id)
+    redis.call('SREM', z.active, a.id)
   end
-  redis.call('ZADD', a.index_key, a.score, a.id)
-  if a.timer_at ~= '0' then
-    redis.call('ZADD', timers_key, a.timer_at, a.id)
+  redis.call('ZADD', z.alerts, a.score, a.id)
+  if a.timer ~= 0 then
+    redis.call('ZADD', h.timers, a.timer, a.id)
   else
-    redis.call('ZREM', timers_key, a.id)
+    redis.call('ZREM', h.timers, a.id)
   end
 end
 for _, key in ipairs(group_order) do
   redis.call('SET', key, groups[key][1], 'PX', groups[key][2])
 end
 for key in pairs(histories) do
-  if redis.call('ZCARD', key) > cap then
-    redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+  if redis.call('ZCARD', key) > h.history_limit then
+    redis.call('ZREMRANGEBYRANK', key, 0, -h.history_limit - 1)
   end
 end
 return out
@@ -245,8 +217,9 @@ return out
 // history still holds all of them.
 //
 // KEYS: 1 zone seq, 2 zone history. ARGV: 1-2 the fence, 3 after, 4 most
-// changes to return. It returns {seq, frame...}, or {-1} when the changes
-// cannot all be given: the client is ahead of the zone (Redis lost its
+// changes to return. It returns {seq, member...} (members of the history,
+// which ChangesSince turns into frames), or {-1} when the changes cannot
+// all be given: the client is ahead of the zone (Redis lost its
 // data), the history was trimmed past the point, or more changes were
 // missed than the limit.
 var sinceScript = redis.NewScript(fenceLua + `
@@ -259,8 +232,8 @@ if seq - after > tonumber(ARGV[4]) then return {-1} end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
 if #first == 0 or tonumber(first[2]) > after + 1 then return {-1} end
 local out = {seq}
-for _, frame in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], seq)) do
-  out[#out + 1] = frame
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[3], seq)) do
+  out[#out + 1] = member
 end
 return out
 `)
