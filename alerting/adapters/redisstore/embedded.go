@@ -206,7 +206,7 @@ func tail(path string) string {
 func checkFree(addr string) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("embedded redis: cannot listen on %s (%v): another program holds it; "+
+		return fmt.Errorf("embedded redis: cannot listen on %s (%w): another program holds it; "+
 			"choose another address, or point truceline at that Redis with --redis-url", addr, err)
 	}
 	return l.Close()

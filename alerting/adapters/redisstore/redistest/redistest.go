@@ -42,7 +42,17 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{Addr: FreeAddr(t), dir: t.TempDir()}
-	s.start(t)
+	// The port was free a moment ago; another test's server or connection
+	// may have taken it since: try another.
+	for range 5 {
+		if err := s.tryStart(); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		s.Addr = FreeAddr(t)
+	}
+	if s.emb == nil {
+		s.start(t)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -53,16 +63,24 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start(t testing.TB) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	emb, err := redisstore.StartEmbedded(ctx, redisstore.EmbeddedOptions{Dir: s.dir, Addr: s.Addr, NoFallback: true})
+	err := s.tryStart()
 	if errors.Is(err, redisstore.ErrNoRedisServer) {
 		t.Fatalf("these tests need a real Redis: %v", err)
 	}
 	if err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
+}
+
+func (s *Server) tryStart() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	emb, err := redisstore.StartEmbedded(ctx, redisstore.EmbeddedOptions{Dir: s.dir, Addr: s.Addr, NoFallback: true})
+	if err != nil {
+		return err
+	}
 	s.emb = emb
+	return nil
 }
 
 // URL is the server's redis:// URL; a server from StartWith's is rediss://
