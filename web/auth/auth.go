@@ -233,6 +233,21 @@ type Identity struct {
 	Session *alerting.Session
 }
 
+// Credentials returns a request that holds only what Authenticate reads
+// of r: its Authorization header and its session cookie. A long-lived
+// connection keeps it to authenticate again later, rather than the whole
+// upgrade request with every header, its URL and its context.
+func Credentials(r *http.Request) *http.Request {
+	c := &http.Request{Header: http.Header{}}
+	if h := r.Header.Get("Authorization"); h != "" {
+		c.Header.Set("Authorization", h)
+	}
+	if ck, err := r.Cookie(CookieName); err == nil {
+		c.AddCookie(&http.Cookie{Name: CookieName, Value: ck.Value})
+	}
+	return c
+}
+
 // Authenticate identifies a request: by its bearer token, else by its
 // session cookie. No credentials at all give a nil Principal and no error;
 // wrong ones an error with EUNAUTHENTICATED.

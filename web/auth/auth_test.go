@@ -175,6 +175,45 @@ func TestLoginAndCSRF(t *testing.T) {
 	}
 }
 
+// TestCredentialsKeepOnlyWhatAuthenticates: the request a WebSocket
+// connection keeps for its later checks holds the Authorization header and
+// the session cookie, nothing else, and authenticates as the original.
+func TestCredentialsKeepOnlyWhatAuthenticates(t *testing.T) {
+	t.Parallel()
+	a, _, secret, _ := fixture(t)
+	_, sid, _, err := a.Login(context.Background(), "officer", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, set := range map[string]func(r *http.Request){
+		"token":   func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+secret) },
+		"session": func(r *http.Request) { r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: sid}) },
+	} {
+		r := httptest.NewRequest("GET", "/ws?zone=aleppo", nil)
+		r.Header.Set("User-Agent", "a browser")
+		r.Header.Set("Origin", "https://board.example.org")
+		r.AddCookie(&http.Cookie{Name: "other", Value: "kept out"})
+		set(r)
+		creds := auth.Credentials(r)
+		for k := range creds.Header {
+			if k != "Authorization" && k != "Cookie" {
+				t.Errorf("%s: the credentials keep header %s", name, k)
+			}
+		}
+		if _, err := creds.Cookie("other"); err == nil {
+			t.Errorf("%s: the credentials keep a cookie that is not the session's", name)
+		}
+		want, err := a.Authenticate(r)
+		if err != nil || want.Principal == nil {
+			t.Fatalf("%s: the original request: %+v %v", name, want, err)
+		}
+		got, err := a.Authenticate(creds.WithContext(context.Background()))
+		if err != nil || got.Principal == nil || got.Principal.Name != want.Principal.Name {
+			t.Errorf("%s: the credentials authenticate as %+v (%v), want %s", name, got.Principal, err, want.Principal.Name)
+		}
+	}
+}
+
 // FuzzAuthenticate feeds arbitrary Authorization headers and cookies: never
 // a panic, and never a principal without the real token or session.
 func FuzzAuthenticate(f *testing.F) {

@@ -139,7 +139,7 @@ func New(o Options) (*Gateway, error) {
 		stopCheck: make(chan struct{}),
 	}
 	g.upgrader = websocket.Upgrader{
-		ReadBufferSize:    1024,
+		ReadBufferSize:    256, // a client sends short commands; longer ones are read in parts
 		WriteBufferSize:   4096,
 		WriteBufferPool:   &sync.Pool{}, // idle connections hold no write buffer
 		Subprotocols:      []string{Subprotocol},
