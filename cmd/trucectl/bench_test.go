@@ -12,6 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
+	"github.com/truceline/truceline/cmd/truceline/app"
 )
 
 // TestBenchMixed runs the load generator against a real server, half of
@@ -148,5 +151,40 @@ func TestCheckStored(t *testing.T) {
 	res.fill(newTracker("r", 3, []via{viaNATS}), c)
 	if res.Reports.Lost != 1 || res.Reports.LostIDs[0] != "bench-r-1" || res.verdict() == nil {
 		t.Errorf("reports %+v, verdict %v; want 1 lost and an error", res.Reports, res.verdict())
+	}
+}
+
+// TestBenchWS runs the gateway benchmark against a real server with its
+// profiler on: every figure it prints is there, from changes that reached
+// every client.
+func TestBenchWS(t *testing.T) {
+	t.Parallel()
+	debug := redistest.FreeAddr(t)
+	server, _, _ := startServerWith(t, func(c *app.Config) {
+		c.DebugAddr, c.RateWebSockets, c.RateReports = debug, 0, 0
+	})
+	code, out, errOut := trucectl(t, "", "--server", server, "-o", "json", "bench", "ws", "--clients", "20", "--alerts", "3",
+		"--rate", "10", "--duration", "1s", "--pprof", "http://"+debug)
+	if code != 0 {
+		t.Fatalf("bench ws: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench ws -o json: %v\n%s", err, out)
+	}
+	for _, k := range []string{"fanout_p50_ms", "fanout_p99_ms", "deliveries"} {
+		if res[k] <= 0 {
+			t.Errorf("%s = %v, want a positive figure\n%s", k, res[k], out)
+		}
+	}
+	// Twenty connections' memory is within the heap's noise: the figures
+	// must be there, whatever they say.
+	for _, k := range []string{"rss_per_idle_connection_bytes", "live_heap_per_idle_connection_bytes", "stack_per_idle_connection_bytes"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("no %s\n%s", k, out)
+		}
+	}
+	if res["clients"] != 20 || res["fanout_p50_ms"] > res["fanout_p99_ms"] {
+		t.Errorf("clients %v, p50 %v, p99 %v\n%s", res["clients"], res["fanout_p50_ms"], res["fanout_p99_ms"], out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"slices"
@@ -35,6 +36,8 @@ func benchWSCommand() *cli.Command {
 			&cli.IntFlag{Name: "alerts", Value: 20, Usage: "changes timed one at a time for fan-out latency"},
 			&cli.Float64Flag{Name: "rate", Value: 50, Usage: "reports per second for the throughput phase"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "length of the throughput phase"},
+			&cli.StringFlag{Name: "pprof", Usage: "the server's --debug-addr as a URL (http://127.0.0.1:6060): the server collects " +
+				"its garbage before each memory reading, and the figures add its live heap per connection"},
 		},
 		Action: runBenchWS,
 	}
@@ -45,13 +48,37 @@ func serverMetrics(ctx context.Context, server, token string) (map[string]float6
 	out := map[string]float64{}
 	err := scrapeMetrics(ctx, server, token, func(line string) {
 		for _, name := range []string{"process_resident_memory_bytes", "go_memstats_heap_inuse_bytes", "go_goroutines",
-			"process_cpu_seconds_total", "truceline_ws_clients", "truceline_ws_frames_sent_total", "go_memstats_stack_inuse_bytes"} {
+			"process_cpu_seconds_total", "truceline_ws_clients", "truceline_ws_frames_sent_total", "go_memstats_stack_inuse_bytes",
+			"go_memstats_heap_alloc_bytes"} {
 			if rest, ok := strings.CutPrefix(line, name+" "); ok {
 				out[name], _ = strconv.ParseFloat(rest, 64)
 			}
 		}
 	})
 	return out, err
+}
+
+// collectGarbage makes the server collect its garbage, through its
+// profiler at pprof ("" does nothing): right after, its heap in use is
+// live memory, not what the next collection would free.
+func collectGarbage(ctx context.Context, pprof string) error {
+	if pprof == "" {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(pprof, "/")+"/debug/pprof/heap?gc=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("--pprof: %s answered %s", req.URL, resp.Status)
+	}
+	return nil
 }
 
 // scrapeMetrics calls fn with each line of the server's /metrics.
@@ -85,6 +112,10 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	wsURL := "ws" + strings.TrimPrefix(strings.TrimRight(server, "/"), "http") + "/ws"
 	// Settle the server's heap before the baseline: a fresh process is
 	// noisy.
+	pprof := cmd.String("pprof")
+	if err := collectGarbage(ctx, pprof); err != nil {
+		return err
+	}
 	before, err := serverMetrics(ctx, server, token)
 	if err != nil {
 		return err
@@ -149,6 +180,9 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	var idle map[string]float64
 	for range 3 { // let the server settle, then read it
 		time.Sleep(2 * time.Second) // a load generator waiting for a server to go idle, not a test
+		if err := collectGarbage(ctx, pprof); err != nil {
+			return err
+		}
 		if idle, err = serverMetrics(ctx, server, token); err != nil {
 			return err
 		}
@@ -232,10 +266,11 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	perConn := (idle["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]) / float64(n)
 	heapPerConn := (idle["go_memstats_heap_inuse_bytes"] - before["go_memstats_heap_inuse_bytes"]) / float64(n)
 	stackPerConn := (idle["go_memstats_stack_inuse_bytes"] - before["go_memstats_stack_inuse_bytes"]) / float64(n)
+	livePerConn := (idle["go_memstats_heap_alloc_bytes"] - before["go_memstats_heap_alloc_bytes"]) / float64(n)
 	cpuSeconds := cpu1["process_cpu_seconds_total"] - cpu0["process_cpu_seconds_total"]
 	w := root.Writer
 	if root.String("output") == "json" {
-		return printJSON(w, map[string]any{
+		out := map[string]any{
 			"clients": n, "connect_seconds": connectTime.Seconds(),
 			"rss_per_idle_connection_bytes": perConn, "heap_per_idle_connection_bytes": heapPerConn,
 			"stack_per_idle_connection_bytes": stackPerConn,
@@ -243,12 +278,20 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 			"fanout_p50_ms":                   q(0.5).Seconds() * 1000, "fanout_p99_ms": q(0.99).Seconds() * 1000, "fanout_max_ms": q(1).Seconds() * 1000,
 			"deliveries": delivered, "deliveries_per_second": float64(delivered) / elapsed.Seconds(),
 			"deliveries_per_server_cpu_second": float64(delivered) / cpuSeconds, "client_cpus": runtime.NumCPU(),
-		})
+		}
+		if pprof != "" {
+			out["live_heap_per_idle_connection_bytes"] = livePerConn
+		}
+		return printJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "clients\t%d connected and subscribed to %s in %s\n", n, zone, connectTime.Round(time.Millisecond))
-	fmt.Fprintf(tw, "memory per idle connection\t%.1f KiB resident: %.1f KiB Go heap, %.1f KiB stacks (server goroutines: %.0f)\n",
-		perConn/1024, heapPerConn/1024, stackPerConn/1024, idle["go_goroutines"])
+	live := ""
+	if pprof != "" {
+		live = fmt.Sprintf(" (%.1f KiB live)", livePerConn/1024)
+	}
+	fmt.Fprintf(tw, "memory per idle connection\t%.1f KiB resident: %.1f KiB Go heap%s, %.1f KiB stacks (server goroutines: %.0f)\n",
+		perConn/1024, heapPerConn/1024, live, stackPerConn/1024, idle["go_goroutines"])
 	fmt.Fprintf(tw, "one change to every client\tp50 %s  p99 %s  max %s (%d changes)\n",
 		q(0.5).Round(100*time.Microsecond), q(0.99).Round(100*time.Microsecond), q(1).Round(100*time.Microsecond), len(fanout))
 	fmt.Fprintf(tw, "deliveries\t%d in %s: %.0f/s, %.0f per server CPU second\n", delivered, elapsed.Round(time.Millisecond),
