@@ -4,8 +4,10 @@
 // user of a party records its own judgement. Attribution is kept apart from
 // what was observed: it never changes the alert's verification or state.
 
-import { label, clockTime, fullTime, parseTime } from './format.js';
+import { clockTime, fullTime, parseTime } from './format.js';
 import { el, setText } from './dom.js';
+import { clearError, formError, noteInput, showError } from './panel.js';
+import { judgementCard, judgementForm, sendJudgement, statusSelect, submitButton } from './verification.js';
 
 export const ATTRIBUTION_STATUSES = [
   ['substantiated', 'Substantiated'],
@@ -18,10 +20,8 @@ export class AttributionSection {
    * @param {object} opts
    *   catalog   Catalog (party names)
    *   submit    ({alleged, status, note}) => Promise<true | {error} | false>
-   *   noteInput (cls, placeholder, label) => HTMLInputElement
-   *   formError () => HTMLElement
    */
-  constructor({ catalog, submit, noteInput, formError }) {
+  constructor({ catalog, submit }) {
     this.catalog = catalog;
     this.submit = submit;
     const s = el('section', 'detail-section detail-attr');
@@ -31,21 +31,13 @@ export class AttributionSection {
     this.groups = el('div', 'attr-groups');
     this.groups.dataset.testid = 'attributions';
 
-    const form = el('form', 'inline-form attr-form');
-    form.noValidate = true;
-    form.setAttribute('aria-label', 'Attribution judgement');
+    const form = judgementForm('attr-form', 'Attribution judgement');
     this.alleged = el('select', 'verify-status');
     this.alleged.dataset.testid = 'attr-alleged';
     this.alleged.setAttribute('aria-label', 'Alleged party');
-    this.status = el('select', 'verify-status');
-    this.status.dataset.testid = 'attr-status';
-    this.status.setAttribute('aria-label', 'Attribution judgement');
-    this.status.append(new Option('Judgement…', ''), ...ATTRIBUTION_STATUSES.map(([v, t]) => new Option(t, v)));
-    this.status.options[0].disabled = true;
+    this.status = statusSelect('attr-status', 'Attribution judgement', 'Judgement…', ATTRIBUTION_STATUSES);
     this.reason = noteInput('attr-reason', 'Reason (required)', 'Reason for the judgement');
-    this.button = el('button', 'btn btn-primary', 'Record');
-    this.button.type = 'submit';
-    this.button.dataset.testid = 'attr-submit';
+    this.button = submitButton('Record', 'attr-submit');
     this.error = formError();
     this.hint = el('p', 'form-hint');
     form.append(this.alleged, this.status, this.reason, this.button);
@@ -68,18 +60,11 @@ export class AttributionSection {
   }
 
   _clear(input) {
-    this.error.hidden = true;
-    this.error.textContent = '';
-    if (input) input.removeAttribute('aria-invalid');
+    clearError(this.error, input);
   }
 
   _show(text, input) {
-    this.error.textContent = text;
-    this.error.hidden = false;
-    if (input) {
-      input.setAttribute('aria-invalid', 'true');
-      input.focus();
-    }
+    showError(this.error, text, input);
   }
 
   async _record() {
@@ -90,17 +75,7 @@ export class AttributionSection {
     if (!alleged) return this._show('Choose the party alleged to have done it.', this.alleged);
     if (!status) return this._show('Choose substantiated, not substantiated or undetermined.', this.status);
     if (!note) return this._show('Give a reason: it goes on the record.', this.reason);
-    const ok = await this.submit({ alleged, status, note });
-    if (ok === true) {
-      this.reason.value = '';
-      this.status.value = '';
-    } else if (ok && ok.error) {
-      const err = ok.error;
-      const input = err.problem && (err.problem('reason') || err.problem('note')) ? this.reason
-        : err.problem && err.problem('status') ? this.status
-          : err.problem && err.problem('alleged') ? this.alleged : null;
-      this._show(err.message, input);
-    }
+    await sendJudgement(this.submit, { alleged, status, note }, this);
   }
 
   /** Who may judge: canJudge when acting for a party (who names it). */
@@ -136,25 +111,13 @@ export class AttributionSection {
       const grid = el('div', 'verif-grid');
       for (const judge of judges) {
         const j = judgements.find((x) => x.party === judge && x.alleged === party);
-        const card = el('div', 'verif-card');
-        card.dataset.testid = 'attribution-judgement';
-        card.dataset.party = judge;
-        card.dataset.status = j ? j.status : 'none';
-        const top = el('div', 'verif-card-head');
-        top.append(el('span', 'verif-party', this.catalog.partyName(judge)),
-          el('span', 'verif-status', j ? label(j.status) : 'Not judged'));
-        card.append(top);
+        const { card, meta } = judgementCard('attribution-judgement', judge, this.catalog.partyName(judge), j, 'Not judged');
         if (j) {
-          card.append(el('p', 'verif-reason', j.reason || '(no reason given)'));
-          const meta = el('p', 'verif-meta');
           const t = el('time', 'when', clockTime(parseTime(j.at)));
           t.dateTime = j.at || '';
           t.title = fullTime(parseTime(j.at));
           meta.append(t);
           if (j.by) meta.append(` · ${j.by}`);
-          card.append(meta);
-        } else {
-          card.append(el('p', 'verif-reason muted', 'No judgement yet.'));
         }
         grid.append(card);
       }

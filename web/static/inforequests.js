@@ -8,6 +8,7 @@
 
 import { clockTime, fullTime, parseTime } from './format.js';
 import { el, setText } from './dom.js';
+import { formError, timeEl } from './panel.js';
 
 const DEADLINES = [
   ['2h', '2 hours'],
@@ -59,22 +60,6 @@ export function clockView(r, now = Date.now()) {
     default:
       return { text: String(r.state || ''), cls: '' };
   }
-}
-
-function timeEl(iso, text) {
-  const t = el('time', 'when', text);
-  if (iso) {
-    t.dateTime = iso;
-    t.title = fullTime(parseTime(iso));
-  }
-  return t;
-}
-
-function formError() {
-  const p = el('p', 'form-error');
-  p.setAttribute('role', 'alert');
-  p.hidden = true;
-  return p;
 }
 
 function submit(text, testid, cls = 'btn') {
