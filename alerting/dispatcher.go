@@ -111,6 +111,10 @@ type Dispatcher struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	// sending is the context of every send; abort ends the sends still
+	// running when Shutdown gives up waiting for them.
+	sending context.Context
+	abort   context.CancelFunc
 }
 
 // NewDispatcher returns a dispatcher; Run starts it.
@@ -134,10 +138,12 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	sending, abort := context.WithCancel(context.Background())
 	return &Dispatcher{o: o, logger: o.Logger.With("component", "dispatcher"),
 		breakers: map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]{}, limiters: map[string]*rate.Limiter{},
 		lanes: [2]chan struct{}{make(chan struct{}, o.Workers), make(chan struct{}, o.UrgentWorkers)},
-		nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}, nil
+		nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		sending: sending, abort: abort}, nil
 }
 
 // Nudge makes Run look for due deliveries now rather than at its next
@@ -200,7 +206,7 @@ func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
 				// A freed worker looks for more at once: the lane's
 				// throughput is then bound by the work, not the interval.
 				defer func() { <-lane; d.wg.Done(); d.Nudge() }()
-				ctx, cancel := context.WithTimeout(context.Background(), d.o.Lease/2)
+				ctx, cancel := context.WithTimeout(d.sending, d.o.Lease/2)
 				defer cancel()
 				if err := d.deliver(ctx, dl); err != nil {
 					d.logger.Warn("delivery failed; its lease will bring it back", "key", dl.Key, "err", err)
@@ -412,13 +418,17 @@ func (d *Dispatcher) BreakerState(dest string) string {
 	return gobreaker.StateClosed.String()
 }
 
-// Shutdown stops claiming and waits for the deliveries in flight. Idempotent.
+// Shutdown stops claiming and waits for the deliveries in flight. When ctx
+// ends first, it aborts the sends still running, as a crash would: each
+// delivery's lease brings it back to whichever dispatcher claims it next.
+// Idempotent.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.once.Do(func() { close(d.stop) })
 	select {
 	case <-d.done:
 		return nil
 	case <-ctx.Done():
+		d.abort()
 		return fmt.Errorf("dispatcher: %w", ctx.Err())
 	}
 }

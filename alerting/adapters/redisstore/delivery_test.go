@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -524,5 +525,44 @@ policies:
 	d.drain(t, d.dispatcher(t, alerting.DispatcherOptions{}), id)
 	if got := in.rc.Received(); len(got) != 1 || !got[0].Payload.Fallback || got[0].Payload.Target != "night-desk" {
 		t.Errorf("received %+v", got)
+	}
+}
+
+// TestShutdownAbortsTheSendsItGaveUpOn: a send still running when
+// Shutdown stops waiting is aborted, as a crash would end it (the receiver
+// sees its request cancelled), and the delivery is not marked sent: its
+// lease brings it back.
+func TestShutdownAbortsTheSendsItGaveUpOn(t *testing.T) {
+	t.Parallel()
+	arrived, aborted := make(chan struct{}, 1), make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // then the server notices the sender hang up
+		arrived <- struct{}{}
+		<-r.Context().Done()
+		aborted <- struct{}{}
+	}))
+	t.Cleanup(srv.Close)
+	d := setupDeliveries(t, deliveryConfig(srv.URL+"/hook"))
+	id := d.open(t, "r1", "aleppo", alerting.SeveritySevere)
+	disp := d.dispatcher(t, alerting.DispatcherOptions{Senders: map[alerting.MethodKind]alerting.Sender{
+		alerting.MethodWebhook: webhook.NewSender(webhook.SenderOptions{Timeout: time.Hour})}})
+	go disp.Run()
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the webhook never arrived")
+	}
+	gaveUp, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := disp.Shutdown(gaveUp); err == nil {
+		t.Fatal("Shutdown said all was done with a send still running")
+	}
+	select {
+	case <-aborted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the send still runs after Shutdown gave up on it")
+	}
+	if n := d.notification(t, id); n.State == alerting.NotificationSent {
+		t.Errorf("the aborted notification says %s", n.State)
 	}
 }
