@@ -216,7 +216,7 @@ func demoEnv(n *natstest.Server, r *redistest.Server, extra ...string) []string 
 func signIn(t *testing.T, base, user, password string) (*http.Client, string) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+	client := &http.Client{Jar: jar, Timeout: 60 * time.Second} // a sign-in spends bcrypt at cost 12
 	body := fmt.Sprintf(`{"user":%q,"password":%q}`, user, password)
 	resp, err := client.Post(base+"/api/v1/session", "application/json", strings.NewReader(body))
 	if err != nil || resp.StatusCode != 200 {
