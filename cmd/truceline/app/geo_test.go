@@ -118,8 +118,11 @@ func TestDailySummary(t *testing.T) {
 	t.Parallel()
 	d := startDeps(t)
 	a := start(t, d.config(t))
-	today := time.Now().UTC()
-	yesterday := today.AddDate(0, 0, -1)
+	now := time.Now().UTC()
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	// Today's reports at 00:30, or halfway to now when it is earlier.
+	today := midnight.Add(min(30*time.Minute, now.Sub(midnight)/2))
+	yesterday := midnight.AddDate(0, 0, -1).Add(30 * time.Minute)
 	for i, r := range []struct {
 		at       time.Time
 		category string
@@ -131,7 +134,7 @@ func TestDailySummary(t *testing.T) {
 		{yesterday, "shelling", `,"count":10`},
 	} {
 		body := fmt.Sprintf(`{"id":"s-%d","zone":"daraa","category":%q,"observed_at":%q,"reported_by":"OP 2"%s}`, i, r.category,
-			time.Date(r.at.Year(), r.at.Month(), r.at.Day(), 0, 30, 0, 0, time.UTC).Format(time.RFC3339), r.extra)
+			r.at.Format(time.RFC3339), r.extra)
 		if status, b := post(t, a, "/api/v1/reports", []byte(body)); status != 202 {
 			t.Fatalf("report %d: %d %v", i, status, b)
 		}
