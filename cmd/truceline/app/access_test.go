@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/alertingtest"
@@ -239,7 +240,7 @@ func TestSessionsCSRFAndTokens(t *testing.T) {
 	d := startDeps(t)
 	a := start(t, d.config(t))
 	ctx := context.Background()
-	hash, err := auth.HashPassword("correct horse battery")
+	hash, err := auth.HashPasswordCost("correct horse battery", bcrypt.MinCost) // cost 12 takes seconds under the race detector
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -666,7 +666,25 @@ func alertSeqs(t *testing.T, a *app.App, zone string) []int64 {
 // ALERTS holds every change of every zone, each once.
 func TestNATSRestartLeavesNoHoleInALERTS(t *testing.T) {
 	t.Parallel()
-	d, a, _, in := twoReplicas(t, time.Second)
+	d, a, b, in := twoReplicas(t, time.Second)
+	// The steps run over and over, every second: some come due while NATS
+	// is down however long the reports took to count on a loaded machine.
+	cfg := alerting.Config{
+		Contacts: []alerting.Contact{webhookContact("duty-officers", "", in.URL+"/duty")},
+		Policies: []alerting.Policy{{ID: "p", Repeat: 100, RepeatAfter: alerting.Duration(time.Second), Steps: []alerting.Step{
+			{After: 0, Notify: []string{"board"}},
+			{After: alerting.Duration(time.Second), Notify: []string{"duty-officers"}},
+		}}},
+		Rules: []alerting.Rule{{ID: "all", Policy: "p"}},
+	}
+	if err := a.ApplyConfig(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	alertingtest.Eventually(t, 10*time.Second, "replica b to load the repeating policy", func() bool {
+		_, ra := get(t, a, "/readyz")
+		_, rb := get(t, b, "/readyz")
+		return ra["config_version"] == rb["config_version"]
+	})
 	ids := make([]string, 0, 24)
 	for i := range 24 {
 		id := fmt.Sprintf("outage-%02d", i)
