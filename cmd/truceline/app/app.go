@@ -569,7 +569,10 @@ func (a *App) redisReady(ctx context.Context) error {
 		return err
 	}
 	if err := a.Store.Probe(ctx); err != nil {
-		return errors.New("redis restarted or was wiped: it is being checked against the streams")
+		if alerting.ErrorCode(err) == alerting.EUNAVAILABLE {
+			return err // away again, or too slow to answer: it cannot say
+		}
+		return alerting.Errorf(alerting.EUNAVAILABLE, "redis restarted or was wiped: it is being checked against the streams")
 	}
 	return nil
 }
