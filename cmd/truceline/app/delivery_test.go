@@ -268,7 +268,9 @@ func TestDeliveriesSurviveAKill(t *testing.T) {
 	first.Kill()
 	in.down.Store(false)
 	second := start(t, d.config(t))
-	alertingtest.Eventually(t, 15*time.Second, "the delivery after the restart", func() bool {
+	// When the kill came while the first held the retry's lease (two
+	// minutes), the second sends it once the lease has run out.
+	alertingtest.Eventually(t, 50*time.Second, "the delivery after the restart", func() bool {
 		return len(in.rc.Received()) == 1
 	})
 	for k, n := range in.counts() {
