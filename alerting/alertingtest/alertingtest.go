@@ -9,23 +9,31 @@ import (
 	"time"
 )
 
-// Eventually polls cond every few milliseconds until it is true, and fails
-// the test with what when it is still false after timeout times Patience.
+// Eventually polls cond until it is true, and fails the test with what when
+// it is still false after timeout times Patience. It looks at once, then
+// after 1 ms, and waits twice as long each time up to pollCeiling: what comes
+// quickly is seen quickly, and a long wait (for a board in a browser, asked
+// through the DevTools protocol) does not keep the machine busy asking.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	timeout *= Patience
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
+	pause := time.Millisecond
 	for !cond() {
+		wait := time.NewTimer(pause)
 		select {
 		case <-deadline.C:
+			wait.Stop()
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		case <-tick.C:
+		case <-wait.C:
 		}
+		pause = min(2*pause, pollCeiling)
 	}
 }
+
+// pollCeiling is the longest Eventually waits between two looks.
+const pollCeiling = 50 * time.Millisecond
 
 // Patience multiplies every deadline Eventually waits for. A deadline
 // only bounds a test that hangs: a passing test never waits for it, while a
