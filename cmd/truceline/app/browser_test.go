@@ -3,9 +3,14 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 )
 
@@ -40,14 +49,26 @@ func needChromium(t *testing.T) {
 }
 
 // The browser tests share one headless Chromium per run of the package
-// (started by the first, closed by TestMain), each in a browser context of
-// its own: its own cookies and storage, as if it were a browser of its own,
-// without a second or two of Chromium starting every time.
+// (started by the first, closed by TestMain). Each test borrows browser
+// contexts of it (startBrowser, newProfile): each its own cookies and
+// storage, as if it were a browser of its own. A context a passing test is
+// done with is wiped and kept, its tab parked on a blank page on 127.0.0.1,
+// for the next test to borrow: the renderer process that hosts the boards,
+// all on 127.0.0.1, is started once per context rather than once per test
+// (each start costs a second or more of CPU on these machines).
 var chromium struct {
 	mu      sync.Mutex
 	ctx     context.Context // its first tab, which stays open
 	stop    func()
 	profile string
+	parking *httptest.Server // the blank page parked tabs show
+	parked  []parkedTab      // browser contexts no test holds
+}
+
+// parkedTab is the one tab of a browser context, and what closes it.
+type parkedTab struct {
+	ctx   context.Context
+	close func()
 }
 
 // sharedBrowser is the package's Chromium, started now if it is not
@@ -73,12 +94,19 @@ func sharedBrowser() (context.Context, error) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-features", "SpareRendererForSitePerProcess"),
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 720),
 	)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	chromium.ctx, chromium.profile = ctx, profile
+	parking := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<!doctype html><title>parked</title>")
+	}))
+	chromium.parking = parking
 	chromium.stop = func() {
+		parking.Close()
 		// Closing the browser, rather than killing it, lets it remove what
 		// it keeps in its profile.
 		_ = chromedp.Cancel(ctx)
@@ -101,10 +129,13 @@ func sharedBrowser() (context.Context, error) {
 }
 
 func stopBrowserLocked() {
+	for _, tab := range chromium.parked {
+		tab.close()
+	}
 	if chromium.stop != nil {
 		chromium.stop()
 	}
-	chromium.ctx, chromium.stop = nil, nil
+	chromium.ctx, chromium.stop, chromium.parking, chromium.parked = nil, nil, nil, nil
 }
 
 // stopBrowser closes the package's Chromium, if it runs.
@@ -136,30 +167,12 @@ func TestMain(m *testing.M) {
 
 // startBrowser returns the first tab of a browser of the test's own: a
 // browser context of the shared Chromium, with its own cookies. newTab
-// opens more tabs in it, newProfile another browser context. It is closed
-// when the test ends, and every chromedp call through it fails after
+// opens more tabs in it, newProfile another browser context. The test holds
+// it until it ends, and every chromedp call through it fails after
 // browserTimeout.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	needChromium(t)
-	shared, err := sharedBrowser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab, cancelTab := chromedp.NewContext(shared, chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(tab, browserTimeout)
-	t.Cleanup(func() {
-		if err := chromedp.Cancel(tab); err != nil {
-			t.Logf("close the browser context: %v", err)
-		}
-		cancelTab()
-		cancelTimeout()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open a browser context: %v", err)
-	}
-	keepConsole(t, ctx, "tab 1")
-	return ctx
+	return borrowTab(t, "tab 1")
 }
 
 // newTab opens another tab, in its own window, in the browser of tab. It
@@ -175,18 +188,119 @@ func newTab(t *testing.T, tab context.Context, name string) context.Context {
 	return ctx
 }
 
-// newProfile opens a tab in the browser of tab with cookies of its own (a
-// separate browser context, as another person's browser), for another user
-// to sign in.
-func newProfile(t *testing.T, tab context.Context, name string) context.Context {
+// newProfile opens a tab in a browser with cookies of its own (a separate
+// browser context, as another person's browser), for another user to sign
+// in.
+func newProfile(t *testing.T, _ context.Context, name string) context.Context {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(tab, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open %s: %v", name, err)
+	return borrowTab(t, name)
+}
+
+// borrowTab lends the test the tab of a browser context of its own: a
+// parked one, or a new one. When the test ends the tab is parked again if
+// the test passed and wiping it worked, and closed otherwise.
+func borrowTab(t *testing.T, name string) context.Context {
+	t.Helper()
+	needChromium(t)
+	tab, err := takeTab()
+	if err != nil {
+		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(tab.ctx, browserTimeout)
+	t.Cleanup(func() {
+		cancel()
+		if t.Failed() {
+			tab.close()
+			return
+		}
+		if err := park(tab); err != nil {
+			t.Logf("close %s instead of keeping it for another test: %v", name, err)
+			tab.close()
+		}
+	})
 	keepConsole(t, ctx, name)
 	return ctx
+}
+
+// takeTab returns a parked tab, or opens a browser context with a tab.
+func takeTab() (parkedTab, error) {
+	shared, err := sharedBrowser()
+	if err != nil {
+		return parkedTab{}, err
+	}
+	chromium.mu.Lock()
+	for len(chromium.parked) > 0 {
+		tab := chromium.parked[len(chromium.parked)-1]
+		chromium.parked = chromium.parked[:len(chromium.parked)-1]
+		if tab.ctx.Err() == nil {
+			chromium.mu.Unlock()
+			return tab, nil
+		}
+		tab.close()
+	}
+	chromium.mu.Unlock()
+	ctx, cancel := chromedp.NewContext(shared, chromedp.WithNewBrowserContext())
+	tab := parkedTab{ctx: ctx, close: func() {
+		_ = chromedp.Cancel(ctx) // closes the browser context
+		cancel()
+	}}
+	if err := chromedp.Do(ctx); err != nil {
+		tab.close()
+		return parkedTab{}, fmt.Errorf("open a browser context: %w", err)
+	}
+	return tab, nil
+}
+
+// park wipes what a test left in tab's browser context (its cookies, the
+// storage of every origin its tab showed, the viewport it set), leaves the
+// test's page for the blank one, and keeps the tab for the next test.
+func park(tab parkedTab) error {
+	ctx, cancel := context.WithTimeout(tab.ctx, time.Minute)
+	defer cancel()
+	history, err := chromedp.Call(ctx, page.GetNavigationHistory, cdp.Empty{})
+	if err != nil {
+		return err
+	}
+	chromium.mu.Lock()
+	parking := chromium.parking
+	chromium.mu.Unlock()
+	if parking == nil {
+		return errors.New("the browser has stopped")
+	}
+	// The blank page is on 127.0.0.1 as every board is, so the tab keeps
+	// its renderer process.
+	if err := chromedp.Do(ctx, chromedp.Navigate(parking.URL)); err != nil {
+		return err
+	}
+	for _, entry := range history.Entries {
+		u, err := url.Parse(entry.URL)
+		if err != nil || u.Scheme != "http" || u.Host == "" {
+			continue
+		}
+		origin := u.Scheme + "://" + u.Host
+		if _, err := chromedp.Call(ctx, storage.ClearDataForOrigin, storage.ClearDataForOriginParams{Origin: origin, StorageTypes: "all"}); err != nil {
+			return fmt.Errorf("clear the storage of %s: %w", origin, err)
+		}
+	}
+	steps := []error{}
+	_, err = chromedp.CallBrowser(ctx, storage.ClearCookies, storage.ClearCookiesParams{BrowserContextID: chromedp.FromContext(ctx).BrowserContextID})
+	steps = append(steps, err)
+	_, err = chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{})
+	steps = append(steps, err)
+	_, err = chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: false})
+	steps = append(steps, err)
+	_, err = chromedp.Call(ctx, page.ResetNavigationHistory, cdp.Empty{})
+	steps = append(steps, err)
+	if err := errors.Join(steps...); err != nil {
+		return err
+	}
+	chromium.mu.Lock()
+	defer chromium.mu.Unlock()
+	if chromium.parking != parking { // the browser stopped meanwhile
+		return errors.New("the browser has stopped")
+	}
+	chromium.parked = append(chromium.parked, tab)
+	return nil
 }
 
 // keepConsole collects what the page writes to its console and logs it when
