@@ -38,10 +38,11 @@ type Compacted interface {
 // CompactStore is what compaction and loading the compacted record need of
 // the store.
 type CompactStore interface {
-	// ChangedAlerts returns the alerts of the zone changed at or after
-	// since (by their updated_at), as they are now, and the zone's
-	// sequence number read before them: they are at it or later.
-	ChangedAlerts(ctx context.Context, zone string, since time.Time) ([]CompactAlert, int64, error)
+	// ChangedAlerts calls fn with the alerts of the zone changed at or
+	// after since (by their updated_at), as they are now, a batch of at
+	// most batch at a time, and returns the zone's sequence number read
+	// before them: they are at it or later.
+	ChangedAlerts(ctx context.Context, zone string, since time.Time, batch int, fn func([]CompactAlert) error) (int64, error)
 	// LoadAlerts writes alerts from the compacted record at seq into a
 	// zone that is behind it, on incarnation runID.
 	LoadAlerts(ctx context.Context, runID, zone string, seq int64, alerts []CompactAlert) error
@@ -51,6 +52,10 @@ type CompactStore interface {
 
 // compactEvery is how often the compacted record is brought up to date.
 const compactEvery = 10 * time.Second
+
+// compactBatch is how many alerts compaction holds in memory at a time: a
+// zone where 100,000 alerts changed is written in batches, not read whole.
+const compactBatch = 512
 
 // compact brings the compacted record up to date with the store, zone by
 // zone, when this replica holds the compaction lease.
@@ -85,11 +90,17 @@ func (h *Healer) compact(ctx context.Context) error {
 		if at > 0 {
 			since = last.Add(-time.Minute)
 		}
-		alerts, upTo, err := cs.ChangedAlerts(ctx, z.ID, since)
-		if err != nil {
-			return err
+		// Each batch is written under the zone's old mark, which moves
+		// only once every batch is in: a crash between batches leaves
+		// the record at its old number, with some alerts newer than it,
+		// as a record always may be.
+		upTo, err := cs.ChangedAlerts(ctx, z.ID, since, compactBatch, func(alerts []CompactAlert) error {
+			return h.o.Compacted.Compact(ctx, z.ID, at, last, alerts)
+		})
+		if err == nil {
+			err = h.o.Compacted.Compact(ctx, z.ID, upTo, now, nil)
 		}
-		if err := h.o.Compacted.Compact(ctx, z.ID, upTo, now, alerts); err != nil {
+		if err != nil {
 			return fmt.Errorf("compact %s: %w", z.ID, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -218,38 +219,41 @@ func (s *Store) DropSessions(ctx context.Context) (int, error) {
 
 // ChangedAlerts implements alerting.CompactStore: the alerts of the zone's
 // index updated at or after since, read after the zone's sequence number,
-// so they are at it or later.
-func (s *Store) ChangedAlerts(ctx context.Context, zone string, since time.Time) ([]alerting.CompactAlert, int64, error) {
+// so they are at it or later; batch of them at a time.
+func (s *Store) ChangedAlerts(ctx context.Context, zone string, since time.Time, batch int, fn func([]alerting.CompactAlert) error) (int64, error) {
 	seq, err := s.StoredSeq(ctx, zone)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	ids, err := s.rdb.ZRangeByScore(ctx, s.zoneKey(zone, "alerts"), &redis.ZRangeBy{
 		Min: strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf"}).Result()
 	if err != nil {
-		return nil, 0, unavailable("list alerts of "+zone, err)
+		return 0, unavailable("list alerts of "+zone, err)
 	}
-	pipe := s.rdb.Pipeline()
-	states := make([]*redis.StringCmd, len(ids))
-	reports := make([]*redis.StringSliceCmd, len(ids))
-	for i, id := range ids {
-		states[i] = pipe.HGet(ctx, s.alertKey(id), "json")
-		reports[i] = pipe.LRange(ctx, s.alertReportsKey(id), 0, -1)
-	}
-	if len(ids) > 0 {
+	for chunk := range slices.Chunk(ids, max(batch, 1)) {
+		pipe := s.rdb.Pipeline()
+		states := make([]*redis.StringCmd, len(chunk))
+		reports := make([]*redis.StringSliceCmd, len(chunk))
+		for i, id := range chunk {
+			states[i] = pipe.HGet(ctx, s.alertKey(id), "json")
+			reports[i] = pipe.LRange(ctx, s.alertReportsKey(id), 0, -1)
+		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, 0, unavailable("read alerts of "+zone, err)
+			return 0, unavailable("read alerts of "+zone, err)
+		}
+		out := make([]alerting.CompactAlert, 0, len(chunk))
+		for i := range chunk {
+			text, err := states[i].Result()
+			if err != nil {
+				continue // gone
+			}
+			out = append(out, alerting.CompactAlert{Alert: json.RawMessage(text), Reports: reports[i].Val()})
+		}
+		if err := fn(out); err != nil {
+			return 0, err
 		}
 	}
-	out := make([]alerting.CompactAlert, 0, len(ids))
-	for i := range ids {
-		text, err := states[i].Result()
-		if err != nil {
-			continue // gone
-		}
-		out = append(out, alerting.CompactAlert{Alert: json.RawMessage(text), Reports: reports[i].Val()})
-	}
-	return out, seq, nil
+	return seq, nil
 }
 
 // loadScript writes alerts from the compacted record into a zone that is
