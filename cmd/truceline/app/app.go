@@ -133,7 +133,7 @@ func (a *App) startRedis(ctx context.Context) error {
 	}
 	a.rdb = redis.NewClient(opts)
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		return redisError(opts.Addr, scrub(err, url))
+		return redisError(opts.Addr, opts.TLSConfig != nil, scrub(err, url))
 	}
 	a.Store, err = redisstore.New(redisstore.Options{Client: a.rdb, Prefix: a.cfg.RedisPrefix, Fence: true})
 	return err

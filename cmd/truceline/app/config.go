@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -532,9 +533,9 @@ func (c *Config) redisTLS(t *tls.Config) error {
 	return nil
 }
 
-// redisError says what a failed first command to Redis at addr means, and
-// what to do.
-func redisError(addr string, err error) error {
+// redisError says what a failed first command to Redis at addr (over TLS
+// when overTLS) means, and what to do.
+func redisError(addr string, overTLS bool, err error) error {
 	var cert *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
 	var hostname x509.HostnameError
@@ -551,7 +552,9 @@ func redisError(addr string, err error) error {
 	case strings.Contains(msg, "remote error: tls:"),
 		// Under TLS 1.3 the client may learn of the refusal only as a
 		// closed connection, before it reads the server's alert.
-		strings.Contains(msg, "tls error") && strings.Contains(msg, "closed by remote after TLS handshake"):
+		strings.Contains(msg, "tls error") && strings.Contains(msg, "closed by remote after TLS handshake"),
+		// or as a reset of the connection it has just opened.
+		overTLS && errors.Is(err, syscall.ECONNRESET):
 		return fmt.Errorf("redis at %s refused the TLS connection (%w): if it requires a client certificate, set "+
 			"--redis-tls-cert and --redis-tls-key", addr, err)
 	}
