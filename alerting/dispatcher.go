@@ -19,7 +19,10 @@ import (
 // claiming leases deliveries, as Timers leases escalation timers, so one
 // replica works on each at a time and another takes over if it dies.
 type DeliveryQueue interface {
-	ClaimDeliveries(ctx context.Context, urgent bool, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+	// ClaimDeliveries leases up to limit due deliveries of a lane and
+	// says when the earliest delivery left in it comes due (zero when
+	// there is none).
+	ClaimDeliveries(ctx context.Context, urgent bool, now time.Time, limit int, lease time.Duration) ([]Delivery, time.Time, error)
 	// DeferDelivery makes a delivery due again at at, recording nothing.
 	DeferDelivery(ctx context.Context, d Delivery, at time.Time) error
 	// DropDelivery takes a delivery off the queue.
@@ -49,7 +52,11 @@ type DispatcherOptions struct {
 	// for the links in notifications; "" sends no links.
 	PublicURL string
 	Now       func() time.Time
-	// Interval is how often due deliveries are looked for; 0 means 20 ms.
+	// Interval is the longest Run waits between looks for due deliveries;
+	// 0 means 1 s. It looks sooner when a delivery it knows of comes due,
+	// when nudged (the engine and the escalator queued some), and when a
+	// worker is freed. Deliveries that only another replica knows of (one
+	// that died holding them) wait at most this long.
 	Interval time.Duration
 	// Lease is how long a claimed delivery is held; 0 means 2 minutes. It
 	// must be well over a sender's timeout.
@@ -107,7 +114,7 @@ type Dispatcher struct {
 
 	lanes [2]chan struct{} // worker slots: normal, urgent
 	wg    sync.WaitGroup   // deliveries in flight
-	nudge chan struct{}
+	alarm *alarm
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -125,7 +132,7 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	o.Interval = cmp0(o.Interval, 20*time.Millisecond)
+	o.Interval = cmp0(o.Interval, time.Second)
 	o.Lease = cmp0(o.Lease, 2*time.Minute)
 	o.Backoff = cmp0(o.Backoff, DefaultBackoff)
 	o.MaxBackoff = cmp0(o.MaxBackoff, DefaultMaxBackoff)
@@ -142,18 +149,13 @@ func NewDispatcher(o DispatcherOptions) (*Dispatcher, error) {
 	return &Dispatcher{o: o, logger: o.Logger.With("component", "dispatcher"),
 		breakers: map[string]*gobreaker.TwoStepCircuitBreaker[struct{}]{}, limiters: map[string]*rate.Limiter{},
 		lanes: [2]chan struct{}{make(chan struct{}, o.Workers), make(chan struct{}, o.UrgentWorkers)},
-		nudge: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		alarm: newAlarm(o.Interval, 0), stop: make(chan struct{}), done: make(chan struct{}),
 		sending: sending, abort: abort}, nil
 }
 
 // Nudge makes Run look for due deliveries now rather than at its next
 // interval: the engine and the escalator call it when they queued some.
-func (d *Dispatcher) Nudge() {
-	select {
-	case d.nudge <- struct{}{}:
-	default:
-	}
-}
+func (d *Dispatcher) Nudge() { d.alarm.now() }
 
 func cmp0[T int | float64 | time.Duration](v, def T) T {
 	if v <= 0 {
@@ -162,24 +164,23 @@ func cmp0[T int | float64 | time.Duration](v, def T) T {
 	return v
 }
 
-// Run delivers until Shutdown.
+// Run delivers until Shutdown: it looks for due deliveries when the
+// earliest one it knows of comes due, at most every interval, and when
+// nudged.
 func (d *Dispatcher) Run() {
 	defer close(d.done)
-	t := time.NewTicker(d.o.Interval)
-	defer t.Stop()
+	defer d.wg.Wait()
 	for {
-		select {
-		case <-d.stop:
-			d.wg.Wait()
-			return
-		case <-t.C:
-		case <-d.nudge:
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if _, err := d.Tick(ctx); err != nil {
+		_, next, err := d.tick(ctx)
+		if err != nil {
 			d.logger.Warn("claiming deliveries failed; retrying", "err", err)
+			next = time.Time{}
 		}
 		cancel()
+		if !d.alarm.wait(d.stop, d.o.Now(), next) {
+			return
+		}
 	}
 }
 
@@ -187,17 +188,27 @@ func (d *Dispatcher) Run() {
 // first, and starts them; it returns how many it started. Tests call it and
 // then Wait.
 func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
+	started, _, err := d.tick(ctx)
+	return started, err
+}
+
+// tick is Tick, also saying when the earliest delivery left in a lane it
+// looked at comes due (a full lane is not looked at: its freed workers
+// nudge).
+func (d *Dispatcher) tick(ctx context.Context) (int, time.Time, error) {
 	started := 0
+	var soonest time.Time
 	for _, urgent := range []bool{true, false} {
 		lane := d.lanes[laneIndex(urgent)]
 		free := cap(lane) - len(lane)
 		if free == 0 {
 			continue
 		}
-		ds, err := d.o.Queue.ClaimDeliveries(ctx, urgent, d.o.Now(), free, d.o.Lease)
+		ds, next, err := d.o.Queue.ClaimDeliveries(ctx, urgent, d.o.Now(), free, d.o.Lease)
 		if err != nil {
-			return started, err
+			return started, time.Time{}, err
 		}
+		soonest = sooner(soonest, next)
 		for _, dl := range ds {
 			lane <- struct{}{}
 			d.wg.Add(1)
@@ -214,7 +225,7 @@ func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
 			}()
 		}
 	}
-	return started, nil
+	return started, soonest, nil
 }
 
 // Wait blocks until the deliveries started so far are done.

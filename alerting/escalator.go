@@ -14,7 +14,9 @@ import (
 // leases it, by moving it lease into the future, so that one replica works
 // on it at a time and another takes it over if that replica dies.
 type Timers interface {
-	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, error)
+	// ClaimDue leases up to limit due timers and says when the earliest
+	// timer left comes due (zero when there is none).
+	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, time.Time, error)
 	SetTimer(ctx context.Context, alertID string, at *time.Time) error
 }
 
@@ -28,7 +30,10 @@ type EscalatorOptions struct {
 	Catalog   CatalogSource
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Interval is how often due timers are looked for; 0 means 20 ms.
+	// Interval is the longest Run waits between looks for due timers; 0
+	// means 1 s. It looks sooner when a timer it knows of comes due, and
+	// when WakeAt asks for an earlier look. Timers that only another
+	// replica knows of (one that died holding them) wait at most this long.
 	Interval time.Duration
 	// Lease is how long a claimed timer is held; 0 means 30 s.
 	Lease time.Duration
@@ -58,6 +63,7 @@ type Escalator struct {
 	lastSweep      time.Time // when every monitor was last made sure to be watched
 	sweepVersion   int64     // the configuration it was done in
 	logger         *slog.Logger
+	alarm          *alarm
 	stop           chan struct{}
 	done           chan struct{}
 	once           sync.Once
@@ -72,7 +78,7 @@ func NewEscalator(o EscalatorOptions) (*Escalator, error) {
 		o.Now = time.Now
 	}
 	if o.Interval <= 0 {
-		o.Interval = 20 * time.Millisecond
+		o.Interval = time.Second
 	}
 	if o.Lease <= 0 {
 		o.Lease = 30 * time.Second
@@ -83,27 +89,37 @@ func NewEscalator(o EscalatorOptions) (*Escalator, error) {
 	if o.NewID == nil {
 		o.NewID = NewAlertID
 	}
-	return &Escalator{o: o, newID: o.NewID, logger: o.Logger.With("component", "escalator"), stop: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Escalator{o: o, newID: o.NewID, logger: o.Logger.With("component", "escalator"), alarm: newAlarm(o.Interval, wakeGap),
+		stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
-// Run fires due steps every interval until Shutdown.
+// Run fires due steps as they come due until Shutdown: it sleeps until the
+// earliest timer it knows of, at most the interval, or until WakeAt.
 func (e *Escalator) Run() {
 	defer close(e.done)
-	t := time.NewTicker(e.o.Interval)
-	defer t.Stop()
 	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), e.o.Lease)
-		if _, err := e.Tick(ctx); err != nil {
+		_, next, err := e.tick(ctx)
+		if err != nil {
 			e.logger.Warn("escalation tick failed; retrying", "err", err)
+			next = time.Time{}
 		}
 		cancel()
+		if !e.alarm.wait(e.stop, e.o.Now(), next) {
+			return
+		}
 	}
 }
+
+// wakeGap is the least time between two of the escalator's looks when
+// woken early: heartbeats, with every report of a monitored source, each
+// make a source's timer due at once.
+const wakeGap = 5 * time.Millisecond
+
+// WakeAt makes Run look for due timers no later than at. The store calls it
+// with every timer it sets (redisstore.Store.OnTimer), so a step due sooner
+// than Run's next look is not late.
+func (e *Escalator) WakeAt(at time.Time) { e.alarm.at(at) }
 
 // regimeCheckInterval is how often regimes' ends are looked at.
 const regimeCheckInterval = 30 * time.Second
@@ -154,6 +170,13 @@ const escalationWorkers = 16
 // Tick fires every step due now and returns how many alerts it escalated.
 // Tests drive it with a fake clock.
 func (e *Escalator) Tick(ctx context.Context) (int, error) {
+	fired, _, err := e.tick(ctx)
+	return fired, err
+}
+
+// tick is Tick, also saying when the earliest timer left comes due (zero:
+// none, or not known).
+func (e *Escalator) tick(ctx context.Context) (int, time.Time, error) {
 	// Regimes' ends are looked at every regimeCheckInterval, and at once
 	// when the configuration changed: a regime added or moved close to its
 	// end is announced without waiting.
@@ -165,16 +188,18 @@ func (e *Escalator) Tick(ctx context.Context) (int, error) {
 			e.lastRegimes, e.regimesVersion = now, version
 		}
 	}
+	var sourcesNext time.Time
 	if e.o.Sources != nil {
-		if err := e.watchSources(ctx); err != nil {
+		var err error
+		if sourcesNext, err = e.watchSources(ctx); err != nil {
 			e.logger.Warn("watching sources failed; retrying", "err", err)
 		}
 	}
 	fired := 0
 	for {
-		ids, err := e.o.Timers.ClaimDue(ctx, e.o.Now(), 256, e.o.Lease)
+		ids, next, err := e.o.Timers.ClaimDue(ctx, e.o.Now(), 256, e.o.Lease)
 		if err != nil {
-			return fired, err
+			return fired, time.Time{}, err
 		}
 		// Alerts escalate independently: overlap their round trips.
 		var wg sync.WaitGroup
@@ -204,7 +229,7 @@ func (e *Escalator) Tick(ctx context.Context) (int, error) {
 		close(work)
 		wg.Wait()
 		if len(ids) < 256 {
-			return fired, nil
+			return fired, sooner(next, sourcesNext), nil
 		}
 	}
 }

@@ -24,7 +24,9 @@ type Sources interface {
 	// wins) and makes its timer due at at, so that its silent alert, if
 	// any, resolves without waiting.
 	Heard(ctx context.Context, monitor string, at time.Time) error
-	ClaimDueSources(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, error)
+	// ClaimDueSources leases up to limit due source timers and says when
+	// the earliest one left comes due (zero when there is none).
+	ClaimDueSources(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, time.Time, error)
 	// SetSourceTimer sets (nil: removes) a source's timer, unless the
 	// source was heard since it was read as s: then the timer the
 	// heartbeat set stands.
@@ -36,8 +38,9 @@ type Sources interface {
 const sourceSweepInterval = 30 * time.Second
 
 // watchSources looks at the sources whose timers are due: it opens,
-// reopens or resolves their silent alerts (Monitor.Watch).
-func (e *Escalator) watchSources(ctx context.Context) error {
+// reopens or resolves their silent alerts (Monitor.Watch). It returns
+// when the earliest source timer left comes due.
+func (e *Escalator) watchSources(ctx context.Context) (time.Time, error) {
 	catalog := e.o.Catalog.Catalog()
 	now := e.o.Now()
 	if now.Sub(e.lastSweep) >= sourceSweepInterval || catalog.Version != e.sweepVersion {
@@ -46,14 +49,14 @@ func (e *Escalator) watchSources(ctx context.Context) error {
 			ids[i] = m.ID
 		}
 		if err := e.o.Sources.WatchSources(ctx, ids, now); err != nil {
-			return err
+			return time.Time{}, err
 		}
 		e.lastSweep, e.sweepVersion = now, catalog.Version
 	}
 	for {
-		ids, err := e.o.Sources.ClaimDueSources(ctx, e.o.Now(), 256, e.o.Lease)
+		ids, next, err := e.o.Sources.ClaimDueSources(ctx, e.o.Now(), 256, e.o.Lease)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		for _, id := range ids {
 			if err := e.watchSource(ctx, id); err != nil {
@@ -61,7 +64,7 @@ func (e *Escalator) watchSources(ctx context.Context) error {
 			}
 		}
 		if len(ids) < 256 {
-			return nil
+			return next, nil
 		}
 	}
 }

@@ -37,8 +37,8 @@ func (*heardSources) WatchSources(context.Context, []string, time.Time) error { 
 func (*heardSources) SourceStates(context.Context, []string) (map[string]alerting.Source, error) {
 	return nil, nil
 }
-func (*heardSources) ClaimDueSources(context.Context, time.Time, int, time.Duration) ([]string, error) {
-	return nil, nil
+func (*heardSources) ClaimDueSources(context.Context, time.Time, int, time.Duration) ([]string, time.Time, error) {
+	return nil, time.Time{}, nil
 }
 func (*heardSources) SetSourceTimer(context.Context, alerting.Source, *time.Time) error { return nil }
 

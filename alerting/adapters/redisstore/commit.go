@@ -240,6 +240,7 @@ func (s *Store) commitAll(ctx context.Context, runID string, cs []alerting.Commi
 	applied, _ := res[0].(int64)
 	now := time.Now()
 	out := make([][]alerting.Change, 0, applied)
+	var timer time.Time // the earliest timer the commits set
 	seqs := res[2:]
 	for i, c := range cs[:applied] {
 		changes := make([]alerting.Change, len(c.Alerts))
@@ -253,8 +254,14 @@ func (s *Store) commitAll(ctx context.Context, runID string, cs []alerting.Commi
 			seqs = seqs[1:]
 			changes[j] = alerting.Change{Zone: ac.Alert.Zone, Seq: seq, Event: ac.Event, ReportID: reportID, Alert: ac.Alert,
 				Frame: alerting.ChangeFrame(ac.Alert.Zone, seq, bodies[i][j]), Record: records[i][j]}
+			if t := timerAt(ac.Alert); t != nil && (timer.IsZero() || t.Before(timer)) {
+				timer = *t
+			}
 		}
 		out = append(out, changes)
+	}
+	if !timer.IsZero() {
+		s.timerSetAt(timer)
 	}
 	switch res[1] {
 	case "ok":

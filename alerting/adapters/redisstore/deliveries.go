@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -34,20 +33,21 @@ var _ alerting.DeliveryQueue = (*Store)(nil)
 
 // ClaimDeliveries implements alerting.DeliveryQueue: it leases up to limit
 // due deliveries of one lane, so that one replica works on each at a time.
-func (s *Store) ClaimDeliveries(ctx context.Context, urgent bool, now time.Time, limit int, lease time.Duration) ([]alerting.Delivery, error) {
-	jobs, err := claimDeliveriesScript.Run(ctx, s.rdb, []string{s.laneKey(urgent), s.deliveriesKey()}, now.UnixMilli(), limit, lease.Milliseconds()).StringSlice()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable("claim deliveries", err)
+func (s *Store) ClaimDeliveries(ctx context.Context, urgent bool, now time.Time, limit int, lease time.Duration) ([]alerting.Delivery, time.Time, error) {
+	res, err := claimDeliveriesScript.Run(ctx, s.rdb, []string{s.laneKey(urgent), s.deliveriesKey()}, now.UnixMilli(), limit, lease.Milliseconds()).StringSlice()
+	if err != nil {
+		return nil, time.Time{}, unavailable("claim deliveries", err)
 	}
+	next, jobs := claimed(res)
 	out := make([]alerting.Delivery, 0, len(jobs))
 	for _, j := range jobs {
 		var d alerting.Delivery
 		if err := json.Unmarshal([]byte(j), &d); err != nil {
-			return nil, fmt.Errorf("decode delivery: %w", err)
+			return nil, time.Time{}, fmt.Errorf("decode delivery: %w", err)
 		}
 		out = append(out, d)
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // DeferDelivery implements alerting.DeliveryQueue: the delivery comes due

@@ -189,12 +189,16 @@ return out
 // moved lease into the future, so no other replica claims it meanwhile, and
 // it comes due again by itself if the claimer dies.
 //
-// KEYS: 1 timers zset. ARGV: 1 now ms, 2 limit, 3 lease ms.
+// KEYS: 1 timers zset. ARGV: 1 now ms, 2 limit, 3 lease ms. It returns
+// {next, id...}: next is when the earliest timer left comes due (ms; ""
+// when there is none), so the escalator can sleep until then.
 var claimScript = redis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, id in ipairs(due) do
   redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[3]), id)
 end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+table.insert(due, 1, first[2] or '')
 return due
 `)
 
@@ -251,9 +255,10 @@ return tonumber(redis.call('GET', KEYS[1]) or '0')
 // whose delivery is gone is dropped.
 //
 // KEYS: 1 lane zset, 2 deliveries hash. ARGV: 1 now ms, 2 limit, 3 lease ms.
+// It returns {next, job...}, next as claimScript's.
 var claimDeliveriesScript = redis.NewScript(`
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-local out = {}
+local out = {''}
 for _, key in ipairs(due) do
   local job = redis.call('HGET', KEYS[2], key)
   if job then
@@ -263,5 +268,6 @@ for _, key in ipairs(due) do
     redis.call('ZREM', KEYS[1], key)
   end
 end
+out[1] = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or ''
 return out
 `)

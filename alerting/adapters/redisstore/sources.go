@@ -123,16 +123,18 @@ func (s *Store) Heard(ctx context.Context, monitor string, at time.Time) error {
 	if err := heardScript.Run(ctx, s.rdb, []string{s.sourceKey(monitor), s.sourceTimersKey()}, at.UnixMilli(), monitor).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable("record a heartbeat", err)
 	}
+	s.timerSetAt(at)
 	return nil
 }
 
 // ClaimDueSources implements alerting.Sources.
-func (s *Store) ClaimDueSources(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, error) {
-	ids, err := claimScript.Run(ctx, s.rdb, []string{s.sourceTimersKey()}, now.UnixMilli(), limit, lease.Milliseconds()).StringSlice()
+func (s *Store) ClaimDueSources(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]string, time.Time, error) {
+	out, err := claimScript.Run(ctx, s.rdb, []string{s.sourceTimersKey()}, now.UnixMilli(), limit, lease.Milliseconds()).StringSlice()
 	if err != nil {
-		return nil, unavailable("claim source timers", err)
+		return nil, time.Time{}, unavailable("claim source timers", err)
 	}
-	return ids, nil
+	next, ids := claimed(out)
+	return ids, next, nil
 }
 
 // SetSourceTimer implements alerting.Sources.
@@ -146,6 +148,9 @@ func (s *Store) SetSourceTimer(ctx context.Context, src alerting.Source, at *tim
 	}
 	if err := setSourceTimerScript.Run(ctx, s.rdb, []string{s.sourceKey(src.Monitor), s.sourceTimersKey()}, heard, src.Monitor, timer).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable("set a source's timer", err)
+	}
+	if at != nil {
+		s.timerSetAt(*at)
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func TestATimerSetFromAnOlderLookDoesNotHideABeat(t *testing.T) {
 	if err := w.store.SetSourceTimer(ctx, states["op-north"], &late); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := w.store.ClaimDueSources(ctx, t0.Add(30*time.Second), 10, time.Second)
+	ids, _, err := w.store.ClaimDueSources(ctx, t0.Add(30*time.Second), 10, time.Second)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("the beat's timer was overwritten: %v %v", ids, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -38,6 +40,7 @@ type Store struct {
 	maxResume    int
 	groups       groupCache
 	fence        fence
+	timerSet     atomic.Pointer[func(time.Time)] // OnTimer
 }
 
 // New returns a Store.

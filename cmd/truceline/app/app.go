@@ -353,6 +353,7 @@ func (a *App) startEngine(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.Store.OnTimer(a.escalate.WakeAt)
 	go a.escalate.Run()
 	go a.dispatch.Run()
 	a.sources = &alerting.SourceWatch{Sources: a.Store, Groups: a.Store, Catalog: a.catalog, Silent: a.Store}
