@@ -18,9 +18,6 @@ import (
 // writers cannot change.
 const StreamAudit = "AUDIT"
 
-// auditMaxMB caps AUDIT; the oldest entries go first.
-const auditMaxMB = 256
-
 // auditStream is the stream's configuration.
 func (b *Broker) auditStream() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
@@ -29,7 +26,7 @@ func (b *Broker) auditStream() jetstream.StreamConfig {
 		Subjects:    []string{b.prefix + "audit"},
 		Storage:     jetstream.FileStorage,
 		Replicas:    b.replicas,
-		MaxBytes:    auditMaxMB << 20,
+		MaxBytes:    b.auditMaxBytes,
 	}
 }
 

@@ -19,15 +19,17 @@ import (
 	"github.com/truceline/truceline/alerting"
 )
 
-// The store what is not a report may take besides ALERTS, which has its
-// own limit: REJECTED, the state bucket and AUDIT. The rest of the
-// JetStream store is the reports'.
+// What is not a report takes a capped part of the JetStream store: ALERTS
+// and the compacted record (Options.AlertsMaxBytes each), REJECTED and
+// AUDIT (Options.RejectedMaxBytes, Options.AuditMaxBytes) and the state
+// bucket (StateMaxMB). The rest of the store is the reports'.
 const (
-	rejectedMaxMB = 256
-	stateMaxMB    = 64
-	// DerivedMaxMB is what REJECTED, the state bucket and AUDIT may take
-	// in all.
-	DerivedMaxMB = rejectedMaxMB + stateMaxMB + auditMaxMB
+	// DefaultRejectedMaxMB and DefaultAuditMaxMB are REJECTED's and
+	// AUDIT's caps when Options leave them 0.
+	DefaultRejectedMaxMB = 256
+	DefaultAuditMaxMB    = 256
+	// StateMaxMB caps the state bucket.
+	StateMaxMB = 64
 )
 
 // Stream and consumer names.
@@ -87,7 +89,11 @@ type Options struct {
 	// AlertsMaxBytes caps ALERTS (the oldest changes go first), and the
 	// compacted record of every alert (CompactedBucket); 0 means 512 MiB.
 	AlertsMaxBytes int64
-	Logger         *slog.Logger
+	// RejectedMaxBytes caps REJECTED, and AuditMaxBytes AUDIT (the oldest
+	// entries go first); 0 means DefaultRejectedMaxMB and
+	// DefaultAuditMaxMB.
+	RejectedMaxBytes, AuditMaxBytes int64
+	Logger                          *slog.Logger
 	// Registerer receives truceline_alert_changes_total; nil registers
 	// none.
 	Registerer prometheus.Registerer
@@ -105,6 +111,7 @@ type Broker struct {
 
 	replicas       int
 	alertsMaxBytes int64
+	auditMaxBytes  int64
 	full           atomic.Int64 // when the store last refused a report as full (Unix ns); 0 once one is stored
 	stateMu        sync.Mutex
 	state          jetstream.KeyValue // StateBucket, once set up
@@ -123,6 +130,12 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if o.AlertsMaxBytes == 0 {
 		o.AlertsMaxBytes = 512 << 20
 	}
+	if o.RejectedMaxBytes == 0 {
+		o.RejectedMaxBytes = DefaultRejectedMaxMB << 20
+	}
+	if o.AuditMaxBytes == 0 {
+		o.AuditMaxBytes = DefaultAuditMaxMB << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -135,7 +148,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger, replicas: o.Replicas, alertsMaxBytes: o.AlertsMaxBytes,
+	b := &Broker{nc: o.Conn, js: js, prefix: o.Prefix, logger: o.Logger.With("component", "broker"), root: o.Logger, replicas: o.Replicas, alertsMaxBytes: o.AlertsMaxBytes, auditMaxBytes: o.AuditMaxBytes,
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "truceline_alert_changes_total",
 			Help: "Alert changes stored in ALERTS by event (a change published again is counted once).",
@@ -163,7 +176,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		Storage:     jetstream.FileStorage,
 		Replicas:    o.Replicas,
 		MaxAge:      7 * 24 * time.Hour,
-		MaxBytes:    rejectedMaxMB << 20,
+		MaxBytes:    o.RejectedMaxBytes,
 	}, b.auditStream()}
 	for _, cfg := range streams {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {

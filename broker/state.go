@@ -20,7 +20,7 @@ const StateBucket = "truceline-state"
 // stateBucket returns the bucket, creating it when it is missing.
 func (b *Broker) stateBucket(ctx context.Context) (jetstream.KeyValue, error) {
 	return b.bucket(ctx, &b.state, StateBucket, "truceline's configuration, users, API tokens and shared secrets, as last recorded",
-		stateMaxMB<<20)
+		StateMaxMB<<20)
 }
 
 // bucket returns the key-value bucket *kv holds, creating or updating it

@@ -76,6 +76,12 @@ func options() []option {
 		{
 			flag:  &cli.Int64Flag{Name: "alerts-max-mb", Usage: "size limit of the stream ALERTS and of the compacted record of every alert, MiB each", Value: d.AlertsMaxMB, Sources: env("alerts-max-mb")},
 			apply: func(c *app.Config, cmd *cli.Command) { c.AlertsMaxMB = cmd.Int64("alerts-max-mb") },
+		}, {
+			flag:  &cli.Int64Flag{Name: "rejected-max-mb", Usage: "size limit of the stream REJECTED (input truceline could not accept), MiB", Value: d.RejectedMaxMB, Sources: env("rejected-max-mb")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.RejectedMaxMB = cmd.Int64("rejected-max-mb") },
+		}, {
+			flag:  &cli.Int64Flag{Name: "audit-max-mb", Usage: "size limit of the stream AUDIT, the audit log's record (the oldest entries go first), MiB", Value: d.AuditMaxMB, Sources: env("audit-max-mb")},
+			apply: func(c *app.Config, cmd *cli.Command) { c.AuditMaxMB = cmd.Int64("audit-max-mb") },
 		},
 		stringOption("nats-credentials", "external NATS: a .creds file (user JWT and nkey seed)", d.NATSCredentials, func(c *app.Config) *string { return &c.NATSCredentials }),
 		stringOption("nats-nkey-seed", "external NATS: a file holding the user's nkey seed", d.NATSNkeySeed, func(c *app.Config) *string { return &c.NATSNkeySeed }),

@@ -189,7 +189,8 @@ func (a *App) startNATS(ctx context.Context) error {
 	}
 	a.nc = nc
 	a.Broker, err = broker.New(ctx, broker.Options{Conn: nc, Prefix: a.cfg.NATSPrefix, Replicas: a.cfg.StreamReplicas,
-		AlertsMaxBytes: a.cfg.AlertsMaxMB << 20, Logger: a.logger, Registerer: a.registry})
+		AlertsMaxBytes: a.cfg.AlertsMaxMB << 20, RejectedMaxBytes: a.cfg.RejectedMaxMB << 20, AuditMaxBytes: a.cfg.AuditMaxMB << 20,
+		Logger: a.logger, Registerer: a.registry})
 	if err != nil || a.embNATS == nil || len(a.cfg.NATSUsers) == 0 {
 		return err
 	}

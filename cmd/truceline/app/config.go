@@ -46,6 +46,10 @@ type Config struct {
 	// AlertsMaxMB caps ALERTS and the compacted record of every alert
 	// each, so that they never fill the store that VIOLATIONS needs.
 	AlertsMaxMB int64 `yaml:"alerts_max_mb"`
+	// RejectedMaxMB caps REJECTED, and AuditMaxMB AUDIT (the oldest
+	// entries go first).
+	RejectedMaxMB int64 `yaml:"rejected_max_mb"`
+	AuditMaxMB    int64 `yaml:"audit_max_mb"`
 	// NATSUsers are the embedded server's liaison users (YAML only). The
 	// server requires authentication, with or without them, unless
 	// NATSOpen (or the demo without users) opens it.
@@ -178,6 +182,8 @@ func DefaultConfig() Config {
 		NATSMaxStoreMB:  4096,
 		StreamReplicas:  1,
 		AlertsMaxMB:     512,
+		RejectedMaxMB:   broker.DefaultRejectedMaxMB,
+		AuditMaxMB:      broker.DefaultAuditMaxMB,
 		ShutdownDrain:   5 * time.Second,
 		NATSUsers:       []NATSUser{},
 		RedisURL:        Embedded,
@@ -294,11 +300,17 @@ func (c *Config) Validate() error {
 	case c.StreamReplicas != 1 && c.NATSURL == Embedded:
 		bad("stream-replicas", "%d: the embedded NATS is one server; replicas need an external NATS cluster (--nats-url)", c.StreamReplicas)
 	}
+	if c.RejectedMaxMB < 16 {
+		bad("rejected-max-mb", "must be at least 16")
+	}
+	if c.AuditMaxMB < 16 {
+		bad("audit-max-mb", "must be at least 16")
+	}
 	if c.AlertsMaxMB < 16 {
 		bad("alerts-max-mb", "must be at least 16")
-	} else if c.NATSURL == Embedded && 2*c.AlertsMaxMB+broker.DerivedMaxMB > c.NATSMaxStoreMB/2 {
-		bad("alerts-max-mb", "%d MiB twice (ALERTS and the compacted record), with %d MiB for rejected input, the audit log and the state bucket, leaves less than half of --nats-max-store-mb (%d MiB) to the reports: lower it or raise --nats-max-store-mb",
-			c.AlertsMaxMB, broker.DerivedMaxMB, c.NATSMaxStoreMB)
+	} else if derived := c.RejectedMaxMB + c.AuditMaxMB + broker.StateMaxMB; c.NATSURL == Embedded && 2*c.AlertsMaxMB+derived > c.NATSMaxStoreMB/2 {
+		bad("alerts-max-mb", "%d MiB twice (ALERTS and the compacted record), with %d MiB for rejected input, the audit log and the state bucket, leaves less than half of --nats-max-store-mb (%d MiB) to the reports: lower it (or --rejected-max-mb, --audit-max-mb) or raise --nats-max-store-mb",
+			c.AlertsMaxMB, derived, c.NATSMaxStoreMB)
 	}
 	if c.RedisURL != Embedded {
 		if err := checkURL(c.RedisURL, "redis", "rediss", "unix"); err != nil {
