@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -191,17 +192,43 @@ func TestKillNineLosesNothing(t *testing.T) {
 	second.waitExit(t)
 }
 
-// build builds the truceline binary for a test; -short skips such tests.
+// build returns the truceline binary, built once for every test of the
+// package that runs it; -short skips such tests.
 func build(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
-	bin := filepath.Join(t.TempDir(), "truceline")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
+}
+
+// binary builds the truceline binary into a directory TestMain removes.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "truceline-bin-")
+	if err != nil {
+		return "", err
+	}
+	builtIn = dir
+	bin := filepath.Join(dir, "truceline")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// builtIn is the directory binary built in, if it did.
+var builtIn string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtIn != "" {
+		_ = os.RemoveAll(builtIn)
+	}
+	os.Exit(code)
 }
 
 // demoEnv is the environment of a truceline child with the demo's
