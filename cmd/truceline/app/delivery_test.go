@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,18 +27,24 @@ import (
 // while down.
 type receiver struct {
 	*httptest.Server
-	rc    *webhook.Receiver
-	down  atomic.Bool
-	mu    sync.Mutex
-	byKey map[string]int
+	rc   *webhook.Receiver
+	down atomic.Bool
+	// restarts counts restart calls; a connection opened before the last
+	// one is refused, as a restarted server would have lost it.
+	restarts atomic.Int64
+	mu       sync.Mutex
+	byKey    map[string]int
 }
+
+// connOpened keys the restart a connection was opened after.
+type connOpened struct{}
 
 func newReceiver(t *testing.T) *receiver {
 	t.Helper()
 	r := &receiver{byKey: map[string]int{}}
 	r.rc = webhook.NewReceiver(func(*http.Request) (string, bool) { return testSecret, true }, 1000)
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if r.down.Load() {
+	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.down.Load() || req.Context().Value(connOpened{}).(int64) < r.restarts.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -46,8 +53,21 @@ func newReceiver(t *testing.T) *receiver {
 		r.mu.Unlock()
 		r.rc.ServeHTTP(w, req)
 	}))
+	r.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+		return context.WithValue(ctx, connOpened{}, r.restarts.Load())
+	}
+	r.Start()
 	t.Cleanup(r.Close)
 	return r
+}
+
+// restart brings a down receiver back as a new process would come back:
+// without the connections of before, so that a request a killed truceline
+// had on its way, and that arrives late, is not taken as delivered.
+func (r *receiver) restart() {
+	r.restarts.Add(1)
+	r.CloseClientConnections()
+	r.down.Store(false)
 }
 
 // counts says how often each key was delivered (not counting 503s).
@@ -266,7 +286,9 @@ func TestDeliveriesSurviveAKill(t *testing.T) {
 		return false
 	})
 	first.Kill()
-	in.down.Store(false)
+	// The first may have had a retry on its way when killed: the receiver
+	// refuses it, as it does every request of the first.
+	in.restart()
 	second := start(t, d.config(t))
 	// When the kill came while the first held the retry's lease (two
 	// minutes), the second sends it once the lease has run out.
