@@ -47,9 +47,15 @@ func TestTheDetailListsTheReports(t *testing.T) {
 	rows := func() []string {
 		return evaluate[[]string](t, tab, `[...document.querySelectorAll('[data-testid=detail] [data-testid=report-row]')].filter((r) => !r.hidden).map((r) => r.querySelector('[data-testid=report-id]').textContent)`)
 	}
+	var shown []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("the detail's report rows, last looked at: %q", shown)
+		}
+	}()
 	alertingtest.Eventually(t, boardWait, "the newest ten reports, newest first", func() bool {
-		got := rows()
-		return len(got) == 10 && got[0] == "rep-12" && got[9] == "rep-03"
+		shown = rows()
+		return len(shown) == 10 && shown[0] == "rep-12" && shown[9] == "rep-03"
 	})
 	if s := b.text(`[data-testid=detail] [data-testid=reports-status]`); s != "Showing the newest 10 of 12 reports, newest first" {
 		t.Errorf("the status says %q", s)
