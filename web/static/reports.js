@@ -144,8 +144,28 @@ export class ReportsTable {
     return fetchAlertReports(this.alertId, offset, limit);
   }
 
-  /** Reports that came since: the newest page, or what is new above it. */
+  /**
+   * Reports that came since: the newest page, or what is new above it. One
+   * load at a time: a report that arrives while one is under way loads
+   * again after it, rather than alongside it (both would add the same rows).
+   */
   async _newer() {
+    if (this._loading) {
+      this._again = true;
+      return;
+    }
+    this._loading = true;
+    try {
+      do {
+        this._again = false;
+        await this._newerOnce();
+      } while (this._again);
+    } finally {
+      this._loading = false;
+    }
+  }
+
+  async _newerOnce() {
     const gen = this.gen;
     try {
       const { total } = await this._page(0, 1);

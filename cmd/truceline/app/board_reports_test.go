@@ -104,4 +104,25 @@ func TestTheDetailListsTheReports(t *testing.T) {
 		})()`)
 	})
 	saveArtifact(t, tab, "board-reports.png")
+
+	// A report that arrives while the list loads makes it load again after,
+	// not alongside: two loads at once each added the newest ten. The
+	// list's page requests are held until both arrivals are in.
+	evaluate[bool](t, tab, `(() => {
+		const r = window.truceline.detail.reports, a = window.truceline.detail.alert, page = r._page.bind(r);
+		let release;
+		const held = new Promise((resolve) => { release = resolve; });
+		r._page = async (offset, limit) => { await held; return page(offset, limit); };
+		r.party.value = '';
+		r.alertId = ''; // as if another alert had been shown: the list starts over
+		r.show(a);
+		r.show({ ...a, report_ids: [...a.report_ids, 'rep-13'] });
+		release();
+		return true;
+	})()`)
+	alertingtest.Eventually(t, boardWait, "the newest ten once, after two arrivals during a load", func() bool {
+		shown = rows()
+		return len(shown) == 10 && shown[0] == "rep-12" && shown[9] == "rep-03" &&
+			evaluate[int](t, tab, `document.querySelectorAll('[data-testid=detail] [data-testid=report-row]').length`) == 10
+	})
 }
