@@ -80,19 +80,24 @@ func startCluster(t testing.TB, n int) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("nats cluster server %d did not start on %s within 30 s", i+1, clientAddrs[i])
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !anyLeader(c) {
+	// Ready once a JetStream leader sees every server online with its
+	// stats: placing a stream with n replicas needs all of them, and a
+	// leader alone is not enough ("no suitable peers for placement").
+	deadline := time.Now().Add(60 * time.Second)
+	for !allPeersOnline(c, n) {
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the NATS cluster elected no JetStream leader within 30 s")
+			return nil, fmt.Errorf("the NATS cluster's JetStream leader did not see all %d servers online within 60 s", n)
 		}
 		time.Sleep(20 * time.Millisecond) // polling the servers with the deadline above
 	}
 	return c, nil
 }
 
-func anyLeader(c *Cluster) bool {
+// allPeersOnline reports whether the cluster's JetStream leader sees n
+// servers online, with JetStream and their stats.
+func allPeersOnline(c *Cluster, n int) bool {
 	for _, s := range c.Servers {
-		if s.srv != nil && s.srv.JetStreamIsLeader() {
+		if s.srv != nil && s.srv.JetStreamIsLeader() && len(s.srv.JetStreamClusterPeers()) == n {
 			return true
 		}
 	}
