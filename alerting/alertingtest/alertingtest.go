@@ -12,23 +12,33 @@ import (
 // Eventually polls cond until it is true, and fails the test with what when
 // it is still false after timeout times Patience. It looks at once, then
 // after 1 ms, and waits twice as long each time up to pollCeiling: what comes
-// quickly is seen quickly, and a long wait (for a board in a browser, asked
-// through the DevTools protocol) does not keep the machine busy asking.
+// quickly is seen quickly, and a long wait does not keep the machine busy
+// asking.
 func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	timeout *= Patience
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
 	pause := time.Millisecond
-	for !cond() {
+	EventuallyAfter(t, timeout, what, cond, func() {
 		wait := time.NewTimer(pause)
-		select {
-		case <-deadline.C:
-			wait.Stop()
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		case <-wait.C:
-		}
+		<-wait.C
 		pause = min(2*pause, pollCeiling)
+	})
+}
+
+// EventuallyAfter is Eventually for a condition that can tell when it may
+// have changed: between two looks at cond it calls wait, which returns when
+// what cond looks at may have changed, and at the latest within a fraction
+// of a second. A board in a browser, for one, is asked through the DevTools
+// protocol, and each look costs the browser more than the page's own work;
+// the board's wait returns when the page changes instead.
+func EventuallyAfter(t testing.TB, timeout time.Duration, what string, cond func() bool, wait func()) {
+	t.Helper()
+	timeout *= Patience
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if !time.Now().Before(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		wait()
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 // fillDetailForm chooses values in selects of the detail panel (by test
@@ -64,7 +62,7 @@ func TestBoardVerificationAndAttribution(t *testing.T) {
 
 	const sentence = "Registered by Co-chair A; not confirmed by Co-chair B."
 	for _, b := range boards {
-		alertingtest.Eventually(t, boardWait, "both verifications and the sentence", func() bool {
+		b.eventually(boardWait, "both verifications and the sentence", func() bool {
 			return evaluate[bool](t, b.ctx, fmt.Sprintf(`(() => {
 				const d = document.querySelector('[data-testid=detail]');
 				const s = d.querySelector('[data-testid=verification-summary]');
@@ -82,21 +80,21 @@ func TestBoardVerificationAndAttribution(t *testing.T) {
 			t.Errorf("the two verifications are not side by side")
 		}
 	}
-	alertingtest.Eventually(t, boardWait, "the row to say Partly confirmed", func() bool {
+	first.eventually(boardWait, "the row to say Partly confirmed", func() bool {
 		return first.text(fmt.Sprintf(`[data-testid=alert][data-alert-id=%q] .cell-verif`, id)) == "Partly confirmed"
 	})
 
 	// Attribution: the alleged party, with its report count; each co-chair
 	// records its judgement.
 	for _, b := range boards {
-		alertingtest.Eventually(t, boardWait, "the alleged party in the Attribution section", func() bool {
+		b.eventually(boardWait, "the alleged party in the Attribution section", func() bool {
 			return strings.Contains(b.text(`[data-testid=detail] [data-testid=attribution-group][data-alleged=gov-forces] .attr-head`), "Government forces — alleged by 1 report")
 		})
 	}
 	first.fillDetailForm(map[string]string{"attr-alleged": "gov-forces", "attr-status": "substantiated"}, "attr-reason", "Crater analysis points to their battery at the ridge", "attr-submit")
 	second.fillDetailForm(map[string]string{"attr-alleged": "gov-forces", "attr-status": "undetermined"}, "attr-reason", "We have no data on who fired", "attr-submit")
 	for _, b := range boards {
-		alertingtest.Eventually(t, boardWait, "both judgements of Government forces", func() bool {
+		b.eventually(boardWait, "both judgements of Government forces", func() bool {
 			return evaluate[bool](t, b.ctx, `(() => {
 				const g = document.querySelector('[data-testid=detail] [data-testid=attribution-group][data-alleged=gov-forces]');
 				if (!g) return false;

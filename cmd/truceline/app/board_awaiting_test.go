@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 // TestAwaitingMyParty: someone acting for a party sees in the header how
@@ -36,7 +35,7 @@ func TestAwaitingMyParty(t *testing.T) {
 	b := signInBoard(t, tab, a, coChairA, "")
 	awaiting := func(want string) {
 		t.Helper()
-		alertingtest.Eventually(t, boardWait, "the header to count "+want+" awaiting Co-chair A", func() bool {
+		b.eventually(boardWait, "the header to count "+want+" awaiting Co-chair A", func() bool {
 			return b.text(`[data-testid=awaiting-count]`) == want+" awaiting Co-chair A"
 		})
 	}

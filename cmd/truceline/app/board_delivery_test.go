@@ -15,7 +15,6 @@ import (
 
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/adapters/webhook"
-	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 // downBody is what the unreachable contact's endpoint answers with its 503,
@@ -127,7 +126,7 @@ func TestBoardDelivery(t *testing.T) {
 			t.Logf("the panel showed notifications %+v", notes)
 		}
 	}()
-	alertingtest.Eventually(t, boardWait, "up sent and down given up in the detail panel", func() bool {
+	eventuallyIn(t, tab, boardWait, "up sent and down given up in the detail panel", func() bool {
 		notes = evaluate[[]boardNote](t, tab, notesJS)
 		var sent, gaveUp bool
 		for _, n := range notes {
@@ -179,7 +178,7 @@ func TestBoardDelivery(t *testing.T) {
 		t.Errorf("the notifications summary says %q", got)
 	}
 	// The timeline has every attempt, the failed first one too.
-	alertingtest.Eventually(t, boardWait, "the failed first attempt in the timeline", func() bool {
+	eventuallyIn(t, tab, boardWait, "the failed first attempt in the timeline", func() bool {
 		return evaluate[bool](t, tab, `[...document.querySelectorAll('[data-testid=detail] .tl-delivery-failed')]
 			.some((e) => e.textContent.includes('down/hook: failed, attempt 1'))`)
 	})

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 // TestBoardInfoRequest: co-chair A asks party-b, the alleged perpetrator,
@@ -56,7 +54,7 @@ func TestBoardInfoRequest(t *testing.T) {
 		t.Fatalf("ask in the detail panel: %v", err)
 	}
 	item := panel + `[data-testid=info-request][data-id=ir-1]`
-	alertingtest.Eventually(t, boardWait, "A's panel to list the open request with its countdown", func() bool {
+	first.eventually(boardWait, "A's panel to list the open request with its countdown", func() bool {
 		return first.shown(item) && evaluate[string](t, tab1, fmt.Sprintf(`document.querySelector(%q).dataset.state`, item)) == "open" &&
 			strings.HasPrefix(first.text(item+` [data-testid=ir-clock]`), "due in 23 h")
 	})
@@ -68,7 +66,7 @@ func TestBoardInfoRequest(t *testing.T) {
 	}
 
 	// B's board marks the row, and B answers in the panel.
-	alertingtest.Eventually(t, boardWait, "B's row to say information is requested from its party", func() bool {
+	second.eventually(boardWait, "B's row to say information is requested from its party", func() bool {
 		return shown(second, marker) && second.text(marker) == "Information requested from your party"
 	})
 	saveArtifact(t, tab2, "inforequest-b-row.png")
@@ -87,12 +85,12 @@ func TestBoardInfoRequest(t *testing.T) {
 				strings.Contains(b.text(item+` [data-testid=ir-answer]`), answer) && b.text(item+` [data-testid=ir-clock]`) == "answered in time"
 		}
 	}
-	alertingtest.Eventually(t, boardWait, "B's panel to show its answer", answered(second))
-	alertingtest.Eventually(t, boardWait, "A's panel to show B's answer", answered(first))
+	second.eventually(boardWait, "B's panel to show its answer", answered(second))
+	first.eventually(boardWait, "A's panel to show B's answer", answered(first))
 	if got := first.text(item + ` [data-testid=ir-answer]`); !strings.Contains(got, "doc:B-2026-113") || !strings.Contains(got, "Elena Petrov") {
 		t.Errorf("A's panel shows the answer as %q", got)
 	}
-	alertingtest.Eventually(t, boardWait, "B's row marker to go once answered", func() bool { return !shown(second, marker) })
+	second.eventually(boardWait, "B's row marker to go once answered", func() bool { return !shown(second, marker) })
 
 	// A second request, asked through the API with a one-second deadline,
 	// goes overdue: red on both boards.
@@ -101,11 +99,11 @@ func TestBoardInfoRequest(t *testing.T) {
 		t.Fatalf("ask: %d %s", status, body)
 	}
 	overdue := panel + `[data-testid=info-request][data-id=ir-2]`
-	alertingtest.Eventually(t, boardWait, "A's panel to count the request overdue", func() bool {
+	first.eventually(boardWait, "A's panel to count the request overdue", func() bool {
 		return strings.HasPrefix(first.text(overdue+` [data-testid=ir-clock]`), "OVERDUE by ") &&
 			evaluate[string](t, tab1, fmt.Sprintf(`document.querySelector(%q).dataset.state`, overdue)) == "overdue"
 	})
-	alertingtest.Eventually(t, boardWait, "B's row to say its party's answer is overdue", func() bool {
+	second.eventually(boardWait, "B's row to say its party's answer is overdue", func() bool {
 		return shown(second, marker) && second.text(marker) == "Information from your party OVERDUE"
 	})
 	saveArtifact(t, tab1, "inforequest-a-detail.png")

@@ -283,7 +283,7 @@ func TestBoardLayoutFits(t *testing.T) {
 			checkLayout(t, b, "board-layout-"+size.name+".png", true)
 
 			b.openDetail(long)
-			alertingtest.Eventually(t, boardWait, "the panel to show both acknowledgements and the stopped escalation", func() bool {
+			eventuallyIn(t, tab, boardWait, "the panel to show both acknowledgements and the stopped escalation", func() bool {
 				return b.text(`[data-testid=detail] [data-testid=countdown]`) == "stopped: acknowledged" &&
 					evaluate[int](t, tab, `document.querySelectorAll('[data-testid=detail] [data-testid=detail-ack-party][data-acked=true]').length`) == 2 &&
 					evaluate[int](t, tab, `document.querySelectorAll('[data-testid=detail] [data-testid=verification][data-status=disputed]').length`) == 1

@@ -85,7 +85,7 @@ func TestBoardLoginWrongPassword(t *testing.T) {
 
 	b := loadPage(t, startBrowser(t), a, "")
 	b.signIn(dutyOfficer.Name, "wrong horse battery")
-	alertingtest.Eventually(t, boardWait, "the form to say the password is wrong", func() bool {
+	b.eventually(boardWait, "the form to say the password is wrong", func() bool {
 		return b.text("[data-testid=signin-error]") == "Wrong user name or password."
 	})
 	if role := evaluate[string](t, b.ctx, `document.querySelector('[data-testid=signin-error]').getAttribute('role')`); role != "alert" {
@@ -107,7 +107,7 @@ func TestBoardLoginWrongPassword(t *testing.T) {
 			t.Fatalf("after 20 wrong passwords the form says %q, want too many attempts", said)
 		}
 		b.signIn(dutyOfficer.Name, "wrong horse battery")
-		alertingtest.Eventually(t, boardWait, "the answer to the sign-in", func() bool {
+		b.eventually(boardWait, "the answer to the sign-in", func() bool {
 			said = evaluate[string](t, b.ctx, `(() => {
 				const button = document.querySelector('[data-testid=signin-submit]');
 				return button.disabled ? '' : document.querySelector('[data-testid=signin-error]').textContent;
@@ -116,7 +116,7 @@ func TestBoardLoginWrongPassword(t *testing.T) {
 		})
 	}
 	b.signIn(dutyOfficer.Name, testPassword)
-	alertingtest.Eventually(t, boardWait, "the right password to be refused too", func() bool {
+	b.eventually(boardWait, "the right password to be refused too", func() bool {
 		return strings.HasPrefix(b.text("[data-testid=signin-error]"), "Too many sign-in attempts")
 	})
 	b.showsNoBoard("after too many attempts", "Shelling in Aleppo")
@@ -143,7 +143,7 @@ func TestBoardLoginLiaison(t *testing.T) {
 	if len(rows) != 1 || rows[0].Zone != "Aleppo" {
 		t.Errorf("the liaison for Aleppo sees %+v, want only the Aleppo alert", rows)
 	}
-	alertingtest.Eventually(t, boardWait, "the header to name the liaison, the role and the party", func() bool {
+	b.eventually(boardWait, "the header to name the liaison, the role and the party", func() bool {
 		return b.whoami() == "Nadia Haddad|Liaison|Co-chair A"
 	})
 
@@ -162,7 +162,7 @@ func TestBoardLoginLiaison(t *testing.T) {
 	}
 
 	// The zone filter, the map and the zone table offer Aleppo alone.
-	alertingtest.Eventually(t, boardWait, "the zone filter to offer Aleppo alone", func() bool {
+	eventuallyIn(t, tab, boardWait, "the zone filter to offer Aleppo alone", func() bool {
 		return evaluate[string](t, tab, `[...document.querySelector('[data-testid=zone-filter]').options].map((o) => o.value + ':' + o.text).join('|')`) ==
 			":All zones|aleppo:Aleppo"
 	})
@@ -184,7 +184,7 @@ func TestBoardLoginLiaison(t *testing.T) {
 	if got := fmt.Sprint(acks[0]); !strings.Contains(got, "party:party-a") || !strings.Contains(got, "by:Nadia Haddad") {
 		t.Errorf("the acknowledgement is %s, want the liaison's for party-a", got)
 	}
-	alertingtest.Eventually(t, boardWait, "the row to say who acknowledged", func() bool {
+	b.eventually(boardWait, "the row to say who acknowledged", func() bool {
 		return strings.Contains(b.text(fmt.Sprintf(`[data-alert-id=%q] .ack-chips`, aleppo)), "Co-chair A (Nadia Haddad)")
 	})
 }
@@ -229,7 +229,7 @@ func TestBoardLoginViewer(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.KeyEvent("a")); err != nil {
 		t.Fatal(err)
 	}
-	alertingtest.Eventually(t, boardWait, "a notice that a viewer does not act", func() bool {
+	b.eventually(boardWait, "a notice that a viewer does not act", func() bool {
 		return strings.Contains(b.text("[data-testid=toast]"), "viewer")
 	})
 	if _, body := get(t, a, "/api/v1/alerts/"+aleppo); body["state"] != "open" || fmt.Sprint(body["acks"]) != "[]" {
@@ -251,7 +251,7 @@ func TestBoardLoginReporter(t *testing.T) {
 
 	b := loadPage(t, startBrowser(t), a, "")
 	b.signIn(reporter.Name, testPassword)
-	alertingtest.Eventually(t, boardWait, "the word for reporters", func() bool { return b.shown("[data-testid=no-board]") })
+	b.eventually(boardWait, "the word for reporters", func() bool { return b.shown("[data-testid=no-board]") })
 	if got := b.text("[data-testid=no-board-text]"); !strings.Contains(got, "Reporters submit reports through the API") {
 		t.Errorf("a reporter reads %q", got)
 	}
@@ -289,7 +289,7 @@ func TestBoardLoginSignOut(t *testing.T) {
 	}
 	b := signInBoard(t, tab, a, coChairA, "")
 	b.waitRows(boardWait, "the alert", hasRow(id))
-	alertingtest.Eventually(t, boardWait, "the header to name the duty officer and the party", func() bool {
+	b.eventually(boardWait, "the header to name the duty officer and the party", func() bool {
 		return b.whoami() == "Jonas Meyer|Duty officer|Co-chair A"
 	})
 
@@ -350,7 +350,7 @@ func TestBoardLoginSignOut(t *testing.T) {
 	b.waitBoard()
 	b.waitRows(boardWait, "the alert again", hasRow(id))
 	disableUser(t, a, coChairA)
-	alertingtest.Eventually(t, boardWait, "the form to say the session ended", func() bool {
+	b.eventually(boardWait, "the form to say the session ended", func() bool {
 		return b.shown("[data-testid=signin-form]") && b.text("[data-testid=signin-error]") == "Your session ended. Sign in again."
 	})
 	b.showsNoBoard("when the session ended", "Explosion in Daraa")

@@ -31,7 +31,7 @@ func TestTheMapZoomsClustersAndStaysOffline(t *testing.T) {
 	count := func(sel string) int {
 		return evaluate[int](t, tab, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
 	}
-	alertingtest.Eventually(t, boardWait, "one cluster of two reports", func() bool {
+	b.eventually(boardWait, "one cluster of two reports", func() bool {
 		return b.text(`[data-testid=map] .map-cluster [data-testid=map-cluster-count]`) == "2"
 	})
 	if count(marker(shelling))+count(marker(airstrike)) != 0 {
@@ -44,7 +44,7 @@ func TestTheMapZoomsClustersAndStaysOffline(t *testing.T) {
 	before := zoom()
 
 	b.click(`[data-testid=map] .map-cluster`)
-	alertingtest.Eventually(t, boardWait, "the cluster to split into two markers", func() bool {
+	eventuallyIn(t, tab, boardWait, "the cluster to split into two markers", func() bool {
 		return count(marker(shelling)) == 1 && count(marker(airstrike)) == 1 && count(`[data-testid=map] .map-cluster`) == 0
 	})
 	if after := zoom(); after <= before {
@@ -57,7 +57,7 @@ func TestTheMapZoomsClustersAndStaysOffline(t *testing.T) {
 
 	in := zoom()
 	b.click(`[data-testid=map] .leaflet-control-zoom-out`)
-	alertingtest.Eventually(t, boardWait, "the zoom-out button to zoom out", func() bool { return zoom() < in })
+	eventuallyIn(t, tab, boardWait, "the zoom-out button to zoom out", func() bool { return zoom() < in })
 
 	b.click(marker(airstrike))
 	b.waitDetail(airstrike)

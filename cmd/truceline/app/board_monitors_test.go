@@ -14,7 +14,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 // TestBoardShowsTheSourcesAndAZoneNobodyHears: the board lists each zone's
@@ -66,13 +65,13 @@ func TestBoardShowsTheSourcesAndAZoneNobodyHears(t *testing.T) {
 	}
 	heard := regexp.MustCompile(`^heard \d+ s ago$`)
 	silent := regexp.MustCompile(`^silent for \d+ s$`)
-	alertingtest.Eventually(t, boardWait, "the heard and paused sources", func() bool {
+	b.eventually(boardWait, "the heard and paused sources", func() bool {
 		return heard.MatchString(state("op-latakia-north")) && heard.MatchString(state("op-aleppo-east")) &&
 			state("party-b-system") == "paused by schedule"
 	})
 	// The two 10 s posts fall silent, and open their alerts; the board
 	// learns it from those alerts' frames.
-	alertingtest.Eventually(t, 30*time.Second, "the silent sources and the zone nobody hears", func() bool {
+	b.eventually(30*time.Second, "the silent sources and the zone nobody hears", func() bool {
 		return silent.MatchString(state("op-idlib-south")) && silent.MatchString(state("op-aleppo-west")) && unwatched() == "idlib"
 	})
 	if got := b.text(`[data-testid=zone-counter][data-zone=idlib] [data-testid=zone-sources]`); got != "No source heard" {
@@ -92,7 +91,7 @@ func TestBoardShowsTheSourcesAndAZoneNobodyHears(t *testing.T) {
 	}
 	// The silent times go on ticking.
 	before := state("op-idlib-south")
-	alertingtest.Eventually(t, 5*time.Second, "the silence to count on", func() bool { return state("op-idlib-south") != before })
+	b.eventually(5*time.Second, "the silence to count on", func() bool { return state("op-idlib-south") != before })
 
 	if os.Getenv("TRUCELINE_SCREENSHOTS") == "1" {
 		if err := chromedp.Do(tab, chromedp.ScrollIntoView(`#sources`)); err != nil {
@@ -133,7 +132,7 @@ func TestBoardShowsTheSourcesAndAZoneNobodyHears(t *testing.T) {
 	// Heard again: its alert resolves, and Idlib is watched again (until
 	// its next silence, 10 s on).
 	beat("op-idlib-south")
-	alertingtest.Eventually(t, boardWait, "Idlib heard again", func() bool {
+	b.eventually(boardWait, "Idlib heard again", func() bool {
 		return heard.MatchString(state("op-idlib-south")) && unwatched() == "" &&
 			b.text(`[data-testid=zone-counter][data-zone=idlib] [data-testid=zone-sources]`) == "1 source"
 	})
@@ -157,7 +156,7 @@ func TestBoardShowsTheSourcesAndAZoneNobodyHears(t *testing.T) {
 	summaryLine := func(monitor string) string {
 		return b.text(fmt.Sprintf(`[data-testid=summary-zone][data-zone=aleppo] [data-testid=summary-source][data-monitor=%q] .sum-source-silence`, monitor))
 	}
-	alertingtest.Eventually(t, boardWait, "the sources in the daily summary", func() bool {
+	b.eventually(boardWait, "the sources in the daily summary", func() bool {
 		return summaryLine("op-aleppo-east") == "never silent" && regexp.MustCompile(`^silent once · \d+ s$`).MatchString(summaryLine("op-aleppo-west"))
 	})
 	saveArtifact(t, tab, "summary-monitors.png")

@@ -43,7 +43,7 @@ func TestRegimesCountDownOnTheBoard(t *testing.T) {
 	regimes := func() []string {
 		return evaluate[[]string](t, tab, `[...document.querySelectorAll('[data-testid=regimes] [data-testid=regime]')].map((r) => r.dataset.regime)`)
 	}
-	alertingtest.Eventually(t, boardWait, "the three regimes, soonest end first", func() bool {
+	eventuallyIn(t, tab, boardWait, "the three regimes, soonest end first", func() bool {
 		return strings.Join(regimes(), " ") == "silence-idlib aleppo-ceasefire coh"
 	})
 	left := `[data-testid=regimes] [data-regime=silence-idlib] [data-testid=regime-left]`
@@ -52,14 +52,14 @@ func TestRegimesCountDownOnTheBoard(t *testing.T) {
 	if !strings.HasPrefix(before, "ends in 3") && !strings.HasPrefix(before, "ends in 40:") {
 		t.Errorf("the Idlib regime says %q, want at most 40 minutes left", before)
 	}
-	alertingtest.Eventually(t, 5*time.Second, "the countdown to tick", func() bool { return b.text(left) != before })
+	b.eventually(5*time.Second, "the countdown to tick", func() bool { return b.text(left) != before })
 	if got := b.text(`[data-testid=regimes] [data-regime=coh] [data-testid=regime-left]`); got != "no end set" {
 		t.Errorf("the regime without an end says %q", got)
 	}
 	zoneLine := func(zone string) string {
 		return b.text(fmt.Sprintf(`[data-testid=zone-counter][data-zone=%q] [data-testid=zone-regime]`, zone))
 	}
-	alertingtest.Eventually(t, boardWait, "each zone's regime ending first", func() bool {
+	b.eventually(boardWait, "each zone's regime ending first", func() bool {
 		return strings.HasPrefix(zoneLine("idlib"), "Regime of silence, Idlib · ends in ") &&
 			strings.HasPrefix(zoneLine("aleppo"), "Aleppo ceasefire · ends in 2 d 23 h ") &&
 			zoneLine("daraa") == "Cessation of hostilities · no end set"
@@ -76,7 +76,7 @@ func TestRegimesCountDownOnTheBoard(t *testing.T) {
 		return notice != ""
 	})
 	tag := fmt.Sprintf(`[data-alert-id=%q] [data-testid=regime-end-countdown]`, notice)
-	alertingtest.Eventually(t, boardWait, "the notice's countdown", func() bool {
+	b.eventually(boardWait, "the notice's countdown", func() bool {
 		return strings.HasPrefix(b.text(tag), "regime ends in 3") || strings.HasPrefix(b.text(tag), "regime ends in 40:")
 	})
 	if title := b.text(fmt.Sprintf(`[data-alert-id=%q] .title-text`, notice)); !strings.HasPrefix(title, "Regime of silence, Idlib ends at ") {
@@ -88,7 +88,7 @@ func TestRegimesCountDownOnTheBoard(t *testing.T) {
 	tab2 := newProfile(t, tab, "the liaison's browser")
 	liaison := alerting.User{Name: "liaison-idlib", FullName: "Idlib liaison", Role: alerting.RoleLiaison, Party: "party-a", Zones: []string{"idlib"}}
 	signInBoard(t, tab2, a, liaison, "")
-	alertingtest.Eventually(t, boardWait, "the liaison's regimes", func() bool {
+	eventuallyIn(t, tab2, boardWait, "the liaison's regimes", func() bool {
 		return evaluate[string](t, tab2, `[...document.querySelectorAll('[data-testid=regimes] [data-testid=regime] .regime-name')].map((r) => r.textContent).join('|')`) ==
 			"Regime of silence, Idlib|Cessation of hostilities"
 	})

@@ -35,7 +35,7 @@ func (b *board) formOpen() bool {
 func (b *board) openReportForm() {
 	b.t.Helper()
 	b.click(`[data-testid=new-report]`)
-	alertingtest.Eventually(b.t, boardWait, "the report form to open", b.formOpen)
+	b.eventually(boardWait, "the report form to open", b.formOpen)
 }
 
 // rfSet sets a field of the report form, as choosing or typing it would,
@@ -87,7 +87,7 @@ func (b *board) pickOnMap(zone string) mapPoint {
 	b.t.Helper()
 	b.click(rf("rf-pick"))
 	var at mapPoint
-	alertingtest.Eventually(b.t, boardWait, "the map to wait for a click, with "+zone+" where the test clicks", func() bool {
+	b.eventually(boardWait, "the map to wait for a click, with "+zone+" where the test clicks", func() bool {
 		at = evaluate[mapPoint](b.t, b.ctx, fmt.Sprintf(`(() => {
 			const m = window.truceline.map;
 			const r = m.root.getBoundingClientRect();
@@ -106,7 +106,7 @@ func (b *board) pickOnMap(zone string) mapPoint {
 	if err := chromedp.Do(b.ctx, chromedp.MouseClickXY(at.X, at.Y)); err != nil {
 		b.t.Fatalf("click the map: %v", err)
 	}
-	alertingtest.Eventually(b.t, boardWait, "the form to come back with the place", func() bool {
+	b.eventually(boardWait, "the form to come back with the place", func() bool {
 		return b.formOpen() && b.rfValue("rf-lat") != "" && b.rfValue("rf-lon") != ""
 	})
 	return at
@@ -152,7 +152,7 @@ func (b *board) waitReportAlert(a *app.App, zone string) (alerting.Alert, string
 		return false
 	})
 	b.waitDetail(al.ID)
-	alertingtest.Eventually(b.t, boardWait, "the alert's row selected and flashed", func() bool {
+	b.eventually(boardWait, "the alert's row selected and flashed", func() bool {
 		return evaluate[bool](b.t, b.ctx, fmt.Sprintf(`!!document.querySelector('[data-testid=alert].is-selected[data-alert-id=%q]') &&
 			window.flashed.includes(%q)`, al.ID, al.ID))
 	})
@@ -247,7 +247,7 @@ func TestBoardReportForm(t *testing.T) {
 	if b.formOpen() {
 		t.Errorf("the form is still open after the report was accepted")
 	}
-	alertingtest.Eventually(t, boardWait, "a toast saying the report was accepted", func() bool {
+	b.eventually(boardWait, "a toast saying the report was accepted", func() bool {
 		return strings.Contains(b.text("[data-testid=toast]"), "Report accepted (id "+key+")")
 	})
 	if got := evaluate[string](t, tab, `document.activeElement?.dataset.testid ?? ''`); got != "detail-title" {
@@ -287,7 +287,7 @@ func TestBoardReportForm(t *testing.T) {
 			got.ObservedUntil, got.Impacts, got.WeaponCalibre, got.Observer, got.DirectionDeg, got.DistanceM)
 	}
 	// The detail's reports table shows it.
-	alertingtest.Eventually(t, boardWait, "the observation in the reports table", func() bool {
+	b.eventually(boardWait, "the observation in the reports table", func() bool {
 		return strings.Contains(b.text(`[data-testid=report-observation]`), "bearing 45° · 3–5 km") &&
 			strings.Contains(b.text(`[data-testid=report-row]`), "fixed-wing aircraft 122mm") &&
 			strings.Contains(b.text(`[data-testid=report-row]`), "Impacts 2")
@@ -323,7 +323,7 @@ func TestBoardReportFormProblems(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.KeyEvent(kb.Escape)); err != nil {
 		t.Fatal(err)
 	}
-	alertingtest.Eventually(t, boardWait, "Esc to close the form", func() bool { return !b.formOpen() })
+	b.eventually(boardWait, "Esc to close the form", func() bool { return !b.formOpen() })
 	if got := evaluate[string](t, tab, `document.activeElement?.dataset.testid ?? ''`); got != "new-report" {
 		t.Errorf("after Esc the focus is on %q, want New report", got)
 	}
@@ -357,7 +357,7 @@ func TestBoardReportFormProblems(t *testing.T) {
 			return box && !box.hidden ? box.textContent : '';
 		})()`, reportDialog, field))
 	}
-	alertingtest.Eventually(t, boardWait, "the server's problems next to the fields", func() bool {
+	eventuallyIn(t, tab, boardWait, "the server's problems next to the fields", func() bool {
 		return problem("observed_at") != "" && problem("count") != "" && problem("location.lat") != ""
 	})
 	for field, want := range map[string]string{
@@ -431,7 +431,7 @@ func TestBoardReportFormProblems(t *testing.T) {
 	}
 	b.watchFlashes()
 	b.click(rf("rf-submit"))
-	alertingtest.Eventually(t, boardWait, "the form to say the answer was lost", func() bool {
+	b.eventually(boardWait, "the form to say the answer was lost", func() bool {
 		return strings.Contains(b.text(rf("rf-summary")), "Send it again: it will not count twice.")
 	})
 	b.click(rf("rf-submit"))
@@ -439,7 +439,7 @@ func TestBoardReportFormProblems(t *testing.T) {
 	if al.ReportCount != 1 || len(al.ReportIDs) != 1 {
 		t.Errorf("the alert holds %d reports %v, want only the corrected one, once", al.ReportCount, al.ReportIDs)
 	}
-	alertingtest.Eventually(t, boardWait, "a toast saying the report was already received", func() bool {
+	b.eventually(boardWait, "a toast saying the report was already received", func() bool {
 		return strings.Contains(b.text("[data-testid=toast]"), "Report already received (id "+key+")")
 	})
 	if r := storedReport(t, a, key); r.Count != 2 || r.Location == nil || strconv.FormatFloat(r.Location.Lat, 'f', -1, 64) != picked {

@@ -53,7 +53,7 @@ func TestTheDetailListsTheReports(t *testing.T) {
 			t.Logf("the detail's report rows, last looked at: %q", shown)
 		}
 	}()
-	alertingtest.Eventually(t, boardWait, "the newest ten reports, newest first", func() bool {
+	eventuallyIn(t, tab, boardWait, "the newest ten reports, newest first", func() bool {
 		shown = rows()
 		return len(shown) == 10 && shown[0] == "rep-12" && shown[9] == "rep-03"
 	})
@@ -61,7 +61,7 @@ func TestTheDetailListsTheReports(t *testing.T) {
 		t.Errorf("the status says %q", s)
 	}
 	b.click(`[data-testid=detail] [data-testid=reports-more]`)
-	alertingtest.Eventually(t, boardWait, "all twelve after 'older'", func() bool {
+	eventuallyIn(t, tab, boardWait, "all twelve after 'older'", func() bool {
 		got := rows()
 		return len(got) == 12 && got[11] == "rep-01"
 	})
@@ -83,7 +83,7 @@ func TestTheDetailListsTheReports(t *testing.T) {
 		s.dispatchEvent(new Event('change'));
 		return true;
 	})()`)
-	alertingtest.Eventually(t, boardWait, "only the reports alleging Co-chair A", func() bool {
+	eventuallyIn(t, tab, boardWait, "only the reports alleging Co-chair A", func() bool {
 		got := rows()
 		return strings.Join(got, " ") == "rep-12 rep-08 rep-04 rep-01"
 	})
@@ -96,7 +96,7 @@ func TestTheDetailListsTheReports(t *testing.T) {
 	}
 
 	b.click(first + ` [data-testid=report-place]`)
-	alertingtest.Eventually(t, boardWait, "the place on the map", func() bool {
+	eventuallyIn(t, tab, boardWait, "the place on the map", func() bool {
 		return evaluate[bool](t, tab, `(() => {
 			const m = window.truceline.map.map, c = m.getCenter();
 			return !!document.querySelector('[data-testid=map] [data-testid=map-focus]') && m.getZoom() >= 11 &&
@@ -120,7 +120,7 @@ func TestTheDetailListsTheReports(t *testing.T) {
 		release();
 		return true;
 	})()`)
-	alertingtest.Eventually(t, boardWait, "the newest ten once, after two arrivals during a load", func() bool {
+	eventuallyIn(t, tab, boardWait, "the newest ten once, after two arrivals during a load", func() bool {
 		shown = rows()
 		return len(shown) == 10 && shown[0] == "rep-12" && shown[9] == "rep-03" &&
 			evaluate[int](t, tab, `document.querySelectorAll('[data-testid=detail] [data-testid=report-row]').length`) == 10

@@ -45,7 +45,7 @@ func TestAFrozenServerMakesTheBoardStale(t *testing.T) {
 
 	fr.Freeze()
 	frozenAt := time.Now()
-	alertingtest.Eventually(t, boardWait, "the board to say it is stale", func() bool {
+	b.eventually(boardWait, "the board to say it is stale", func() bool {
 		return evaluate[string](t, tab, `document.querySelector('[data-testid=conn]').dataset.state`) == "stale" &&
 			strings.Contains(b.text("[data-testid=offline-bar]"), "No word from the server since") &&
 			strings.HasPrefix(evaluate[string](t, tab, `document.title`), "STALE")
@@ -61,18 +61,18 @@ func TestAFrozenServerMakesTheBoardStale(t *testing.T) {
 	aleppo := onlyAlert(t, a, "aleppo")
 	b.waitRows(boardWait, "the report sent while the board was frozen out", hasRow(aleppo))
 	b.waitLive()
-	alertingtest.Eventually(t, boardWait, "the stale marks to go", func() bool {
+	eventuallyIn(t, tab, boardWait, "the stale marks to go", func() bool {
 		return evaluate[bool](t, tab, `document.querySelector('[data-testid=offline-bar]').hidden`) &&
 			!strings.HasPrefix(evaluate[string](t, tab, `document.title`), "STALE")
 	})
 
 	// The server's own trouble.
 	d.redis.Kill(t)
-	alertingtest.Eventually(t, boardWait, "the board to show that Redis is down", func() bool {
+	b.eventually(boardWait, "the board to show that Redis is down", func() bool {
 		return strings.Contains(b.text("[data-testid=server-health]"), "Server trouble: redis:")
 	})
 	d.redis.Restart(t)
-	alertingtest.Eventually(t, 30*time.Second, "the trouble to go", func() bool {
+	eventuallyIn(t, tab, 30*time.Second, "the trouble to go", func() bool {
 		return evaluate[bool](t, tab, `document.querySelector('[data-testid=server-health]').hidden`)
 	})
 }

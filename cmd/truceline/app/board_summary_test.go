@@ -115,7 +115,7 @@ func (b *board) waitSummary(what string, cond func(summaryPage) bool) summaryPag
 			b.t.Logf("the summary page showed %s", shown)
 		}
 	}()
-	alertingtest.Eventually(b.t, boardWait, what, func() bool {
+	b.eventually(boardWait, what, func() bool {
 		p, read := b.summary()
 		if read {
 			page = p
@@ -406,7 +406,7 @@ func TestBoardSummary(t *testing.T) {
 	if err := chromedp.Do(out, chromedp.Navigate(base+"/summary")); err != nil {
 		t.Fatal(err)
 	}
-	alertingtest.Eventually(t, boardWait, "the link to sign in", func() bool {
+	eventuallyIn(t, out, boardWait, "the link to sign in", func() bool {
 		return evaluate[bool](t, out, `(() => {
 			const box = document.querySelector('[data-testid=summary-signin]');
 			return !!box && !box.hidden && box.querySelector('a')?.getAttribute('href') === '/' &&

@@ -128,7 +128,7 @@ func (b *board) shown(sel string) bool {
 // waitSignInForm waits until the page shows the sign-in form.
 func (b *board) waitSignInForm() {
 	b.t.Helper()
-	alertingtest.Eventually(b.t, boardWait, "the sign-in form", func() bool { return b.shown("[data-testid=signin-form]") })
+	b.eventually(boardWait, "the sign-in form", func() bool { return b.shown("[data-testid=signin-form]") })
 }
 
 // signIn types user and password into the sign-in form, as a person would,
@@ -152,13 +152,13 @@ func (b *board) signIn(user, password string) {
 // waitBoard waits until the board shows, is live and holds the snapshots.
 func (b *board) waitBoard() {
 	b.t.Helper()
-	alertingtest.Eventually(b.t, boardWait, "the board instead of the sign-in form", func() bool {
+	b.eventually(boardWait, "the board instead of the sign-in form", func() bool {
 		return b.shown("#board-app") && !b.shown("[data-testid=signin]")
 	})
 	b.waitLive()
 	// Once a snapshot is in, the board shows rows or says it has none
 	// instead of "Waiting for data…".
-	alertingtest.Eventually(b.t, boardWait, "the board to apply the snapshots", func() bool {
+	b.eventually(boardWait, "the board to apply the snapshots", func() bool {
 		return evaluate[bool](b.t, b.ctx, `document.querySelector('[data-testid=alert]') !== null ||
 			!document.querySelector('[data-testid=empty]').textContent.includes('Waiting')`)
 	})
@@ -182,7 +182,7 @@ func (b *board) live() bool {
 
 func (b *board) waitLive() {
 	b.t.Helper()
-	alertingtest.Eventually(b.t, boardWait, `the connection indicator to say "live"`, b.live)
+	b.eventually(boardWait, `the connection indicator to say "live"`, b.live)
 }
 
 // waitRows polls the rows until cond holds, and returns them; when it times
@@ -196,7 +196,7 @@ func (b *board) waitRows(timeout time.Duration, what string, cond func([]boardRo
 			b.t.Logf("the board showed %d rows: %+v", len(rows), rows)
 		}
 	}()
-	alertingtest.Eventually(b.t, timeout, what, func() bool {
+	b.eventually(timeout, what, func() bool {
 		rows = b.rows()
 		return cond(rows)
 	})
@@ -301,7 +301,7 @@ func TestBoardShowsReportsLive(t *testing.T) {
 	if row.Zone != "Aleppo" || !strings.Contains(row.Text, "Shelling in Aleppo") {
 		t.Errorf("the row does not name Aleppo: zone %q, text %q", row.Zone, row.Text)
 	}
-	alertingtest.Eventually(t, boardWait, "the open count to say 1", func() bool { return b.text("[data-testid=open-count]") == "1" })
+	b.eventually(boardWait, "the open count to say 1", func() bool { return b.text("[data-testid=open-count]") == "1" })
 
 	post(t, a, "/api/v1/reports", reportJSON("http-1", "daraa", "small_arms"))
 	daraa := onlyAlert(t, a, "daraa")
@@ -313,18 +313,18 @@ func TestBoardShowsReportsLive(t *testing.T) {
 	if rows[0].ID != aleppo || rows[1].ID != daraa || rows[1].Severity != "moderate" || rows[1].Zone != "Daraa" {
 		t.Errorf("rows %+v, want Aleppo (severe) then Daraa (moderate)", rows)
 	}
-	alertingtest.Eventually(t, boardWait, "the open count to say 2", func() bool { return b.text("[data-testid=open-count]") == "2" })
+	b.eventually(boardWait, "the open count to say 2", func() bool { return b.text("[data-testid=open-count]") == "2" })
 
 	// The detail names each report by the id it was sent with, with what
 	// it claims and who truly sent it.
 	b.openDetail(daraa)
-	alertingtest.Eventually(t, boardWait, "the report's sender in the detail", func() bool {
+	b.eventually(boardWait, "the report's sender in the detail", func() bool {
 		return b.text("[data-testid=detail] [data-testid=report-id]") == "http-1" &&
 			b.text("[data-testid=detail] [data-testid=report-claim]") == "test monitor" &&
 			b.text("[data-testid=detail] [data-testid=report-sender]") == "sent by test-admin with token "+adminTokenID(a)
 	})
 	b.openDetail(aleppo)
-	alertingtest.Eventually(t, boardWait, "the anonymous sender in the detail", func() bool {
+	b.eventually(boardWait, "the anonymous sender in the detail", func() bool {
 		return b.text("[data-testid=detail] [data-testid=report-sender]") == "sent by an anonymous NATS publisher"
 	})
 	if !b.live() {
@@ -366,7 +366,7 @@ func TestAcknowledgeInOneBoardUpdatesAnother(t *testing.T) {
 		t.Errorf("the other alert is %q in tab 2, want open", r.State)
 	}
 	first.waitRows(5*time.Second, "tab 1 to show its own acknowledgement", acked)
-	alertingtest.Eventually(t, boardWait, "tab 2's counts to say 1 open", func() bool {
+	second.eventually(boardWait, "tab 2's counts to say 1 open", func() bool {
 		return second.text("[data-testid=open-count]") == "1"
 	})
 	// An acknowledged alert offers no Acknowledge button any more.
@@ -434,7 +434,7 @@ func (b *board) openDetail(id string) {
 // waitDetail waits until the detail panel is open on alert id.
 func (b *board) waitDetail(id string) {
 	b.t.Helper()
-	alertingtest.Eventually(b.t, boardWait, "the detail panel of "+id, func() bool {
+	b.eventually(boardWait, "the detail panel of "+id, func() bool {
 		return evaluate[bool](b.t, b.ctx, fmt.Sprintf(`(() => {
 			const d = document.querySelector('[data-testid=detail]');
 			const row = document.querySelector('[data-testid=alert][data-alert-id=%[1]q] .title-text');
@@ -465,7 +465,7 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	second := signInBoard(t, tab2, a, coChairB, "")
 	for _, b := range []*board{first, second} {
 		b.waitRows(boardWait, "the open alert", func(rows []boardRow) bool { r, _ := rowByID(rows, id); return r.State == "open" })
-		alertingtest.Eventually(t, boardWait, "chips for both co-chairs, neither acknowledged", func() bool {
+		b.eventually(boardWait, "chips for both co-chairs, neither acknowledged", func() bool {
 			return b.ackChips(id) == "party-a=false party-b=false"
 		})
 	}
@@ -475,11 +475,11 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 
 	// The escalation cell counts down to the second step, every second.
 	var before string
-	alertingtest.Eventually(t, boardWait, "a countdown to the next escalation step", func() bool {
+	first.eventually(boardWait, "a countdown to the next escalation step", func() bool {
 		before = first.text(countdown)
 		return strings.HasPrefix(before, "next step in 9:") || strings.HasPrefix(before, "next step in 10:")
 	})
-	alertingtest.Eventually(t, 5*time.Second, "the countdown to tick", func() bool {
+	first.eventually(5*time.Second, "the countdown to tick", func() bool {
 		now := first.text(countdown)
 		return now != before && strings.HasPrefix(now, "next step in ")
 	})
@@ -490,7 +490,7 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	// Co-chair A acknowledges: the alert waits for co-chair B.
 	first.click(ack)
 	for _, b := range []*board{first, second} {
-		alertingtest.Eventually(t, boardWait, "party-a's chip acknowledged and party-b's not", func() bool {
+		b.eventually(boardWait, "party-a's chip acknowledged and party-b's not", func() bool {
 			return b.ackChips(id) == "party-a=true party-b=false"
 		})
 		if r, _ := rowByID(b.rows(), id); r.State != "open" {
@@ -512,7 +512,7 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	if chips := first.ackChips(id); chips != "party-a=true party-b=true" {
 		t.Errorf("after both acknowledgements party-a's board shows chips %q", chips)
 	}
-	alertingtest.Eventually(t, boardWait, "the escalation to stop", func() bool {
+	first.eventually(boardWait, "the escalation to stop", func() bool {
 		return first.text(countdown) == "stopped: acknowledged"
 	})
 
@@ -539,10 +539,10 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 			})()`, card, reason))
 		}
 	}
-	alertingtest.Eventually(t, boardWait, "party-b's panel to show party-b's dispute", disputed(second))
+	second.eventually(boardWait, "party-b's panel to show party-b's dispute", disputed(second))
 
 	// The other board shows it in the row, and in its own panel.
-	alertingtest.Eventually(t, boardWait, "party-a's row to say Disputed", func() bool {
+	first.eventually(boardWait, "party-a's row to say Disputed", func() bool {
 		return first.text(row+" .cell-verif") == "Disputed"
 	})
 	// Here by keyboard: j selects the (only) row, Enter opens its details.
@@ -550,7 +550,7 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.waitDetail(id)
-	alertingtest.Eventually(t, boardWait, "party-a's panel to show party-b's dispute", disputed(first))
+	first.eventually(boardWait, "party-a's panel to show party-b's dispute", disputed(first))
 	if got := first.text(`[data-testid=detail] [data-testid=verification][data-party=party-a]`); !strings.Contains(got, "Not verified") {
 		t.Errorf("party-a has not verified, but party-a's panel says %q", got)
 	}
@@ -558,7 +558,7 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 	if err := chromedp.Do(tab1, chromedp.KeyEvent(kb.Escape)); err != nil {
 		t.Fatal(err)
 	}
-	alertingtest.Eventually(t, boardWait, "Esc to close the panel", func() bool {
+	eventuallyIn(t, tab1, boardWait, "Esc to close the panel", func() bool {
 		return evaluate[bool](t, tab1, `document.querySelector('[data-testid=detail]').hidden`)
 	})
 
@@ -590,7 +590,7 @@ func TestJointAcknowledgementAndVerification(t *testing.T) {
 		t.Errorf("party-a's board offers to snooze a joint alert")
 	}
 	first.click(resolve)
-	alertingtest.Eventually(t, boardWait, "party-b's panel to offer agreeing", func() bool {
+	second.eventually(boardWait, "party-b's panel to offer agreeing", func() bool {
 		return second.text(resolve) == "Agree to resolve" && strings.Contains(second.text(note), "agreed to resolve")
 	})
 	if r, _ := rowByID(first.rows(), id); r.State != "acknowledged" {
@@ -633,7 +633,7 @@ func TestBoardCatchesUpAfterServerRestart(t *testing.T) {
 	if err := first.Shutdown(ctx); err != nil {
 		t.Fatalf("shut down truceline: %v", err)
 	}
-	alertingtest.Eventually(t, boardWait, "the board to notice the server is gone", func() bool {
+	b.eventually(boardWait, "the board to notice the server is gone", func() bool {
 		return !b.live() && evaluate[bool](t, tab, `!document.querySelector('[data-testid=offline-bar]').hidden`)
 	})
 	if rows := b.rows(); len(rows) != 1 || rows[0].ID != aleppo {
@@ -655,7 +655,7 @@ func TestBoardCatchesUpAfterServerRestart(t *testing.T) {
 		t.Errorf("after the restart the board shows %+v, want the Aleppo and the Idlib alert", rows)
 	}
 	b.waitLive()
-	alertingtest.Eventually(t, boardWait, "the offline bar to go away", func() bool {
+	eventuallyIn(t, tab, boardWait, "the offline bar to go away", func() bool {
 		return evaluate[bool](t, tab, `document.querySelector('[data-testid=offline-bar]').hidden`)
 	})
 	if !evaluate[bool](t, tab, `window.notReloaded === true`) {
@@ -684,7 +684,7 @@ func TestZoneFilter(t *testing.T) {
 	b.waitRows(boardWait, "three rows", func(rows []boardRow) bool { return len(rows) == 3 })
 
 	// Choose Latakia as a person would: the select changes and says so.
-	alertingtest.Eventually(t, boardWait, "the zone filter to offer Latakia", func() bool {
+	eventuallyIn(t, tab, boardWait, "the zone filter to offer Latakia", func() bool {
 		return evaluate[bool](t, tab, `[...document.querySelector('[data-testid=zone-filter]').options].some((o) => o.value === 'latakia' && o.text === 'Latakia')`)
 	})
 	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`(() => {
@@ -719,7 +719,7 @@ func TestZoneFilter(t *testing.T) {
 	// Alerts that arrive later are filtered too; the counts cover all zones.
 	postReport(t, a, report{ID: "z4", Zone: "aleppo", Category: "drone_strike"}, time.Minute)
 	postReport(t, a, report{ID: "z5", Zone: "latakia", Category: "ground_assault"}, time.Minute)
-	alertingtest.Eventually(t, boardWait, "the open count to cover the new alerts in both zones", func() bool {
+	b.eventually(boardWait, "the open count to cover the new alerts in both zones", func() bool {
 		return b.text("[data-testid=open-count]") == "5"
 	})
 	b.waitRows(boardWait, "the two Latakia rows and no Aleppo row", onlyLatakia(2))
@@ -902,11 +902,11 @@ func writeReadmeShot(t *testing.T, path string) {
 	})
 	// Every alert's latest report was observed somewhere: a marker each,
 	// or a place in a cluster of markers too close to tell apart.
-	alertingtest.Eventually(t, boardWait, "a map marker for every alert", func() bool {
+	eventuallyIn(t, tab, boardWait, "a map marker for every alert", func() bool {
 		return evaluate[int](t, tab, `document.querySelectorAll('[data-testid=map] [data-testid=map-marker]').length +
 			[...document.querySelectorAll('[data-testid=map] [data-testid=map-cluster-count]')].reduce((n, c) => n + Number(c.textContent), 0)`) == wantAlerts
 	})
-	alertingtest.Eventually(t, boardWait, "co-chair A's chip on the Aleppo shelling, party names and countdowns", func() bool {
+	b.eventually(boardWait, "co-chair A's chip on the Aleppo shelling, party names and countdowns", func() bool {
 		return b.ackChips(aleppoShelling) == "party-a=true party-b=false" &&
 			strings.Contains(b.text(fmt.Sprintf(`[data-alert-id=%q] [data-testid=ack-chip]`, aleppoShelling)), "Co-chair A") &&
 			strings.HasPrefix(b.text(fmt.Sprintf(`[data-alert-id=%q] [data-testid=countdown]`, aleppoShelling)), "next step in 9:")
@@ -1027,7 +1027,7 @@ func TestMapAndFilters(t *testing.T) {
 			t.Logf("the map showed %+v", shown)
 		}
 	}()
-	alertingtest.Eventually(t, boardWait, "the map to shade Aleppo and Latakia extreme and Idlib severe", func() bool {
+	b.eventually(boardWait, "the map to shade Aleppo and Latakia extreme and Idlib severe", func() bool {
 		shown = b.mapZones()
 		return shown["aleppo"].Severity == "extreme" && shown["latakia"].Severity == "extreme" && shown["idlib"].Severity == "severe"
 	})
@@ -1048,7 +1048,7 @@ func TestMapAndFilters(t *testing.T) {
 	marker := func(id string) string {
 		return fmt.Sprintf(`[data-testid=map] [data-testid=map-marker][data-alert-id=%q]`, id)
 	}
-	alertingtest.Eventually(t, boardWait, "markers for the located reports in Aleppo and Latakia", func() bool {
+	eventuallyIn(t, tab, boardWait, "markers for the located reports in Aleppo and Latakia", func() bool {
 		return evaluate[bool](t, tab, fmt.Sprintf(`!!document.querySelector(%q) && !!document.querySelector(%q)`, marker(aleppo), marker(latakiaExtreme)))
 	})
 	if got := evaluate[string](t, tab, fmt.Sprintf(`document.querySelector(%q).dataset.reportId`, marker(aleppo))); sentID(got) != "map-1" {
@@ -1071,7 +1071,7 @@ func TestMapAndFilters(t *testing.T) {
 			return r ? r.dataset.open + ' open, ' + r.dataset.acknowledged + ' acknowledged, ' + r.dataset.severity : '';
 		})()`, zone))
 	}
-	alertingtest.Eventually(t, boardWait, "the Latakia counter", func() bool { return counter("latakia") == "2 open, 0 acknowledged, extreme" })
+	eventuallyIn(t, tab, boardWait, "the Latakia counter", func() bool { return counter("latakia") == "2 open, 0 acknowledged, extreme" })
 	if got := counter("daraa"); got != "0 open, 0 acknowledged, none" {
 		t.Errorf("the Daraa counter says %q", got)
 	}
@@ -1135,11 +1135,11 @@ func TestMapAndFilters(t *testing.T) {
 	if got := b.filterValues(); got != "latakia|active|extreme|unverified" {
 		t.Errorf("after a reload the filters show %q", got)
 	}
-	alertingtest.Eventually(t, boardWait, "the map to mark Latakia after the reload", func() bool {
+	b.eventually(boardWait, "the map to mark Latakia after the reload", func() bool {
 		return b.mapZones()["latakia"].Pressed == "true"
 	})
 	// The counters count every zone whatever the filters.
-	alertingtest.Eventually(t, boardWait, "the Aleppo counter after the reload", func() bool { return counter("aleppo") == "1 open, 0 acknowledged, extreme" })
+	eventuallyIn(t, tab, boardWait, "the Aleppo counter after the reload", func() bool { return counter("aleppo") == "1 open, 0 acknowledged, extreme" })
 
 	// Choosing Latakia again shows every zone.
 	b.click(`[data-testid=map] [data-testid=map-zone][data-zone=latakia]`)
@@ -1182,9 +1182,9 @@ func TestBoardTitleSoundAndHelp(t *testing.T) {
 		}
 		return v
 	}
-	alertingtest.Eventually(t, boardWait, `the title "⚠ (1) truceline"`, func() bool { return title() == "⚠ (1) truceline" })
+	eventuallyIn(t, tab, boardWait, `the title "⚠ (1) truceline"`, func() bool { return title() == "⚠ (1) truceline" })
 	b.click(fmt.Sprintf(`[data-testid=alert][data-alert-id=%q] [data-testid=ack]`, id))
-	alertingtest.Eventually(t, boardWait, `the title "(0) truceline" once acknowledged`, func() bool { return title() == "(0) truceline" })
+	eventuallyIn(t, tab, boardWait, `the title "(0) truceline" once acknowledged`, func() bool { return title() == "(0) truceline" })
 
 	pressed := func() string {
 		return evaluate[string](t, tab, `document.querySelector('[data-testid=sound-toggle]').getAttribute('aria-pressed')`)
@@ -1213,16 +1213,16 @@ func TestBoardTitleSoundAndHelp(t *testing.T) {
 	if err := chromedp.Do(tab, chromedp.KeyEvent("?")); err != nil {
 		t.Fatal(err)
 	}
-	alertingtest.Eventually(t, boardWait, `"?" to show the shortcuts`, helpShown)
+	eventuallyIn(t, tab, boardWait, `"?" to show the shortcuts`, helpShown)
 	saveArtifact(t, tab, "board-help.png")
 	if err := chromedp.Do(tab, chromedp.KeyEvent(kb.Escape)); err != nil {
 		t.Fatal(err)
 	}
-	alertingtest.Eventually(t, boardWait, "Esc to hide the shortcuts", func() bool { return !helpShown() })
+	eventuallyIn(t, tab, boardWait, "Esc to hide the shortcuts", func() bool { return !helpShown() })
 	if err := chromedp.Do(tab, chromedp.KeyEvent("/")); err != nil {
 		t.Fatal(err)
 	}
-	alertingtest.Eventually(t, boardWait, `"/" to focus the zone filter`, func() bool {
+	eventuallyIn(t, tab, boardWait, `"/" to focus the zone filter`, func() bool {
 		return evaluate[string](t, tab, `document.activeElement?.dataset.testid ?? ''`) == "zone-filter"
 	})
 }

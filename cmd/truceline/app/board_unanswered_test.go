@@ -11,7 +11,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/truceline/truceline/alerting"
-	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 
@@ -95,7 +94,7 @@ func TestBoardUnansweredIsLoudest(t *testing.T) {
 			return !!badge && r.classList.contains('is-unanswered') && badge.getClientRects().length > 0;
 		})()`, row))
 	}
-	alertingtest.Eventually(t, boardWait, "the row to say nobody acknowledged", loud)
+	eventuallyIn(t, tab, boardWait, "the row to say nobody acknowledged", loud)
 	if got := b.text(row + ` [data-testid=unanswered]`); got != "Nobody acknowledged — escalation exhausted" {
 		t.Errorf("the badge says %q", got)
 	}
@@ -151,7 +150,7 @@ func TestBoardUnansweredIsLoudest(t *testing.T) {
 	}
 	postReport(t, a, report{ID: "runs-out-muted", Zone: "latakia", Category: "airstrike", Severity: "minor"}, time.Minute)
 	muted := fmt.Sprintf(`[data-testid=alert][data-alert-id=%q]`, onlyAlert(t, a, "latakia"))
-	alertingtest.Eventually(t, boardWait, "the muted board to mark the second unanswered alert", func() bool {
+	eventuallyIn(t, tab, boardWait, "the muted board to mark the second unanswered alert", func() bool {
 		return evaluate[bool](t, tab, fmt.Sprintf(`!!document.querySelector(%q)?.classList.contains('is-unanswered')`, muted))
 	})
 	if cues := evaluate[[]string](t, tab, `window.cues`); len(cues) != 0 {

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 // TestAWorseAlertIsSeenAndHeard: an acknowledged alert that a report makes
@@ -44,7 +42,7 @@ func TestAWorseAlertIsSeenAndHeard(t *testing.T) {
 
 	postReport(t, a, report{ID: "worse-2", Zone: "idlib", Category: "shelling", Severity: "extreme",
 		Casualties: map[string]int{"killed": 2}}, 5*time.Minute)
-	alertingtest.Eventually(t, boardWait, "the worse-since-ack badge", func() bool {
+	eventuallyIn(t, tab, boardWait, "the worse-since-ack badge", func() bool {
 		return !evaluate[bool](t, tab, `document.querySelector('`+badge+`').hidden`)
 	})
 	title := evaluate[string](t, tab, `document.querySelector('`+badge+`').title`)

@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
+
+	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
 const (
@@ -147,9 +149,9 @@ func stopBrowser() {
 
 // testParallel is how many tests run at once unless -parallel says
 // otherwise. Each test waits on its own servers, browser tabs and clocks
-// far more than it computes (the package's tests spend about a third of
-// their time on a CPU), so more of them run at once than there are cores.
-const testParallel = 4
+// far more than it computes, so more of them run at once than there are
+// cores: with 4, the two cores still idled a fifth of the time.
+const testParallel = 6
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -361,6 +363,62 @@ func evaluate[T any](t *testing.T, tab context.Context, expr string) T {
 		t.Fatalf("evaluate %.60q in the board: %v", expr, err)
 	}
 	return v
+}
+
+// eventuallyIn polls cond, which looks at the page in tab, until it is
+// true, as alertingtest.Eventually does; between two looks it waits in the
+// page, until the page changes or pageQuiet passes. Each look through the
+// DevTools protocol costs Chromium and the test about a millisecond of CPU:
+// looking every 50 ms, as Eventually does, the browser tests spent about a
+// fifth of Chromium's CPU answering.
+func eventuallyIn(t *testing.T, tab context.Context, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	alertingtest.EventuallyAfter(t, timeout, what, cond, func() { pageChange(tab) })
+}
+
+// eventually is eventuallyIn for the board's own tab.
+func (b *board) eventually(timeout time.Duration, what string, cond func() bool) {
+	b.t.Helper()
+	eventuallyIn(b.t, b.ctx, timeout, what, cond)
+}
+
+// pageQuiet is the longest pageChange waits: what the DOM does not show
+// (focus, a script's state, layout after a viewport change) is still looked
+// at this often.
+const pageQuiet = 250 * time.Millisecond
+
+// pageChangeJS waits for a change of the page: it resolves at once if the
+// DOM changed since the last wait resolved, or else at the next change, or
+// after quiet milliseconds. The first wait in a page starts watching it and
+// resolves at once.
+const pageChangeJS = `((quiet) => new Promise((resolve) => {
+	let w = window.__trucelineTestWatch;
+	if (!w) {
+		w = window.__trucelineTestWatch = { changes: 1, seen: 0, wake: null };
+		new MutationObserver(() => { w.changes++; if (w.wake) w.wake(); })
+			.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+	}
+	let timer = 0;
+	const done = () => { clearTimeout(timer); w.wake = null; w.seen = w.changes; resolve(true); };
+	if (w.changes !== w.seen) return done();
+	timer = setTimeout(done, quiet);
+	w.wake = done;
+}))(%d)`
+
+// pageChange returns when the page in tab has changed since the last
+// pageChange returned, or after pageQuiet. While the page is loading, when
+// there is no page to ask, it waits a tenth of that.
+func pageChange(tab context.Context) {
+	ctx, cancel := context.WithTimeout(tab, 4*pageQuiet)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(pageChangeJS, pageQuiet.Milliseconds()), chromedp.EvalAwaitPromise)); err != nil {
+		wait := time.NewTimer(pageQuiet / 10)
+		defer wait.Stop()
+		select {
+		case <-wait.C:
+		case <-tab.Done():
+		}
+	}
 }
 
 // checkPNG fails unless data is a PNG image, of width×height when those are

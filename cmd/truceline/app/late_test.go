@@ -73,11 +73,11 @@ func TestTheBoardShowsLateReports(t *testing.T) {
 	tab := startBrowser(t)
 	b := signInBoard(t, tab, a, dutyOfficer, "")
 	b.waitRows(boardWait, "the alert", hasRow(id))
-	alertingtest.Eventually(t, boardWait, "the LATE tag on the row", func() bool {
+	b.eventually(boardWait, "the LATE tag on the row", func() bool {
 		return b.shown(fmt.Sprintf(`[data-testid=alert][data-alert-id=%q] [data-testid=late]`, id))
 	})
 	b.openDetail(id)
-	alertingtest.Eventually(t, boardWait, "the late report marked in the details", func() bool {
+	b.eventually(boardWait, "the late report marked in the details", func() bool {
 		return b.shown(`[data-testid=detail-late]`) && b.text(`[data-testid=detail] [data-testid=report-late-flag]`) == "Late report"
 	})
 	evaluate[bool](t, tab, `(document.querySelector('[data-testid=report-row]').scrollIntoView(), true)`)

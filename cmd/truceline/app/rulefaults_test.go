@@ -61,7 +61,7 @@ func TestARuleThatFailsIsShownToAdmins(t *testing.T) {
 	admin := alerting.User{Name: "rf-admin", FullName: "Rule Admin", Role: alerting.RoleAdmin}
 	tab := startBrowser(t)
 	b := signInBoard(t, tab, a, admin, "")
-	alertingtest.Eventually(t, boardWait, "the failing rule on the admin's board", func() bool {
+	b.eventually(boardWait, "the failing rule on the admin's board", func() bool {
 		text := b.text(`[data-testid=rule-fault][data-rule=bomb]`)
 		return strings.Contains(text, "Rule bomb failed 2 times") && strings.Contains(text, "on report "+second+" in Aleppo")
 	})
@@ -73,7 +73,7 @@ func TestARuleThatFailsIsShownToAdmins(t *testing.T) {
 
 	// Dismissed from the board: gone there and from the API, and audited.
 	b.click(`[data-testid=rule-fault][data-rule=bomb] [data-testid=rule-fault-dismiss]`)
-	alertingtest.Eventually(t, boardWait, "the bar to go", func() bool {
+	b.eventually(boardWait, "the bar to go", func() bool {
 		return evaluate[bool](t, b.ctx, `document.querySelector('[data-testid=rule-faults]').hidden`)
 	})
 	if got := faults(); len(got) != 0 {
