@@ -22,7 +22,7 @@ import {
   fetchRuleFaults, dismissRuleFault, forgetReports, fetchSources,
 } from './api.js';
 import { agoShort, awaitingParty, clockTime, hasAcknowledged, isUnanswered, label, severityRank, SEVERITIES } from './format.js';
-import { setText } from './dom.js';
+import { setAttr, setHidden, setText } from './dom.js';
 
 const HIGHLIGHT_EVENTS = new Set(['opened', 'reopened', 'escalated']);
 const HIGHLIGHT_SEVERITIES = new Set(['severe', 'extreme']);
@@ -677,16 +677,16 @@ function renderConnection(st = feed.status()) {
     default:
       text = 'connecting…';
   }
-  els.conn.dataset.state = st.staleSince ? 'stale' : st.state;
+  setAttr(els.conn, 'data-state', st.staleSince ? 'stale' : st.state);
   setText(els.connLabel, text);
 
   setText(els.updated, st.lastFrameAt ? `updated ${agoShort(st.lastFrameAt, now)}` : 'no data yet');
-  if (st.lastFrameAt) els.updated.title = `Last message ${clockTime(st.lastFrameAt)}`;
+  if (st.lastFrameAt) setAttr(els.updated, 'title', `Last message ${clockTime(st.lastFrameAt)}`);
 
   const down = isDown(st);
   if (down && !wasDown && seeded.size) sound.stale(); // heard, not only seen
   wasDown = down;
-  els.offlineBar.hidden = !down;
+  setHidden(els.offlineBar, !down);
   document.body.classList.toggle('is-down', down);
   if (st.staleSince) {
     setText(els.offlineText, `No word from the server since ${clockTime(st.staleSince)}: this board may be out of date. Reconnecting; showing the last known state.`);

@@ -4,7 +4,7 @@
 // state.
 
 import { label } from './format.js';
-import { el, setText, setAttr } from './dom.js';
+import { el, setText, setAttr, setHidden } from './dom.js';
 
 export class ZoneCounters {
   /**
@@ -131,14 +131,14 @@ export class ZoneCounters {
   /** Its sources: a line, and a marker when every one is silent. */
   _fillSources(r, zone) {
     const line = this.sourceLine(zone);
-    r.sources.hidden = !line;
+    setHidden(r.sources, !line);
     const unwatched = Boolean(line && line.allSilent);
     r.tr.classList.toggle('is-unwatched', unwatched);
     if (unwatched) r.tr.dataset.unwatched = 'true';
     else delete r.tr.dataset.unwatched;
     r.sources.classList.toggle('is-unwatched', unwatched);
     setText(r.sources, line ? line.text : '');
-    r.sources.title = unwatched ? 'Every source of this zone is silent: its quiet means nothing' : '';
+    setAttr(r.sources, 'title', unwatched ? 'Every source of this zone is silent: its quiet means nothing' : '');
   }
 
   /** Redraw the sources' lines (their list changed). */
@@ -148,7 +148,7 @@ export class ZoneCounters {
 
   _fillRegime(r, zone, now = Date.now()) {
     const line = this.regimeLine(zone, now);
-    r.regime.hidden = !line;
+    setHidden(r.regime, !line);
     setText(r.regime, line);
   }
 

@@ -1,6 +1,7 @@
 // Small DOM helpers shared by the board's modules: build an element, and
-// change text or an attribute only when it differs, so updates in place do
-// not trigger needless layout.
+// change text, an attribute or whether it is hidden only when that differs,
+// so updates in place (many run once a second) do not trigger needless
+// style and layout work.
 
 export function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -16,4 +17,9 @@ export function setText(node, text) {
 export function setAttr(node, name, value) {
   const v = String(value);
   if (node.getAttribute(name) !== v) node.setAttribute(name, v);
+}
+
+/** Show or hide node, touching the DOM only when that changes. */
+export function setHidden(node, hidden) {
+  if (node.hidden !== hidden) node.hidden = hidden;
 }

@@ -7,7 +7,7 @@ import {
   label, relativeTime, fullTime, parseTime, escalationView, requiredAcks, hasAcknowledged,
   deliveryProblems, fallbackLines, noteWho, resolveView, isUnanswered, unansweredText, clockTime, countdown,
 } from './format.js';
-import { el, setText } from './dom.js';
+import { el, setAttr, setHidden, setText } from './dom.js';
 import { owedRequests } from './inforequests.js';
 
 const FLASH_MS = 4200;
@@ -470,16 +470,16 @@ export class AlertList {
     if (!v) {
       setText(r.escLevel, 'No escalation');
       setText(r.escNext, '');
-      cell.className = 'cell cell-esc is-none';
+      setAttr(cell, 'class', 'cell cell-esc is-none');
       return false;
     }
     setText(r.escLevel, v.snoozedUntil ? `${v.level} · snoozed` : v.level);
     setText(r.escNext, v.next);
-    cell.className = 'cell cell-esc' + (v.stopped ? ' is-stopped' : '') + (v.unanswered ? ' is-unanswered' : '') +
-      (v.soon ? ' is-soon' : '') + (v.snoozedUntil ? ' is-snoozed' : '');
-    cell.title = v.snoozedUntil
+    setAttr(cell, 'class', 'cell cell-esc' + (v.stopped ? ' is-stopped' : '') + (v.unanswered ? ' is-unanswered' : '') +
+      (v.soon ? ' is-soon' : '') + (v.snoozedUntil ? ' is-snoozed' : ''));
+    setAttr(cell, 'title', v.snoozedUntil
       ? `Snoozed until ${fullTime(v.snoozedUntil)}`
-      : v.nextAt ? `Next escalation step at ${fullTime(v.nextAt)}` : '';
+      : v.nextAt ? `Next escalation step at ${fullTime(v.nextAt)}` : '');
     return Boolean(v.nextAt);
   }
 
@@ -496,10 +496,10 @@ export class AlertList {
   _fillRegimeEnd(r, alert, now = Date.now()) {
     const end = Number(String(alert.group_key || '').split(':').pop()) * 1000;
     const show = alert.rule === 'regime-end' && Number.isFinite(end) && end > 0;
-    r.regimeTag.hidden = !show;
+    setHidden(r.regimeTag, !show);
     if (!show) return;
     setText(r.regimeTag, end > now ? `regime ends in ${countdown(end - now)}` : 'regime ended');
-    r.regimeTag.title = `Ends ${fullTime(end)}`;
+    setAttr(r.regimeTag, 'title', `Ends ${fullTime(end)}`);
   }
 
   _applyBusy(row, id) {

@@ -10,7 +10,7 @@
 // says since when it is unchanged.
 
 import { agoShort, clockTime, fullTime, label, parseTime } from './format.js';
-import { el, setText } from './dom.js';
+import { el, setText, setAttr, setHidden } from './dom.js';
 
 /** Fetched at most this often on heartbeats. */
 const REFRESH_MS = 4500;
@@ -178,17 +178,17 @@ export class SourcesPanel {
         groups.push(group);
       }
       this.body.replaceChildren(...groups);
-      this.root.hidden = groups.length === 0;
+      setHidden(this.root, groups.length === 0);
     }
     for (const { s, state, li } of this.items) {
       setText(state, sourceText(s, now));
       const heard = parseTime(s.heard);
       const deadline = parseTime(s.deadline);
-      li.title = [heard ? `Last heard ${fullTime(heard)}` : 'Never heard', deadline && s.state !== 'silent' ? `due by ${fullTime(deadline)}` : '']
-        .filter(Boolean).join('; ');
+      setAttr(li, 'title', [heard ? `Last heard ${fullTime(heard)}` : 'Never heard', deadline && s.state !== 'silent' ? `due by ${fullTime(deadline)}` : '']
+        .filter(Boolean).join('; '));
     }
     const old = this.fetchedAt && local - this.fetchedAt > STALE_MS;
-    this.stale.hidden = !old;
+    setHidden(this.stale, !old);
     this.root.classList.toggle('is-stale', Boolean(old));
     if (old) setText(this.stale, `Not updated since ${clockTime(this.fetchedAt)}`);
   }
