@@ -164,7 +164,7 @@ func TestBenchWS(t *testing.T) {
 		c.DebugAddr, c.RateWebSockets, c.RateReports = debug, 0, 0
 	})
 	code, out, errOut := trucectl(t, "", "--server", server, "-o", "json", "bench", "ws", "--clients", "20", "--alerts", "3",
-		"--rate", "10", "--duration", "1s", "--pprof", "http://"+debug)
+		"--rate", "10", "--duration", "1s", "--settle", "200ms", "--pprof", "http://"+debug)
 	if code != 0 {
 		t.Fatalf("bench ws: exit %d\n%s\n%s", code, out, errOut)
 	}

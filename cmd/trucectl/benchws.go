@@ -36,6 +36,8 @@ func benchWSCommand() *cli.Command {
 			&cli.IntFlag{Name: "alerts", Value: 20, Usage: "changes timed one at a time for fan-out latency"},
 			&cli.Float64Flag{Name: "rate", Value: 50, Usage: "reports per second for the throughput phase"},
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "length of the throughput phase"},
+			&cli.DurationFlag{Name: "settle", Value: 2 * time.Second, Usage: "how long to let the server go idle before each of " +
+				"three memory readings once the clients are connected, and to let the last frames arrive after the throughput phase"},
 			&cli.StringFlag{Name: "pprof", Usage: "the server's --debug-addr as a URL (http://127.0.0.1:6060): the server collects " +
 				"its garbage before each memory reading, and the figures add its live heap per connection"},
 		},
@@ -178,8 +180,9 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 	}
 	connectTime := time.Since(start)
 	var idle map[string]float64
+	settle := cmd.Duration("settle")
 	for range 3 { // let the server settle, then read it
-		time.Sleep(2 * time.Second) // a load generator waiting for a server to go idle, not a test
+		time.Sleep(settle) // a load generator waiting for a server to go idle, not a test
 		if err := collectGarbage(ctx, pprof); err != nil {
 			return err
 		}
@@ -251,7 +254,7 @@ func runBenchWS(ctx context.Context, cmd *cli.Command) error {
 			return err
 		}
 	}
-	time.Sleep(2 * time.Second) // let the last frames arrive
+	time.Sleep(settle) // let the last frames arrive
 	elapsed := time.Since(t0)
 	cpu1, _ := serverMetrics(ctx, server, token)
 	delivered := frames.Load() - frames0
