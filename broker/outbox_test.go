@@ -319,7 +319,7 @@ func TestEachChangeFindsAWorker(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, zone := range []string{"aleppo", "idlib", "latakia", "homs-north", "daraa", "hama"} {
 		wg.Go(func() {
-			for seq := int64(1); seq <= 3000; seq++ {
+			for seq := int64(1); seq <= 1500; seq++ {
 				if err := b.PublishChange(context.Background(), change(t, zone, seq)); err != nil {
 					t.Errorf("change %d of %s: %v", seq, zone, err)
 					return
