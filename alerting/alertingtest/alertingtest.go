@@ -3,7 +3,9 @@
 package alertingtest
 
 import (
+	"flag"
 	"log/slog"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +41,21 @@ func EventuallyAfter(t testing.TB, timeout time.Duration, what string, cond func
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		wait()
+	}
+}
+
+// Parallel sets how many tests of a package run at once (go test's
+// -parallel) to n, unless the command line says; call it in TestMain,
+// after flag.Parse. Tests that mostly wait on servers, browsers and child
+// processes leave two cores idle at the default (GOMAXPROCS), and go test
+// holds back the next packages until a package's tests are done.
+func Parallel(n int) {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		if err := flag.Set("test.parallel", strconv.Itoa(n)); err != nil {
+			panic(err)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -611,4 +612,11 @@ func written(w *syncWriter) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.w.(*bytes.Buffer).String()
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// Each test waits on its own truceline far more than it computes.
+	alertingtest.Parallel(6)
+	os.Exit(m.Run())
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -224,6 +225,9 @@ var binary = sync.OnceValues(func() (string, error) {
 var builtIn string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// The tests wait on their truceline children: all of them at once.
+	alertingtest.Parallel(8)
 	code := m.Run()
 	if builtIn != "" {
 		_ = os.RemoveAll(builtIn)

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -155,13 +154,7 @@ const testParallel = 6
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		if err := flag.Set("test.parallel", strconv.Itoa(testParallel)); err != nil {
-			panic(err)
-		}
-	}
+	alertingtest.Parallel(testParallel)
 	code := m.Run()
 	stopBrowser()
 	os.Exit(code)
