@@ -1,16 +1,10 @@
 package broker
 
 import (
-	"flag"
-	"os"
 	"testing"
 
 	"github.com/truceline/truceline/alerting/alertingtest"
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	// Each test waits on its own NATS server as much as it computes.
-	alertingtest.Parallel(4)
-	os.Exit(m.Run())
-}
+// Each test waits on its own NATS server as much as it computes.
+func TestMain(m *testing.M) { alertingtest.Run(m, 4) }

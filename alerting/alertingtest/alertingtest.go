@@ -5,6 +5,7 @@ package alertingtest
 import (
 	"flag"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -57,6 +58,14 @@ func Parallel(n int) {
 			panic(err)
 		}
 	}
+}
+
+// Run is the whole TestMain of a package that needs nothing else: it runs
+// the package's tests n at a time (see Parallel) and exits with their code.
+func Run(m *testing.M, n int) {
+	flag.Parse()
+	Parallel(n)
+	os.Exit(m.Run())
 }
 
 // pollCeiling is the longest Eventually waits between two looks.

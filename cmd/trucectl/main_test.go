@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -614,9 +613,5 @@ func written(w *syncWriter) string {
 	return w.w.(*bytes.Buffer).String()
 }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	// Each test waits on its own truceline far more than it computes.
-	alertingtest.Parallel(6)
-	os.Exit(m.Run())
-}
+// Each test waits on its own truceline far more than it computes.
+func TestMain(m *testing.M) { alertingtest.Run(m, 6) }
