@@ -264,12 +264,12 @@ func (h *Handler) webSocket(w http.ResponseWriter, r *http.Request) {
 	if h.limited(w, r, h.limits.websockets.allow(clientAddress(r), h.limits.now())) {
 		return
 	}
-	creds := auth.Credentials(r) // the connection keeps these, not the request
+	creds := auth.CredentialsOf(r) // the connection keeps these, not the request
 	h.opts.Gateway.ServeViewer(w, r, principal(r).SeesZone, func(ctx context.Context) (func(string) bool, error) {
 		// The credentials of the upgrade request, checked again: a
 		// revoked token, a disabled or deleted user or a new password
 		// closes the connection; a liaison's zones follow the user.
-		id, err := h.opts.Auth.Authenticate(creds.WithContext(ctx))
+		id, err := h.opts.Auth.AuthenticateCredentials(ctx, creds)
 		switch {
 		case alerting.ErrorCode(err) == auth.EUNAUTHENTICATED:
 			return nil, err

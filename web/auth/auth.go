@@ -233,17 +233,20 @@ type Identity struct {
 	Session *alerting.Session
 }
 
-// Credentials returns a request that holds only what Authenticate reads
-// of r: its Authorization header and its session cookie. A long-lived
-// connection keeps it to authenticate again later, rather than the whole
-// upgrade request with every header, its URL and its context.
-func Credentials(r *http.Request) *http.Request {
-	c := &http.Request{Header: http.Header{}}
-	if h := r.Header.Get("Authorization"); h != "" {
-		c.Header.Set("Authorization", h)
-	}
+// Credentials are what Authenticate reads of a request: its Authorization
+// header and its session cookie. A long-lived connection keeps them to
+// authenticate again later, rather than the whole upgrade request with
+// every header, its URL and its context.
+type Credentials struct {
+	Authorization string // the header, "" when absent
+	Session       string // the session cookie's value, "" when absent
+}
+
+// CredentialsOf returns the credentials r carries.
+func CredentialsOf(r *http.Request) Credentials {
+	c := Credentials{Authorization: r.Header.Get("Authorization")}
 	if ck, err := r.Cookie(CookieName); err == nil {
-		c.AddCookie(&http.Cookie{Name: CookieName, Value: ck.Value})
+		c.Session = ck.Value
 	}
 	return c
 }
@@ -252,8 +255,13 @@ func Credentials(r *http.Request) *http.Request {
 // session cookie. No credentials at all give a nil Principal and no error;
 // wrong ones an error with EUNAUTHENTICATED.
 func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
-	ctx := r.Context()
-	if h := r.Header.Get("Authorization"); h != "" {
+	return a.AuthenticateCredentials(r.Context(), CredentialsOf(r))
+}
+
+// AuthenticateCredentials is Authenticate for credentials kept from a
+// request.
+func (a *Authenticator) AuthenticateCredentials(ctx context.Context, c Credentials) (Identity, error) {
+	if h := c.Authorization; h != "" {
 		raw, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
 			return Identity{}, alerting.Errorf(EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\"")
@@ -268,12 +276,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 			return Identity{Principal: p}, err
 		})
 	}
-	c, err := r.Cookie(CookieName)
-	if err != nil || c.Value == "" {
+	if c.Session == "" {
 		return Identity{}, nil
 	}
-	key := "session " + digest(c.Value)
-	return a.remember(key, "", func() (Identity, error) { return a.session(ctx, c.Value) })
+	key := "session " + digest(c.Session)
+	return a.remember(key, "", func() (Identity, error) { return a.session(ctx, c.Session) })
 }
 
 // remember answers from the cache while fresh, else calls check; when the

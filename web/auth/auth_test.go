@@ -175,9 +175,10 @@ func TestLoginAndCSRF(t *testing.T) {
 	}
 }
 
-// TestCredentialsKeepOnlyWhatAuthenticates: the request a WebSocket
-// connection keeps for its later checks holds the Authorization header and
-// the session cookie, nothing else, and authenticates as the original.
+// TestCredentialsKeepOnlyWhatAuthenticates: what a WebSocket
+// connection keeps for its later checks is the Authorization header and
+// the session cookie, nothing else (Credentials has no room for more), and
+// authenticates as the original.
 func TestCredentialsKeepOnlyWhatAuthenticates(t *testing.T) {
 	t.Parallel()
 	a, _, secret, _ := fixture(t)
@@ -194,20 +195,18 @@ func TestCredentialsKeepOnlyWhatAuthenticates(t *testing.T) {
 		r.Header.Set("Origin", "https://board.example.org")
 		r.AddCookie(&http.Cookie{Name: "other", Value: "kept out"})
 		set(r)
-		creds := auth.Credentials(r)
-		for k := range creds.Header {
-			if k != "Authorization" && k != "Cookie" {
-				t.Errorf("%s: the credentials keep header %s", name, k)
-			}
+		creds := auth.CredentialsOf(r)
+		if creds.Authorization != r.Header.Get("Authorization") {
+			t.Errorf("%s: the credentials keep Authorization %q, want %q", name, creds.Authorization, r.Header.Get("Authorization"))
 		}
-		if _, err := creds.Cookie("other"); err == nil {
-			t.Errorf("%s: the credentials keep a cookie that is not the session's", name)
+		if ck, _ := r.Cookie(auth.CookieName); (ck == nil && creds.Session != "") || (ck != nil && creds.Session != ck.Value) {
+			t.Errorf("%s: the credentials keep session %q, want the cookie's %v", name, creds.Session, ck)
 		}
 		want, err := a.Authenticate(r)
 		if err != nil || want.Principal == nil {
 			t.Fatalf("%s: the original request: %+v %v", name, want, err)
 		}
-		got, err := a.Authenticate(creds.WithContext(context.Background()))
+		got, err := a.AuthenticateCredentials(context.Background(), creds)
 		if err != nil || got.Principal == nil || got.Principal.Name != want.Principal.Name {
 			t.Errorf("%s: the credentials authenticate as %+v (%v), want %s", name, got.Principal, err, want.Principal.Name)
 		}
