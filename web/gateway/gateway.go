@@ -139,8 +139,7 @@ func New(o Options) (*Gateway, error) {
 		stopCheck: make(chan struct{}),
 	}
 	g.upgrader = websocket.Upgrader{
-		ReadBufferSize:    256, // a client sends short commands; longer ones are read in parts
-		WriteBufferSize:   4096,
+		WriteBufferSize:   4096,         // the read buffer is the gateway's own (see upgrade)
 		WriteBufferPool:   &sync.Pool{}, // idle connections hold no write buffer
 		Subprotocols:      []string{Subprotocol},
 		CheckOrigin:       g.checkOrigin,
@@ -200,7 +199,7 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 		http.Error(w, `WebSocket subprotocol "truceline.v1" is required`, http.StatusBadRequest)
 		return
 	}
-	conn, err := g.upgrader.Upgrade(w, r, nil)
+	conn, br, err := g.upgrade(w, r)
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -220,7 +219,7 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 	// A first heartbeat at once: the client knows the interval (and so
 	// when silence means trouble) before the first tick.
 	g.heartbeat(c, time.Now().UTC(), g.lastStatus.Load())
-	go func() { defer g.wg.Done(); g.readLoop(c) }()
+	g.startReader(c, br)
 }
 
 // every calls fn every interval until Shutdown.
@@ -337,43 +336,6 @@ type inbound struct {
 	Type   string           `json:"type"`
 	Zones  []string         `json:"zones"`
 	Resume map[string]int64 `json:"resume"`
-}
-
-// readLoop reads the client's messages until the connection ends. Each
-// message is handled on a short-lived goroutine while the reader waits, so
-// the reader's own stack stays as small as reading needs: it is the one
-// goroutine an idle connection keeps.
-func (g *Gateway) readLoop(c *client) {
-	subscribed := c.subscribed
-	defer func() {
-		for _, zone := range subscribed.close() {
-			g.unsubscribe(c, zone)
-		}
-		c.close(websocket.CloseNormalClosure, "")
-		<-c.done // the writer sent the close frame, or the connection failed
-		g.mu.Lock()
-		delete(g.clients, c)
-		g.mu.Unlock()
-		g.metrics.clients.Dec()
-	}()
-	c.conn.SetReadLimit(maxMessageBytes)
-	deadline := func() { _ = c.conn.SetReadDeadline(time.Now().Add(2 * g.opts.PingInterval)) }
-	deadline()
-	c.conn.SetPongHandler(func(string) error { deadline(); return nil })
-	handled := make(chan struct{})
-	for {
-		_, data, err := c.conn.ReadMessage()
-		if err != nil {
-			c.finish()
-			return
-		}
-		deadline()
-		go func() {
-			g.handle(c, data, subscribed)
-			handled <- struct{}{}
-		}()
-		<-handled
-	}
 }
 
 // zoneSet is the zones a client follows, and those it waits to follow
