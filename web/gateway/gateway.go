@@ -60,7 +60,8 @@ type Options struct {
 	// MaxQueueBytes bounds what may wait to be written to one client
 	// before it is disconnected as slow; 0 means 1 MiB.
 	MaxQueueBytes int
-	// WriteTimeout bounds each write; 0 means 10 s.
+	// WriteTimeout bounds each write: one blocked for WriteTimeout fails,
+	// and one for half of it may (see lazyDeadline); 0 means 10 s.
 	WriteTimeout time.Duration
 	// PingInterval is how often the server pings; a client silent for
 	// two intervals is dropped. 0 means 25 s.
