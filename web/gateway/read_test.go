@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/truceline/truceline/alerting/alertingtest"
 	"github.com/truceline/truceline/web/gateway"
 )
 
@@ -111,4 +113,50 @@ func TestPingsKeepClientsThatAnswerAndEndThoseThatDoNot(t *testing.T) {
 		}
 		break
 	}
+}
+
+// TestABlockedWriteEndsTheConnection: a client that stops reading, with
+// its socket's buffers full, is disconnected once a write has been blocked
+// for the write timeout, whatever its queue holds. The deadline the gateway
+// sets before each frame reaches the socket only now and then (see
+// lazyDeadline); every blocked write still has one.
+func TestABlockedWriteEndsTheConnection(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	f := setup(t, gateway.Options{WriteTimeout: time.Second, MaxQueueBytes: 1 << 30, PingInterval: time.Hour, Registerer: reg})
+	stalled := f.dial(t, &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			_ = tcp.SetReadBuffer(4096)
+		}
+		return conn, err
+	}})
+	stalled.subscribe(t, "aleppo")
+	clients := func() float64 { return gaugeValue(t, reg, "truceline_ws_clients") }
+	alertingtest.Eventually(t, 10*time.Second, "the client to be counted", func() bool { return clients() == 1 })
+	// Changes until the socket's buffers are full and a write blocks: the
+	// client reads nothing.
+	for i := 0; clients() == 1; i++ {
+		if i == 2000 {
+			t.Fatalf("the client is still connected after %d changes it did not read", i)
+		}
+		f.report(t, f.engine, "aleppo")
+	}
+	alertingtest.Eventually(t, 10*time.Second, "the stalled client to be disconnected", func() bool { return clients() == 0 })
+}
+
+// gaugeValue is the value of the gauge name in reg.
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range families {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
