@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"encoding/binary"
+	"net"
 	"sync"
 	"time"
 
@@ -21,6 +23,10 @@ const (
 // else: when its queue passes the byte limit it is disconnected instead.
 type client struct {
 	conn *websocket.Conn
+	// wire is the connection under conn, which frames are written to
+	// directly (see writeText); nil when gorilla/websocket writes them
+	// (with compression).
+	wire *lazyDeadline
 	g    *Gateway
 	// viewer says again, at each ping and Recheck, whether the client may
 	// stay and which zones it may follow (see Viewer).
@@ -138,8 +144,7 @@ func (c *client) send(batch [][]byte, ping, closing bool, closeMsg []byte) bool 
 		}
 	}
 	for _, frame := range batch {
-		_ = c.conn.SetWriteDeadline(deadline())
-		if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+		if err := c.writeText(frame, deadline()); err != nil {
 			return false
 		}
 		c.g.metrics.framesSent.Inc()
@@ -149,6 +154,40 @@ func (c *client) send(batch [][]byte, ping, closing bool, closeMsg []byte) bool 
 		return false
 	}
 	return true
+}
+
+// writeText writes frame as one text message. Without compression the
+// gateway frames it itself: the header and the frame's bytes, shared by
+// every client, go out in one system call, where gorilla/websocket would
+// first copy them into a buffer of its own, on a deeper stack than a
+// writer goroutine starts with. Control frames are gorilla/websocket's;
+// each write is whole, so the two never interleave.
+func (c *client) writeText(frame []byte, deadline time.Time) error {
+	if c.wire == nil {
+		_ = c.conn.SetWriteDeadline(deadline)
+		return c.conn.WriteMessage(websocket.TextMessage, frame)
+	}
+	var head [10]byte
+	bufs := net.Buffers{textHeader(head[:0], len(frame)), frame}
+	if err := c.wire.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := bufs.WriteTo(c.wire.Conn)
+	return err
+}
+
+// textHeader appends the header of an unfragmented, unmasked text frame
+// (RFC 6455, section 5.2) whose payload is n bytes long.
+func textHeader(b []byte, n int) []byte {
+	b = append(b, 0x80|websocket.TextMessage) // FIN, opcode 1
+	switch {
+	case n <= 125:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return binary.BigEndian.AppendUint16(append(b, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
 }
 
 // finish closes the connection once; the reader then fails and cleans up.

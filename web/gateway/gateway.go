@@ -206,6 +206,9 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 	}
 	c := newClient(g, conn)
 	c.sees, c.viewer = sees, viewer
+	if wire, ok := conn.NetConn().(*lazyDeadline); ok && !g.opts.Compression {
+		c.wire = wire
+	}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()

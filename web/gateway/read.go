@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,10 +54,13 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type lazyDeadline struct {
 	net.Conn
 	slack time.Duration
-	set   time.Time // the write deadline the connection has
+	mu    sync.Mutex // the client's writer and gorilla/websocket's control frames
+	set   time.Time  // the write deadline the connection has
 }
 
 func (c *lazyDeadline) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if t.IsZero() || c.set.IsZero() || t.Before(c.set) || t.Sub(c.set) > c.slack {
 		c.set = t
 		return c.Conn.SetWriteDeadline(t)
@@ -65,6 +69,8 @@ func (c *lazyDeadline) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *lazyDeadline) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.set = t
 	return c.Conn.SetDeadline(t)
 }
