@@ -1,3 +1,8 @@
+// What the gateway does beneath gorilla/websocket, on the connection
+// itself: the handshake's buffers, lazy write deadlines, and an idle
+// connection's reader on a small stack (frames written whole are
+// client.writeText).
+
 package gateway
 
 import (
