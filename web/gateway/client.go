@@ -31,7 +31,7 @@ type client struct {
 	// viewer says again, at each ping and Recheck, whether the client may
 	// stay and which zones it may follow (see Viewer).
 	viewer     Viewer
-	subscribed *zoneSet
+	subscribed zoneSet
 
 	mu       sync.Mutex
 	sees     func(zone string) bool // which zones the client may follow
@@ -47,7 +47,7 @@ type client struct {
 }
 
 func newClient(g *Gateway, conn *websocket.Conn) *client {
-	return &client{conn: conn, g: g, done: make(chan struct{}), subscribed: &zoneSet{zones: map[string]bool{}}}
+	return &client{conn: conn, g: g, done: make(chan struct{})}
 }
 
 // may reports whether the client may follow zone.

@@ -310,14 +310,12 @@ func (g *Gateway) recheckClient(c *client) {
 	c.mu.Lock()
 	c.sees = sees
 	c.mu.Unlock()
-	c.subscribed.mu.Lock()
 	var lost []string
-	for zone := range c.subscribed.zones {
+	for _, zone := range c.subscribed.all() {
 		if !sees(zone) {
 			lost = append(lost, zone)
 		}
 	}
-	c.subscribed.mu.Unlock()
 	for _, zone := range lost {
 		for _, z := range c.subscribed.drop(zone) {
 			g.unsubscribe(c, z)
@@ -344,21 +342,32 @@ type inbound struct {
 
 // zoneSet is the zones a client follows, and those it waits to follow
 // (their history could not be read yet), shared by its reader and the
-// retries of its subscriptions.
+// retries of its subscriptions. A client follows the few zones one screen
+// shows, or every zone: a slice costs an idle connection less than a map.
 type zoneSet struct {
 	mu      sync.Mutex
-	zones   map[string]bool // zone → subscribed (true) or waiting (false)
+	zones   []zoneState
 	stopped bool
+}
+
+type zoneState struct {
+	zone     string
+	followed bool // subscribed, or still waiting
+}
+
+// find returns the index of zone, or -1. The caller holds s.mu.
+func (s *zoneSet) find(zone string) int {
+	return slices.IndexFunc(s.zones, func(z zoneState) bool { return z.zone == zone })
 }
 
 // want marks zone as waiting, unless it is followed or waited for already.
 func (s *zoneSet) want(zone string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.zones[zone]; ok || s.stopped {
+	if s.find(zone) >= 0 || s.stopped {
 		return false
 	}
-	s.zones[zone] = false
+	s.zones = append(s.zones, zoneState{zone: zone})
 	return true
 }
 
@@ -366,19 +375,31 @@ func (s *zoneSet) want(zone string) bool {
 func (s *zoneSet) waiting(zone string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	followed, ok := s.zones[zone]
-	return ok && !followed && !s.stopped
+	i := s.find(zone)
+	return i >= 0 && !s.zones[i].followed && !s.stopped
 }
 
 // set marks zone followed; false when it is no longer wanted.
 func (s *zoneSet) set(zone string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.zones[zone]; !ok || s.stopped {
+	i := s.find(zone)
+	if i < 0 || s.stopped {
 		return false
 	}
-	s.zones[zone] = true
+	s.zones[i].followed = true
 	return true
+}
+
+// all returns the zones followed or waited for.
+func (s *zoneSet) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	zones := make([]string, len(s.zones))
+	for i, z := range s.zones {
+		zones[i] = z.zone
+	}
+	return zones
 }
 
 // drop forgets zones ("*" for all) and returns those that were followed.
@@ -386,14 +407,15 @@ func (s *zoneSet) drop(zone string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var followed []string
-	for z, ok := range s.zones {
-		if z == zone || zone == "*" {
-			if ok {
-				followed = append(followed, z)
-			}
-			delete(s.zones, z)
+	s.zones = slices.DeleteFunc(s.zones, func(z zoneState) bool {
+		if z.zone != zone && zone != "*" {
+			return false
 		}
-	}
+		if z.followed {
+			followed = append(followed, z.zone)
+		}
+		return true
+	})
 	return followed
 }
 

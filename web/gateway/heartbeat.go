@@ -78,12 +78,7 @@ func (g *Gateway) heartbeat(c *client, now time.Time, status *Status) {
 // Redis, which may hang while Redis is away) is left out rather than
 // waited for: a late heartbeat would make the board think the server dead.
 func (g *Gateway) positions(c *client) map[string]int64 {
-	c.subscribed.mu.Lock()
-	zones := make([]string, 0, len(c.subscribed.zones))
-	for z := range c.subscribed.zones {
-		zones = append(zones, z)
-	}
-	c.subscribed.mu.Unlock()
+	zones := c.subscribed.all()
 	seqs := make(map[string]int64, len(zones))
 	for _, z := range zones {
 		g.mu.Lock()

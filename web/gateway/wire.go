@@ -138,7 +138,7 @@ func (r *reader) next() {
 		return
 	}
 	r.extend()
-	r.g.handle(r.c, data, r.c.subscribed)
+	r.g.handle(r.c, data, &r.c.subscribed)
 	go r.next()
 }
 
