@@ -237,11 +237,14 @@ func (w *CatalogWatcher) Catalog() *alerting.Catalog { return w.current.Load() }
 
 // Refresh reloads the catalog now if its version moved.
 func (w *CatalogWatcher) Refresh(ctx context.Context) error {
+	// The version in force is read before Redis's: another Refresh may put
+	// a newer catalog in force meanwhile, and a version read from Redis
+	// after this one is lower only if Redis lost changes.
+	current := w.current.Load().Version
 	v, err := w.store.CatalogVersion(ctx)
 	if err != nil {
 		return err
 	}
-	current := w.current.Load().Version
 	if v == current {
 		return nil
 	}
@@ -259,7 +262,16 @@ func (w *CatalogWatcher) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.current.Store(c)
+	// Keep the newer of this catalog and one another Refresh loaded.
+	for {
+		old := w.current.Load()
+		if old.Version >= c.Version {
+			return nil
+		}
+		if w.current.CompareAndSwap(old, c) {
+			break
+		}
+	}
 	w.behind.Store(0)
 	w.logger.Info("configuration reloaded", "version", c.Version, "zones", len(c.Zones()), "parties", len(c.Parties()))
 	return nil
