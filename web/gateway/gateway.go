@@ -200,13 +200,13 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 		http.Error(w, `WebSocket subprotocol "truceline.v1" is required`, http.StatusBadRequest)
 		return
 	}
-	conn, br, err := g.upgrade(w, r)
+	conn, br, wire, err := g.upgrade(w, r)
 	if err != nil {
 		return // the upgrader has answered
 	}
 	c := newClient(g, conn)
 	c.sees, c.viewer = sees, viewer
-	if wire, ok := conn.NetConn().(*lazyDeadline); ok && !g.opts.Compression {
+	if !g.opts.Compression {
 		c.wire = wire
 	}
 	g.mu.Lock()
@@ -223,7 +223,7 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 	// A first heartbeat at once: the client knows the interval (and so
 	// when silence means trouble) before the first tick.
 	g.heartbeat(c, time.Now().UTC(), g.lastStatus.Load())
-	g.startReader(c, br)
+	g.startReader(c, br, wire)
 }
 
 // every calls fn every interval until Shutdown.
@@ -428,8 +428,9 @@ func (s *zoneSet) close() []string {
 	return followed
 }
 
-// handle carries out one client message; subscribed is the client's zones.
-func (g *Gateway) handle(c *client, data []byte, subscribed *zoneSet) {
+// handle carries out one client message.
+func (g *Gateway) handle(c *client, data []byte) {
+	subscribed := &c.subscribed
 	var m inbound
 	if err := json.Unmarshal(data, &m); err != nil {
 		c.enqueue(errorFrame("bad_message", "messages must be JSON objects: "+err.Error()))
@@ -445,7 +446,7 @@ func (g *Gateway) handle(c *client, data []byte, subscribed *zoneSet) {
 			if seq, ok := m.Resume[zone]; ok {
 				resume = &seq
 			}
-			g.follow(c, zone, resume, subscribed)
+			g.follow(c, zone, resume)
 		}
 	case "unsubscribe":
 		for _, zone := range m.Zones {
@@ -463,7 +464,8 @@ func (g *Gateway) handle(c *client, data []byte, subscribed *zoneSet) {
 // told why, and the subscription is tried again every few seconds until it
 // succeeds, the client lets the zone go, or it leaves: a board never stops
 // following a zone without being told, and never for good.
-func (g *Gateway) follow(c *client, zone string, resume *int64, subscribed *zoneSet) {
+func (g *Gateway) follow(c *client, zone string, resume *int64) {
+	subscribed := &c.subscribed
 	err := g.subscribe(c, zone, resume)
 	if err == nil {
 		if !subscribed.set(zone) {

@@ -25,11 +25,11 @@ const readBufferSize = 320
 
 // upgrade answers the handshake and returns the connection with the buffer
 // it reads through, which the gateway holds so that it can tell when the
-// client has sent nothing more.
-func (g *Gateway) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *bufio.Reader, error) {
+// client has sent nothing more, and the network connection under it.
+func (g *Gateway) upgrade(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *bufio.Reader, *lazyDeadline, error) {
 	h := &hijacker{ResponseWriter: w, slack: g.opts.WriteTimeout / 2}
 	conn, err := g.upgrader.Upgrade(h, r, nil)
-	return conn, h.br, err
+	return conn, h.br, h.wire, err
 }
 
 // hijacker hands the upgrader a read buffer of readBufferSize instead of
@@ -39,6 +39,7 @@ type hijacker struct {
 	http.ResponseWriter
 	slack time.Duration // of the write deadline, see lazyDeadline
 	br    *bufio.Reader
+	wire  *lazyDeadline
 }
 
 func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -47,7 +48,8 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return conn, brw, err // the upgrader refuses a client that spoke first
 	}
 	h.br = bufio.NewReaderSize(conn, readBufferSize)
-	return &lazyDeadline{Conn: conn, slack: h.slack}, bufio.NewReadWriter(h.br, brw.Writer), nil
+	h.wire = &lazyDeadline{Conn: conn, slack: h.slack}
+	return h.wire, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
 // lazyDeadline passes a write deadline on to the connection only when it
@@ -103,12 +105,10 @@ type reader struct {
 	raw syscall.RawConn // nil when the connection offers none: reads then wait in gorilla
 }
 
-func (g *Gateway) startReader(c *client, br *bufio.Reader) {
+func (g *Gateway) startReader(c *client, br *bufio.Reader, wire *lazyDeadline) {
 	r := &reader{g: g, c: c, br: br}
-	if sc, ok := c.conn.NetConn().(syscall.Conn); ok && br != nil {
-		if raw, err := sc.SyscallConn(); err == nil {
-			r.raw = raw
-		}
+	if raw, err := wire.SyscallConn(); err == nil {
+		r.raw = raw
 	}
 	c.conn.SetReadLimit(maxMessageBytes)
 	r.extend()
@@ -138,7 +138,7 @@ func (r *reader) next() {
 		return
 	}
 	r.extend()
-	r.g.handle(r.c, data, &r.c.subscribed)
+	r.g.handle(r.c, data)
 	go r.next()
 }
 
