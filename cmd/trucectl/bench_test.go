@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
 	"github.com/truceline/truceline/cmd/truceline/app"
 )
 
@@ -159,10 +158,11 @@ func TestCheckStored(t *testing.T) {
 // every client.
 func TestBenchWS(t *testing.T) {
 	t.Parallel()
-	debug := redistest.FreeAddr(t)
 	server, _, _ := startServerWith(t, func(c *app.Config) {
-		c.DebugAddr, c.RateWebSockets, c.RateReports = debug, 0, 0
+		c.DebugAddr, c.RateWebSockets, c.RateReports = "127.0.0.1:0", 0, 0
 	})
+	ts, _ := servers.Load(server)
+	debug := ts.(testServer).app.DebugAddr() // port 0 picked one no other test can take meanwhile
 	code, out, errOut := trucectl(t, "", "--server", server, "-o", "json", "bench", "ws", "--clients", "20", "--alerts", "3",
 		"--rate", "10", "--duration", "1s", "--settle", "200ms", "--pprof", "http://"+debug)
 	if code != 0 {

@@ -68,6 +68,7 @@ type App struct {
 	demo        *demo.Feed
 
 	debugSrv     *http.Server
+	debugAddr    string // where debugSrv listens
 	httpDone     chan struct{}
 	draining     atomic.Bool  // shutting down: /readyz answers 503
 	auditForked  atomic.Int64 // the audit head last found differing from AUDIT, said once
@@ -582,6 +583,10 @@ func (a *App) redisReady(ctx context.Context) error {
 // HTTPAddr is the address the HTTP server listens on.
 func (a *App) HTTPAddr() string { return a.listener.Addr().String() }
 
+// DebugAddr is the address the profiler listens on ("" without
+// --debug-addr): the port chosen when --debug-addr asked for port 0.
+func (a *App) DebugAddr() string { return a.debugAddr }
+
 // NATSURL is the URL NATS clients (liaison systems, trucectl) connect to.
 func (a *App) NATSURL() string {
 	if a.embNATS != nil {
@@ -696,7 +701,7 @@ func (a *App) startDebug(context.Context) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	a.debugSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.debugSrv, a.debugAddr = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, l.Addr().String()
 	go func() { _ = a.debugSrv.Serve(l) }()
 	a.logger.Info("profiler listening", "addr", "http://"+l.Addr().String()+"/debug/pprof/")
 	return nil
