@@ -59,7 +59,9 @@ type Options struct {
 // credential it checked for a short while: a token revoked or a user
 // disabled takes up to cacheFresh to take effect, and while the store is
 // unreachable, credentials seen within cacheStale keep working, so that
-// reports are still accepted into the stream during a Redis outage.
+// reports are still accepted into the stream during a Redis outage. A
+// credential that expires (a session, a token made to expire, or one made
+// with such a token) stops working when it expires, remembered or not.
 type Authenticator struct {
 	o Options
 	// dummy is compared against when the user does not exist, so that a
@@ -76,6 +78,7 @@ type cached struct {
 	id      Identity
 	secret  string // the token secret's hash, to compare each time
 	checked time.Time
+	ends    time.Time // when the credential expires; zero: never
 }
 
 const (
@@ -271,37 +274,45 @@ func (a *Authenticator) AuthenticateCredentials(ctx context.Context, c Credentia
 		if !ok {
 			return Identity{}, errBadToken
 		}
-		return a.remember("token "+id, digest(secret), func() (Identity, error) {
-			p, err := a.tokenPrincipal(ctx, id, secret)
-			return Identity{Principal: p}, err
+		return a.remember("token "+id, digest(secret), func() (Identity, time.Time, error) {
+			p, ends, err := a.tokenPrincipal(ctx, id, secret)
+			return Identity{Principal: p}, ends, err
 		})
 	}
 	if c.Session == "" {
 		return Identity{}, nil
 	}
 	key := "session " + digest(c.Session)
-	return a.remember(key, "", func() (Identity, error) { return a.session(ctx, c.Session) })
+	return a.remember(key, "", func() (Identity, time.Time, error) {
+		id, err := a.session(ctx, c.Session)
+		if err != nil {
+			return id, time.Time{}, err
+		}
+		return id, id.Session.ExpiresAt, nil
+	})
 }
 
-// remember answers from the cache while fresh, else calls check; when the
-// store is unreachable it answers from a stale entry rather than fail.
-func (a *Authenticator) remember(key, secret string, check func() (Identity, error)) (Identity, error) {
+// remember answers from the cache while fresh, else calls check, which
+// also says when the credential expires (zero: never); when the store is
+// unreachable it answers from a stale entry rather than fail. It never
+// answers from an entry whose credential has expired.
+func (a *Authenticator) remember(key, secret string, check func() (Identity, time.Time, error)) (Identity, error) {
 	now := a.o.Now()
 	a.mu.Lock()
 	e, ok := a.cache[key]
 	a.mu.Unlock()
-	ok = ok && e.secret == secret
-	if ok && now.Sub(e.checked) < cacheFresh && (e.id.Session == nil || now.Before(e.id.Session.ExpiresAt)) {
+	ok = ok && e.secret == secret && (e.ends.IsZero() || now.Before(e.ends))
+	if ok && now.Sub(e.checked) < cacheFresh {
 		return e.id, nil
 	}
-	id, err := check()
+	id, ends, err := check()
 	switch {
 	case err == nil:
 		a.mu.Lock()
 		if len(a.cache) > 10_000 {
 			clear(a.cache)
 		}
-		a.cache[key] = cached{id: id, secret: secret, checked: now}
+		a.cache[key] = cached{id: id, secret: secret, checked: now, ends: ends}
 		a.mu.Unlock()
 		return id, nil
 	case alerting.ErrorCode(err) == alerting.EUNAVAILABLE && ok && now.Sub(e.checked) < cacheStale:
@@ -343,39 +354,50 @@ func (a *Authenticator) session(ctx context.Context, sid string) (Identity, erro
 
 var errBadToken = alerting.Errorf(EUNAUTHENTICATED, "the token is not valid (revoked, expired or mistyped)")
 
-func (a *Authenticator) tokenPrincipal(ctx context.Context, id, secret string) (*alerting.Principal, error) {
+// tokenPrincipal checks the token id with its secret, and returns whom it
+// acts for and when it stops working: the earliest expiry of the token and
+// of the tokens it was made with (zero: never).
+func (a *Authenticator) tokenPrincipal(ctx context.Context, id, secret string) (*alerting.Principal, time.Time, error) {
 	bad := errBadToken
+	var ends time.Time
+	expires := func(t *alerting.Token) {
+		if t.ExpiresAt != nil && (ends.IsZero() || t.ExpiresAt.Before(ends)) {
+			ends = *t.ExpiresAt
+		}
+	}
 	t, err := a.o.Store.Token(ctx, id)
 	if alerting.ErrorCode(err) == alerting.ENOTFOUND {
-		return nil, bad
+		return nil, ends, bad
 	}
 	if err != nil {
-		return nil, err
+		return nil, ends, err
 	}
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(digest(secret))) != 1 || !t.Usable(a.o.Now()) {
-		return nil, bad
+		return nil, ends, bad
 	}
+	expires(t)
 	// A token made with a token works only while its parent does.
 	for parent, depth := t.Parent, 0; parent != ""; depth++ {
 		pt, err := a.o.Store.Token(ctx, parent)
 		if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && (!pt.Usable(a.o.Now()) || depth >= alerting.MaxTokenDepth)) {
-			return nil, bad
+			return nil, ends, bad
 		}
 		if err != nil {
-			return nil, err
+			return nil, ends, err
 		}
+		expires(pt)
 		parent = pt.Parent
 	}
 	u, err := a.o.Store.User(ctx, t.User)
 	if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && u.Disabled) {
-		return nil, bad
+		return nil, ends, bad
 	}
 	if err != nil {
-		return nil, err
+		return nil, ends, err
 	}
 	p := alerting.PrincipalOf(u, "token "+t.ID)
 	p.TokenID = t.ID
-	return p, nil
+	return p, ends, nil
 }
 
 // CheckCSRF requires a board's change to carry its session's CSRF token.

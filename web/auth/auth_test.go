@@ -142,6 +142,67 @@ func TestTokensAndTheCache(t *testing.T) {
 	}
 }
 
+// TestExpiredCredentialsStopAtOnce: a token made to expire, a token made
+// with it, and a session stop working when they expire, even though the
+// authenticator checked them a moment before (its cache is still fresh),
+// and even while the store is unreachable (when it answers from what it
+// remembers).
+func TestExpiredCredentialsStopAtOnce(t *testing.T) {
+	t.Parallel()
+	a, s, _, clock := fixture(t)
+	soon := clock.Add(time.Second)
+	short, shortSecret, err := auth.NewToken("officer", "short", &soon, *clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, childSecret, err := auth.NewToken("officer", "child", nil, *clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child.Parent = short.ID
+	s.tokens[short.ID], s.tokens[child.ID] = short, child
+	_, sid, _, err := a.Login(context.Background(), "officer", "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	session := func() *http.Request {
+		r := httptest.NewRequest("GET", "/api/v1/alerts", nil)
+		r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: sid})
+		return r
+	}
+	for what, r := range map[string]func() *http.Request{
+		"the token":              func() *http.Request { return bearer(shortSecret) },
+		"the token made with it": func() *http.Request { return bearer(childSecret) },
+		"the session":            session,
+	} {
+		if id, err := a.Authenticate(r()); err != nil || id.Principal == nil {
+			t.Fatalf("%s before it expires: %+v %v", what, id, err)
+		}
+	}
+	*clock = clock.Add(1500 * time.Millisecond) // within the cache's freshness
+	for what, token := range map[string]string{"the token": shortSecret, "the token made with it": childSecret} {
+		if _, err := a.Authenticate(bearer(token)); alerting.ErrorCode(err) != auth.EUNAUTHENTICATED {
+			t.Errorf("%s a moment after it expired: %v, want unauthenticated", what, err)
+		}
+	}
+	// The session lasts 12 hours. Checked again a minute before it ends,
+	// then the store goes down: the authenticator answers from what it
+	// remembers until the session ends, not after.
+	*clock = clock.Add(12*time.Hour - time.Minute)
+	if _, err := a.Authenticate(session()); err != nil {
+		t.Fatalf("the session before it ends: %v", err)
+	}
+	s.down = true
+	*clock = clock.Add(30 * time.Second)
+	if _, err := a.Authenticate(session()); err != nil {
+		t.Errorf("the session before it ends, the store down: %v", err)
+	}
+	*clock = clock.Add(time.Minute)
+	if id, err := a.Authenticate(session()); err == nil {
+		t.Errorf("the session after it ended, the store down: it still works as %s", id.Principal.User)
+	}
+}
+
 func TestLoginAndCSRF(t *testing.T) {
 	t.Parallel()
 	a, _, _, _ := fixture(t)
