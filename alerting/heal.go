@@ -120,6 +120,9 @@ type HealerOptions struct {
 	// Healed, when set, is told of each zone healed: how many changes
 	// were redone and how long it took.
 	Healed func(zone string, changes int, took time.Duration)
+	// Queued, when set, is called after changes redone queued deliveries
+	// (Dispatcher.Nudge), so they go out without waiting for a poll.
+	Queued func()
 	Logger *slog.Logger
 }
 
@@ -466,10 +469,15 @@ func (h *Healer) redoFrom(ctx context.Context, runID, zone string, since time.Ti
 			return nil
 		}
 		done, err := h.o.Store.Redo(ctx, runID, batch)
-		for _, cs := range done {
+		queued := false
+		for i, cs := range done {
 			if len(cs) > 0 && cs[0].Seq > 0 { // 0: another replica redid it first
 				redone++
+				queued = queued || batch[i].queuesDeliveries()
 			}
+		}
+		if queued && h.o.Queued != nil {
+			h.o.Queued()
 		}
 		batch = batch[:0]
 		if errors.Is(err, ErrGap) {

@@ -98,3 +98,90 @@ func (emptyJournal) AckFloor(context.Context) (uint64, error) { return 0, nil }
 type fixedCatalog struct{ c *Catalog }
 
 func (c fixedCatalog) Catalog() *Catalog { return c.c }
+
+// TestRedoneDeliveriesNudgeTheDispatcher: when a heal redoes a change
+// whose alert still has a notification to send, the dispatcher is nudged
+// (Queued), so the notification goes out now rather than at the
+// dispatcher's next look; a heal whose changes queue nothing, or that
+// another replica did first, does not nudge it.
+func TestRedoneDeliveriesNudgeTheDispatcher(t *testing.T) {
+	t.Parallel()
+	alert := func(id string, notifications ...Notification) *Alert {
+		return &Alert{ID: id, Zone: "aleppo", Version: 1, Notifications: notifications}
+	}
+	pending := Notification{Key: "n-1", Target: "duty", State: NotificationPending}
+	sent := Notification{Key: "n-2", Target: "duty", State: NotificationSent}
+	for _, tc := range []struct {
+		name    string
+		changes []Change
+		already bool // another replica redid every change first
+		nudged  bool
+	}{
+		{"a notification still to send", []Change{{Seq: 1, Zone: "aleppo", Alert: alert("a-1")}, {Seq: 2, Zone: "aleppo", Alert: alert("a-2", sent, pending)}}, false, true},
+		{"every notification sent", []Change{{Seq: 1, Zone: "aleppo", Alert: alert("a-1", sent)}}, false, false},
+		{"redone by another replica first", []Change{{Seq: 1, Zone: "aleppo", Alert: alert("a-1", pending)}}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &redoStore{already: tc.already}
+			nudges := 0
+			h, err := NewHealer(HealerOptions{Store: store, Journal: changesJournal{tc.changes}, Engine: &Engine{},
+				Catalog: fixedCatalog{}, Queued: func() { nudges++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := h.redoFrom(context.Background(), "run", "aleppo", time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := len(tc.changes)
+			if tc.already {
+				want = 0
+			}
+			if n != want {
+				t.Errorf("%d changes counted as redone, want %d", n, want)
+			}
+			if got := nudges > 0; got != tc.nudged {
+				t.Errorf("the dispatcher nudged %d times, want nudged: %v", nudges, tc.nudged)
+			}
+		})
+	}
+}
+
+// redoStore is a store that has no change of the zone and takes every
+// change redone, or finds each already redone by another replica.
+type redoStore struct {
+	HealStore // what the test does not reach
+	already   bool
+}
+
+func (s *redoStore) StoredSeq(context.Context, string) (int64, error) { return 0, nil }
+func (s *redoStore) Redo(_ context.Context, _ string, cs []Commit) ([][]Change, error) {
+	done := make([][]Change, len(cs))
+	for i, c := range cs {
+		seq := c.Alerts[0].Seq
+		if s.already {
+			seq = 0
+		}
+		done[i] = []Change{{Seq: seq, Zone: c.Alerts[0].Alert.Zone, Alert: c.Alerts[0].Alert}}
+	}
+	return done, nil
+}
+
+// changesJournal is a stream that holds the changes given.
+type changesJournal struct{ changes []Change }
+
+func (j changesJournal) LastSeq(context.Context, string) (int64, error) {
+	return int64(len(j.changes)), nil
+}
+func (j changesJournal) Changes(_ context.Context, _ string, _ time.Time, fn func(Change) error) error {
+	for _, c := range j.changes {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (changesJournal) Reports(context.Context, string, uint64, func(Submission) error) error {
+	return nil
+}
+func (changesJournal) AckFloor(context.Context) (uint64, error) { return 0, nil }
