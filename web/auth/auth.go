@@ -367,33 +367,33 @@ func (a *Authenticator) tokenPrincipal(ctx context.Context, id, secret string) (
 	}
 	t, err := a.o.Store.Token(ctx, id)
 	if alerting.ErrorCode(err) == alerting.ENOTFOUND {
-		return nil, ends, bad
+		return nil, time.Time{}, bad
 	}
 	if err != nil {
-		return nil, ends, err
+		return nil, time.Time{}, err
 	}
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(digest(secret))) != 1 || !t.Usable(a.o.Now()) {
-		return nil, ends, bad
+		return nil, time.Time{}, bad
 	}
 	expires(t)
 	// A token made with a token works only while its parent does.
 	for parent, depth := t.Parent, 0; parent != ""; depth++ {
 		pt, err := a.o.Store.Token(ctx, parent)
 		if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && (!pt.Usable(a.o.Now()) || depth >= alerting.MaxTokenDepth)) {
-			return nil, ends, bad
+			return nil, time.Time{}, bad
 		}
 		if err != nil {
-			return nil, ends, err
+			return nil, time.Time{}, err
 		}
 		expires(pt)
 		parent = pt.Parent
 	}
 	u, err := a.o.Store.User(ctx, t.User)
 	if alerting.ErrorCode(err) == alerting.ENOTFOUND || (err == nil && u.Disabled) {
-		return nil, ends, bad
+		return nil, time.Time{}, bad
 	}
 	if err != nil {
-		return nil, ends, err
+		return nil, time.Time{}, err
 	}
 	p := alerting.PrincipalOf(u, "token "+t.ID)
 	p.TokenID = t.ID
