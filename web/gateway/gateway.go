@@ -209,6 +209,9 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 	if !g.opts.Compression {
 		c.wire = wire
 	}
+	if raw, err := wire.SyscallConn(); err == nil {
+		c.raw = raw
+	}
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -223,7 +226,7 @@ func (g *Gateway) ServeViewer(w http.ResponseWriter, r *http.Request, sees func(
 	// A first heartbeat at once: the client knows the interval (and so
 	// when silence means trouble) before the first tick.
 	g.heartbeat(c, time.Now().UTC(), g.lastStatus.Load())
-	g.startReader(c, br, wire)
+	g.startReader(c, br)
 }
 
 // every calls fn every interval until Shutdown.

@@ -81,7 +81,7 @@ func setup(t *testing.T, o gateway.Options) *fixture {
 	// Small kernel send buffers make a client that stops reading back up
 	// into the gateway's queue after a few frames rather than megabytes.
 	f.srv = httptest.NewUnstartedServer(g)
-	f.srv.Listener = smallBuffers{f.srv.Listener}
+	f.srv.Listener = gateway.SmallSendBuffers{Listener: f.srv.Listener}
 	f.srv.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -360,16 +360,6 @@ func TestBadMessagesGetErrors(t *testing.T) {
 	if !zones["aleppo"] || !zones["daraa"] {
 		t.Errorf(`"*" gave snapshots of %v`, zones)
 	}
-}
-
-type smallBuffers struct{ net.Listener }
-
-func (l smallBuffers) Accept() (net.Conn, error) {
-	conn, err := l.Listener.Accept()
-	if tcp, ok := conn.(*net.TCPConn); ok {
-		_ = tcp.SetWriteBuffer(4096)
-	}
-	return conn, err
 }
 
 // TestChecksDuringTrafficCauseNoSnapshots runs the sequence check all the

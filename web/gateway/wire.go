@@ -105,14 +105,19 @@ type reader struct {
 	raw syscall.RawConn // nil when the connection offers none: reads then wait in gorilla
 }
 
-func (g *Gateway) startReader(c *client, br *bufio.Reader, wire *lazyDeadline) {
-	r := &reader{g: g, c: c, br: br}
-	if raw, err := wire.SyscallConn(); err == nil {
-		r.raw = raw
-	}
+// A client's ping and close frames are answered by the client's writer,
+// not by gorilla/websocket on the reader's goroutine, so that no answer
+// lands inside a frame writeNow wrote in part.
+func (g *Gateway) startReader(c *client, br *bufio.Reader) {
+	r := &reader{g: g, c: c, br: br, raw: c.raw}
 	c.conn.SetReadLimit(maxMessageBytes)
 	r.extend()
 	c.conn.SetPongHandler(func(string) error { r.extend(); return nil })
+	c.conn.SetPingHandler(c.pongSoon)
+	c.conn.SetCloseHandler(func(code int, _ string) error {
+		c.close(code, "") // the reader then fails and leaves
+		return nil
+	})
 	go r.next()
 }
 

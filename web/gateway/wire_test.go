@@ -3,9 +3,12 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,4 +163,95 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// tricklingConn reads at most a few bytes at a time, so that the gateway's
+// socket drains slowly and frames wait for the client's writer.
+type tricklingConn struct{ net.Conn }
+
+func (c tricklingConn) Read(p []byte) (int, error) {
+	return c.Conn.Read(p[:min(len(p), 97)])
+}
+
+// TestASlowReaderThatPingsGetsEveryFrameWholeAndInOrder: a client that reads
+// slowly, so that its frames go out now from the fan-out and now from its
+// writer, and pings all the time, gets every frame whole and in order, and
+// its pings answered.
+func TestASlowReaderThatPingsGetsEveryFrameWholeAndInOrder(t *testing.T) {
+	t.Parallel()
+	f := setup(t, gateway.Options{CheckInterval: time.Hour, PingInterval: time.Hour})
+	slow := f.dial(t, &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if tcp, ok := conn.(*net.TCPConn); ok {
+			_ = tcp.SetReadBuffer(4096)
+		}
+		return tricklingConn{conn}, err
+	}, ReadBufferSize: 128})
+	var pong atomic.Value // the latest pong's payload
+	slow.conn.SetPongHandler(func(data string) error { pong.Store(data); return nil })
+	slow.subscribe(t, "aleppo")
+	frames := make(chan frame, 1000)
+	failed := make(chan error, 1)
+	go func() {
+		defer close(frames)
+		for {
+			_, data, err := slow.conn.ReadMessage()
+			if err != nil {
+				failed <- err
+				return
+			}
+			var fr frame
+			if err := json.Unmarshal(data, &fr); err != nil {
+				failed <- fmt.Errorf("a frame that is not JSON (%w): %.80q", err, data)
+				return
+			}
+			if fr.Type != "heartbeat" {
+				frames <- fr
+			}
+		}
+	}()
+	if fr := <-frames; fr.Type != "snapshot" {
+		t.Fatalf("want the snapshot first, got %+v", fr)
+	}
+	const changes, pings = 150, 300
+	pinged := make(chan error, 1)
+	go func() {
+		for i := range pings {
+			if err := slow.conn.WriteControl(websocket.PingMessage, fmt.Appendf(nil, "ping %d", i), time.Now().Add(10*time.Second)); err != nil {
+				pinged <- err
+				return
+			}
+		}
+		pinged <- nil
+	}()
+	for range changes {
+		f.report(t, f.engine, "aleppo")
+	}
+	for want := int64(1); want <= changes; want++ {
+		select {
+		case fr, ok := <-frames:
+			if !ok {
+				t.Fatalf("after %d changes: %v", want-1, <-failed)
+			}
+			if fr.Type != "alert" || fr.Seq != want {
+				t.Fatalf("want change %d, got %+v", want, fr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("change %d did not come within 30s", want)
+		}
+	}
+	if err := <-pinged; err != nil {
+		t.Fatal(err)
+	}
+	// Pings the gateway had not yet answered may share one pong (RFC 6455,
+	// section 5.5.3): the last ping gets its own.
+	last := fmt.Sprintf("ping %d", pings-1)
+	alertingtest.Eventually(t, 10*time.Second, "the pong to the last ping", func() bool {
+		return pong.Load() == last
+	})
+	select {
+	case err := <-failed:
+		t.Fatal(err)
+	default:
+	}
 }

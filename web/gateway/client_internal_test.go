@@ -1,0 +1,123 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/truceline/truceline/alerting"
+	"github.com/truceline/truceline/alerting/alertingtest"
+)
+
+// quiet is a Feed and History with nothing in them.
+type quiet struct{}
+
+func (quiet) SubscribeChanges(string, func([]byte)) (func(), error) { return func() {}, nil }
+func (quiet) Seq(context.Context, string) (int64, error)            { return 0, nil }
+func (quiet) Snapshot(context.Context, string) (int64, []*alerting.Alert, error) {
+	return 0, nil, nil
+}
+func (quiet) ChangesSince(context.Context, string, int64) ([][]byte, int64, bool, error) {
+	return nil, 0, true, nil
+}
+
+type zones struct{}
+
+func (zones) Catalog() *alerting.Catalog { return alerting.MustCatalog(1, alerting.Config{}) }
+
+// SmallSendBuffers gives the server's sockets a small send buffer, so that a
+// client that stops reading backs up into the gateway after a few frames
+// rather than megabytes. (Exported for the package's external tests.)
+type SmallSendBuffers struct{ net.Listener }
+
+func (l SmallSendBuffers) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetWriteBuffer(4096)
+	}
+	return conn, err
+}
+
+// TestAFrameWrittenInPartIsFinishedFirst: a frame the socket takes only in
+// part when it is sent (see writeNow) is finished by the client's writer
+// before anything else goes out: the frames after it, and the pong to a
+// ping the client sends meanwhile.
+func TestAFrameWrittenInPartIsFinishedFirst(t *testing.T) {
+	t.Parallel()
+	g, err := New(Options{Feed: quiet{}, History: quiet{}, Zones: zones{}, PingInterval: time.Hour, HeartbeatInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(g)
+	srv.Listener = SmallSendBuffers{srv.Listener}
+	srv.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.Shutdown(ctx)
+		srv.Close()
+	})
+	d := websocket.Dialer{Subprotocols: []string{Subprotocol}}
+	conn, _, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	var c *client
+	alertingtest.Eventually(t, 10*time.Second, "the connection to be served", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for c = range g.clients {
+		}
+		return c != nil
+	})
+
+	// The client reads nothing yet: a frame larger than the sockets'
+	// buffers goes out in part.
+	big := payload(1 << 20)
+	c.enqueue(big)
+	c.mu.Lock()
+	partly := c.rest != nil
+	c.mu.Unlock()
+	if !partly {
+		t.Fatal("the big frame was not written in part")
+	}
+	after := []byte(`{"type":"after"}`)
+	c.enqueue(after)
+	if err := conn.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	conn.SetReadLimit(8 << 20)
+	pong := make(chan string, 1)
+	conn.SetPongHandler(func(data string) error { pong <- data; return nil })
+	var got [][]byte
+	for len(got) < 2 {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d frames: %v", len(got), err)
+		}
+		if !bytes.HasPrefix(data, []byte(`{"type":"heartbeat"`)) {
+			got = append(got, data)
+		}
+	}
+	if !bytes.Equal(got[0], big) || !bytes.Equal(got[1], after) {
+		t.Fatalf("want the big frame whole, then the next; got %d bytes, then %.40q", len(got[0]), got[1])
+	}
+	// The pong comes with the next read: wait for it there.
+	go func() { _, _, _ = conn.ReadMessage() }()
+	select {
+	case data := <-pong:
+		if data != "ping" {
+			t.Fatalf("pong %q", data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pong")
+	}
+}
