@@ -121,3 +121,28 @@ func TestAFrameWrittenInPartIsFinishedFirst(t *testing.T) {
 		t.Fatal("no pong")
 	}
 }
+
+// TestFanOutReachesEveryClientOnceInOrder: however the clients are shared
+// among goroutines, each gets each frame once, in the order sent.
+func TestFanOutReachesEveryClientOnceInOrder(t *testing.T) {
+	t.Parallel()
+	g := &Gateway{opts: Options{MaxQueueBytes: 1 << 20}, metrics: newMetrics(nil)}
+	frames := [][]byte{[]byte("one"), []byte("two"), []byte("three")}
+	for _, n := range []int{0, 1, fanOutShare - 1, 2 * fanOutShare, 5*fanOutShare + 7} {
+		for procs := 1; procs <= 4; procs++ {
+			to := make([]*client, n)
+			for i := range to {
+				// Finished: frames stay in the queue, for the test to read.
+				to[i] = &client{g: g, finished: true, done: make(chan struct{})}
+			}
+			for _, frame := range frames {
+				fanOut(to, frame, procs)
+			}
+			for i, c := range to {
+				if len(c.queue) != len(frames) || string(c.queue[0]) != "one" || string(c.queue[1]) != "two" || string(c.queue[2]) != "three" {
+					t.Fatalf("%d clients on %d processors: client %d got %q", n, procs, i, c.queue)
+				}
+			}
+		}
+	}
+}

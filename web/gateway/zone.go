@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ type zoneFeed struct {
 	mu          sync.Mutex
 	last        int64             // the highest sequence delivered
 	subs        map[*client]int64 // each client's own position in the zone
+	to          []*client         // deliver's list, kept for the next frame
 	unsubscribe func()
 	stopped     bool
 }
@@ -203,13 +206,48 @@ func (f *zoneFeed) resnapshot(ctx context.Context) {
 
 // deliver hands a frame to every subscriber not past it. The caller holds f.mu.
 func (f *zoneFeed) deliver(frame []byte, seq int64) {
+	to := f.to[:0]
 	for c, at := range f.subs {
 		if seq > at {
-			c.enqueue(frame)
+			to = append(to, c)
 			f.subs[c] = seq
 		}
 	}
 	f.last = seq
+	fanOut(to, frame, runtime.GOMAXPROCS(0))
+	clear(to)
+	f.to = to
+}
+
+// fanOutShare is the fewest clients worth a goroutine of their own when a
+// frame goes out: most frames go to clients with nothing waiting and are
+// written from the fan-out itself (see client.writeNow), a system call each.
+const fanOutShare = 256
+
+// fanOut enqueues frame for every client in to, sharing the clients among
+// up to procs goroutines when there are many, and returns when each has it
+// queued or written.
+func fanOut(to []*client, frame []byte, procs int) {
+	workers := min(procs, len(to)/fanOutShare)
+	if workers <= 1 {
+		for _, c := range to {
+			c.enqueue(frame)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	share := (len(to) + workers - 1) / workers
+	for part := range slices.Chunk(to[share:], share) {
+		wg.Go(func() {
+			for _, c := range part {
+				c.enqueue(frame)
+			}
+		})
+	}
+	for _, c := range to[:share] {
+		c.enqueue(frame)
+	}
+	wg.Wait()
 }
 
 // checkAll compares each followed zone's sequence with Redis, so a change
