@@ -275,6 +275,31 @@ func (h *Healer) reconcile(ctx context.Context) error {
 	return h.o.Reconcile(ctx)
 }
 
+// VerifyAtStart is Verify for a process that is starting. A check that
+// fails because the store or the streams did not answer in time
+// (EUNAVAILABLE: on a loaded machine JetStream can take longer than a
+// publisher waits to confirm the changes a check republishes) is made
+// again after a pause that grows to 5 s, for as long as patience allows;
+// any other failure ends it at once. Checks are idempotent: the healer's
+// Run makes them again and again.
+func (h *Healer) VerifyAtStart(ctx context.Context, patience time.Duration) error {
+	giveUp := time.Now().Add(patience)
+	pause := 250 * time.Millisecond
+	for {
+		err := h.Verify(ctx)
+		if err == nil || ErrorCode(err) != EUNAVAILABLE || time.Now().Add(pause).After(giveUp) {
+			return err
+		}
+		h.logger.Warn("the state store or the streams did not answer in time; checking them again", "in", pause, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
 // HealResult is what one check of the store against the streams did.
 type HealResult struct {
 	ZonesChecked     int      `json:"zones_checked"`

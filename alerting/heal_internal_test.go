@@ -185,3 +185,58 @@ func (changesJournal) Reports(context.Context, string, uint64, func(Submission) 
 	return nil
 }
 func (changesJournal) AckFloor(context.Context) (uint64, error) { return 0, nil }
+
+// TestAStartWaitsOutAStoreThatDoesNotAnswerInTime: the first check of a
+// starting process is made again while the store or the streams are
+// unavailable, and fails at once on any other error or when patience runs
+// out.
+func TestAStartWaitsOutAStoreThatDoesNotAnswerInTime(t *testing.T) {
+	t.Parallel()
+	catalog, err := NewCatalog(1, Config{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		fails    int64
+		code     string
+		patience time.Duration
+		ok       bool
+		checks   int64
+	}{
+		{"unavailable twice", 2, EUNAVAILABLE, time.Minute, true, 3},
+		{"unavailable past patience", 2, EUNAVAILABLE, 0, false, 1},
+		{"another failure", 2, EINTERNAL, time.Minute, false, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			store := &slowStore{fails: c.fails, code: c.code}
+			store.open.Store(true)
+			h, err := NewHealer(HealerOptions{Store: store, Journal: emptyJournal{}, Engine: &Engine{}, Catalog: fixedCatalog{catalog}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = h.VerifyAtStart(context.Background(), c.patience)
+			if (err == nil) != c.ok {
+				t.Fatalf("VerifyAtStart = %v, want success %v", err, c.ok)
+			}
+			if n := store.incarnations.Load(); n != c.checks {
+				t.Fatalf("%d checks, want %d", n, c.checks)
+			}
+		})
+	}
+}
+
+// slowStore fails its first checks with code.
+type slowStore struct {
+	kickedStore
+	fails int64
+	code  string
+}
+
+func (s *slowStore) Incarnation(ctx context.Context) (string, bool, error) {
+	if s.kickedStore.incarnations.Add(1) <= s.fails {
+		return "", false, &Error{Code: s.code, Message: "the store did not answer in time"}
+	}
+	return "run", true, nil
+}

@@ -77,6 +77,11 @@ type App struct {
 	shutdownErr  error
 }
 
+// startHealPatience is how long a start waits for Redis and NATS to answer
+// the first check of the store against the streams (see
+// alerting.Healer.VerifyAtStart) before it gives up.
+const startHealPatience = time.Minute
+
 // Start starts every part of the server and returns once it serves. On error
 // it stops whatever it had started.
 func Start(ctx context.Context, cfg Config, logger *slog.Logger) (_ *App, err error) {
@@ -340,7 +345,7 @@ func (a *App) startEngine(ctx context.Context) error {
 		return err
 	}
 	a.Store.OnFenceTrip(a.healer.Kick)
-	if err := a.healer.Verify(ctx); err != nil {
+	if err := a.healer.VerifyAtStart(ctx, startHealPatience); err != nil {
 		return fmt.Errorf("check Redis against the streams: %w", err)
 	}
 	go a.healer.Run()
