@@ -105,9 +105,10 @@ type reader struct {
 	raw syscall.RawConn // nil when the connection offers none: reads then wait in gorilla
 }
 
-// A client's ping and close frames are answered by the client's writer,
-// not by gorilla/websocket on the reader's goroutine, so that no answer
-// lands inside a frame writeNow wrote in part.
+// startReader starts reading c's messages. The client's ping and close
+// frames are answered by its writer, not by gorilla/websocket on the
+// reader's goroutine, so that no answer lands inside a frame writeNow wrote
+// in part.
 func (g *Gateway) startReader(c *client, br *bufio.Reader) {
 	r := &reader{g: g, c: c, br: br, raw: c.raw}
 	c.conn.SetReadLimit(maxMessageBytes)
