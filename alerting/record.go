@@ -32,8 +32,8 @@ type Record struct {
 // ReportRecord is a processed report as its commit stored it.
 type ReportRecord struct {
 	Report         json.RawMessage `json:"report,omitempty"`
-	ReceivedAt     time.Time       `json:"received_at,omitzero"`
 	Classification json.RawMessage `json:"classification,omitempty"`
+	ReceivedAt     time.Time       `json:"received_at,omitzero"`
 	// Changes is how many alert changes the report's commit made; this
 	// change is the last of them.
 	Changes int `json:"changes"`
@@ -71,13 +71,48 @@ func (c Commit) Records(reportJSON, classJSON []byte) ([][]byte, error) {
 				rec.Report.ReceivedAt = c.ReceivedAt.UTC()
 			}
 		}
-		data, err := json.Marshal(rec)
+		data, err := rec.encode()
 		if err != nil {
 			return nil, fmt.Errorf("encode the record of a change of %s: %w", ac.Alert.ID, err)
 		}
 		out[i] = data
 	}
 	return out, nil
+}
+
+// encode is json.Marshal(rec), byte for byte, with the report and its
+// classification written as they are: they are JSON the store has just
+// encoded, and json.Marshal would scan and compact them again, which costs
+// about as much as encoding the rest of the commit.
+func (rec Record) encode() ([]byte, error) {
+	rr := rec.Report
+	if rr == nil || len(rr.Report)+len(rr.Classification) == 0 {
+		return json.Marshal(rec)
+	}
+	rest := *rr
+	rest.Report, rest.Classification = nil, nil
+	tail, err := json.Marshal(rest) // {"received_at":…,"changes":N…}: never {}, Changes is always written
+	if err != nil {
+		return nil, err
+	}
+	rec.Report = nil
+	head, err := json.Marshal(rec) // {} or {"reports":…}: Report is its last field
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(head)+len(rr.Report)+len(rr.Classification)+len(tail)+40)
+	b = append(b, head[:len(head)-1]...)
+	if len(head) > 2 {
+		b = append(b, ',')
+	}
+	b = append(b, `"report":{`...)
+	if len(rr.Report) > 0 {
+		b = append(append(append(b, `"report":`...), rr.Report...), ',')
+	}
+	if len(rr.Classification) > 0 {
+		b = append(append(append(b, `"classification":`...), rr.Classification...), ',')
+	}
+	return append(append(b, tail[1:]...), '}'), nil
 }
 
 // RecordsNeeded reports whether c's records say more than a store can tell
