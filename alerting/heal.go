@@ -32,11 +32,15 @@ type Journal interface {
 	// stored at since (all of them when since is zero), with their records.
 	Changes(ctx context.Context, zone string, since time.Time, fn func(Change) error) error
 	// Reports calls fn with the zone's reports stored after the stream
-	// position after, oldest first.
-	Reports(ctx context.Context, zone string, after uint64, fn func(Submission) error) error
+	// position after and at or before through, oldest first.
+	Reports(ctx context.Context, zone string, after, through uint64, fn func(Submission) error) error
 	// AckFloor is the stream position at and before which every report
 	// was processed.
 	AckFloor(ctx context.Context) (uint64, error)
+	// Delivered is the stream position of the last report the engine's
+	// consumer has handed out, 0 when none: the reports after it have
+	// never been handed out, and will be.
+	Delivered(ctx context.Context) (uint64, error)
 }
 
 // ChangeOutbox stores committed changes in the stream, each zone's in order.
@@ -120,6 +124,9 @@ type HealerOptions struct {
 	// Healed, when set, is told of each zone healed: how many changes
 	// were redone and how long it took.
 	Healed func(zone string, changes int, took time.Duration)
+	// Recovered, when set, is told how many reports a check processed
+	// again because the store had lost them.
+	Recovered func(reports int)
 	// Queued, when set, is called after changes redone queued deliveries
 	// (Dispatcher.Nudge), so they go out without waiting for a poll.
 	Queued func()
@@ -360,6 +367,14 @@ func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 	if err != nil {
 		return res, err
 	}
+	// The reports after the last one handed out are not the store's to
+	// have lost: the consumer will hand them out. A backlog that built up
+	// while truceline was down is left to it, to be handled once and in
+	// batches, rather than here and then again as redeliveries.
+	through, err := h.o.Journal.Delivered(ctx)
+	if err != nil {
+		return res, err
+	}
 	restored := false
 	if h.o.Restore != nil {
 		if restored, err = h.o.Restore(ctx); err != nil {
@@ -410,7 +425,10 @@ func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 	}
 	lost := 0
 	for _, z := range zones {
-		n, err := h.recoverReports(ctx, runID, z.ID, floor, known)
+		if through <= floor {
+			break
+		}
+		n, err := h.recoverReports(ctx, runID, z.ID, floor, through, known)
 		if err != nil {
 			return res, fmt.Errorf("recover the reports of %s: %w", z.ID, err)
 		}
@@ -418,7 +436,10 @@ func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 	}
 	res.ReportsRecovered = lost
 	if lost > 0 {
-		h.logger.Warn("reports the state store had lost were processed again", "reports", lost, "after_stream_seq", floor)
+		h.logger.Warn("reports the state store had lost were processed again", "reports", lost, "after_stream_seq", floor, "through_stream_seq", through)
+		if h.o.Recovered != nil {
+			h.o.Recovered(lost)
+		}
 	}
 	if err := h.reconcile(ctx); err != nil {
 		return res, err
@@ -581,9 +602,10 @@ func (h *Healer) redoFrom(ctx context.Context, runID, zone string, since time.Ti
 const maxEarly = 4096
 
 // recoverReports processes again every report of the zone stored after
-// floor that the store does not have processed, and returns how many; a
-// report known to be in an alert already is only marked processed.
-func (h *Healer) recoverReports(ctx context.Context, runID, zone string, floor uint64, known map[string]bool) (int, error) {
+// floor, up to through, that the store does not have processed, and
+// returns how many; a report known to be in an alert already is only
+// marked processed.
+func (h *Healer) recoverReports(ctx context.Context, runID, zone string, floor, through uint64, known map[string]bool) (int, error) {
 	var batch []Submission
 	recovered := 0
 	flush := func() error {
@@ -634,7 +656,7 @@ func (h *Healer) recoverReports(ctx context.Context, runID, zone string, floor u
 		recovered += len(rs)
 		return nil
 	}
-	err := h.o.Journal.Reports(ctx, zone, floor, func(s Submission) error {
+	err := h.o.Journal.Reports(ctx, zone, floor, through, func(s Submission) error {
 		batch = append(batch, s)
 		if len(batch) == redoBatch {
 			return flush()

@@ -90,10 +90,11 @@ func (emptyJournal) LastSeq(context.Context, string) (int64, error) { return 0, 
 func (emptyJournal) Changes(context.Context, string, time.Time, func(Change) error) error {
 	return nil
 }
-func (emptyJournal) Reports(context.Context, string, uint64, func(Submission) error) error {
+func (emptyJournal) Reports(context.Context, string, uint64, uint64, func(Submission) error) error {
 	return nil
 }
-func (emptyJournal) AckFloor(context.Context) (uint64, error) { return 0, nil }
+func (emptyJournal) AckFloor(context.Context) (uint64, error)  { return 0, nil }
+func (emptyJournal) Delivered(context.Context) (uint64, error) { return 0, nil }
 
 type fixedCatalog struct{ c *Catalog }
 
@@ -181,10 +182,11 @@ func (j changesJournal) Changes(_ context.Context, _ string, _ time.Time, fn fun
 	}
 	return nil
 }
-func (changesJournal) Reports(context.Context, string, uint64, func(Submission) error) error {
+func (changesJournal) Reports(context.Context, string, uint64, uint64, func(Submission) error) error {
 	return nil
 }
-func (changesJournal) AckFloor(context.Context) (uint64, error) { return 0, nil }
+func (changesJournal) AckFloor(context.Context) (uint64, error)  { return 0, nil }
+func (changesJournal) Delivered(context.Context) (uint64, error) { return 0, nil }
 
 // TestAStartWaitsOutAStoreThatDoesNotAnswerInTime: the first check of a
 // starting process is made again while the store or the streams are

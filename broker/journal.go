@@ -48,14 +48,21 @@ func (b *Broker) Changes(ctx context.Context, zone string, since time.Time, fn f
 }
 
 // Reports implements alerting.Journal: it calls fn with each report of the
-// zone in VIOLATIONS stored after the stream sequence after, oldest first.
-func (b *Broker) Reports(ctx context.Context, zone string, after uint64, fn func(alerting.Submission) error) error {
+// zone in VIOLATIONS stored after the stream sequence after and at or
+// before through, oldest first.
+func (b *Broker) Reports(ctx context.Context, zone string, after, through uint64, fn func(alerting.Submission) error) error {
+	if through <= after {
+		return nil
+	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{b.prefix + "violations." + zone + ".>"},
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
-	return b.readAll(ctx, StreamViolations, cfg, func(m jetstream.Msg) error {
+	err := b.readAll(ctx, StreamViolations, cfg, func(m jetstream.Msg) error {
 		meta, err := m.Metadata()
 		if err != nil {
 			return fmt.Errorf("a report of %s in %s: %w", zone, StreamViolations, err)
+		}
+		if meta.Sequence.Stream > through {
+			return errReadEnough
 		}
 		s := alerting.Submission{Data: m.Data(), StreamSeq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp}
 		var ok bool
@@ -64,23 +71,50 @@ func (b *Broker) Reports(ctx context.Context, zone string, after uint64, fn func
 		}
 		return fn(s)
 	})
+	if errors.Is(err, errReadEnough) {
+		return nil
+	}
+	return err
 }
+
+// errReadEnough stops a read of a stream before its end.
+var errReadEnough = errors.New("broker: read enough")
 
 // AckFloor implements alerting.Journal: the engine consumer's ack floor in
 // VIOLATIONS; every report stored at or before it was processed.
 func (b *Broker) AckFloor(ctx context.Context) (uint64, error) {
+	info, err := b.engineConsumer(ctx)
+	if info == nil || err != nil {
+		return 0, err
+	}
+	return info.AckFloor.Stream, nil
+}
+
+// Delivered implements alerting.Journal: the stream sequence of the last
+// report the engine consumer delivered in VIOLATIONS.
+func (b *Broker) Delivered(ctx context.Context) (uint64, error) {
+	info, err := b.engineConsumer(ctx)
+	if info == nil || err != nil {
+		return 0, err
+	}
+	return info.Delivered.Stream, nil
+}
+
+// engineConsumer reads the engine consumer's state; nil when it does not
+// exist yet.
+func (b *Broker) engineConsumer(ctx context.Context) (*jetstream.ConsumerInfo, error) {
 	cons, err := b.js.Consumer(ctx, StreamViolations, EngineConsumer)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, journalUnavailable("read the engine's consumer", err)
+		return nil, journalUnavailable("read the engine's consumer", err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return 0, journalUnavailable("read the engine's consumer", err)
+		return nil, journalUnavailable("read the engine's consumer", err)
 	}
-	return info.AckFloor.Stream, nil
+	return info, nil
 }
 
 // changeSubjects is the filter of a zone's changes in ALERTS.

@@ -2,6 +2,9 @@ package broker_test
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +77,7 @@ func TestAnAmendmentKeepsWhatItAmends(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []alerting.Submission
-	if err := b.Reports(context.Background(), "aleppo", 0, func(s alerting.Submission) error { got = append(got, s); return nil }); err != nil {
+	if err := b.Reports(context.Background(), "aleppo", 0, math.MaxUint64, func(s alerting.Submission) error { got = append(got, s); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].Arrival.Amends != "pa-1" || !got[0].Arrival.Withdraws || got[0].Arrival.By != by {
@@ -82,5 +85,46 @@ func TestAnAmendmentKeepsWhatItAmends(t *testing.T) {
 	}
 	if body := string(got[0].Data); strings.Contains(body, "amends") || strings.Contains(body, "withdraws") {
 		t.Errorf("the body says what only truceline sets: %s", body)
+	}
+}
+
+// TestReportsReadsBetweenTwoPositions: a heal reads the reports after its
+// checkpoint up to the last one the engine's consumer handed out, and no
+// further.
+func TestReportsReadsBetweenTwoPositions(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		r := alerting.Report{ID: fmt.Sprintf("between-%d", i), Zone: "aleppo", Category: alerting.CategoryShelling,
+			ObservedAt: time.Now().UTC().Truncate(time.Second), ReportedBy: "OP 3"}
+		r.Stamp(alerting.Submitter{Via: alerting.ViaNATS}, true)
+		if _, err := b.PublishReport(context.Background(), &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(after, through uint64) []uint64 {
+		var seqs []uint64
+		if err := b.Reports(context.Background(), "aleppo", after, through, func(s alerting.Submission) error {
+			seqs = append(seqs, s.StreamSeq)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return seqs
+	}
+	for _, c := range []struct {
+		after, through uint64
+		want           []uint64
+	}{{1, 3, []uint64{2, 3}}, {0, 5, []uint64{1, 2, 3, 4, 5}}, {3, 3, nil}, {4, 2, nil}, {4, math.MaxUint64, []uint64{5}}} {
+		if got := read(c.after, c.through); !slices.Equal(got, c.want) {
+			t.Errorf("after %d through %d: read %v, want %v", c.after, c.through, got, c.want)
+		}
+	}
+	if n, err := b.Delivered(context.Background()); err != nil || n != 0 {
+		t.Errorf("Delivered with no engine consumer = %d, %v; want 0", n, err)
 	}
 }

@@ -339,7 +339,7 @@ func (a *App) startEngine(ctx context.Context) error {
 	a.healer, err = alerting.NewHealer(alerting.HealerOptions{
 		Store: a.Store, Journal: a.Broker, Engine: a.Engine, Catalog: a.catalog, Compacted: a.Broker, Outbox: a.Broker,
 		Restore: a.restoreState, Reconcile: a.syncAudit,
-		Healed: heals.healed, Queued: a.dispatch.Nudge, Logger: a.logger,
+		Healed: heals.healed, Recovered: heals.recovered, Queued: a.dispatch.Nudge, Logger: a.logger,
 	})
 	if err != nil {
 		return err

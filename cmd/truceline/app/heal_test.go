@@ -430,6 +430,9 @@ func TestLostReportsWithoutAlertChangesAreRecovered(t *testing.T) {
 		done, err := a.Store.Processed(context.Background(), ids)
 		return err == nil && ready(t, a) && done[0] && done[1]
 	})
+	if v, _ := sample(scrape(t, a), "truceline_reports_recovered_total"); v != 2 {
+		t.Errorf("truceline_reports_recovered_total = %v, want the 2 reports Redis lost", v)
+	}
 	all := append(slices.Clone(ids), postKey(t, a, reportJSON("held-2", "idlib", "shelling")))
 	slices.Sort(all)
 	alertingtest.Eventually(t, 10*time.Second, "the third report to open the alert with all three", func() bool {
@@ -442,6 +445,42 @@ func TestLostReportsWithoutAlertChangesAreRecovered(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestABacklogIsLeftToTheConsumer: reports that piled up in VIOLATIONS
+// while truceline was stopped were never handed out, so the start's check
+// does not take them for reports Redis lost: the consumer handles each
+// once, in batches, instead of the check handling them all before the
+// start ends and the consumer then again as redeliveries.
+func TestABacklogIsLeftToTheConsumer(t *testing.T) {
+	t.Parallel()
+	d := startDeps(t)
+	cfg := d.config(t)
+	first := start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js := jetStream(t, d)
+	const n = 120
+	ids := make([]string, n)
+	for i := range ids {
+		zone := healZones[i%len(healZones)]
+		ids[i] = fmt.Sprintf("backlog-%03d", i)
+		if _, err := js.Publish(ctx, "violations."+zone+".shelling", reportJSON(ids[i], zone, "shelling"), jetstream.WithMsgID(ids[i])); err != nil {
+			t.Fatalf("publish %s: %v", ids[i], err)
+		}
+	}
+	second := start(t, cfg)
+	alertingtest.Eventually(t, 60*time.Second, "every report of the backlog to be processed", func() bool {
+		done, err := second.Store.Processed(context.Background(), ids)
+		return err == nil && !slices.Contains(done, false)
+	})
+	if v, ok := sample(scrape(t, second), "truceline_reports_recovered_total"); !ok || v != 0 {
+		t.Errorf("the start's check processed %v reports of the backlog itself (present %v); want 0", v, ok)
+	}
+	countedOnce(t, second)
 }
 
 // switchProxy forwards TCP connections to a backend that a test can switch,

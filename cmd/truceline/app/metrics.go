@@ -245,6 +245,7 @@ func newDependencyCollector(checks []web.Check) prometheus.Collector {
 type healMetrics struct {
 	heals   prometheus.Counter
 	changes prometheus.Counter
+	reports prometheus.Counter
 }
 
 func newHealMetrics(reg prometheus.Registerer, s *redisstore.Store) *healMetrics {
@@ -257,8 +258,12 @@ func newHealMetrics(reg prometheus.Registerer, s *redisstore.Store) *healMetrics
 			Name: "truceline_healed_changes_total",
 			Help: "Alert changes redone from ALERTS into Redis by healing.",
 		}),
+		reports: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "truceline_reports_recovered_total",
+			Help: "Reports processed again from VIOLATIONS by healing, because Redis had lost them.",
+		}),
 	}
-	reg.MustRegister(m.heals, m.changes, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	reg.MustRegister(m.heals, m.changes, m.reports, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "truceline_zones_healing",
 		Help: "Zones being restored from the streams now; their boards and writes wait until it is done.",
 	}, func() float64 { return float64(len(s.Healing())) }))
@@ -269,3 +274,5 @@ func (m *healMetrics) healed(_ string, changes int, _ time.Duration) {
 	m.heals.Inc()
 	m.changes.Add(float64(changes))
 }
+
+func (m *healMetrics) recovered(reports int) { m.reports.Add(float64(reports)) }

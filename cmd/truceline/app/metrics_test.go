@@ -181,6 +181,7 @@ func TestMetrics(t *testing.T) {
 		{"truceline_zones_healing", nil, 0, 0},
 		{"truceline_zone_heals_total", nil, 0, 0},
 		{"truceline_healed_changes_total", nil, 0, 0},
+		{"truceline_reports_recovered_total", nil, 0, 0},
 		{"truceline_sources", []string{"state", "waiting"}, 1, 1},
 		{"truceline_sources", []string{"state", "silent"}, 0, 0},
 		{"truceline_sources", []string{"state", "heard"}, 0, 0},
@@ -223,6 +224,7 @@ func TestMetrics(t *testing.T) {
 		"truceline_zones_healing":                         nil,
 		"truceline_zone_heals_total":                      nil,
 		"truceline_healed_changes_total":                  nil,
+		"truceline_reports_recovered_total":               nil,
 		"truceline_sources":                               {"state"},
 	}
 	values := map[string][]string{
