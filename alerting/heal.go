@@ -425,9 +425,6 @@ func (h *Healer) Heal(ctx context.Context) (res HealResult, err error) {
 	}
 	lost := 0
 	for _, z := range zones {
-		if through <= floor {
-			break
-		}
 		n, err := h.recoverReports(ctx, runID, z.ID, floor, through, known)
 		if err != nil {
 			return res, fmt.Errorf("recover the reports of %s: %w", z.ID, err)
