@@ -27,6 +27,10 @@ func (b *Broker) compactedBucket(ctx context.Context) (jetstream.KeyValue, error
 		b.alertsMaxBytes)
 }
 
+// compactWait bounds the wait for the stream to confirm a batch of alerts
+// written into the compacted record.
+const compactWait = 30 * time.Second
+
 // compactedMark is a zone's key _seq.<zone>.
 type compactedMark struct {
 	Seq int64     `json:"seq"`
@@ -60,6 +64,14 @@ func (b *Broker) Compact(ctx context.Context, zone string, seq int64, at time.Ti
 	if err != nil {
 		return err
 	}
+	// The alerts go out together and are confirmed together: one round
+	// trip each made a surge of 100,000 alerts take longer to compact
+	// than the compaction lease lasts. A value is stored under
+	// $KV.<bucket>.<key>, as KeyValue.Put stores it.
+	wait, cancel := context.WithTimeout(ctx, compactWait)
+	defer cancel()
+	keys := make([]string, 0, len(alerts))
+	futures := make([]jetstream.PubAckFuture, 0, len(alerts))
 	for _, a := range alerts {
 		var head struct {
 			ID string `json:"id"`
@@ -71,8 +83,20 @@ func (b *Broker) Compact(ctx context.Context, zone string, seq int64, at time.Ti
 		if err != nil {
 			return err
 		}
-		if _, err := kv.Put(ctx, zone+"."+head.ID, data); err != nil {
-			return recordUnavailable(zone+"."+head.ID, err)
+		key := zone + "." + head.ID
+		f, err := b.js.PublishAsync("$KV."+kv.Bucket()+"."+key, data)
+		if err != nil {
+			return recordUnavailable(key, err)
+		}
+		keys, futures = append(keys, key), append(futures, f)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return recordUnavailable(keys[i], err)
+		case <-wait.Done():
+			return recordUnavailable(keys[i], wait.Err())
 		}
 	}
 	mark, err := json.Marshal(compactedMark{Seq: seq, At: at.UTC()})
