@@ -21,10 +21,7 @@ import (
 func TestReadingTheStreamsLeavesNoConsumer(t *testing.T) {
 	t.Parallel()
 	srv := natstest.Start(t)
-	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := newBroker(t, srv)
 	a := &alerting.Alert{ID: "al-1", Zone: "aleppo", Version: 1}
 	frame := []byte(`{"type":"alert","zone":"aleppo","seq":1,"event":"opened","alert":{"id":"al-1","zone":"aleppo","version":1}}`)
 	if err := b.PublishChange(context.Background(), alerting.Change{Zone: "aleppo", Seq: 1, Event: alerting.EventOpened, Alert: a, Frame: frame}); err != nil {
@@ -65,10 +62,7 @@ func TestReadingTheStreamsLeavesNoConsumer(t *testing.T) {
 func TestAnAmendmentKeepsWhatItAmends(t *testing.T) {
 	t.Parallel()
 	srv := natstest.Start(t)
-	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := newBroker(t, srv)
 	by := alerting.Submitter{Via: alerting.ViaCAP, User: "liaison-a"}
 	r := alerting.Report{ID: "pa-2", Zone: "aleppo", Category: alerting.CategoryShelling, ObservedAt: time.Now().UTC().Truncate(time.Second),
 		ReportedBy: "OP 3", Amends: alerting.ReportKey(by, "aleppo", "pa-1"), Withdraws: true}
@@ -94,10 +88,7 @@ func TestAnAmendmentKeepsWhatItAmends(t *testing.T) {
 func TestReportsReadsBetweenTwoPositions(t *testing.T) {
 	t.Parallel()
 	srv := natstest.Start(t)
-	b, err := broker.New(context.Background(), broker.Options{Conn: srv.Connect(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := newBroker(t, srv)
 	for i := range 5 {
 		r := alerting.Report{ID: fmt.Sprintf("between-%d", i), Zone: "aleppo", Category: alerting.CategoryShelling,
 			ObservedAt: time.Now().UTC().Truncate(time.Second), ReportedBy: "OP 3"}
