@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/truceline/truceline/alerting"
 	"github.com/truceline/truceline/alerting/adapters/redisstore"
 	"github.com/truceline/truceline/alerting/adapters/redisstore/redistest"
@@ -53,22 +55,29 @@ func BenchmarkCommitArgs(b *testing.B) {
 	}
 }
 
-// BenchmarkCommitScript commits calls of 64 reports on a redis-server,
-// each call a new alert of the same zone, and reports Redis's CPU time per
-// report besides truceline's.
+// BenchmarkCommitScript commits calls of 1, 4 and 64 reports on a
+// redis-server, each call a new alert of the same zone, and reports
+// Redis's CPU time per report besides truceline's: a report handled alone
+// pays the call's fixed costs by itself.
 //
 //	go test -run '^$' -bench CommitScript -benchtime 200x ./alerting/adapters/redisstore/
 func BenchmarkCommitScript(b *testing.B) {
-	const n = 64
 	srv := redistest.Start(b)
 	rdb := srv.Client(b)
+	for _, n := range []int{1, 4, 64} {
+		b.Run(fmt.Sprintf("reports=%d", n), func(b *testing.B) { benchmarkCommitScript(b, rdb, n) })
+	}
+}
+
+func benchmarkCommitScript(b *testing.B, rdb *redis.Client, n int) {
 	store, err := redisstore.New(redisstore.Options{Client: rdb})
 	if err != nil {
 		b.Fatal(err)
 	}
+	run := strconv.FormatInt(time.Now().UnixNano(), 36) // fresh ids each time the function runs
 	calls := make([][]alerting.Commit, b.N)
 	for i := range calls {
-		calls[i] = surge(fmt.Sprintf("b%d", i), n)
+		calls[i] = surge(fmt.Sprintf("b%s-%d", run, i), n)
 	}
 	ctx := context.Background()
 	cpu := func() float64 {
