@@ -82,8 +82,8 @@ func (c Commit) Records(reportJSON, classJSON []byte) ([][]byte, error) {
 
 // encode is json.Marshal(rec), byte for byte, with the report and its
 // classification written as they are: they are JSON the store has just
-// encoded, and json.Marshal would scan and compact them again, which costs
-// about as much as encoding the rest of the commit.
+// encoded, and json.Marshal would scan and compact them again: a quarter of
+// the time it took to encode a commit's arguments.
 func (rec Record) encode() ([]byte, error) {
 	rr := rec.Report
 	if rr == nil || len(rr.Report)+len(rr.Classification) == 0 {
