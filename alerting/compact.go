@@ -20,6 +20,10 @@ type CompactAlert struct {
 	Alert json.RawMessage `json:"alert"`
 	// Reports are all the alert's reports, oldest first.
 	Reports []string `json:"reports"`
+	// ID is the alert's id when the reader knows it, so that writing the
+	// record need not decode the alert to find it; not stored (the alert
+	// holds it).
+	ID string `json:"-"`
 }
 
 // Compacted is the compacted record as the Healer reads and writes it.

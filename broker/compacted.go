@@ -73,17 +73,20 @@ func (b *Broker) Compact(ctx context.Context, zone string, seq int64, at time.Ti
 	keys := make([]string, 0, len(alerts))
 	futures := make([]jetstream.PubAckFuture, 0, len(alerts))
 	for _, a := range alerts {
-		var head struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(a.Alert, &head); err != nil || head.ID == "" {
-			return fmt.Errorf("an alert of %s without an id: %v", zone, err)
+		if a.ID == "" {
+			var head struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(a.Alert, &head); err != nil || head.ID == "" {
+				return fmt.Errorf("an alert of %s without an id: %v", zone, err)
+			}
+			a.ID = head.ID
 		}
 		data, err := json.Marshal(a)
 		if err != nil {
 			return err
 		}
-		key := zone + "." + head.ID
+		key := zone + "." + a.ID
 		f, err := b.js.PublishAsync("$KV."+kv.Bucket()+"."+key, data)
 		if err != nil {
 			return recordUnavailable(key, err)

@@ -28,7 +28,7 @@ func BenchmarkCompact(b *testing.B) {
 		for j := range alerts {
 			id := fmt.Sprintf("al-%d-%d", i, j)
 			body, _ := json.Marshal(map[string]string{"id": id, "zone": "aleppo", "title": pad})
-			alerts[j] = alerting.CompactAlert{Alert: body, Reports: []string{"r-" + id}}
+			alerts[j] = alerting.CompactAlert{Alert: body, Reports: []string{"r-" + id}, ID: id}
 		}
 		b.StartTimer()
 		if err := br.Compact(ctx, "aleppo", int64(i), time.Now(), alerts); err != nil {

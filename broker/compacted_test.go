@@ -29,7 +29,11 @@ func TestTheCompactedRecordReadsBackWhatWasWritten(t *testing.T) {
 	}
 	var first []alerting.CompactAlert
 	for i := range 40 {
-		first = append(first, alert(fmt.Sprintf("al-%02d", i), "first"))
+		a := alert(fmt.Sprintf("al-%02d", i), "first")
+		if i%2 == 0 {
+			a.ID = fmt.Sprintf("al-%02d", i) // as the store gives it; the others are found in the alert
+		}
+		first = append(first, a)
 	}
 	if err := b.Compact(ctx, "aleppo", 0, time.Time{}, first); err != nil {
 		t.Fatal(err)
@@ -72,12 +76,25 @@ func TestTheCompactedRecordReadsBackWhatWasWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := kv.Get(ctx, "aleppo.al-07")
+	keys, err := kv.ListKeys(ctx)
 	if err != nil {
-		t.Fatalf("KeyValue.Get: %v", err)
+		t.Fatal(err)
 	}
-	var got alerting.CompactAlert
-	if err := json.Unmarshal(e.Value(), &got); err != nil || !json.Valid(got.Alert) {
-		t.Fatalf("KeyValue.Get value %s: %v", e.Value(), err)
+	n := 0
+	for range keys.Keys() {
+		n++
+	}
+	if n != 41 { // 40 alerts and the zone's mark
+		t.Errorf("%d keys in %s, want 41", n, broker.CompactedBucket)
+	}
+	for _, id := range []string{"al-07", "al-08"} { // its id found in the alert, and given
+		e, err := kv.Get(ctx, "aleppo."+id)
+		if err != nil {
+			t.Fatalf("KeyValue.Get %s: %v", id, err)
+		}
+		var got alerting.CompactAlert
+		if err := json.Unmarshal(e.Value(), &got); err != nil || !slices.Equal(got.Reports, []string{"r-" + id}) {
+			t.Fatalf("KeyValue.Get %s: %s (%v)", id, e.Value(), err)
+		}
 	}
 }

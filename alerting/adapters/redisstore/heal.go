@@ -247,7 +247,7 @@ func (s *Store) ChangedAlerts(ctx context.Context, zone string, since time.Time,
 			if err != nil {
 				continue // gone
 			}
-			out = append(out, alerting.CompactAlert{Alert: json.RawMessage(text), Reports: reports[i].Val()})
+			out = append(out, alerting.CompactAlert{Alert: json.RawMessage(text), Reports: reports[i].Val(), ID: chunk[i]})
 		}
 		if err := fn(out); err != nil {
 			return 0, err

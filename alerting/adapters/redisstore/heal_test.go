@@ -36,8 +36,8 @@ func TestChangedAlertsComeInBatches(t *testing.T) {
 			var head struct {
 				ID string `json:"id"`
 			}
-			if err := json.Unmarshal(a.Alert, &head); err != nil || head.ID == "" {
-				t.Errorf("an alert without an id: %s (%v)", a.Alert, err)
+			if err := json.Unmarshal(a.Alert, &head); err != nil || head.ID == "" || a.ID != head.ID {
+				t.Errorf("an alert without an id, or not the one it came with (%q): %s (%v)", a.ID, a.Alert, err)
 			}
 			ids[head.ID] = true
 			reports = append(reports, a.Reports...)
